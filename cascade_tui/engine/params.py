@@ -8,6 +8,7 @@ config.py loads/saves these from TOML; the UI editor validates with `validate()`
 
 from __future__ import annotations
 
+import itertools
 from typing import Final
 
 import msgspec
@@ -128,7 +129,7 @@ def validate(p: EngineParams) -> EngineParams:
         if not getattr(p.normalizers, name) > 0:
             raise ParamError(f"normalizers.{name}: must be > 0")
     e = p.regime.enter
-    if not all(0 < a < b for a, b in zip(e, e[1:], strict=False)) or e[0] <= 0:
+    if not all(0 < a < b for a, b in itertools.pairwise(e)) or e[0] <= 0:
         raise ParamError("regime.enter: must be increasing and positive")
     if not (0.0 < p.regime.exit_ratio <= 1.0):
         raise ParamError("regime.exit_ratio: must be within (0, 1]")

@@ -2,7 +2,7 @@
 and the connection description (`VenueSpec`) that `feeds/connection.py` drives.
 
 A venue module (`feeds/<venue>.py`) provides:
-  - a `FrameParser` subclass implementing `_parse(frame, recv_ts) -> list[Event]`;
+  - a `FrameParser` subclass implementing `_parse(frame, recv_ts, channel) -> list[Event]`;
   - a module-level `SPEC: VenueSpec` describing endpoints, subscriptions and keepalive;
 and is registered by one line in `feeds/__init__.py`.
 
@@ -83,11 +83,12 @@ class FrameParser:
     def reset(self) -> None:
         """Forget per-connection state (called on reconnect). Counters are kept."""
 
-    def parse(self, frame: str | bytes, recv_ts: float) -> list[Event]:
+    def parse(self, frame: str | bytes, recv_ts: float, channel: str = "") -> list[Event]:
+        """Events in one frame. `channel` is "" for WebSocket frames, "rest:<name>" for REST."""
         stats = self.stats
         stats.frames += 1
         try:
-            events = self._parse(frame, recv_ts)
+            events = self._parse(frame, recv_ts, channel)
         except Ignore:
             stats.ignored += 1
             return []
@@ -109,7 +110,7 @@ class FrameParser:
                 stats.rejected += 1
         return out
 
-    def _parse(self, frame: str | bytes, recv_ts: float) -> list[Event]:
+    def _parse(self, frame: str | bytes, recv_ts: float, channel: str) -> list[Event]:
         raise NotImplementedError
 
 
@@ -143,6 +144,22 @@ class Subscription:
 
 
 @dataclass(frozen=True)
+class SubscribeRequest:
+    """What to subscribe on one venue.
+
+    liquidation_instruments: venue instrument ids for liquidations; empty = the venue's
+        all-market channel. Venues that only have per-symbol topics (Bybit, Kraken, dYdX,
+        Deribit) are given the full list by the live source (from feeds/metadata.py).
+    instruments: venue instrument ids for trades / OI / funding / mark (the main symbols).
+    btc_trades: also subscribe the BTC perpetual's trades (for the volatility engine).
+    """
+
+    liquidation_instruments: Sequence[str] = ()
+    instruments: Sequence[str] = ()
+    btc_trades: bool = False
+
+
+@dataclass(frozen=True)
 class RestPoll:
     """A REST endpoint polled for OI/funding where no stream exists."""
 
@@ -160,10 +177,10 @@ class VenueSpec:
     id: str
     name: str
     parser: type[FrameParser]
-    # symbols -> connections to open. `symbols` are base assets ("BTC", "ETH"); an empty
-    # sequence means "all symbols" where the venue allows it.
-    subscriptions: Callable[[Sequence[str]], list[Subscription]]
+    # what to subscribe -> the connections to open (one Subscription per connection)
+    subscriptions: Callable[[SubscribeRequest], list[Subscription]]
     keepalive: Keepalive = field(default_factory=Keepalive)
+    # instruments -> REST polls for OI/funding where the venue has no stream
     rest_polls: Callable[[Sequence[str]], list[RestPoll]] | None = None
     sampled: bool = False  # liquidation feed is a lower bound
     has_liquidations: bool = True
@@ -171,6 +188,9 @@ class VenueSpec:
     stale_after_s: float = 60.0  # no frame for this long -> stale -> reconnect
     notes: str = ""  # known limits, shown in docs and the UI
     binary_frames: bool = False  # frames are gzip bytes (HTX)
+    # base assets ("BTC", "ETH") -> this venue's main perpetual instrument ids ("BTCUSDT")
+    instruments_for: Callable[[Sequence[str]], list[str]] | None = None
+    btc_instrument: str = ""  # the BTC perpetual used for trades (volatility engine)
 
 
 # --------------------------------------------------------------------------- helpers
