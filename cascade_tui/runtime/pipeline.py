@@ -1,0 +1,277 @@
+"""The pipeline: source -> parser -> engine -> sinks, on one asyncio loop.
+
+Headless mode runs it as the main loop; the dashboard runs it in a thread worker with its
+own loop and reads `latest_snapshot` (rebuilt ~8 times a second on the engine's loop, so the
+UI never touches live engine state). Everything the UI asks of the engine goes through
+`call()`, which hops onto the engine's loop thread-safely.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from cascade_tui.engine import Engine, EngineParams, Signal, Snapshot
+from cascade_tui.engine.params import validate
+from cascade_tui.feeds import make_parser
+from cascade_tui.feeds.base import FrameParser
+from cascade_tui.model import Event, Mark, RawFrame, Trade
+from cascade_tui.sinks.base import Sink
+from cascade_tui.sources.base import Source
+
+log = logging.getLogger(__name__)
+
+SNAPSHOT_INTERVAL_S = 0.125  # ~8 Hz for the UI
+PUBLISH_INTERVAL_S = 0.1  # sinks' on_snapshot (Redis metrics are coalesced to this)
+LIVE_TICK_S = 0.25  # live sources: advance the clock when the market is silent
+
+
+class Pipeline:
+    def __init__(
+        self,
+        source: Source,
+        engine: Engine | None = None,
+        sinks: Iterable[Sink] = (),
+        *,
+        duration_s: float | None = None,
+        symbols: Iterable[str] | None = None,
+        metadata: dict[str, dict[str, Any]] | None = None,
+        on_signal: Callable[[Signal], None] | None = None,
+    ) -> None:
+        self.source = source
+        self.engine = engine or Engine()
+        self.sinks = list(sinks)
+        self.duration_s = duration_s
+        self.symbols = {s.upper() for s in symbols} if symbols else None
+        self.metadata = metadata or {}
+        self.parsers: dict[str, FrameParser] = {}
+        self.unknown_venue_frames = 0
+        self.on_signal_hooks: list[Callable[[Signal], None]] = [on_signal] if on_signal else []
+        self.first_ts: float | None = None
+        self.frames = 0
+        self.events = 0
+        self.signals_emitted = 0
+        self.wall_started: float | None = None
+        self.wall_finished: float | None = None
+        self.latest_snapshot: Snapshot | None = None
+        self.error: BaseException | None = None
+        self.finished = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop = asyncio.Event()
+        self._stop_requested = False
+        self._last_snapshot_wall = 0.0
+        self._last_publish_wall = 0.0
+
+    # ----------------------------------------------------------------- thread-safe controls
+
+    def call(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Run fn(*args) on the engine's loop (from any thread)."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            fn(*args)
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            fn(*args)
+        else:
+            loop.call_soon_threadsafe(fn, *args)
+
+    def stop(self) -> None:
+        """Ask the pipeline to finish (from any thread); sinks are flushed and closed."""
+        self._stop_requested = True
+        self.call(self._stop.set)
+
+    def set_params(self, params: EngineParams) -> None:
+        """Validate now (raises ParamError in the caller's thread), apply on the engine loop."""
+        validate(params)
+        self.call(self._apply_params, params)
+
+    def _apply_params(self, params: EngineParams) -> None:
+        self.engine.set_params(params)
+        snap = self._refresh_snapshot(force=True)
+        version = snap.params_version if snap is not None else 0
+        for sink in self.sinks:
+            sink.on_params(params, version)
+
+    # ----------------------------------------------------------------- running
+
+    def parser(self, venue: str) -> FrameParser | None:
+        p = self.parsers.get(venue)
+        if p is None:
+            try:
+                p = make_parser(venue, self.metadata.get(venue))
+            except (KeyError, ImportError, AttributeError):
+                return None
+            self.parsers[venue] = p
+        return p
+
+    async def run(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self.wall_started = time.time()
+        if self._stop_requested:
+            self._stop.set()
+        started: list[Sink] = []
+        try:
+            for sink in self.sinks:
+                await sink.start()
+                started.append(sink)
+            housekeeping = asyncio.create_task(self._housekeeping())
+            try:
+                await self._consume()
+            finally:
+                housekeeping.cancel()
+        except BaseException as exc:
+            if not isinstance(exc, asyncio.CancelledError | KeyboardInterrupt):
+                self.error = exc
+                log.exception("pipeline failed")
+            raise
+        finally:
+            self.wall_finished = time.time()
+            self._refresh_snapshot(force=True)
+            await self.source.close()
+            for sink in reversed(started):
+                try:
+                    await asyncio.wait_for(sink.close(), timeout=10)
+                except Exception:  # one sink failing to close must not stop the others
+                    log.exception("closing sink %s failed", sink.name)
+            self.finished.set()
+
+    async def _consume(self) -> None:
+        batches = self.source.batches()
+        next_batch = asyncio.ensure_future(anext(batches))
+        stop_wait = asyncio.ensure_future(self._stop.wait())
+        try:
+            while True:
+                done, _ = await asyncio.wait({next_batch, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+                if stop_wait in done:
+                    break
+                try:
+                    batch = next_batch.result()
+                except StopAsyncIteration:
+                    break
+                if self.process_batch(batch):
+                    break
+                now = time.monotonic()
+                if now - self._last_snapshot_wall >= SNAPSHOT_INTERVAL_S:
+                    self._refresh_snapshot()
+                next_batch = asyncio.ensure_future(anext(batches))
+        finally:
+            for fut in (next_batch, stop_wait):
+                if not fut.done():
+                    fut.cancel()
+            await asyncio.gather(next_batch, stop_wait, return_exceptions=True)
+            aclose = getattr(batches, "aclose", None)
+            if aclose is not None:
+                with contextlib.suppress(RuntimeError, StopAsyncIteration):
+                    await aclose()
+
+    def process_batch(self, batch: list[RawFrame | Event]) -> bool:
+        """Feed one batch through parser and engine. Returns True when --duration is reached."""
+        engine = self.engine
+        perf = time.perf_counter
+        symbols = self.symbols
+        for item in batch:
+            t0 = perf()
+            if isinstance(item, RawFrame):
+                self.frames += 1
+                for sink in self.sinks:
+                    sink.on_frame(item)
+                parser = self.parser(item.venue)
+                if parser is None:
+                    self.unknown_venue_frames += 1
+                    continue
+                events = parser.parse(item.data, item.ts, item.channel)
+                ts = item.ts
+            else:
+                events = [item]
+                ts = item.recv_ts
+            t1 = perf()
+            if self.first_ts is None:
+                self.first_ts = ts
+            if self.duration_s is not None and ts - self.first_ts >= self.duration_s:
+                return True
+            signals = engine.tick(ts)
+            for ev in events:
+                if symbols is not None and ev.asset not in symbols:
+                    # the BTC volatility engine needs BTC prices whatever the filter
+                    if not (ev.asset == "BTC" and isinstance(ev, Trade | Mark)):
+                        continue
+                self.events += 1
+                signals.extend(engine.process(ev))
+                for sink in self.sinks:
+                    sink.on_event(ev)
+            t2 = perf()
+            if isinstance(item, RawFrame):
+                engine.record_latency("parse", t1 - t0)
+            if events:
+                engine.record_latency("engine", (t2 - t1) / len(events))
+            if signals:
+                self._emit(signals)
+                engine.record_latency("signal", perf() - t0)
+        return False
+
+    def _emit(self, signals: list[Signal]) -> None:
+        for sig in signals:
+            self.signals_emitted += 1
+            for sink in self.sinks:
+                sink.on_signal(sig)
+            for hook in self.on_signal_hooks:
+                hook(sig)
+        self.source.on_signal()
+
+    def _refresh_snapshot(self, force: bool = False) -> Snapshot | None:
+        now = time.monotonic()
+        if not force and now - self._last_snapshot_wall < SNAPSHOT_INTERVAL_S:
+            return self.latest_snapshot
+        self._push_feed_status()
+        try:
+            snap = self.engine.snapshot()
+        except Exception:
+            log.exception("snapshot failed")
+            return self.latest_snapshot
+        self.latest_snapshot = snap
+        self._last_snapshot_wall = now
+        if force or now - self._last_publish_wall >= PUBLISH_INTERVAL_S:
+            self._last_publish_wall = now
+            for sink in self.sinks:
+                sink.on_snapshot(snap)
+        return snap
+
+    def _push_feed_status(self) -> None:
+        wall = time.time()
+        clock = self.latest_snapshot.ts if self.latest_snapshot else None
+        live = self.source.kind == "live"
+        for venue, st in self.source.feed_status().items():
+            parser = self.parsers.get(venue)
+            ref = wall if live else clock
+            age = None if st.last_message_ts is None or ref is None else max(0.0, ref - st.last_message_ts)
+            self.engine.set_feed_status(
+                venue,
+                state=st.state,
+                state_detail=st.detail,
+                last_message_age_s=age,
+                frames=st.frames,
+                parse_errors=parser.stats.parse_errors if parser else 0,
+                reconnects=st.reconnects,
+            )
+
+    async def _housekeeping(self) -> None:
+        """Keeps the snapshot fresh and, for live sources, the clock moving in silence."""
+        live = self.source.kind == "live"
+        while True:
+            await asyncio.sleep(SNAPSHOT_INTERVAL_S)
+            if live and self.first_ts is not None:
+                signals = self.engine.tick(time.time())
+                if signals:
+                    self._emit(signals)
+                if self.duration_s is not None and time.time() - self.first_ts >= self.duration_s:
+                    self._stop.set()
+            self._refresh_snapshot()

@@ -1,0 +1,157 @@
+"""Plays a time-ordered iterator of frames at a chosen speed: the demo and replay sources.
+
+speed 1 = real time, 10 = ten times faster, 0 = as fast as possible. The frames' own `ts`
+drives the engine whatever the speed, so any speed gives the same signals. Controls
+(pause, resume, speed, run to the next signal) must be called on the pipeline's loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+from cascade_tui.model import RawFrame
+from cascade_tui.sources.base import FeedStatus, Item, Source
+
+MAX_BATCH = 2048
+
+
+class PacedSource(Source):
+    def __init__(
+        self,
+        frames: Iterator[RawFrame],
+        *,
+        kind: str,
+        label: str,
+        speed: float = 1.0,
+        start_ts: float | None = None,
+        end_ts: float | None = None,
+    ) -> None:
+        if speed < 0:
+            raise ValueError("speed must be >= 0")
+        self.kind = kind
+        self._label = label
+        self._frames = frames
+        self.speed = speed
+        self.start_ts = start_ts
+        self.end_ts = end_ts
+        self.position_ts: float | None = None
+        self.paused = False
+        self._resume = asyncio.Event()
+        self._resume.set()
+        self._seek_signal = False
+        self._saved_speed = speed
+        self._anchor: tuple[float, float] | None = None  # (wall, ts)
+        self._status: dict[str, FeedStatus] = {}
+        self._closed = False
+        self.error: str | None = None  # set by subclasses when the input ended on damage
+
+    def label(self) -> str:
+        return self._label
+
+    # ------------------------------------------------------------------ controls
+
+    def pause(self) -> None:
+        self.paused = True
+        self._resume.clear()
+
+    def resume(self) -> None:
+        self.paused = False
+        self._anchor = None
+        self._resume.set()
+
+    def toggle_pause(self) -> None:
+        if self.paused:
+            self.resume()
+        else:
+            self.pause()
+
+    def set_speed(self, speed: float) -> None:
+        self.speed = max(0.0, speed)
+        self._anchor = None
+
+    def seek_next_signal(self) -> None:
+        """Run as fast as possible until the next signal transition, then pause there."""
+        if not self._seek_signal:
+            self._saved_speed = self.speed
+        self._seek_signal = True
+        self.speed = 0.0
+        self.resume()
+
+    def on_signal(self) -> None:
+        if self._seek_signal:
+            self._seek_signal = False
+            self.speed = self._saved_speed
+            self.pause()
+
+    def progress(self) -> dict[str, Any]:
+        return {
+            "ts": self.position_ts,
+            "start": self.start_ts,
+            "end": self.end_ts,
+            "speed": self.speed,
+            "paused": self.paused,
+        }
+
+    def feed_status(self) -> dict[str, FeedStatus]:
+        return self._status
+
+    async def close(self) -> None:
+        self._closed = True
+        self._resume.set()
+
+    # ------------------------------------------------------------------ playing
+
+    def _note(self, frame: RawFrame) -> None:
+        st = self._status.get(frame.venue)
+        if st is None:
+            st = self._status[frame.venue] = FeedStatus(venue=frame.venue, state="live", detail=self.kind)
+        st.frames += 1
+        st.last_message_ts = frame.ts
+
+    async def batches(self) -> AsyncIterator[list[Item]]:
+        batch: list[Item] = []
+        for frame in self._frames:
+            if self._closed:
+                break
+            if self.start_ts is None:
+                self.start_ts = frame.ts
+            if not self._resume.is_set():
+                if batch:
+                    yield batch
+                    batch = []
+                await self._resume.wait()
+                if self._closed:
+                    break
+            if self.speed > 0:
+                now = time.monotonic()
+                if self._anchor is None:
+                    self._anchor = (now, frame.ts)
+                wall0, ts0 = self._anchor
+                due = wall0 + (frame.ts - ts0) / self.speed
+                if due > now:
+                    if batch:
+                        yield batch
+                        batch = []
+                    await asyncio.sleep(min(due - now, 0.5))
+                    # a long gap is slept in slices so pause/speed/close act promptly
+                    while not self._closed and self.speed > 0 and self._anchor is not None:
+                        wall0, ts0 = self._anchor
+                        due = wall0 + (frame.ts - ts0) / self.speed
+                        left = due - time.monotonic()
+                        if left <= 0:
+                            break
+                        await asyncio.sleep(min(left, 0.5))
+            self.position_ts = frame.ts
+            self._note(frame)
+            batch.append(frame)
+            if len(batch) >= MAX_BATCH:
+                yield batch
+                batch = []
+                await asyncio.sleep(0)
+        if batch:
+            yield batch
+        for st in self._status.values():
+            st.state = "done"
