@@ -66,6 +66,12 @@ class Pipeline:
         self._stop_requested = False
         self._last_snapshot_wall = 0.0
         self._last_publish_wall = 0.0
+        source.reconnect_hook = self._on_reconnect
+
+    def _on_reconnect(self, venue: str) -> None:
+        parser = self.parsers.get(venue)
+        if parser is not None:
+            parser.reset()
 
     # ----------------------------------------------------------------- thread-safe controls
 

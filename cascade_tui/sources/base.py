@@ -7,7 +7,7 @@ Batching keeps the per-item overhead of the async machinery off the hot path.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import msgspec
@@ -34,6 +34,9 @@ class Source:
     """Base class. Subclasses implement `batches()`; the rest has sensible defaults."""
 
     kind: str = "source"  # live | demo | replay | redis
+    # set by the pipeline: a live source calls it with the venue id after every reconnect so
+    # the venue's parser forgets per-connection state (ticker deltas, snapshot de-dup)
+    reconnect_hook: Callable[[str], None] | None = None
 
     def label(self) -> str:
         """Short human description for the status bar ("demo seed 7", "replay ×10 a.cap.gz")."""
