@@ -230,17 +230,3 @@ def fnum(x: Any) -> float:
     if isinstance(x, bool) or x is None:
         raise ValueError(f"not a number: {x!r}")
     return float(x)
-
-
-def ms_to_s(x: Any) -> float:
-    """Venue epoch milliseconds (string or number) -> epoch seconds."""
-    return fnum(x) / 1000.0
-
-
-def meta_float(metadata: Mapping[str, Any], instrument: str, key: str, default: float) -> float:
-    """A numeric contract attribute (`contract_size`, `funding_interval_h`, ...) of one instrument
-    from the metadata given to a parser (feeds/metadata.py), else the venue's bundled default."""
-    entry = metadata.get(instrument)
-    if isinstance(entry, Mapping) and entry.get(key) is not None:
-        return fnum(entry[key])
-    return default

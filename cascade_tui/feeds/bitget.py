@@ -12,16 +12,15 @@ Topics, all on `wss://ws.bitget.com/v3/ws/public`:
   - `ticker` per symbol: `fundingRate` (per interval), `nextFundingTime`, `openInterest`
     (base coin), `markPrice`, `indexPrice`. A ticker snapshot is current state, so it is used.
 
-Metadata read (dict keyed by symbol, e.g. "BTCUSDT"): `funding_interval_h` (default 8 h;
-some Bitget pairs settle every 4 h or 1 h), `base` (base asset, default from the symbol).
+Metadata read (dict keyed by symbol, e.g. "BTCUSDT"; field names as in Bitget's REST
+`/api/v2/mix/market/contracts`): `fundInterval` (funding interval in hours, default 8; some
+pairs settle every 4 h or 1 h) and `baseAsset` (default: parsed from the symbol).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
-
-from msgspec.json import encode
 
 from cascade_tui.feeds.base import (
     FrameParser,
@@ -30,52 +29,59 @@ from cascade_tui.feeds.base import (
     SubscribeRequest,
     Subscription,
     VenueSpec,
-    base_asset,
     fnum,
-    json_decode,
-    meta_float,
+)
+from cascade_tui.feeds.common import (
+    FrameError,
+    InstrumentInfo,
+    as_dict,
+    chunks,
+    decode,
+    is_text,
+    json_message,
     ms_to_s,
+    opt_num,
+    rows,
+    unique,
 )
 from cascade_tui.model import LONG, SHORT, Event, Funding, Liquidation, Mark, OpenInterest, Trade
 
+VENUE = "bitget"
 URL = "wss://ws.bitget.com/v3/ws/public"
 INST_TYPE = "usdt-futures"
+BTC_INSTRUMENT = "BTCUSDT"
 DEFAULT_FUNDING_INTERVAL_H = 8.0
 # tardis-node sends at most 5 args per subscribe message; Bitget allows 10 messages/s.
 ARGS_PER_MESSAGE = 5
 
 
 class BitgetParser(FrameParser):
-    venue = "bitget"
+    venue = VENUE
     sampled = True
 
-    def _asset(self, symbol: str) -> str:
-        entry = self.metadata.get(symbol)
-        if isinstance(entry, dict) and entry.get("base"):
-            return str(entry["base"]).upper()
-        return base_asset(symbol)
+    def __init__(self, metadata: Mapping[str, Any] | None = None) -> None:
+        super().__init__(metadata)
+        self.info = InstrumentInfo(self.metadata, {})
 
     def _parse(self, frame: str | bytes, recv_ts: float, channel: str) -> list[Event]:
-        if frame in ("pong", b"pong"):
+        if is_text(frame, "pong"):
             raise Ignore
-        msg = json_decode(frame)
-        if not isinstance(msg, dict):
-            raise ValueError("frame is not a JSON object")
+        msg = as_dict(decode(frame), "frame")
         event = msg.get("event")
-        if event == "error" or ("code" in msg and str(msg.get("code")) not in ("0", "00000")):
-            raise ValueError(f"venue error: {msg.get('code')} {msg.get('msg')}")
-        if event is not None:  # subscribe / unsubscribe / login acks
+        if event == "error" or str(msg.get("code", "0")) not in ("0", "00000"):
+            raise FrameError(f"venue error: {msg.get('code')} {msg.get('msg')}")
+        if event is not None:  # subscribe / unsubscribe acks
             raise Ignore
-        arg = msg["arg"]
+        arg = as_dict(msg["arg"], "arg")
         topic = arg["topic"]
-        data = msg["data"]
-        action = msg.get("action")
+        data = rows(msg["data"], "data")
+        snapshot = msg.get("action") == "snapshot"
         if topic == "liquidation":
-            if action == "snapshot":
+            if snapshot:
                 raise Ignore
             return [self._liquidation(row, recv_ts) for row in data]
         if topic == "publicTrade":
-            if action == "snapshot":  # recent history replayed on subscribe (§1.4)
+            if snapshot:  # recent history replayed on subscribe (§1.4)
                 raise Ignore
             coin_margined = arg.get("instType") == "coin-futures"
             return [self._trade(arg["symbol"], row, recv_ts, coin_margined) for row in data]
@@ -85,7 +91,7 @@ class BitgetParser(FrameParser):
             for row in data:
                 events.extend(self._ticker(arg["symbol"], row, frame_ts, recv_ts))
             return events
-        raise Ignore  # a topic we did not subscribe
+        raise Ignore  # a topic this adapter does not subscribe
 
     def _liquidation(self, row: dict[str, Any], recv_ts: float) -> Liquidation:
         symbol = row["symbol"]
@@ -93,14 +99,14 @@ class BitgetParser(FrameParser):
         amount = fnum(row["amount"])  # USDT notional [INFERRED §8]
         side = row["side"]
         if side not in ("buy", "sell"):
-            raise ValueError(f"unknown liquidation side {side!r}")
+            raise FrameError(f"unknown liquidation side {side!r}")
         return Liquidation(
-            venue=self.venue,
+            venue=VENUE,
             instrument=symbol,
-            asset=self._asset(symbol),
+            asset=self.info.asset(symbol),
             side=LONG if side == "buy" else SHORT,  # position side: buy = long liquidated
             price=price,
-            qty=amount / price if price else 0.0,
+            qty=amount / price if price else 0.0,  # price 0 -> qty 0 -> rejected by validation
             usd=amount,
             raw_size=amount,
             event_ts=ms_to_s(row["ts"]),
@@ -114,11 +120,11 @@ class BitgetParser(FrameParser):
         qty = size / price if coin_margined and price else size
         side = row["S"]
         if side not in ("buy", "sell"):
-            raise ValueError(f"unknown taker side {side!r}")
+            raise FrameError(f"unknown taker side {side!r}")
         return Trade(
-            venue=self.venue,
+            venue=VENUE,
             instrument=symbol,
-            asset=self._asset(symbol),
+            asset=self.info.asset(symbol),
             price=price,
             qty=qty,
             usd=qty * price,
@@ -128,42 +134,36 @@ class BitgetParser(FrameParser):
         )
 
     def _ticker(self, symbol: str, row: dict[str, Any], event_ts: float, recv_ts: float) -> list[Event]:
-        asset = self._asset(symbol)
+        asset = self.info.asset(symbol)
         events: list[Event] = []
-        mark = fnum(row["markPrice"]) if row.get("markPrice") not in (None, "") else None
+        mark = opt_num(row.get("markPrice"))
         if mark is not None:
-            index = fnum(row["indexPrice"]) if row.get("indexPrice") not in (None, "") else None
-            events.append(Mark(self.venue, symbol, asset, mark, event_ts, recv_ts, index=index))
-        if row.get("fundingRate") not in (None, ""):
-            next_ts = ms_to_s(row["nextFundingTime"]) if row.get("nextFundingTime") else None
-            interval_h = meta_float(self.metadata, symbol, "funding_interval_h", DEFAULT_FUNDING_INTERVAL_H)
+            index = opt_num(row.get("indexPrice"))
+            events.append(Mark(VENUE, symbol, asset, mark, event_ts, recv_ts, index=index))
+        rate = opt_num(row.get("fundingRate"))
+        if rate is not None:
+            next_ms = opt_num(row.get("nextFundingTime"))
+            interval = opt_num(self.info.field(symbol, "fundInterval")) or DEFAULT_FUNDING_INTERVAL_H
             events.append(
                 Funding(
-                    self.venue,
-                    symbol,
-                    asset,
-                    fnum(row["fundingRate"]),
-                    interval_h,
-                    event_ts,
-                    recv_ts,
-                    next_ts,
+                    venue=VENUE,
+                    instrument=symbol,
+                    asset=asset,
+                    rate=rate,
+                    interval_h=interval,
+                    event_ts=event_ts,
+                    recv_ts=recv_ts,
+                    next_ts=next_ms / 1000.0 if next_ms else None,
                 )
             )
-        if row.get("openInterest") not in (None, ""):
-            oi = fnum(row["openInterest"])  # base coin
+        oi = opt_num(row.get("openInterest"))  # base coin
+        if oi is not None:
             usd = oi * mark if mark is not None else None
-            events.append(OpenInterest(self.venue, symbol, asset, oi, event_ts, recv_ts, usd=usd))
+            events.append(OpenInterest(VENUE, symbol, asset, oi, event_ts, recv_ts, usd=usd))
         return events
 
 
 # --------------------------------------------------------------------------- connection
-
-
-def _subscribe_messages(args: list[dict[str, str]]) -> list[str]:
-    return [
-        encode({"op": "subscribe", "args": args[i : i + ARGS_PER_MESSAGE]}).decode()
-        for i in range(0, len(args), ARGS_PER_MESSAGE)
-    ]
 
 
 def subscriptions(req: SubscribeRequest) -> list[Subscription]:
@@ -173,20 +173,19 @@ def subscriptions(req: SubscribeRequest) -> list[Subscription]:
     narrow it: every usdt-futures pair arrives and the engine aggregates by asset.
     """
     args: list[dict[str, str]] = [{"instType": INST_TYPE, "topic": "liquidation"}]
-    trade_symbols = list(dict.fromkeys([*req.instruments, *([BTC_INSTRUMENT] if req.btc_trades else [])]))
+    trade_symbols = unique([*req.instruments, *([BTC_INSTRUMENT] if req.btc_trades else [])])
     args += [{"instType": INST_TYPE, "topic": "publicTrade", "symbol": s} for s in trade_symbols]
-    args += [{"instType": INST_TYPE, "topic": "ticker", "symbol": s} for s in req.instruments]
-    return [Subscription(url=URL, messages=_subscribe_messages(args), name="public")]
+    args += [{"instType": INST_TYPE, "topic": "ticker", "symbol": s} for s in unique(req.instruments)]
+    messages = [json_message({"op": "subscribe", "args": part}) for part in chunks(args, ARGS_PER_MESSAGE)]
+    return [Subscription(url=URL, messages=messages, name="public")]
 
 
 def instruments_for(assets: Sequence[str]) -> list[str]:
     return [f"{a.upper()}USDT" for a in assets]
 
 
-BTC_INSTRUMENT = "BTCUSDT"
-
 SPEC = VenueSpec(
-    id="bitget",
+    id=VENUE,
     name="Bitget",
     parser=BitgetParser,
     subscriptions=subscriptions,
@@ -196,7 +195,7 @@ SPEC = VenueSpec(
     sampled=True,
     has_liquidations=True,
     max_connection_s=23.5 * 3600,  # force-closed every 24 h
-    stale_after_s=60.0,  # ticker pushes keep a healthy connection busy; pongs every 30 s
+    stale_after_s=60.0,  # tickers push every second or so; pongs arrive every 30 s
     notes=(
         "Bitget: liquidation topic keeps only the largest long and largest short per pair per "
         "second (lower bound); liquidation `amount` read as USDT notional [inferred, verify live]; "

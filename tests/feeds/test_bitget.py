@@ -87,7 +87,7 @@ def test_ticker_funding_oi_mark() -> None:
 
 
 def test_funding_interval_from_metadata() -> None:
-    p = bitget.BitgetParser({"BTCUSDT": {"funding_interval_h": 4}})
+    p = bitget.BitgetParser({"BTCUSDT": {"fundInterval": "4"}})
     funding = next(e for e in p.parse(TICKER, RECV) if isinstance(e, Funding))
     assert funding.interval_h == 4.0
 
