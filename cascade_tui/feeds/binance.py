@@ -1,0 +1,317 @@
+"""Binance USD-M futures: liquidations (`forceOrder`), trades (`aggTrade`), mark price and
+funding (`markPrice`), open interest and premium index by REST (docs/exchanges.md §2).
+
+Frames accepted:
+- combined-stream envelope `{"stream": ..., "data": {...}}` and raw `/ws` objects; the data
+  may be one event object or a list of them (all-market streams);
+- `{"result": null, "id": n}` subscribe acks (ignored);
+- REST poll bodies on channel `rest:openInterest` (`{"openInterest","symbol","time"}`) and
+  `rest:premiumIndex` (one object, or a list without `symbol`).
+
+Units: every USD-M size is in base coin (`z` filled qty of a forced order, `q` of a trade);
+USD = qty × price. `o.S` is the forced ORDER's side: SELL ⇒ a long was liquidated.
+The liquidation streams push only the latest liquidation per symbol per 1000 ms, so the
+parser is `sampled` (counts and USD are lower bounds).
+
+Metadata read (all optional), keyed by symbol, e.g.
+`{"BTCUSDT": {"baseAsset": "BTC", "fundingIntervalHours": 8}}`:
+`baseAsset` (exchangeInfo; `1000PEPEUSDT` -> `1000PEPE`), `fundingIntervalHours`
+(fundingInfo; 8 h when absent).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from cascade_tui.feeds.base import (
+    FrameParser,
+    Ignore,
+    Keepalive,
+    RestPoll,
+    SubscribeRequest,
+    Subscription,
+    VenueSpec,
+    fnum,
+)
+from cascade_tui.feeds.common import (
+    FrameError,
+    InstrumentInfo,
+    as_dict,
+    chunks,
+    decode,
+    ms_to_s,
+    opt_num,
+    rows,
+    unique,
+)
+from cascade_tui.model import LONG, SHORT, Event, Funding, Liquidation, Mark, OpenInterest, Trade
+
+VENUE = "binance"
+WS_MARKET = "wss://fstream.binance.com/market"  # 2026 split: aggTrade/markPrice/forceOrder
+REST = "https://fapi.binance.com"
+DEFAULT_FUNDING_H = 8.0
+STREAMS_PER_CONNECTION = 200  # doc max 1024; stay well under it and under URL length limits
+
+# Market-data events this parser turns into events; other event types are valid but unused.
+_KNOWN_EVENTS = frozenset({"forceOrder", "aggTrade", "markPriceUpdate"})
+
+
+class BinanceParser(FrameParser):
+    venue = VENUE
+    sampled = True
+
+    def __init__(self, metadata: dict[str, Any] | None = None) -> None:
+        super().__init__(metadata)
+        self._info = InstrumentInfo(self.metadata, {})
+        self._marks: dict[str, float] = {}  # symbol -> last mark price, for OI in USD
+
+    def reset(self) -> None:
+        self._marks.clear()
+
+    def _parse(self, frame: str | bytes, recv_ts: float, channel: str) -> list[Event]:
+        msg = decode(frame)
+        if channel:
+            return self._parse_rest(msg, recv_ts, channel)
+        if isinstance(msg, dict):
+            if "stream" in msg and "data" in msg:
+                msg = msg["data"]
+            elif "result" in msg and "id" in msg:
+                raise Ignore  # SUBSCRIBE / LIST_SUBSCRIPTIONS reply
+        items = rows(msg, "binance frame")
+        events: list[Event] = []
+        known = False
+        for item in items:
+            kind = item.get("e")
+            if not isinstance(kind, str):
+                raise FrameError("binance event without an 'e' type")
+            if kind not in _KNOWN_EVENTS:
+                continue
+            known = True
+            if kind == "forceOrder":
+                self._force_order(item, recv_ts, events)
+            elif kind == "aggTrade":
+                self._agg_trade(item, recv_ts, events)
+            else:
+                self._mark_price(item, recv_ts, events)
+        if not known:
+            raise Ignore  # depth, bookTicker, kline ...: valid frames we do not use
+        return events
+
+    # ------------------------------------------------------------------ streams
+
+    def _force_order(self, item: dict[str, Any], recv_ts: float, out: list[Event]) -> None:
+        order = as_dict(item.get("o"), "forceOrder.o")
+        symbol = str(order["s"])
+        side = order["S"]
+        if side not in ("SELL", "BUY"):
+            raise FrameError(f"forceOrder side {side!r}")
+        qty = fnum(order["z"])  # accumulated filled qty (l is only the last fill)
+        if qty == 0.0:
+            return  # nothing filled (e.g. an expired order): no liquidation happened
+        price = fnum(order["ap"])
+        if price == 0.0:
+            price = fnum(order["p"])
+        out.append(
+            Liquidation(
+                venue=VENUE,
+                instrument=symbol,
+                asset=self._info.asset(symbol),
+                side=LONG if side == "SELL" else SHORT,
+                price=price,
+                qty=qty,
+                usd=qty * price,
+                raw_size=qty,
+                event_ts=ms_to_s(order.get("T", item.get("E"))),
+                recv_ts=recv_ts,
+                sampled=True,
+            )
+        )
+
+    def _agg_trade(self, item: dict[str, Any], recv_ts: float, out: list[Event]) -> None:
+        symbol = str(item["s"])
+        price = fnum(item["p"])
+        qty = fnum(item["q"])
+        maker_is_buyer = item["m"]
+        if not isinstance(maker_is_buyer, bool):
+            raise FrameError("aggTrade 'm' is not a boolean")
+        out.append(
+            Trade(
+                venue=VENUE,
+                instrument=symbol,
+                asset=self._info.asset(symbol),
+                price=price,
+                qty=qty,
+                usd=qty * price,
+                taker_side="sell" if maker_is_buyer else "buy",
+                event_ts=ms_to_s(item["T"]),
+                recv_ts=recv_ts,
+            )
+        )
+
+    def _mark_price(self, item: dict[str, Any], recv_ts: float, out: list[Event]) -> None:
+        symbol = str(item["s"])
+        asset = self._info.asset(symbol)
+        event_ts = ms_to_s(item["E"])
+        mark = fnum(item["p"])
+        self._marks[symbol] = mark
+        out.append(
+            Mark(
+                venue=VENUE,
+                instrument=symbol,
+                asset=asset,
+                price=mark,
+                event_ts=event_ts,
+                recv_ts=recv_ts,
+                index=opt_num(item.get("i")),
+            )
+        )
+        rate = opt_num(item.get("r"))  # "" on delivery contracts: no funding
+        if rate is not None:
+            next_ms = opt_num(item.get("T"))
+            out.append(self._funding(symbol, asset, rate, next_ms, event_ts, recv_ts))
+
+    def _funding(
+        self, symbol: str, asset: str, rate: float, next_ms: float | None, event_ts: float, recv_ts: float
+    ) -> Funding:
+        interval = self._info.field(symbol, "fundingIntervalHours")
+        return Funding(
+            venue=VENUE,
+            instrument=symbol,
+            asset=asset,
+            rate=rate,
+            interval_h=float(interval) if interval else DEFAULT_FUNDING_H,
+            event_ts=event_ts,
+            recv_ts=recv_ts,
+            next_ts=next_ms / 1000.0 if next_ms else None,
+        )
+
+    # ------------------------------------------------------------------ REST
+
+    def _parse_rest(self, msg: Any, recv_ts: float, channel: str) -> list[Event]:
+        if channel == "rest:openInterest":
+            body = as_dict(msg, "openInterest")
+            symbol = str(body["symbol"])
+            oi = fnum(body["openInterest"])
+            mark = self._marks.get(symbol)
+            return [
+                OpenInterest(
+                    venue=VENUE,
+                    instrument=symbol,
+                    asset=self._info.asset(symbol),
+                    oi=oi,
+                    event_ts=ms_to_s(body["time"]),
+                    recv_ts=recv_ts,
+                    usd=oi * mark if mark else None,
+                )
+            ]
+        if channel == "rest:premiumIndex":
+            events: list[Event] = []
+            for body in rows(msg, "premiumIndex"):
+                symbol = str(body["symbol"])
+                asset = self._info.asset(symbol)
+                event_ts = ms_to_s(body["time"])
+                mark = fnum(body["markPrice"])
+                self._marks[symbol] = mark
+                events.append(
+                    Mark(
+                        venue=VENUE,
+                        instrument=symbol,
+                        asset=asset,
+                        price=mark,
+                        event_ts=event_ts,
+                        recv_ts=recv_ts,
+                        index=opt_num(body.get("indexPrice")),
+                    )
+                )
+                rate = opt_num(body.get("lastFundingRate"))
+                if rate is not None:
+                    next_ms = opt_num(body.get("nextFundingTime"))
+                    events.append(self._funding(symbol, asset, rate, next_ms, event_ts, recv_ts))
+            return events
+        raise FrameError(f"unknown REST channel {channel!r}")
+
+
+# ---------------------------------------------------------------------- connection spec
+
+
+def stream_names(req: SubscribeRequest) -> list[str]:
+    """The combined-stream names for a request (lower-case, as Binance requires)."""
+    streams: list[str] = []
+    if req.liquidation_instruments:
+        streams += [f"{s.lower()}@forceOrder" for s in req.liquidation_instruments]
+    else:
+        streams.append("!forceOrder@arr")
+    trade_symbols = list(req.instruments)
+    if req.btc_trades:
+        trade_symbols.append(BTC_INSTRUMENT)
+    streams += [f"{s.lower()}@aggTrade" for s in unique(trade_symbols)]
+    streams += [f"{s.lower()}@markPrice@1s" for s in req.instruments]
+    return unique(streams)
+
+
+def subscriptions(req: SubscribeRequest) -> list[Subscription]:
+    """Streams go in the URL (combined mode), so nothing is sent after connecting — no risk
+    of the 10 messages/s inbound limit on reconnect."""
+    groups = chunks(stream_names(req), STREAMS_PER_CONNECTION)
+    return [
+        Subscription(
+            url=f"{WS_MARKET}/stream?streams={'/'.join(group)}",
+            messages=(),
+            name="market" if len(groups) == 1 else f"market-{i}",
+        )
+        for i, group in enumerate(groups)
+    ]
+
+
+def rest_polls(instruments: Sequence[str]) -> list[RestPoll]:
+    """Open interest has no stream: one weight-1 poll per symbol; premium index per symbol
+    as a funding/mark fallback when the markPrice stream is down."""
+    polls: list[RestPoll] = []
+    for symbol in instruments:
+        polls.append(
+            RestPoll(
+                name="openInterest",
+                url=f"{REST}/fapi/v1/openInterest?symbol={symbol}",
+                interval_normal=30.0,
+                interval_fast=5.0,
+                weight=1,
+            )
+        )
+        polls.append(
+            RestPoll(
+                name="premiumIndex",
+                url=f"{REST}/fapi/v1/premiumIndex?symbol={symbol}",
+                interval_normal=60.0,
+                interval_fast=30.0,
+                weight=1,
+            )
+        )
+    return polls
+
+
+def instruments_for(assets: Sequence[str]) -> list[str]:
+    return [f"{a.upper()}USDT" for a in assets]
+
+
+BTC_INSTRUMENT = "BTCUSDT"
+
+SPEC = VenueSpec(
+    id=VENUE,
+    name="Binance USD-M",
+    parser=BinanceParser,
+    subscriptions=subscriptions,
+    # The server pings every 3 min and the client library answers; our own pings are allowed.
+    keepalive=Keepalive(kind="ws-ping", interval=60.0),
+    rest_polls=rest_polls,
+    sampled=True,
+    has_liquidations=True,
+    max_connection_s=23.5 * 3600,  # hard 24 h connection limit
+    stale_after_s=120.0,  # markPrice@1s keeps it busy; a liquidation-only link can be quiet
+    notes=(
+        "forceOrder is a lower bound: at most 1 liquidation per symbol per second (latest only). "
+        "Open interest by REST only. Connections are cut at 24 h. Some regions get HTTP 403/451."
+    ),
+    instruments_for=instruments_for,
+    btc_instrument=BTC_INSTRUMENT,
+)
