@@ -13,7 +13,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from cascade_tui.engine import Engine, EngineParams, Signal, Snapshot
@@ -67,6 +67,12 @@ class Pipeline:
         self._last_snapshot_wall = 0.0
         self._last_publish_wall = 0.0
         source.reconnect_hook = self._on_reconnect
+        # async setup/teardown run on the pipeline's own loop (e.g. resolving Redis and
+        # starting an embedded server, which must live and die with this loop)
+        self.startup_hooks: list[Callable[[Pipeline], Awaitable[None]]] = []
+        self.shutdown_hooks: list[Callable[[Pipeline], Awaitable[None]]] = []
+        # what the status bar shows: {"source": label, "redis": display}
+        self.info: dict[str, str] = {"source": source.label(), "redis": "off"}
 
     def _on_reconnect(self, venue: str) -> None:
         parser = self.parsers.get(venue)
@@ -126,6 +132,8 @@ class Pipeline:
             self._stop.set()
         started: list[Sink] = []
         try:
+            for hook in self.startup_hooks:
+                await hook(self)
             for sink in self.sinks:
                 await sink.start()
                 started.append(sink)
@@ -148,6 +156,11 @@ class Pipeline:
                     await asyncio.wait_for(sink.close(), timeout=10)
                 except Exception:  # one sink failing to close must not stop the others
                     log.exception("closing sink %s failed", sink.name)
+            for hook in self.shutdown_hooks:
+                try:
+                    await asyncio.wait_for(hook(self), timeout=10)
+                except Exception:
+                    log.exception("shutdown hook failed")
             self.finished.set()
 
     async def _consume(self) -> None:
@@ -206,10 +219,13 @@ class Pipeline:
                 return True
             signals = engine.tick(ts)
             for ev in events:
-                if symbols is not None and ev.asset not in symbols:
-                    # the BTC volatility engine needs BTC prices whatever the filter
-                    if not (ev.asset == "BTC" and isinstance(ev, Trade | Mark)):
-                        continue
+                # the BTC volatility engine needs BTC prices whatever the filter
+                if (
+                    symbols is not None
+                    and ev.asset not in symbols
+                    and not (ev.asset == "BTC" and isinstance(ev, Trade | Mark))
+                ):
+                    continue
                 self.events += 1
                 signals.extend(engine.process(ev))
                 for sink in self.sinks:

@@ -1,0 +1,258 @@
+"""Command line (DESIGN.md §5). `--no-ui` never imports textual.
+
+Exit codes: 0 on a clean run or an interrupt, 2 on bad arguments or config (the message
+names what is wrong), 1 on an unexpected failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+import time
+from pathlib import Path
+
+from cascade_tui import __version__
+from cascade_tui.config import Config, ConfigError, data_dir, load_config
+from cascade_tui.model import VENUES
+
+log = logging.getLogger("cascade_tui")
+
+SUBCOMMANDS = ("simulate", "backtest", "tune", "history")
+
+
+class UsageError(Exception):
+    """Bad arguments: printed as `cascade-tui: error: ...`, exit 2."""
+
+
+def _csv(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def _nonneg(value: str) -> float:
+    try:
+        x = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if not x >= 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0: {value!r}")
+    return x
+
+
+def _positive(value: str) -> float:
+    x = _nonneg(value)
+    if x == 0:
+        raise argparse.ArgumentTypeError("must be > 0")
+    return x
+
+
+def main_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="cascade-tui",
+        description="Watch crypto liquidation feeds, score liquidation-cascade risk, raise signals.",
+        epilog="Subcommands: cascade-tui simulate|backtest|tune|history --help",
+    )
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--demo", action="store_true", help="simulated market (no network needed)")
+    mode.add_argument("--replay", nargs="+", metavar="FILE", help="replay capture file(s)")
+    mode.add_argument(
+        "--source", choices=("live", "demo", "replay", "redis"), help="where events come from (default live)"
+    )
+    p.add_argument("--no-ui", action="store_true", help="headless: signals as JSON lines on stdout")
+    p.add_argument(
+        "--speed", type=_nonneg, default=None, help="demo/replay speed; 0 = as fast as possible "
+        "(default 1; replays with --no-ui default to 0)",
+    )
+    p.add_argument("--seed", type=int, default=7, help="demo market seed (default 7)")
+    p.add_argument("--profile", default="demo", help="demo market profile: demo, realistic, quiet, volspike, whale")
+    p.add_argument("--venues", type=_csv, help=f"comma-separated venues: {','.join(VENUES)}")
+    p.add_argument("--symbols", type=_csv, help="comma-separated base assets, e.g. BTC,ETH")
+    p.add_argument("--duration", type=_positive, metavar="S", help="stop after S seconds of market time")
+    p.add_argument("--record", metavar="FILE", help="record raw frames to a capture file")
+    p.add_argument("--stats", metavar="FILE", help="write a JSON summary at exit")
+    p.add_argument("--redis-url", metavar="URL", help="redis://… | rediss://… | off (default: auto)")
+    p.add_argument("--redis-prefix", metavar="PREFIX", help="key namespace (default from config)")
+    p.add_argument("--redis-from", default="$", metavar="ID", help="--source redis: stream id to start at")
+    p.add_argument("--config", metavar="FILE", help="settings TOML")
+    p.add_argument("--theme", metavar="NAME", help="colour theme")
+    p.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    p.add_argument("--version", action="version", version=f"cascade-tui {__version__}")
+    return p
+
+
+def simulate_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="cascade-tui simulate", description="Write a labelled synthetic capture.")
+    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--duration", type=_positive, required=True, metavar="S", help="seconds of market time")
+    p.add_argument("--out", required=True, metavar="CAP", help="capture file to write (.cap.gz)")
+    p.add_argument("--labels", required=True, metavar="FILE", help="labels file to write (JSON lines)")
+    p.add_argument("--profile", default="realistic", help="realistic (default), demo, quiet, volspike, whale")
+    p.add_argument("--start-ts", type=float, default=None, help="market start, epoch seconds")
+    return p
+
+
+def _setup_logging(level: str, to_file: bool) -> Path | None:
+    handlers: list[logging.Handler]
+    path: Path | None = None
+    if to_file:
+        # the dashboard owns the terminal: logs go to a file instead of stderr
+        path = data_dir() / "cascade-tui.log"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handlers = [logging.FileHandler(path, encoding="utf-8")]
+    else:
+        handlers = [logging.StreamHandler(sys.stderr)]
+    logging.basicConfig(
+        level=getattr(logging, level),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        handlers=handlers,
+        force=True,
+    )
+    return path
+
+
+def options_from_args(args: argparse.Namespace, config: Config):  # -> RunOptions
+    from cascade_tui.runtime.options import RunOptions
+
+    if args.demo:
+        source = "demo"
+    elif args.replay:
+        source = "replay"
+    else:
+        source = args.source or "live"
+    if source == "replay" and not args.replay:
+        raise UsageError("--source replay needs --replay FILE")
+    if args.venues:
+        unknown = [v for v in args.venues if v not in VENUES]
+        if unknown:
+            raise UsageError(f"--venues: unknown venue(s) {', '.join(unknown)}; known: {', '.join(VENUES)}")
+    for path in args.replay or []:
+        if not Path(path).is_file():
+            raise UsageError(f"--replay: no such file: {path}")
+    speed = args.speed
+    if speed is None:
+        speed = 0.0 if (source == "replay" and args.no_ui) else 1.0
+    redis_url = args.redis_url or (config.redis.url or None)
+    if redis_url and redis_url != "off" and not redis_url.startswith(("redis://", "rediss://", "unix://")):
+        raise UsageError("--redis-url: expected redis://…, rediss://…, unix://… or off")
+    return RunOptions(
+        source=source,
+        replay=list(args.replay or []),
+        speed=speed,
+        seed=args.seed,
+        profile=args.profile,
+        venues=args.venues,
+        symbols=[s.upper() for s in args.symbols] if args.symbols else None,
+        duration_s=args.duration,
+        record=args.record,
+        stats=args.stats,
+        redis_url=redis_url,
+        redis_prefix=args.redis_prefix,
+        redis_from=args.redis_from,
+        no_ui=args.no_ui,
+        theme=args.theme,
+        config=config,
+    )
+
+
+def run_headless(opts) -> int:  # opts: RunOptions
+    from cascade_tui.runtime.build import build_pipeline
+    from cascade_tui.runtime.stats import build_stats, write_stats
+
+    pipeline = build_pipeline(opts)
+    log.info("cascade-tui %s headless: source %s", __version__, pipeline.info["source"])
+
+    async def _main() -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, pipeline.stop)
+        await pipeline.run()
+
+    try:
+        asyncio.run(_main())
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if opts.stats:
+            write_stats(opts.stats, build_stats(pipeline, {"redis": pipeline.info.get("redis", "off")}))
+    if pipeline.error is not None:
+        return 1
+    return 0
+
+
+def run_ui(opts) -> int:  # opts: RunOptions
+    from cascade_tui.runtime.build import build_pipeline
+    from cascade_tui.runtime.stats import build_stats, write_stats
+    from cascade_tui.ui.app import run_dashboard
+
+    pipeline = build_pipeline(opts)
+    try:
+        code = run_dashboard(pipeline, opts, pipeline.info)
+    finally:
+        if opts.stats:
+            write_stats(opts.stats, build_stats(pipeline, {"redis": pipeline.info.get("redis", "off")}))
+    return code
+
+
+def run_simulate(argv: list[str]) -> int:
+    args = simulate_parser().parse_args(argv)
+    from cascade_tui.capture import CaptureWriter
+    from cascade_tui.sources.simulate import MarketSimulator, write_labels
+
+    kwargs = {} if args.start_ts is None else {"start_ts": args.start_ts}
+    sim = MarketSimulator(args.seed, profile=args.profile, **kwargs)
+    header = {"source": "simulate", "seed": args.seed, "profile": args.profile, "duration_s": args.duration}
+    t0 = time.perf_counter()
+    with CaptureWriter(args.out, header) as writer:
+        for frame in sim.frames(args.duration):
+            writer.write(frame)
+        frames = writer.frames
+    write_labels(sim.labels, args.labels)
+    log.info(
+        "wrote %d frames to %s and %d labels to %s in %.1f s",
+        frames, args.out, len(sim.labels), args.labels, time.perf_counter() - t0,
+    )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in SUBCOMMANDS:
+        _setup_logging("INFO", to_file=False)
+        cmd, rest = argv[0], argv[1:]
+        try:
+            if cmd == "simulate":
+                return run_simulate(rest)
+            from cascade_tui.backtest import cli as bt
+
+            return {"backtest": bt.main_backtest, "tune": bt.main_tune, "history": bt.main_history}[cmd](rest)
+        except (UsageError, ConfigError, FileNotFoundError) as exc:
+            print(f"cascade-tui {cmd}: error: {exc}", file=sys.stderr)
+            return 2
+    parser = main_parser()
+    args = parser.parse_args(argv)
+    try:
+        config = load_config(args.config)
+        opts = options_from_args(args, config)
+    except (UsageError, ConfigError) as exc:
+        parser.print_usage(sys.stderr)
+        print(f"cascade-tui: error: {exc}", file=sys.stderr)
+        return 2
+    _setup_logging(args.log_level, to_file=not args.no_ui)
+    try:
+        return run_headless(opts) if args.no_ui else run_ui(opts)
+    except (UsageError, ConfigError) as exc:
+        print(f"cascade-tui: error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        from cascade_tui.capture import CaptureError
+
+        if isinstance(exc, CaptureError):
+            print(f"cascade-tui: error: {exc}", file=sys.stderr)
+            return 2
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

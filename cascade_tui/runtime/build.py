@@ -1,0 +1,95 @@
+"""Builds the pipeline for one run from RunOptions: source, engine, sinks, Redis.
+
+Shared by headless mode and the dashboard, so both run exactly the same engine and sinks.
+Redis is resolved on the pipeline's own loop (a startup hook): an embedded redis-server
+started for this run lives and dies with that loop.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import partial
+
+from cascade_tui.engine import Engine
+from cascade_tui.runtime.options import RunOptions
+from cascade_tui.runtime.pipeline import Pipeline
+from cascade_tui.sinks.base import Sink
+from cascade_tui.sources.base import Source
+
+log = logging.getLogger(__name__)
+
+
+def make_source(opts: RunOptions) -> Source:
+    if opts.source == "demo":
+        from cascade_tui.sources.demo import DemoSource
+
+        return DemoSource(seed=opts.seed, speed=opts.speed, profile=opts.profile)
+    if opts.source == "replay":
+        from cascade_tui.sources.replay import ReplaySource
+
+        return ReplaySource(opts.replay, speed=opts.speed)
+    if opts.source == "redis":
+        from cascade_tui.sources.redis import RedisSource
+
+        url = opts.redis_url
+        if not url or url == "off":
+            import os
+
+            url = os.environ.get("CASCADE_REDIS_URL") or "redis://localhost:6379/0"
+        return RedisSource(url, prefix=redis_prefix(opts), start_id=opts.redis_from)
+    from cascade_tui.sources.live import LiveSource
+
+    venues = opts.venues or list(opts.config.venues.enabled)
+    return LiveSource(venues, opts.config.venues, symbols=opts.symbols)
+
+
+def redis_prefix(opts: RunOptions) -> str:
+    if opts.redis_prefix is not None:
+        return opts.redis_prefix
+    if opts.source == "replay":
+        return opts.config.redis.prefix + opts.config.redis.replay_prefix
+    return opts.config.redis.prefix
+
+
+async def _attach_redis(opts: RunOptions, pipeline: Pipeline) -> None:
+    from cascade_tui.runtime.redis_server import resolve_redis
+    from cascade_tui.sinks.redis import RedisSink
+
+    target = await resolve_redis(opts.redis_url, opts.config.redis)
+    if target.kind == "off":
+        pipeline.info["redis"] = target.display or "off"
+        return
+    prefix = redis_prefix(opts)
+    pipeline.sinks.append(RedisSink(target.url, prefix=prefix, config=opts.config.redis, display=target.display))
+    pipeline.info["redis"] = f"{target.kind}: {target.display}" + (f" prefix {prefix!r}" if prefix else "")
+
+    async def _close(_: Pipeline) -> None:
+        await target.close()
+
+    pipeline.shutdown_hooks.append(_close)
+
+
+def build_pipeline(opts: RunOptions) -> Pipeline:
+    cfg = opts.config
+    engine = Engine(cfg.engine)
+    source = make_source(opts)
+    sinks: list[Sink] = []
+    if opts.no_ui:
+        from cascade_tui.sinks.jsonl import JsonLinesSink
+
+        sinks.append(JsonLinesSink())
+    if opts.record:
+        from cascade_tui.sinks.recorder import RecorderSink
+
+        sinks.append(RecorderSink(opts.record, header={"mode": opts.source, "venues": opts.venues or []}))
+    if cfg.alerts.webhooks or cfg.alerts.command:
+        from cascade_tui.sinks.alerts import AlertSink
+
+        sinks.append(AlertSink(cfg.alerts))
+    pipeline = Pipeline(source, engine, sinks, duration_s=opts.duration_s, symbols=opts.symbols)
+    # a remote viewer reads Redis; publishing back into it would loop its own events
+    if opts.source != "redis" and opts.redis_url != "off":
+        pipeline.startup_hooks.append(partial(_attach_redis, opts))
+    elif opts.source == "redis":
+        pipeline.info["redis"] = "source"
+    return pipeline
