@@ -1,0 +1,337 @@
+"""OKX v5 public streams: liquidations (`liquidation-orders`, instType SWAP), trades
+(`trades`), funding (`funding-rate`), open interest (`open-interest`) and mark price
+(`mark-price`) (docs/exchanges.md §4).
+
+Units: swap and futures sizes are CONTRACTS. Linear (`ctType` linear, ctValCcy = base):
+base = sz × ctVal, USD = base × price. Inverse (ctValCcy = USD, e.g. 100 USD for
+BTC-USD-SWAP): USD = sz × ctVal, base = USD / price (§1.2). Spot/margin sizes are base.
+An instrument with no known contract value is a parse error — never a guessed size.
+
+Liquidations: `side` is the ORDER side (sell ⇒ a long was liquidated; `posSide` may be
+"net"). The feed shows at most one order per contract per second (`sampled`). OKX replays
+recent liquidations after a (re)subscribe: every detail is keyed by (instId, ts, sz, bkPx)
+in a bounded LRU set and counted once. That set deliberately survives `reset()` — the
+replay comes exactly after a reconnect.
+
+Metadata read, keyed by instId (fields as in GET /api/v5/public/instruments), e.g.
+`{"BTC-USDT-SWAP": {"ctVal": 0.01, "ctMult": 1, "ctType": "linear", "ctValCcy": "BTC",
+"baseAsset": "BTC"}}`: `ctVal` (required for contracts), `ctMult` (default 1), `ctType`
+(`linear`/`inverse`; else inferred from ctValCcy == "USD"), `baseAsset` (optional).
+Bundled values cover the BTC/ETH/SOL/XRP/DOGE USDT and USD perpetuals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from cascade_tui.feeds.base import (
+    FrameParser,
+    Ignore,
+    Keepalive,
+    SubscribeRequest,
+    Subscription,
+    VenueSpec,
+    fnum,
+)
+from cascade_tui.feeds.common import (
+    FrameError,
+    InstrumentInfo,
+    RecentKeys,
+    as_dict,
+    as_list,
+    chunks,
+    decode,
+    is_text,
+    json_message,
+    ms_to_s,
+    opt_num,
+    unique,
+)
+from cascade_tui.model import LONG, SHORT, Event, Funding, Liquidation, Mark, OpenInterest, Trade
+
+VENUE = "okx"
+WS_PUBLIC = "wss://ws.okx.com:8443/ws/v5/public"
+ARGS_PER_MESSAGE = 100  # request args ≤ 64 KB; 100 short args is far below it
+DEFAULT_FUNDING_H = 8.0
+SEEN_CAPACITY = 4096  # replayed liquidations remembered (a replay is tens of rows)
+
+# ctVal per contract; values from GET /api/v5/public/instruments (2022 and 2025 agree).
+BUNDLED: dict[str, dict[str, Any]] = {
+    "BTC-USDT-SWAP": {"ctVal": 0.01, "ctType": "linear", "ctValCcy": "BTC"},
+    "ETH-USDT-SWAP": {"ctVal": 0.1, "ctType": "linear", "ctValCcy": "ETH"},
+    "SOL-USDT-SWAP": {"ctVal": 1, "ctType": "linear", "ctValCcy": "SOL"},
+    "XRP-USDT-SWAP": {"ctVal": 100, "ctType": "linear", "ctValCcy": "XRP"},
+    "DOGE-USDT-SWAP": {"ctVal": 1000, "ctType": "linear", "ctValCcy": "DOGE"},
+    "BTC-USD-SWAP": {"ctVal": 100, "ctType": "inverse", "ctValCcy": "USD"},
+    "ETH-USD-SWAP": {"ctVal": 10, "ctType": "inverse", "ctValCcy": "USD"},
+    "SOL-USD-SWAP": {"ctVal": 10, "ctType": "inverse", "ctValCcy": "USD"},
+    "XRP-USD-SWAP": {"ctVal": 10, "ctType": "inverse", "ctValCcy": "USD"},
+    "DOGE-USD-SWAP": {"ctVal": 10, "ctType": "inverse", "ctValCcy": "USD"},
+}
+
+
+class UnknownContract(FrameError):
+    """No contract value for an instrument whose sizes are in contracts."""
+
+
+def _is_spot(inst_id: str) -> bool:
+    # spot/margin ids are BASE-QUOTE; swaps end in -SWAP, futures in -YYMMDD, options longer
+    return inst_id.count("-") == 1
+
+
+class OkxParser(FrameParser):
+    venue = VENUE
+    sampled = True
+
+    def __init__(self, metadata: dict[str, Any] | None = None) -> None:
+        super().__init__(metadata)
+        self._info = InstrumentInfo(self.metadata, BUNDLED)
+        self._contracts: dict[str, tuple[float, bool]] = {}  # instId -> (ctVal×ctMult, inverse)
+        self._seen = RecentKeys(SEEN_CAPACITY)
+        self._prices: dict[str, float] = {}  # instId -> last mark/trade price (OI in USD)
+
+    def reset(self) -> None:
+        # the liquidation replay de-dup set is kept on purpose (see module docstring)
+        self._prices.clear()
+
+    # ------------------------------------------------------------------ units
+
+    def contract(self, inst_id: str) -> tuple[float, bool]:
+        """(contract value, inverse) of a swap/futures instrument; raises when unknown."""
+        known = self._contracts.get(inst_id)
+        if known is not None:
+            return known
+        ct_val = opt_num(self._info.field(inst_id, "ctVal"))
+        if ct_val is None or not ct_val > 0:
+            raise UnknownContract(f"no ctVal for OKX instrument {inst_id} (pass instrument metadata)")
+        mult = opt_num(self._info.field(inst_id, "ctMult")) or 1.0
+        ct_type = self._info.field(inst_id, "ctType")
+        if ct_type in ("linear", "inverse"):
+            inverse = ct_type == "inverse"
+        else:
+            inverse = self._info.field(inst_id, "ctValCcy") == "USD"
+        known = self._contracts[inst_id] = (ct_val * mult, inverse)
+        return known
+
+    def _to_base_usd(self, inst_id: str, size: float, price: float) -> tuple[float, float]:
+        if _is_spot(inst_id):
+            return size, size * price
+        ct_val, inverse = self.contract(inst_id)
+        if inverse:
+            usd = size * ct_val
+            return (usd / price if price else float("nan")), usd
+        qty = size * ct_val
+        return qty, qty * price
+
+    # ------------------------------------------------------------------ frames
+
+    def _parse(self, frame: str | bytes, recv_ts: float, channel: str) -> list[Event]:
+        if is_text(frame, "pong"):
+            raise Ignore
+        msg = as_dict(decode(frame), "okx frame")
+        if "event" in msg:
+            if msg["event"] == "error":
+                self.stats.last_error = f"okx error {msg.get('code')}: {msg.get('msg')}"
+            raise Ignore  # subscribe acks, errors, notices
+        arg = as_dict(msg.get("arg"), "okx arg")
+        data = as_list(msg.get("data"), "okx data")
+        ch = arg.get("channel")
+        if ch == "liquidation-orders":
+            return self._liquidations(data, recv_ts)
+        if ch == "trades" or ch == "trades-all":
+            return self._trades(data, recv_ts)
+        if ch == "funding-rate":
+            return self._funding(data, recv_ts)
+        if ch == "open-interest":
+            return self._open_interest(data, recv_ts)
+        if ch == "mark-price":
+            return self._mark(data, recv_ts)
+        if isinstance(ch, str):
+            raise Ignore  # books, tickers...: valid, unused
+        raise FrameError("okx arg without a channel")
+
+    def _liquidations(self, data: list[Any], recv_ts: float) -> list[Event]:
+        out: list[Event] = []
+        replayed = 0
+        for item in data:
+            item = as_dict(item, "liquidation-orders item")
+            inst_id = str(item["instId"])
+            for d in as_list(item["details"], "liquidation details"):
+                d = as_dict(d, "liquidation detail")
+                if not self._seen.add((inst_id, d["ts"], d["sz"], d["bkPx"])):
+                    replayed += 1  # replayed after (re)subscribe: already counted
+                    continue
+                side = d["side"]
+                if side not in ("buy", "sell"):
+                    raise FrameError(f"liquidation side {side!r}")
+                size = fnum(d["sz"])
+                price = fnum(d["bkPx"])
+                qty, usd = self._to_base_usd(inst_id, size, price)
+                out.append(
+                    Liquidation(
+                        venue=VENUE,
+                        instrument=inst_id,
+                        asset=self._info.asset(inst_id),
+                        side=LONG if side == "sell" else SHORT,  # order side
+                        price=price,
+                        qty=qty,
+                        usd=usd,
+                        raw_size=size,
+                        event_ts=ms_to_s(d["ts"]),
+                        recv_ts=recv_ts,
+                        sampled=True,
+                    )
+                )
+        if replayed and not out:
+            raise Ignore  # a pure replay of liquidations already counted
+        return out
+
+    def _trades(self, data: list[Any], recv_ts: float) -> list[Event]:
+        out: list[Event] = []
+        for row in data:
+            row = as_dict(row, "trade")
+            inst_id = str(row["instId"])
+            side = row["side"]
+            if side not in ("buy", "sell"):
+                raise FrameError(f"trade side {side!r}")
+            size = fnum(row["sz"])
+            price = fnum(row["px"])
+            qty, usd = self._to_base_usd(inst_id, size, price)
+            self._prices[inst_id] = price
+            out.append(
+                Trade(
+                    venue=VENUE,
+                    instrument=inst_id,
+                    asset=self._info.asset(inst_id),
+                    price=price,
+                    qty=qty,
+                    usd=usd,
+                    taker_side=side,
+                    event_ts=ms_to_s(row["ts"]),
+                    recv_ts=recv_ts,
+                )
+            )
+        return out
+
+    def _funding(self, data: list[Any], recv_ts: float) -> list[Event]:
+        out: list[Event] = []
+        for row in data:
+            row = as_dict(row, "funding-rate")
+            inst_id = str(row["instId"])
+            funding_ms = opt_num(row.get("fundingTime"))
+            next_ms = opt_num(row.get("nextFundingTime"))
+            # OKX shortens the interval for volatile contracts: derive it, never assume 8 h
+            interval = DEFAULT_FUNDING_H
+            if funding_ms and next_ms and next_ms > funding_ms:
+                interval = (next_ms - funding_ms) / 3_600_000.0
+            out.append(
+                Funding(
+                    venue=VENUE,
+                    instrument=inst_id,
+                    asset=self._info.asset(inst_id),
+                    rate=fnum(row["fundingRate"]),
+                    interval_h=interval,
+                    event_ts=ms_to_s(row.get("ts") or funding_ms),
+                    recv_ts=recv_ts,
+                    next_ts=funding_ms / 1000.0 if funding_ms else None,  # the coming settlement
+                )
+            )
+        return out
+
+    def _open_interest(self, data: list[Any], recv_ts: float) -> list[Event]:
+        out: list[Event] = []
+        for row in data:
+            row = as_dict(row, "open-interest")
+            inst_id = str(row["instId"])
+            oi_base = fnum(row["oiCcy"])  # coin units; `oi` is contracts
+            usd = opt_num(row.get("oiUsd"))
+            if usd is None and not _is_spot(inst_id):
+                ct_val, inverse = self._contracts.get(inst_id) or self._maybe_contract(inst_id)
+                if inverse and ct_val:
+                    usd = fnum(row["oi"]) * ct_val
+                elif inst_id in self._prices:
+                    usd = oi_base * self._prices[inst_id]
+            out.append(
+                OpenInterest(
+                    venue=VENUE,
+                    instrument=inst_id,
+                    asset=self._info.asset(inst_id),
+                    oi=oi_base,
+                    event_ts=ms_to_s(row["ts"]),
+                    recv_ts=recv_ts,
+                    usd=usd,
+                )
+            )
+        return out
+
+    def _maybe_contract(self, inst_id: str) -> tuple[float, bool]:
+        try:
+            return self.contract(inst_id)
+        except UnknownContract:
+            return 0.0, False  # OI is already in coin; only its USD value stays unknown
+
+    def _mark(self, data: list[Any], recv_ts: float) -> list[Event]:
+        out: list[Event] = []
+        for row in data:
+            row = as_dict(row, "mark-price")
+            inst_id = str(row["instId"])
+            price = fnum(row["markPx"])
+            self._prices[inst_id] = price
+            out.append(
+                Mark(
+                    venue=VENUE,
+                    instrument=inst_id,
+                    asset=self._info.asset(inst_id),
+                    price=price,
+                    event_ts=ms_to_s(row["ts"]),
+                    recv_ts=recv_ts,
+                )
+            )
+        return out
+
+
+# ---------------------------------------------------------------------- connection spec
+
+
+def subscriptions(req: SubscribeRequest) -> list[Subscription]:
+    """One public connection. The liquidation channel covers every swap (instId filters are
+    dropped by OKX); per-instrument channels for trades, funding, OI and mark."""
+    args: list[dict[str, str]] = [{"channel": "liquidation-orders", "instType": "SWAP"}]
+    trade_ids = unique([*req.instruments, *([BTC_INSTRUMENT] if req.btc_trades else [])])
+    args += [{"channel": "trades", "instId": i} for i in trade_ids]
+    for inst_id in req.instruments:
+        args += [
+            {"channel": "funding-rate", "instId": inst_id},
+            {"channel": "open-interest", "instId": inst_id},
+            {"channel": "mark-price", "instId": inst_id},
+        ]
+    messages = [json_message({"op": "subscribe", "args": part}) for part in chunks(args, ARGS_PER_MESSAGE)]
+    return [Subscription(url=WS_PUBLIC, messages=messages, name="public")]
+
+
+def instruments_for(assets: Sequence[str]) -> list[str]:
+    return [f"{a.upper()}-USDT-SWAP" for a in assets]
+
+
+BTC_INSTRUMENT = "BTC-USDT-SWAP"
+
+SPEC = VenueSpec(
+    id=VENUE,
+    name="OKX",
+    parser=OkxParser,
+    subscriptions=subscriptions,
+    # text "ping" before 30 s of silence, answered by text "pong"
+    keepalive=Keepalive(kind="text", interval=20.0, message="ping"),
+    rest_polls=None,  # funding-rate and open-interest are streamed
+    sampled=True,
+    has_liquidations=True,
+    max_connection_s=23.5 * 3600,
+    stale_after_s=60.0,
+    notes=(
+        "liquidation-orders is a lower bound: at most 1 order per contract per second. "
+        "Sizes are contracts (ctVal from instrument metadata). Replays after subscribe are de-duplicated."
+    ),
+    instruments_for=instruments_for,
+    btc_instrument=BTC_INSTRUMENT,
+)
