@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import gzip
-import io
 import os
 import zlib
 from collections.abc import Iterator
@@ -110,16 +109,42 @@ class CaptureReader:
         self.error: str | None = None
 
     def _lines(self) -> Iterator[bytes]:
-        raw = open(self.path, "rb")  # noqa: SIM115 - closed below
-        try:
-            gz = gzip.GzipFile(fileobj=raw, mode="rb")
-            buf = io.BufferedReader(gz, buffer_size=1 << 16)  # type: ignore[arg-type]
-            try:
-                yield from buf
-            except (EOFError, OSError, zlib.error) as exc:
-                self.error = f"{self.path}: compressed data ends or is damaged after line {self.lines_read} ({exc})"
-        finally:
-            raw.close()
+        """Decompress incrementally so a file cut short (a killed writer, no gzip trailer)
+        still yields every complete line before the cut."""
+        pending = b""
+        inflate = zlib.decompressobj(wbits=31)
+        clean_end = False  # the last gzip member ended with its trailer
+        with open(self.path, "rb") as raw:
+            while True:
+                chunk = raw.read(1 << 16)
+                if not chunk:
+                    break
+                while chunk:
+                    try:
+                        data = inflate.decompress(chunk)
+                    except zlib.error as exc:
+                        self.error = f"{self.path}: compressed data is damaged after line {self.lines_read} ({exc})"
+                        data = b""
+                        chunk = b""
+                        pending = pending[: pending.rfind(b"\n") + 1] if b"\n" in pending else b""
+                        break
+                    chunk = b""
+                    clean_end = inflate.eof
+                    if inflate.eof:
+                        # concatenated gzip members (e.g. appended captures) continue here
+                        chunk = inflate.unused_data
+                        inflate = zlib.decompressobj(wbits=31)
+                    pending += data
+                    if b"\n" in pending:
+                        *lines, pending = pending.split(b"\n")
+                        for line in lines:
+                            yield line + b"\n"
+                if self.error:
+                    break
+        if not clean_end and self.error is None:
+            self.error = f"{self.path}: capture ends without a gzip trailer after line {self.lines_read} (writer killed?)"
+        if pending:
+            yield pending  # an incomplete last line: __iter__ reports it as truncated
 
     def __iter__(self) -> Iterator[RawFrame]:
         first = True
