@@ -17,24 +17,724 @@ API (the contract every source, sink and the UI relies on):
 Clock: the engine's time is the receive time of the frame being processed (`recv_ts`), never
 `time.time()`. Events are expected in non-decreasing recv_ts order; a late event is processed
 at the current clock (counted in stats()["out_of_order"]).
+
+How the work is split (all O(1) amortized per event):
+- per event: decayed rates of its venue, its asset and the market (one exp each), 60 s and
+  300 s slot rings, occupancy bits, the asset's baseline minute, and — for a liquidation —
+  the asset's score and level;
+- per second of engine clock (lazily, when the clock crosses a second): the BTC volatility
+  grid and regime, and a re-evaluation of every active asset and of the market-wide state, so
+  quiet periods decay scores and close signals.
 """
 
 from __future__ import annotations
 
-from cascade_tui.engine.params import EngineParams
-from cascade_tui.engine.types import Signal, Snapshot
-from cascade_tui.model import Event
+import math
+from collections import deque
+from typing import Any, Final
+
+from cascade_tui.engine.baseline import Baseline
+from cascade_tui.engine.latency import LatencyReservoir
+from cascade_tui.engine.params import FACTORS, LEVEL_NAMES, WINDOWS, EngineParams, validate
+from cascade_tui.engine.rates import DecayedRates, SlotRing, acceleration
+from cascade_tui.engine.scoring import RAW_KEYS, ScoreInputs, SurpriseCache, clip01, occupancy_rate, score
+from cascade_tui.engine.signals import (
+    CRITICAL,
+    PRICE_CONFIRM_WINDOW_S,
+    WARNING,
+    LevelState,
+    Thresholds,
+    level_from_score,
+    price_confirm_move,
+    thresholds_in_force,
+)
+from cascade_tui.engine.state import (
+    CH_COUNT,
+    CH_USD_LONG,
+    CH_USD_SHORT,
+    CH_VENUE_COUNT,
+    CH_VENUE_USD,
+    AssetState,
+    AssetVenue,
+    VenueFlow,
+)
+from cascade_tui.engine.types import (
+    AssetView,
+    Signal,
+    Snapshot,
+    TapeEntry,
+    Velocity,
+    VenueView,
+    VolatilityView,
+)
+from cascade_tui.engine.volatility import BtcVolatility
+from cascade_tui.model import (
+    EVENT_KINDS,
+    LONG,
+    SHORT,
+    VENUES,
+    Event,
+    Funding,
+    Liquidation,
+    Mark,
+    OpenInterest,
+    Trade,
+)
+
+SNAPSHOT_VERSION: Final = 1
+SIGNAL_VERSION: Final = 1
+TAPE_LEN: Final = 200
+SIGNALS_LEN: Final = 500
+# an asset is re-evaluated each second this long after its last liquidation (its 60 s window
+# is empty by then, so it can only be at level 0)
+ACTIVE_AFTER_LAST_LIQ_S: Final = 65.0
+MAX_SWEEP_SECONDS: Final = 600  # a longer clock jump sweeps its first 600 s, then its end
+OCCUPANCY_WINDOW_S: Final = 20
+SATURATED_OCCUPANCY: Final = 0.7
+MARKET_USD_MULT: Final = 10.0  # market USD rule: U20 >= 10 × its baseline ...
+MARKET_FLOOR_MULT: Final = 4.0  # ... and >= 4 × the BTC USD floor
+DOWN_STATES: Final = frozenset({"stale", "blocked", "disabled"})
+MARKET: Final = "*"
+_LEVEL_KEYS: Final = LEVEL_NAMES[1:]
+_KIND_OF: Final[dict[type, str]] = {
+    Liquidation: "liquidation",
+    Trade: "trade",
+    OpenInterest: "open_interest",
+    Funding: "funding",
+    Mark: "mark",
+}
+_isfinite = math.isfinite
+_floor = math.floor
 
 
-class Engine:  # interface placeholder; the implementation replaces this body
+class _FeedStatus:
+    __slots__ = ("frames", "last_message_age_s", "parse_errors", "reconnects", "state", "state_detail")
+
+    def __init__(self) -> None:
+        self.state = "unknown"
+        self.state_detail = ""
+        self.last_message_age_s: float | None = None
+        self.frames = 0
+        self.parse_errors = 0
+        self.reconnects = 0
+
+
+class Engine:
+    """Liquidation velocity, BTC volatility regime, OI/funding, cascade scores and signals."""
+
     def __init__(self, params: EngineParams | None = None) -> None:
-        self.params = params or EngineParams()
+        self._params = validate(params or EngineParams())
+        self._params_version = 0
+        self._clock: float | None = None
+        self._sec = 0  # current engine second
+        self._next_boundary = math.inf
+        self._started: float | None = None
+        self._events_total = 0
+        self._events_ring = SlotRing(6, 1)
+        self._venues: dict[str, VenueFlow] = {}
+        self._assets: dict[str, AssetState] = {}
+        self._active: dict[str, AssetState] = {}
+        self._market_rates = DecayedRates()
+        self._market_win60 = SlotRing(60, 3)
+        self._market_baseline = self._new_market_baseline(0)
+        self._market_level = LevelState()
+        self._market_score = 0.0
+        self._market_components: dict[str, float] = {}
+        self._market_venues: dict[str, float] = {}
+        self._breadth: dict[str, tuple[float, int, float]] = {}  # asset -> (ts, level, score)
+        self._vol = BtcVolatility()
+        self._multiplier = 1.0
+        self._expansion: float | None = None
+        self._thresholds: Thresholds = thresholds_in_force(self._params, self._vol.regime.name)
+        self._weights: dict[str, float] = {}
+        self._feeds: dict[str, _FeedStatus] = {}
+        self._latency: dict[str, LatencyReservoir] = {}
+        self._tape: deque[TapeEntry] = deque(maxlen=TAPE_LEN)
+        self._signals: deque[Signal] = deque(maxlen=SIGNALS_LEN)
+        self._inp = ScoreInputs()
+        self._surprise = SurpriseCache()
+        # counters for stats()
+        self._kind_counts: dict[str, int] = dict.fromkeys(EVENT_KINDS, 0)
+        self._signal_counts: dict[str, int] = dict.fromkeys(_LEVEL_KEYS, 0)
+        self._out_of_order = 0
+        self._rejected = 0
+
+    # ------------------------------------------------------------------ public API
+
+    @property
+    def params(self) -> EngineParams:
+        return self._params
+
+    def set_params(self, params: EngineParams) -> None:
+        """Validate and apply at once; thresholds in force are always base × regime factor."""
+        self._params = validate(params)
+        self._params_version += 1
+        self._weights.clear()
+        self._thresholds = thresholds_in_force(params, self._vol.regime.name)
+        for st in self._assets.values():
+            st.usd_floor = self._usd_floor(st.asset)
+            st.baseline.usd_floor = st.usd_floor
+            st.baseline.set_halflife(params.baseline_halflife_s)
+        self._market_baseline.usd_floor = MARKET_FLOOR_MULT * self._usd_floor("BTC")
+        self._market_baseline.set_halflife(params.baseline_halflife_s)
+
+    def set_feed_status(
+        self,
+        venue: str,
+        *,
+        state: str | None = None,
+        state_detail: str | None = None,
+        last_message_age_s: float | None = None,
+        frames: int | None = None,
+        parse_errors: int | None = None,
+        reconnects: int | None = None,
+    ) -> None:
+        """Connection health from the runtime; a stale/blocked/disabled venue weighs 0."""
+        fs = self._feeds.get(venue)
+        if fs is None:
+            fs = self._feeds[venue] = _FeedStatus()
+        if state is not None:
+            fs.state = state
+        if state_detail is not None:
+            fs.state_detail = state_detail
+        if last_message_age_s is not None:
+            fs.last_message_age_s = last_message_age_s
+        if frames is not None:
+            fs.frames = frames
+        if parse_errors is not None:
+            fs.parse_errors = parse_errors
+        if reconnects is not None:
+            fs.reconnects = reconnects
+        self._weights.pop(venue, None)
+
+    def record_latency(self, stage: str, seconds: float) -> None:
+        res = self._latency.get(stage)
+        if res is None:
+            res = self._latency[stage] = LatencyReservoir()
+        if not res.add(seconds):
+            self._rejected += 1
 
     def process(self, ev: Event) -> list[Signal]:
-        raise NotImplementedError
+        t = ev.recv_ts
+        clock = self._clock
+        if not (isinstance(t, float | int) and _isfinite(t)):
+            self._rejected += 1
+            return []
+        out: list[Signal] = []
+        if clock is None:
+            self._start(float(t))
+        elif t < clock:
+            self._out_of_order += 1
+            t = clock
+        elif t >= self._next_boundary:
+            self._cross_seconds(t, out)
+        self._clock = t
+        kind = type(ev)
+        if kind is Liquidation:
+            self._on_liquidation(ev, t, out)  # type: ignore[arg-type]
+        elif kind is Trade:
+            self._on_price(ev, t, True)  # type: ignore[arg-type]
+        elif kind is Mark:
+            self._on_price(ev, t, False)  # type: ignore[arg-type]
+        elif kind is OpenInterest:
+            self._on_open_interest(ev, t)  # type: ignore[arg-type]
+        elif kind is Funding:
+            self._on_funding(ev, t)  # type: ignore[arg-type]
+        else:
+            self._rejected += 1
+            return out
+        return out
 
     def tick(self, ts: float) -> list[Signal]:
-        raise NotImplementedError
+        out: list[Signal] = []
+        if not _isfinite(ts) or self._clock is None or ts <= self._clock:
+            return out
+        if ts >= self._next_boundary:
+            self._cross_seconds(ts, out)
+        self._clock = ts
+        return out
+
+    def stats(self) -> dict[str, Any]:
+        liquidations = {
+            v: {
+                "long": {"count": f.long_count, "usd": f.long_usd},
+                "short": {"count": f.short_count, "usd": f.short_usd},
+            }
+            for v, f in self._venues.items()
+        }
+        return {
+            "events": dict(self._kind_counts),
+            "events_total": self._events_total,
+            "signals": dict(self._signal_counts),
+            "out_of_order": self._out_of_order,
+            "rejected": self._rejected,
+            "liquidations": liquidations,
+            "assets": len(self._assets),
+            "params_version": self._params_version,
+        }
+
+    # ------------------------------------------------------------------ clock
+
+    def _start(self, t: float) -> None:
+        self._started = t
+        sec = _floor(t)
+        self._sec = sec
+        self._next_boundary = float(sec + 1)
+        self._events_ring = SlotRing(6, 1, sec)
+        self._market_rates = DecayedRates(t)
+        self._market_win60 = SlotRing(60, 3, sec)
+        self._market_baseline = self._new_market_baseline(sec // 60)
+
+    def _cross_seconds(self, t: float, out: list[Signal]) -> None:
+        """Run the per-second bookkeeping for every second boundary in (clock, t]."""
+        new_sec = _floor(t)
+        first = self._sec + 1
+        seconds = range(first, new_sec + 1)
+        if len(seconds) > MAX_SWEEP_SECONDS:
+            # after 10 quiet minutes every score has decayed; sweep the rest at its end only
+            seconds = [*range(first, first + MAX_SWEEP_SECONDS), new_sec]  # type: ignore[assignment]
+        for s in seconds:
+            self._on_second(s, out)
+        self._sec = new_sec
+        self._next_boundary = float(new_sec + 1)
+
+    def _on_second(self, sec: int, out: list[Signal]) -> None:
+        ts = float(sec)
+        p = self._params
+        vol = self._vol
+        vol.advance(sec, ts, p.regime)
+        self._multiplier = vol.multiplier(p.regime)
+        self._expansion = vol.expansion()
+        self._thresholds = thresholds_in_force(p, vol.regime.name)
+        self._market_baseline.roll(sec // 60)
+        if not self._active:
+            self._update_market(ts, sec, out)
+            return
+        done: list[str] = []
+        for name, st in self._active.items():
+            self._evaluate(st, ts, sec, out)
+            st.history.record(sec, st.score)
+            if st.level.level == 0 and ts - st.last_liq_ts > ACTIVE_AFTER_LAST_LIQ_S:
+                done.append(name)
+        for name in done:
+            del self._active[name]
+        self._update_market(ts, sec, out)
+
+    # ------------------------------------------------------------------ events
+
+    def _venue_weight(self, venue: str) -> float:
+        w = self._weights.get(venue)
+        if w is None:
+            fs = self._feeds.get(venue)
+            w = (
+                0.0
+                if fs is not None and fs.state in DOWN_STATES
+                else self._params.venue_weights.get(venue, 1.0)
+            )
+            self._weights[venue] = w
+        return w
+
+    def _usd_floor(self, asset: str) -> float:
+        floors = self._params.gates.usd_floor
+        return floors.get(asset, floors.get("default", 0.0))
+
+    def _new_market_baseline(self, minute: int) -> Baseline:
+        return Baseline(minute, MARKET_FLOOR_MULT * self._usd_floor("BTC"), self._params.baseline_halflife_s)
+
+    def _asset(self, asset: str, t: float) -> AssetState:
+        st = self._assets.get(asset)
+        if st is None:
+            st = AssetState(asset, _floor(t), t, self._usd_floor(asset), self._params.baseline_halflife_s)
+            self._assets[asset] = st
+        return st
+
+    def _count_event(self, kind: str, t: float) -> None:
+        self._kind_counts[kind] += 1
+        self._events_total += 1
+        self._events_ring.add(self._sec, 0, 1.0)
+
+    def _on_liquidation(self, ev: Liquidation, t: float, out: list[Signal]) -> None:
+        usd = ev.usd
+        side = ev.side
+        if not (_isfinite(usd) and usd >= 0.0 and _isfinite(ev.price) and side in (LONG, SHORT) and ev.asset):
+            self._rejected += 1
+            return
+        self._count_event("liquidation", t)
+        sec = self._sec
+        venue = ev.venue
+        sampled = ev.sampled
+        weight = self._venue_weight(venue)
+        ch_side = CH_USD_LONG if side == LONG else CH_USD_SHORT
+        # venue scope
+        vf = self._venues.get(venue)
+        if vf is None:
+            vf = self._venues[venue] = VenueFlow(venue, sec, t)
+        vf.sampled = vf.sampled or sampled
+        vf.rates.add(t, usd, weight, not sampled)
+        vf.ring.add(sec, CH_VENUE_COUNT, 1.0)
+        vf.ring.add(sec, CH_VENUE_USD, usd)
+        vf.occ.mark(sec)
+        vf.last_event_ts = t
+        if side == LONG:
+            vf.long_count += 1
+            vf.long_usd += usd
+        else:
+            vf.short_count += 1
+            vf.short_usd += usd
+        # market scope
+        self._market_rates.add(t, usd, weight, not sampled)
+        mw = self._market_win60
+        mw.add(sec, CH_COUNT, 1.0)
+        mw.add(sec, ch_side, usd)
+        self._market_venues[venue] = t
+        self._market_baseline.add(sec // 60, weight, usd, sampled)
+        # asset scope
+        st = self._asset(ev.asset, t)
+        st.rates.add(t, usd, weight, not sampled)
+        st.win60.add(sec, CH_COUNT, 1.0)
+        st.win60.add(sec, ch_side, usd)
+        st.occ.mark(sec)
+        av = st.venues.get(venue)
+        if av is None:
+            av = st.venues[venue] = AssetVenue(sec)
+        av.last_ts = t
+        if sampled:
+            av.sampled = True
+            av.occ.mark(sec)
+        st.baseline.add(sec // 60, weight, usd, sampled)
+        st.last_liq_ts = t
+        self._active[ev.asset] = st
+        if usd >= self._params.tape_min_usd:
+            self._tape.append(
+                TapeEntry(
+                    ts=t,
+                    event_ts=ev.event_ts,
+                    venue=venue,
+                    asset=ev.asset,
+                    instrument=ev.instrument,
+                    side=side,
+                    price=ev.price,
+                    usd=usd,
+                    sampled=sampled,
+                )
+            )
+        level_before = st.level.level
+        self._evaluate(st, t, sec, out)
+        if st.level.level != level_before:
+            self._update_market(t, sec, out)
+
+    def _on_price(self, ev: Trade | Mark, t: float, is_trade: bool) -> None:
+        price = ev.price
+        if not (_isfinite(price) and price > 0.0 and ev.asset):
+            self._rejected += 1
+            return
+        self._count_event("trade" if is_trade else "mark", t)
+        st = self._asset(ev.asset, t)
+        trail = st.price
+        if trail.accepts(ev.venue, ev.instrument, is_trade, t):
+            trail.update(self._sec, t, price)
+            if ev.asset == "BTC":
+                self._vol.on_price(self._sec, price)
+
+    def _on_open_interest(self, ev: OpenInterest, t: float) -> None:
+        if not (_isfinite(ev.oi) and ev.oi >= 0.0 and ev.asset):
+            self._rejected += 1
+            return
+        self._count_event("open_interest", t)
+        self._asset(ev.asset, t).oi.update(ev.venue, ev.instrument, self._sec // 60, ev.oi)
+
+    def _on_funding(self, ev: Funding, t: float) -> None:
+        if not (_isfinite(ev.rate) and _isfinite(ev.interval_h) and ev.interval_h > 0.0 and ev.asset):
+            self._rejected += 1
+            return
+        self._count_event("funding", t)
+        self._asset(ev.asset, t).funding.update(ev.venue, ev.rate, ev.interval_h, t)
+
+    # ------------------------------------------------------------------ scoring and signals
+
+    def _evaluate(self, st: AssetState, t: float, sec: int, out: list[Signal]) -> None:
+        """Score the asset at t and move its level state machine."""
+        p = self._params
+        inp = self._inp
+        _, _, wcount, wusd, full5 = st.rates.sums_at(t)
+        sampled_rate: float | None = None
+        for venue, av in st.venues.items():
+            if av.sampled and self._venue_weight(venue) > 0.0:
+                occupied = av.occ.occupied(sec, OCCUPANCY_WINDOW_S)
+                sampled_rate = (sampled_rate or 0.0) + occupancy_rate(occupied, OCCUPANCY_WINDOW_S)
+        usd_long, usd_short = st.usd_60s(sec)
+        bl = st.baseline
+        inp.count5_full = full5
+        inp.sampled_rate = sampled_rate
+        inp.r5 = wcount[1] / 5.0
+        inp.r60 = wcount[3] / 60.0
+        inp.u20 = wusd[2]
+        inp.u60 = usd_long + usd_short
+        inp.base_rate_full = bl.rate_full
+        inp.base_rate_sampled = bl.rate_sampled
+        inp.base_usd20 = bl.usd_20s
+        inp.usd_floor = st.usd_floor
+        inp.oi_change_5m = st.oi.change_pct(sec // 60, 5) if st.oi.tracks else None
+        inp.funding_ann = st.funding.annualized()
+        inp.direction_sign = -1 if usd_long >= usd_short else 1
+        inp.vol_expansion = self._expansion
+        st.score, st.components, st.raw = score(inp, p, self._multiplier, self._surprise)
+        desired = self._desired_level(st, sec, inp)
+        lvl = st.level
+        tr = lvl.step(st.asset, t, desired, p)
+        bl.frozen = lvl.level >= WARNING  # a cascade must not raise its own baseline
+        if lvl.level >= p.market.breadth_level:
+            self._breadth[st.asset] = (t, lvl.level, st.score)
+        if tr is not None:
+            direction = LONG if inp.direction_sign < 0 else SHORT
+            self._emit(
+                out,
+                t,
+                st.asset,
+                tr.level,
+                tr.state,
+                tr.episode,
+                st.score,
+                dict(zip(FACTORS, st.components, strict=True)),
+                direction,
+                st.venues_60s(t),
+            )
+
+    def _desired_level(self, st: AssetState, sec: int, inp: ScoreInputs) -> int:
+        events = st.events_60s(sec)
+        if events == 0:
+            return 0  # no liquidations, no liquidation cascade (OI/funding/vol alone never alarm)
+        desired = level_from_score(st.score, st.level.level, self._thresholds)
+        if desired >= WARNING:
+            g = self._params.gates
+            # events must also span 2+ seconds: one print split into fills is still one print
+            enough_events = events >= g.min_events and st.occ.occupied(sec, 60) >= min(2, g.min_events)
+            if not (enough_events and inp.u60 >= st.usd_floor):
+                desired = 1
+        if desired == CRITICAL and st.price.last is not None:
+            move = st.price.move(sec, PRICE_CONFIRM_WINDOW_S, inp.direction_sign)
+            if move is None or move < price_confirm_move(st.asset):
+                desired = WARNING
+        return desired
+
+    def _update_market(self, t: float, sec: int, out: list[Signal]) -> None:
+        """Market-wide state: breadth of assets at breadth_level, or all-asset USD surge."""
+        p = self._params
+        window = p.market.window_s
+        contributing: list[tuple[str, int, float]] = []
+        stale: list[str] = []
+        for asset, (ts, level, sc) in self._breadth.items():
+            if t - ts <= window:
+                contributing.append((asset, level, sc))
+            else:
+                stale.append(asset)
+        for asset in stale:
+            del self._breadth[asset]
+        desired = 0
+        breadth_ok = len(contributing) >= p.market.min_assets and any(
+            a in ("BTC", "ETH") for a, _, _ in contributing
+        )
+        if breadth_ok:
+            desired = max(level for _, level, _ in contributing)
+        _, _, _, wusd, _ = self._market_rates.sums_at(t)
+        u20 = wusd[2]
+        base20 = self._market_baseline.usd_20s
+        usd_ok = u20 >= MARKET_USD_MULT * base20 and u20 >= MARKET_FLOOR_MULT * self._usd_floor("BTC")
+        if usd_ok:
+            desired = max(desired, WARNING)
+        self._market_baseline.frozen = self._market_level.level >= WARNING
+        self._market_score = max((sc for _, _, sc in contributing), default=0.0)
+        if usd_ok:
+            self._market_score = max(self._market_score, self._thresholds.enter[WARNING - 1])
+        self._market_components = {
+            "breadth": clip01(len(contributing) / max(p.market.min_assets, 1)),
+            "volume": clip01(math.log10(max(u20, 1e-9) / base20) / p.normalizers.volume_log10),
+        }
+        tr = self._market_level.step(MARKET, t, desired, p)
+        if tr is None:
+            return
+        self._market_win60.advance(sec)
+        usd_long = self._market_win60.total(CH_USD_LONG)
+        usd_short = self._market_win60.total(CH_USD_SHORT)
+        venues = sorted(v for v, ts in self._market_venues.items() if t - ts <= 60.0)
+        self._emit(
+            out,
+            t,
+            MARKET,
+            tr.level,
+            tr.state,
+            tr.episode,
+            self._market_score,
+            self._market_components,
+            LONG if usd_long >= usd_short else SHORT,
+            venues,
+        )
+
+    def _emit(
+        self,
+        out: list[Signal],
+        t: float,
+        asset: str,
+        level: int,
+        state: str,
+        episode: str,
+        sc: float,
+        components: dict[str, float],
+        direction: str,
+        venues: list[str],
+    ) -> None:
+        sig = Signal(
+            v=SIGNAL_VERSION,
+            ts=t,
+            asset=asset,
+            level=level,
+            level_name=LEVEL_NAMES[level],
+            state=state,
+            episode=episode,
+            score=sc,
+            components=components,
+            direction=direction,
+            venues=venues,
+            regime=self._vol.regime.name,
+        )
+        if state in ("open", "escalate"):
+            self._signal_counts[LEVEL_NAMES[level]] += 1
+        self._signals.append(sig)
+        out.append(sig)
+
+    # ------------------------------------------------------------------ snapshot
 
     def snapshot(self) -> Snapshot:
-        raise NotImplementedError
+        t = self._clock if self._clock is not None else 0.0
+        sec = self._sec
+        venues = [self._venue_view(v, t, sec) for v in self._venue_order()]
+        assets = sorted(
+            (self._asset_view(st, t, sec) for st in self._assets.values()),
+            key=lambda a: (-a.score, a.asset),
+        )
+        self._events_ring.advance(sec)
+        ring = self._events_ring
+        recent = ring.total(0) - ring.channels[0][sec % ring.size]
+        return Snapshot(
+            v=SNAPSHOT_VERSION,
+            ts=t,
+            started_ts=self._started,
+            events_total=self._events_total,
+            events_per_s=max(recent, 0.0) / 5.0,
+            market=_velocities(self._market_rates, t),
+            market_level=self._market_level.level,
+            market_episode=self._market_level.episode,
+            venues=tuple(venues),
+            assets=tuple(assets),
+            volatility=self._volatility_view(),
+            tape=tuple(reversed(self._tape)),
+            signals=tuple(reversed(self._signals)),
+            signal_counts=dict(self._signal_counts),
+            latency={stage: res.view() for stage, res in self._latency.items()},
+            params_version=self._params_version,
+        )
+
+    def _venue_order(self) -> list[str]:
+        seen = set(self._venues) | set(self._feeds)
+        known = [v for v in VENUES if v in seen]
+        return known + sorted(seen - set(VENUES))
+
+    def _venue_view(self, venue: str, t: float, sec: int) -> VenueView:
+        fs = self._feeds.get(venue) or _FeedStatus()
+        vf = self._venues.get(venue)
+        weight = self._venue_weight(venue)
+        if vf is None:
+            empty = tuple(0.0 for _ in range(300))
+            return VenueView(
+                venue=venue,
+                sampled=False,
+                velocity=_zero_velocities(),
+                occupancy=None,
+                saturated=False,
+                history=empty,
+                usd_history=empty,
+                long_count=0,
+                long_usd=0.0,
+                short_count=0,
+                short_usd=0.0,
+                last_event_ts=None,
+                state=fs.state,
+                state_detail=fs.state_detail,
+                last_message_age_s=fs.last_message_age_s,
+                frames=fs.frames,
+                parse_errors=fs.parse_errors,
+                reconnects=fs.reconnects,
+                weight=weight,
+            )
+        occupancy = vf.occ.occupied(sec, OCCUPANCY_WINDOW_S) / OCCUPANCY_WINDOW_S if vf.sampled else None
+        return VenueView(
+            venue=venue,
+            sampled=vf.sampled,
+            velocity=_velocities(vf.rates, t),
+            occupancy=occupancy,
+            saturated=occupancy is not None and occupancy >= SATURATED_OCCUPANCY,
+            history=vf.ring.history(CH_VENUE_COUNT, sec),
+            usd_history=vf.ring.history(CH_VENUE_USD, sec),
+            long_count=vf.long_count,
+            long_usd=vf.long_usd,
+            short_count=vf.short_count,
+            short_usd=vf.short_usd,
+            last_event_ts=vf.last_event_ts,
+            state=fs.state,
+            state_detail=fs.state_detail,
+            last_message_age_s=fs.last_message_age_s,
+            frames=fs.frames,
+            parse_errors=fs.parse_errors,
+            reconnects=fs.reconnects,
+            weight=weight,
+        )
+
+    def _asset_view(self, st: AssetState, t: float, sec: int) -> AssetView:
+        usd_long, usd_short = st.usd_60s(sec)
+        return AssetView(
+            asset=st.asset,
+            score=st.score,
+            level=st.level.level,
+            level_name=LEVEL_NAMES[st.level.level],
+            direction=LONG if usd_long >= usd_short else SHORT,
+            components=dict(zip(FACTORS, st.components, strict=True)),
+            raw=dict(zip(RAW_KEYS, st.raw, strict=True)),
+            velocity=_velocities(st.rates, t),
+            usd_60s=usd_long + usd_short,
+            events_60s=st.events_60s(sec),
+            price=st.price.last,
+            oi_change_pct=st.oi.changes(sec // 60),
+            funding_rate=st.funding.latest_rate,
+            funding_annualized=st.funding.annualized(),
+            funding_trend=st.funding.trend(t),
+            venues=tuple(st.venues_60s(t)),
+            episode=st.level.episode,
+            history=st.history.values(sec),
+        )
+
+    def _volatility_view(self) -> VolatilityView:
+        vol = self._vol
+        return VolatilityView(
+            regime=vol.regime.name,
+            regime_since=vol.regime.since,
+            rv=vol.rv(),
+            bv_1h=vol.bv(),
+            expansion=vol.expansion(),
+            cascade_risk_multiplier=vol.multiplier(self._params.regime),
+            btc_price=vol.last_price,
+            price_history=tuple(vol.price_history),
+            regime_history=tuple(vol.regime_history),
+        )
+
+
+def _velocities(rates: DecayedRates, t: float) -> tuple[Velocity, ...]:
+    ev, usd = rates.rates_at(t)
+    acc = acceleration(ev)
+    return tuple(
+        Velocity(window_s=w, events_per_s=e, usd_per_s=u, acceleration=a)
+        for w, e, u, a in zip(WINDOWS, ev, usd, acc, strict=True)
+    )
+
+
+def _zero_velocities() -> tuple[Velocity, ...]:
+    return tuple(Velocity(window_s=w, events_per_s=0.0, usd_per_s=0.0, acceleration=0.0) for w in WINDOWS)

@@ -33,7 +33,14 @@ class Gates(msgspec.Struct, frozen=True):
     min_events: int = 3  # events (or occupied seconds on sampled feeds) in 60 s for >= WARNING
     # absolute USD liquidated in 60 s needed for >= WARNING, per asset; "default" for others
     usd_floor: dict[str, float] = msgspec.field(
-        default_factory=lambda: {"BTC": 2.0e6, "ETH": 1.0e6, "SOL": 2.5e5, "XRP": 2.5e5, "DOGE": 2.5e5, "default": 5.0e4}
+        default_factory=lambda: {
+            "BTC": 2.0e6,
+            "ETH": 1.0e6,
+            "SOL": 2.5e5,
+            "XRP": 2.5e5,
+            "DOGE": 2.5e5,
+            "default": 5.0e4,
+        }
     )
     hold_s: dict[str, float] = msgspec.field(
         default_factory=lambda: {"WATCH": 10.0, "WARNING": 30.0, "CRITICAL": 30.0}

@@ -1,0 +1,72 @@
+"""Per-asset last price on a 1 s grid over the last few minutes, from one locked source.
+
+Prices of one asset differ by a few basis points across venues and contract types, which is
+as large as a second's true move: mixing them would look like volatility. So each asset
+follows one (venue, instrument) source, trades preferred over marks, and switches only when
+that source has been silent for SOURCE_SILENCE_S.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+TRAIL_S: Final = 128  # seconds of 1 s last prices kept (covers the 2 min confirmation window)
+SOURCE_SILENCE_S: Final = 30.0
+
+
+class PriceTrail:
+    __slots__ = ("is_trade", "last", "last_ts", "sec", "slots", "source")
+
+    def __init__(self) -> None:
+        self.source: tuple[str, str] | None = None
+        self.is_trade = False
+        self.last: float | None = None
+        self.last_ts = float("-inf")
+        self.sec = 0
+        self.slots: list[float | None] = [None] * TRAIL_S
+
+    def accepts(self, venue: str, instrument: str, is_trade: bool, t: float) -> bool:
+        """Whether a tick from this source should move the asset's price (and lock onto it)."""
+        key = (venue, instrument)
+        if key == self.source:
+            self.is_trade = self.is_trade or is_trade
+            return True
+        if self.source is None or t - self.last_ts > SOURCE_SILENCE_S or (is_trade and not self.is_trade):
+            self.source, self.is_trade = key, is_trade
+            return True
+        return False
+
+    def update(self, sec: int, t: float, price: float) -> None:
+        self._advance(sec)
+        self.slots[sec % TRAIL_S] = price
+        self.last = price
+        self.last_ts = t
+
+    def _advance(self, sec: int) -> None:
+        gap = sec - self.sec
+        if gap <= 0:
+            return
+        carry = self.last
+        for s in range(self.sec + 1, self.sec + 1 + min(gap, TRAIL_S)):
+            self.slots[s % TRAIL_S] = carry
+        self.sec = sec
+
+    def move(self, sec: int, window_s: int, side_sign: int) -> float | None:
+        """Largest side-aligned move over the window, as a fraction.
+
+        side_sign -1 (longs liquidated): drawdown from the window's high to now;
+        +1 (shorts liquidated): rise from the window's low to now. None without data.
+        """
+        if self.last is None:
+            return None
+        self._advance(sec)
+        window_s = min(window_s, TRAIL_S - 1)
+        prices = [p for k in range(window_s + 1) if (p := self.slots[(sec - k) % TRAIL_S]) is not None]
+        if not prices:
+            return None
+        now = self.last
+        if side_sign < 0:
+            high = max(prices)
+            return (high - now) / high if high > 0 else None
+        low = min(prices)
+        return (now - low) / low if low > 0 else None

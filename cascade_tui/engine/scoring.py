@@ -1,0 +1,216 @@
+"""The cascade score: six factors, each in [0, 1], weighted and scaled by the regime multiplier.
+
+Factors (detection-science §6):
+- velocity: burst surprise -log10 P(N >= k) of the 5 s count against the asset's baseline
+  (negative binomial with Fano factor F for Hawkes clustering) on full feeds; on sampled
+  feeds the occupancy-implied rate -ln(1 - o20) stands in for the hidden count. Max of the two.
+- acceleration: ln((r5 + ε) / (r60 + ε)), ε = 10 % of the baseline rate.
+- volume: log10(U20 / U20_base), only when U60 reaches a quarter of the asset's USD floor.
+- oi: OI falling over 5 m (positions being force-closed shrink OI whichever side they were).
+- funding: side-aligned annualized funding above the excess level (crowded side at risk).
+- volatility: log2(σ_5m / σ_1h), BTC vol expanding.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Final
+
+from cascade_tui.engine.params import EngineParams
+
+FANO: Final = 4.0  # Var/mean of baseline counts under Hawkes clustering (n ≈ 0.5)
+LN10: Final = math.log(10.0)
+SURPRISE_CAP: Final = 30.0  # raw surprise reported up to here (p = 1e-30)
+MAX_OCCUPANCY: Final = 0.95  # o20 = 1 would imply an infinite rate
+MAX_TAIL_TERMS: Final = 400
+_lgamma = math.lgamma
+_log = math.log
+
+
+def negbin_surprise(k: float, mean: float, fano: float = FANO, cap: float = SURPRISE_CAP) -> float:
+    """-log10 P(N >= k) for N ~ NegBin(mean, var = fano·mean); Poisson when fano <= 1. Capped."""
+    if k <= 0.0 or mean <= 0.0:
+        return 0.0 if k <= 0.0 else cap
+    k = math.floor(k + 0.5)
+    if k <= 0:
+        return 0.0
+    if fano <= 1.0 + 1e-9:
+        return _poisson_surprise(int(k), mean, cap)
+    q = 1.0 - 1.0 / fano  # "failure" probability of the NegBin; p = 1/F
+    r = mean / (fano - 1.0)
+    log_p = _log(1.0 / fano)
+    log_q = _log(q)
+    if k <= mean:
+        # P(N >= k) = 1 - P(N < k); the lower sum has at most k (small) terms
+        lower = 0.0
+        log_term = r * log_p
+        for n in range(int(k)):
+            lower += math.exp(log_term)
+            log_term += _log((n + r) / (n + 1.0)) + log_q
+        tail = 1.0 - lower
+        return min(-math.log10(tail), cap) if tail > 0.0 else cap
+    log_pmf = _lgamma(k + r) - _lgamma(r) - _lgamma(k + 1.0) + r * log_p + k * log_q
+    ratio_bound = q * max(1.0, (k + r) / (k + 1.0))
+    if ratio_bound < 1.0:
+        upper = log_pmf - _log(1.0 - ratio_bound)  # tail <= pmf(k) / (1 - max ratio)
+        if -upper / LN10 >= cap:
+            return cap
+    total = 0.0
+    term = 1.0
+    n = k
+    for _ in range(MAX_TAIL_TERMS):
+        total += term
+        term *= (n + r) / (n + 1.0) * q
+        n += 1.0
+        if term < 1e-12 * total:
+            break
+    return min(-(log_pmf + _log(total)) / LN10, cap)
+
+
+def _poisson_surprise(k: int, mean: float, cap: float) -> float:
+    log_pmf = k * _log(mean) - mean - _lgamma(k + 1.0)
+    total = 0.0
+    term = 1.0
+    n = float(k)
+    for _ in range(MAX_TAIL_TERMS):
+        total += term
+        term *= mean / (n + 1.0)
+        n += 1.0
+        if term < 1e-12 * total:
+            break
+    return min(max(-(log_pmf + _log(total)) / LN10, 0.0), cap)
+
+
+def occupancy_rate(occupied: int, slots: int) -> float:
+    """Rate implied by a 1-per-second throttled feed: λ = -ln(1 - o), o capped below 1."""
+    o = min(occupied / slots, MAX_OCCUPANCY)
+    return -math.log1p(-o)
+
+
+def clip01(x: float) -> float:
+    return 0.0 if x <= 0.0 else (1.0 if x >= 1.0 else x)
+
+
+class ScoreInputs:
+    """Everything the score needs about one asset at one instant."""
+
+    __slots__ = (
+        "base_rate_full",
+        "base_rate_sampled",
+        "base_usd20",
+        "count5_full",
+        "direction_sign",
+        "funding_ann",
+        "oi_change_5m",
+        "r5",
+        "r60",
+        "sampled_rate",
+        "u20",
+        "u60",
+        "usd_floor",
+        "vol_expansion",
+    )
+
+    def __init__(self) -> None:
+        self.count5_full = 0.0  # weighted decayed count of full feeds, τ = 5 s
+        self.sampled_rate: float | None = None  # summed occupancy-implied rate, sampled feeds
+        self.r5 = 0.0  # weighted events/s, all feeds
+        self.r60 = 0.0
+        self.u20 = 0.0  # weighted USD over ~20 s
+        self.u60 = 0.0  # USD in the last 60 s
+        self.base_rate_full = 0.02
+        self.base_rate_sampled = 0.02
+        self.base_usd20 = 1.0
+        self.usd_floor = 0.0
+        self.oi_change_5m: float | None = None
+        self.funding_ann: float | None = None
+        self.direction_sign = -1  # -1: longs liquidated, +1: shorts liquidated
+        self.vol_expansion: float | None = None
+
+
+RAW_KEYS: Final[tuple[str, ...]] = (
+    "velocity_surprise",
+    "surprise_full",
+    "surprise_sampled",
+    "acceleration_ln",
+    "volume_log10",
+    "usd_20s",
+    "usd_20s_base",
+    "baseline_rate",
+    "oi_change_5m_pct",
+    "funding_annualized",
+    "vol_log2_expansion",
+    "multiplier",
+)
+
+
+class SurpriseCache:
+    """Memo of negbin_surprise: an asset's baseline changes once a minute, its count by steps."""
+
+    __slots__ = ("_memo",)
+    MAX_ENTRIES: Final = 8192
+
+    def __init__(self) -> None:
+        self._memo: dict[tuple[int, float], float] = {}
+
+    def surprise(self, k: float, mean: float) -> float:
+        if k < 0.5:
+            return 0.0
+        key = (int(k + 0.5), mean)
+        value = self._memo.get(key)
+        if value is None:
+            if len(self._memo) >= self.MAX_ENTRIES:
+                self._memo.clear()
+            value = self._memo[key] = negbin_surprise(key[0], mean)
+        return value
+
+
+def score(
+    inp: ScoreInputs, p: EngineParams, multiplier: float, cache: SurpriseCache
+) -> tuple[float, tuple[float, ...], tuple[float, ...]]:
+    """(score, normalized components in FACTORS order, raw inputs in RAW_KEYS order)."""
+    nz = p.normalizers
+    w = p.weights
+    surprise_full = cache.surprise(inp.count5_full, inp.base_rate_full * 5.0)
+    surprise_sampled = 0.0
+    if inp.sampled_rate is not None and inp.sampled_rate > 0.0:
+        surprise_sampled = cache.surprise(inp.sampled_rate * 20.0, inp.base_rate_sampled * 20.0)
+    surprise = max(surprise_full, surprise_sampled)
+    eps = 0.1 * inp.base_rate_full
+    accel = math.log((inp.r5 + eps) / (inp.r60 + eps))
+    volume = math.log10(max(inp.u20, 1e-9) / inp.base_usd20) if inp.u60 >= inp.usd_floor / 4.0 else 0.0
+    oi_change = inp.oi_change_5m if inp.oi_change_5m is not None else 0.0
+    funding = inp.funding_ann if inp.funding_ann is not None else 0.0
+    funding_side = -inp.direction_sign * funding
+    x = inp.vol_expansion
+    log2x = math.log2(x) if x is not None and x > 0.0 else 0.0
+    f_velocity = clip01(surprise / nz.velocity_surprise)
+    f_accel = clip01(accel / nz.acceleration_ln)
+    f_volume = clip01(volume / nz.volume_log10)
+    f_oi = clip01(-oi_change / nz.oi_drop_pct)
+    f_funding = clip01((funding_side - nz.funding_excess) / nz.funding_scale)
+    f_vol = clip01(log2x / nz.volatility_log2x)
+    total = (
+        w.velocity * f_velocity
+        + w.acceleration * f_accel
+        + w.volume * f_volume
+        + w.oi * f_oi
+        + w.funding * f_funding
+        + w.volatility * f_vol
+    )
+    components = (f_velocity, f_accel, f_volume, f_oi, f_funding, f_vol)
+    raw = (
+        surprise,
+        surprise_full,
+        surprise_sampled,
+        accel,
+        volume,
+        inp.u20,
+        inp.base_usd20,
+        inp.base_rate_full,
+        oi_change,
+        funding,
+        log2x,
+        multiplier,
+    )
+    return min(1.0, multiplier * total), components, raw

@@ -1,0 +1,142 @@
+"""Per-venue and per-asset state holders, created lazily on the first event that needs them."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from cascade_tui.engine.baseline import Baseline
+from cascade_tui.engine.openinterest import AssetFunding, AssetOpenInterest
+from cascade_tui.engine.prices import PriceTrail
+from cascade_tui.engine.rates import DecayedRates, OccupancyMask, SlotRing
+from cascade_tui.engine.signals import LevelState
+
+HISTORY_S: Final = 300
+# channels of the 60 s per-asset window
+CH_COUNT: Final = 0
+CH_USD_LONG: Final = 1
+CH_USD_SHORT: Final = 2
+# channels of the 300 s per-venue ring
+CH_VENUE_COUNT: Final = 0
+CH_VENUE_USD: Final = 1
+
+
+class VenueFlow:
+    """All liquidations of one venue: rates, 300 s sparkline ring, occupancy, side totals."""
+
+    __slots__ = (
+        "last_event_ts",
+        "long_count",
+        "long_usd",
+        "occ",
+        "rates",
+        "ring",
+        "sampled",
+        "short_count",
+        "short_usd",
+        "venue",
+    )
+
+    def __init__(self, venue: str, sec: int, t: float) -> None:
+        self.venue = venue
+        self.sampled = False
+        self.rates = DecayedRates(t)
+        self.ring = SlotRing(HISTORY_S, 2, sec)
+        self.occ = OccupancyMask(sec)
+        self.long_count = 0
+        self.long_usd = 0.0
+        self.short_count = 0
+        self.short_usd = 0.0
+        self.last_event_ts: float | None = None
+
+
+class AssetVenue:
+    """One asset on one venue: when it last printed, and its occupancy if the feed is sampled."""
+
+    __slots__ = ("last_ts", "occ", "sampled")
+
+    def __init__(self, sec: int) -> None:
+        self.last_ts = float("-inf")
+        self.occ = OccupancyMask(sec)
+        self.sampled = False
+
+
+class ScoreHistory:
+    """The score at each of the last 300 seconds (a second without evaluation repeats the last)."""
+
+    __slots__ = ("last", "sec", "slots")
+
+    def __init__(self, sec: int) -> None:
+        self.sec = sec
+        self.last = 0.0
+        self.slots = [0.0] * HISTORY_S
+
+    def record(self, sec: int, score: float) -> None:
+        self._fill(sec)
+        self.slots[sec % HISTORY_S] = score
+        self.last = score
+
+    def _fill(self, sec: int) -> None:
+        gap = sec - self.sec
+        if gap <= 0:
+            return
+        for s in range(self.sec + 1, self.sec + 1 + min(gap, HISTORY_S)):
+            self.slots[s % HISTORY_S] = self.last
+        self.sec = sec
+
+    def values(self, sec: int) -> tuple[float, ...]:
+        self._fill(sec)
+        start = (self.sec + 1) % HISTORY_S
+        return tuple(self.slots[start:] + self.slots[:start])
+
+
+class AssetState:
+    """Everything known about one asset."""
+
+    __slots__ = (
+        "asset",
+        "baseline",
+        "components",
+        "funding",
+        "history",
+        "last_liq_ts",
+        "level",
+        "occ",
+        "oi",
+        "price",
+        "rates",
+        "raw",
+        "score",
+        "usd_floor",
+        "venues",
+        "win60",
+    )
+
+    def __init__(self, asset: str, sec: int, t: float, usd_floor: float, halflife_s: float) -> None:
+        self.asset = asset
+        self.usd_floor = usd_floor
+        self.rates = DecayedRates(t)
+        self.win60 = SlotRing(60, 3, sec)
+        self.occ = OccupancyMask(sec)
+        self.venues: dict[str, AssetVenue] = {}
+        self.baseline = Baseline(sec // 60, usd_floor, halflife_s)
+        self.level = LevelState()
+        self.score = 0.0
+        self.components: tuple[float, ...] = (0.0,) * 6  # in params.FACTORS order
+        self.raw: tuple[float, ...] = ()  # in scoring.RAW_KEYS order
+        self.history = ScoreHistory(sec)
+        self.last_liq_ts = float("-inf")
+        self.price = PriceTrail()
+        self.oi = AssetOpenInterest()
+        self.funding = AssetFunding()
+
+    def usd_60s(self, sec: int) -> tuple[float, float]:
+        """(long USD, short USD) liquidated in the last 60 s."""
+        self.win60.advance(sec)
+        return self.win60.total(CH_USD_LONG), self.win60.total(CH_USD_SHORT)
+
+    def events_60s(self, sec: int) -> int:
+        self.win60.advance(sec)
+        return round(self.win60.total(CH_COUNT))
+
+    def venues_60s(self, t: float) -> list[str]:
+        return sorted(v for v, av in self.venues.items() if t - av.last_ts <= 60.0)
