@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from venue_samples import nautilus_text, ws_frames
 
 from cascade_tui.feeds import spec
 from cascade_tui.feeds.base import SubscribeRequest
 from cascade_tui.feeds.bitmex import SPEC, BitmexParser
 from cascade_tui.model import Funding, Liquidation, Mark, OpenInterest, Trade
+from tests.feeds.venue_samples import nautilus_text, ws_frames
 
 
 def envelope(table: str, action: str, rows: list[dict]) -> str:

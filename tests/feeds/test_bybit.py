@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from venue_samples import nautilus_text
 
 from cascade_tui.feeds import spec
 from cascade_tui.feeds.base import SubscribeRequest
 from cascade_tui.feeds.bybit import SPEC, BybitParser, is_inverse
 from cascade_tui.model import Funding, Liquidation, Mark, OpenInterest, Trade
+from tests.feeds.venue_samples import nautilus_text
 
 # Doc example (exchanges.md §3)
 ROSE = (

@@ -6,12 +6,12 @@ import json
 from typing import Any
 
 import pytest
-from venue_samples import nautilus_text, rest_bodies, ws_frames
 
 from cascade_tui.feeds import spec
 from cascade_tui.feeds.base import SubscribeRequest
 from cascade_tui.feeds.okx import SPEC, OkxParser
 from cascade_tui.model import Funding, Liquidation, Mark, OpenInterest, Trade
+from tests.feeds.venue_samples import nautilus_text, rest_bodies, ws_frames
 
 # Doc example (exchanges.md §4); live 2026-09 captures have the same shape.
 IOST = (
