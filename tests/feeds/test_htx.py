@@ -10,11 +10,11 @@ import json
 import re
 
 import pytest
-from venue_samples import sample_path, ws_frames
 
 from cascade_tui.feeds import htx
 from cascade_tui.feeds.base import SubscribeRequest
 from cascade_tui.model import Funding, Liquidation, OpenInterest, Trade
+from tests.feeds.venue_samples import sample_path, ws_frames
 
 RECV = 1789670297.5
 

@@ -7,11 +7,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from venue_samples import nautilus_text
 
 from cascade_tui.feeds import hyperliquid
 from cascade_tui.feeds.base import SubscribeRequest
 from cascade_tui.model import Funding, Mark, OpenInterest, Trade
+from tests.feeds.venue_samples import nautilus_text
 
 RECV = 1730160007.25
 TRADES = (

@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from venue_samples import nautilus_text, ws_frames
 
 from cascade_tui.feeds import kraken
 from cascade_tui.feeds.base import SubscribeRequest
 from cascade_tui.model import Funding, Liquidation, Mark, OpenInterest, Trade
+from tests.feeds.venue_samples import nautilus_text, ws_frames
 
 RECV = 1676393236.0
 
