@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 from cascade_tui.feeds.base import (
     FrameParser,
@@ -43,7 +43,7 @@ from cascade_tui.feeds.common import (
     opt_num,
     unique,
 )
-from cascade_tui.model import LONG, SHORT, Event, Funding, Liquidation, Mark, OpenInterest, Trade
+from cascade_tui.model import LONG, SHORT, Event, Funding, Liquidation, Mark, OpenInterest, TakerSide, Trade
 
 VENUE = "dydx"
 URL = "wss://indexer.dydx.trade/v4/ws"
@@ -51,7 +51,7 @@ BTC_INSTRUMENT = "BTC-USD"
 FUNDING_INTERVAL_H = 1.0
 # the indexer accepts at most 32 subscriptions per channel on one connection
 MARKETS_PER_CONNECTION = 32
-TAKER_SIDES = {"BUY": "buy", "SELL": "sell"}
+TAKER_SIDES: Final[dict[str, TakerSide]] = {"BUY": "buy", "SELL": "sell"}
 TAPE_TYPES = ("LIMIT", "MARKET", "LIQUIDATED")
 IGNORED_TYPES = frozenset({"connected", "unsubscribed", "pong"})
 
@@ -124,7 +124,7 @@ class DydxParser(FrameParser):
         size = fnum(row["size"])  # base
         asset = self.info.asset(market)
         event_ts = iso_to_s(row["createdAt"])
-        trade = Trade(VENUE, market, asset, price, size, size * price, side, event_ts, recv_ts)  # type: ignore[arg-type]
+        trade = Trade(VENUE, market, asset, price, size, size * price, side, event_ts, recv_ts)
         if kind != "LIQUIDATED":
             return [trade]
         liquidation = Liquidation(

@@ -24,7 +24,7 @@ BTC, ETH, ATOM, SOL on the main dex), `dex` (default "" = main dex), `baseAsset`
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
 from cascade_tui.feeds.base import (
@@ -48,13 +48,13 @@ from cascade_tui.feeds.common import (
     rows,
     unique,
 )
-from cascade_tui.model import Event, Funding, Mark, OpenInterest, Trade
+from cascade_tui.model import Event, Funding, Mark, OpenInterest, TakerSide, Trade
 
 VENUE = "hyperliquid"
 URL = "wss://api.hyperliquid.xyz/ws"
 BTC_INSTRUMENT = "BTC"
 FUNDING_INTERVAL_H = 1.0
-TAKER_SIDES: Final = {"B": "buy", "A": "sell"}
+TAKER_SIDES: Final[dict[str, TakerSide]] = {"B": "buy", "A": "sell"}
 # Main-dex universe positions (the `meta` order; checked against the 2026-05 nautilus
 # allDexsAssetCtxs capture: BTC 77562, ETH 2123.7, SOL 86.148 mark prices).
 BUNDLED_COINS: Final[dict[str, dict[str, Any]]] = {
@@ -128,7 +128,7 @@ class HyperliquidParser(FrameParser):
             price=price,
             qty=size,
             usd=size * price,
-            taker_side=side,  # type: ignore[arg-type]
+            taker_side=side,
             event_ts=ms_to_s(row["time"]),
             recv_ts=recv_ts,
         )
@@ -154,7 +154,7 @@ class HyperliquidParser(FrameParser):
             events.append(OpenInterest(VENUE, coin, asset, oi, recv_ts, recv_ts, usd=usd))
         return events
 
-    def _named_contexts(self, pairs: Any, recv_ts: float) -> list[Event]:
+    def _named_contexts(self, pairs: Iterable[tuple[str, Any]], recv_ts: float) -> list[Event]:
         events: list[Event] = []
         for coin, ctx in pairs:
             events.extend(self._context(coin, as_dict(ctx, "ctx"), recv_ts))
