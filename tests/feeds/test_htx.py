@@ -130,6 +130,16 @@ def test_real_linear_trade_frame() -> None:
     assert t.event_ts == pytest.approx(1645289380.927)
 
 
+def test_real_coin_margined_trade_frame() -> None:
+    # HUOBI_SWAP.ws.1.0 is the coin-margined /swap-ws: amount is USD contracts (ATOM-USD: 10 USD)
+    frames = sample_frames("HUOBI_SWAP.ws.1.0")
+    ts, raw = next((t, f) for t, f in frames if b"ATOM-USD.trade" in gzip.decompress(f))
+    (t,) = htx.HtxParser().parse(raw, ts)
+    assert t.asset == "ATOM" and t.taker_side == "buy"  # type: ignore[union-attr]
+    assert t.qty == pytest.approx(2.2569881997133625)  # type: ignore[union-attr]  # quantity, ATOM
+    assert t.usd == pytest.approx(60.0)  # type: ignore[union-attr]  # 2.25699 × 26.5841 = 6 contracts × 10 USD
+
+
 @pytest.mark.parametrize("name", ["HUOBI_SWAP.ws.1.0", "HUOBI_SWAP.ws.2.0"])
 def test_whole_capture_parses_and_pings_get_the_recorded_pongs(name: str) -> None:
     frames = sample_frames(name)
