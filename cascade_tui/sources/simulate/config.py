@@ -1,0 +1,162 @@
+"""Static parameters of the synthetic market: assets, venues, episode classes, profiles.
+
+Numbers follow docs/detection-science.md §5 (generator recipe); where the recipe gives a range
+the simulator draws from it per seed or per episode. Nothing here is random by itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Final
+
+YEAR_S: Final = 365.0 * 86400.0
+STEP_S: Final = 0.25  # event/state clock of the simulation (intensity steps)
+CHUNK_S: Final = 60.0  # frames are generated lazily one chunk at a time
+
+
+@dataclass(frozen=True)
+class AssetSpec:
+    """One simulated perpetual (the same base asset on every venue)."""
+
+    name: str
+    price: float  # starting price (USD)
+    rate: float  # λ̄: mean true liquidations/s summed over venues (§5.2 table)
+    size_scale: float  # mark scale relative to BTC (§5.2)
+    vol_mult: float  # σ relative to BTC's σ_base
+    corr: float  # correlation with the market factor (§5.6)
+    depth_usd: float  # one-side 1 % depth summed over venues (§5.6 D_s)
+    oi_usd: float  # starting open interest, all venues, one side
+    qty_step: float  # Binance quantity step (base coin)
+    price_decimals: int  # price tick as decimals
+    okx_ct_val: float  # OKX linear swap contract value in base coin
+
+
+ASSETS: Final[tuple[AssetSpec, ...]] = (
+    AssetSpec("BTC", 90_000.0, 0.08, 1.0, 1.0, 1.0, 500e6, 50e9, 0.001, 1, 0.01),
+    AssetSpec("ETH", 3_000.0, 0.06, 0.7, 1.25, 0.85, 250e6, 25e9, 0.001, 2, 0.1),
+    AssetSpec("SOL", 130.0, 0.03, 0.4, 1.6, 0.72, 70e6, 7e9, 0.01, 2, 1.0),
+    AssetSpec("XRP", 2.0, 0.02, 0.25, 1.6, 0.68, 40e6, 4e9, 0.1, 4, 100.0),
+    AssetSpec("DOGE", 0.15, 0.02, 0.25, 1.8, 0.68, 30e6, 2.5e9, 1.0, 5, 1000.0),
+    AssetSpec("AVAX", 25.0, 0.008, 0.1, 1.9, 0.65, 10e6, 0.8e9, 1.0, 3, 1.0),
+    AssetSpec("LINK", 15.0, 0.008, 0.08, 1.8, 0.65, 10e6, 0.7e9, 0.01, 3, 1.0),
+    AssetSpec("SUI", 3.0, 0.01, 0.1, 2.0, 0.62, 8e6, 0.9e9, 0.1, 4, 1.0),
+    AssetSpec("ADA", 0.6, 0.006, 0.06, 1.8, 0.65, 8e6, 0.6e9, 1.0, 4, 100.0),
+    AssetSpec("LTC", 90.0, 0.005, 0.05, 1.5, 0.65, 6e6, 0.5e9, 0.001, 2, 1.0),
+)
+ASSET_NAMES: Final[tuple[str, ...]] = tuple(a.name for a in ASSETS)
+
+# True liquidations are split across venues with these weights (§5.3). Hyperliquid has no
+# public liquidation feed, so its share exists in the truth but never appears in frames.
+VENUE_SHARES: Final[tuple[tuple[str, float], ...]] = (
+    ("binance", 0.35),
+    ("bybit", 0.25),
+    ("okx", 0.15),
+    ("hyperliquid", 0.25),
+)
+OBSERVED_VENUES: Final[tuple[str, ...]] = ("binance", "bybit", "okx")
+
+
+@dataclass(frozen=True)
+class EpisodeClass:
+    """One cascade class of §5.5, in BTC units (alts are scaled by their size/rate)."""
+
+    name: str
+    severity: str  # the labels contract: "minor" | "major"
+    duration_s: tuple[float, float]
+    peak_rate: tuple[float, float]  # true events/s at the peak, all venues (BTC)
+    usd: tuple[float, float]  # fuel budget (BTC), drawn log-uniformly
+    price_move: tuple[float, float]  # fraction, BTC
+    vol_jump: tuple[float, float]  # multiplier of σ at the episode (h jumps by its log)
+    vol_half_life_s: tuple[float, float]
+    depth_withdrawal: tuple[float, float]  # W median range (impact multiplier in the episode)
+    spread: bool  # starts on BTC and spreads to alts (cross-symbol, labelled "*")
+
+
+CLASSES: Final[dict[str, EpisodeClass]] = {
+    "minor": EpisodeClass(
+        "minor", "minor", (30, 120), (3, 10), (1e6, 10e6), (0.003, 0.01), (1.5, 3), (600, 1200), (2, 4), False
+    ),
+    "moderate": EpisodeClass(
+        "moderate",
+        "major",
+        (120, 600),
+        (10, 50),
+        (10e6, 100e6),
+        (0.01, 0.03),
+        (3, 5),
+        (900, 2400),
+        (4, 9),
+        False,
+    ),
+    "major": EpisodeClass(
+        "major",
+        "major",
+        (600, 2400),
+        (50, 200),
+        (100e6, 1e9),
+        (0.03, 0.10),
+        (5, 10),
+        (1800, 3600),
+        (6, 17),
+        True,
+    ),
+    "extreme": EpisodeClass(
+        "extreme",
+        "major",
+        (2400, 3600),
+        (200, 400),
+        (1e9, 5e9),
+        (0.10, 0.20),
+        (8, 10),
+        (2700, 3600),
+        (100, 300),
+        True,
+    ),
+}
+
+# Hard cap on true events/s per asset so that one extreme episode stays cheap to generate;
+# the class's USD is reached with larger marks instead (cascades liquidate bigger positions).
+MAX_EVENT_RATE: Final = 400.0
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What kind of market to simulate."""
+
+    name: str
+    episodes_per_hour: dict[str, float] = field(default_factory=dict)  # class -> rate (market-wide)
+    common_shocks_per_hour: float = 2.0 / 24.0  # macro co-jumps seeding every symbol (§5.4)
+    regime_dwell_s: float = 6 * 3600.0  # mean stay in a vol regime (calm/normal/active)
+    vol_spike_every_s: float = 0.0  # σ×5 for 10 min, no liquidation fuel ("volspike")
+    whale_every_s: float = 0.0  # single $20–50 M prints ("whale")
+    first_episode_within_s: float = 0.0  # demo: something happens soon after start
+
+
+PROFILES: Final[dict[str, Profile]] = {
+    "demo": Profile(
+        "demo",
+        {"minor": 15.0, "moderate": 5.0, "major": 1.0},
+        common_shocks_per_hour=1.0,
+        regime_dwell_s=2400.0,
+        first_episode_within_s=90.0,
+    ),
+    "realistic": Profile(
+        "realistic",
+        {"minor": 3.5 / 24, "moderate": 0.5 / 24, "major": 1.5 / (30 * 24), "extreme": 1.0 / (60 * 24)},
+    ),
+    "quiet": Profile("quiet"),
+    "volspike": Profile("volspike", vol_spike_every_s=3600.0),
+    "whale": Profile("whale", whale_every_s=1800.0),
+}
+
+# Background Hawkes (§5.2): two-exponential kernel, mark excitation exponent.
+KERNEL_WEIGHTS: Final = (0.6, 0.4)
+KERNEL_TIMES_S: Final = (2.0, 45.0)
+MARK_EXCITATION_EXP: Final = 0.3
+# Sizes (§5.3): lognormal body + Pareto tail, capped.
+SIZE_MEDIAN_USD: Final = (400.0, 800.0)
+SIZE_SIGMA_LN: Final = (1.8, 2.0)
+TAIL_PROB: Final = 0.03
+TAIL_XM_USD: Final = 25_000.0
+TAIL_ALPHA: Final = 1.4
+SIZE_CAP_USD: Final = 50e6

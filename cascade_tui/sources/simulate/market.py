@@ -1,0 +1,563 @@
+"""The true market (§5.2–§5.6): liquidations, price, volatility, open interest and funding.
+
+Liquidations are a marked multivariate Hawkes process with a two-exponential kernel, simulated
+on a 250 ms intensity clock with its O(1) exponential state (so time-varying branching ratios,
+fuel budgets and price feedback are exact per step), vectorised across assets. Price follows a
+stochastic-volatility diffusion (OU log-vol + Markov regimes + Student-t shocks) with the impact
+of net forced flow amplified by depth withdrawal in episodes. One `run_chunk()` call advances
+the market by `CHUNK_S` seconds and returns arrays; nothing here formats frames.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from cascade_tui.sources.simulate.config import (
+    ASSETS,
+    CHUNK_S,
+    KERNEL_TIMES_S,
+    KERNEL_WEIGHTS,
+    MARK_EXCITATION_EXP,
+    MAX_EVENT_RATE,
+    SIZE_CAP_USD,
+    SIZE_MEDIAN_USD,
+    SIZE_SIGMA_LN,
+    STEP_S,
+    TAIL_ALPHA,
+    TAIL_PROB,
+    TAIL_XM_USD,
+    VENUE_SHARES,
+    YEAR_S,
+    Profile,
+)
+from cascade_tui.sources.simulate.episodes import IMPACT_KAPPA, Episode, EpisodePlanner, Leg, funding_bump
+from cascade_tui.sources.simulate.labels import Label
+
+FEEDBACK_GAMMA = 0.5  # §5.6 price -> liquidation feedback in background
+FEEDBACK_WINDOW_STEPS = round(10.0 / STEP_S)
+FUNDING_MEAN = 0.0001  # per 8 h
+FUNDING_SD = 0.0001
+FUNDING_HALF_LIFE_S = 86_400.0
+LOGVOL_SD = 0.35
+LOGVOL_HALF_LIFE_S = 6 * 3600.0
+REGIME_MULTS = (0.6, 1.0, 1.7)  # calm / normal / active vol regimes
+OI_REBUILD_S = 6 * 3600.0
+OI_HOURLY_SD = 0.003
+STUDENT_NU = 4.0
+POOL_SIZE = 8192
+LEG_EVENT_SIDE_SHARE = 0.87  # within a cascade 85–90 % of events are on one side
+WHALE_USD = (20e6, 50e6)
+VOL_SPIKE_S = 600.0
+VOL_SPIKE_LOG = math.log(5.0)
+
+
+def season(t: np.ndarray) -> np.ndarray:
+    """Time-of-day / weekend factor s_tod(t): US hours busier, Asia night and weekends calmer."""
+    hour = (t % 86_400.0) / 3600.0
+    factor = np.where((hour >= 13.5) & (hour < 21.0), 1.3, np.where((hour >= 21.0) | (hour < 1.0), 0.8, 1.0))
+    weekday = ((t // 86_400.0) + 3) % 7  # 1970-01-01 was a Thursday; 5, 6 = Saturday, Sunday
+    return factor * np.where(weekday >= 5, 0.7, 1.0)
+
+
+@dataclass
+class Chunk:
+    """One chunk of the true market: state per step and every true liquidation, time-ordered."""
+
+    t0: float
+    step_ts: np.ndarray  # (n,) end time of each step
+    price: np.ndarray  # (n, A) price at step end
+    oi: np.ndarray  # (n, A) open interest, base units, all venues, one side
+    funding: np.ndarray  # (n, A) funding rate per 8 h
+    ev_ts: np.ndarray  # (m,) event time, epoch s rounded to ms
+    ev_asset: np.ndarray  # (m,) local asset index
+    ev_long: np.ndarray  # (m,) True when a long was liquidated
+    ev_usd: np.ndarray  # (m,) true notional
+    ev_price: np.ndarray  # (m,) fill / bankruptcy price, rounded to the tick
+    ev_qty: np.ndarray  # (m,) base quantity, rounded to the lot (ev_usd = ev_qty * ev_price)
+    ev_venue: np.ndarray  # (m,) index into VENUE_SHARES
+    ev_leg: np.ndarray  # (m,) index into `legs`, -1 for background
+    legs: list[Leg] = field(default_factory=list)
+
+
+class MarkPool:
+    """Pre-drawn standardised marks and uniforms, consumed in order (fast and deterministic)."""
+
+    def __init__(self, rng: np.random.Generator, median: float, sigma: float) -> None:
+        self.rng = rng
+        self.median = median
+        self.sigma = sigma
+        body_mean = median * math.exp(sigma * sigma / 2)
+        tail_mean = TAIL_ALPHA * TAIL_XM_USD / (TAIL_ALPHA - 1.0)
+        self.mean = (1 - TAIL_PROB) * body_mean + TAIL_PROB * tail_mean
+        e = MARK_EXCITATION_EXP
+        body_g = median**e * math.exp((e * sigma) ** 2 / 2)
+        tail_g = TAIL_ALPHA * TAIL_XM_USD**e / (TAIL_ALPHA - e)
+        self.g_norm = ((1 - TAIL_PROB) * body_g + TAIL_PROB * tail_g) / self.mean**e
+        self.pos = 0
+        self.data = np.empty((0, 6))
+        self._refill(POOL_SIZE)
+
+    def _refill(self, need: int) -> None:
+        rng = self.rng
+        n = max(POOL_SIZE, need)
+        body = self.median * np.exp(self.sigma * rng.standard_normal(n))
+        tail = TAIL_XM_USD * (1.0 - rng.random(n)) ** (-1.0 / TAIL_ALPHA)
+        marks = np.minimum(np.where(rng.random(n) < TAIL_PROB, tail, body), SIZE_CAP_USD)
+        g = (marks / self.mean) ** MARK_EXCITATION_EXP / self.g_norm
+        uniforms = rng.random((n, 4))  # side, venue, time within step, price slippage
+        fresh = np.column_stack([marks, g, uniforms])
+        self.data = np.concatenate([self.data[self.pos :], fresh])
+        self.pos = 0
+
+    def take(self, k: int) -> np.ndarray:
+        if self.pos + k > self.data.shape[0]:
+            self._refill(k)
+        out = self.data[self.pos : self.pos + k]
+        self.pos += k
+        return out
+
+
+class Market:
+    """The true market for a set of assets; advanced one chunk at a time."""
+
+    def __init__(
+        self, rng: np.random.Generator, start_ts: float, profile: Profile, asset_idx: list[int]
+    ) -> None:
+        self.rng = rng
+        self.profile = profile
+        self.asset_idx = asset_idx
+        self.specs = [ASSETS[i] for i in asset_idx]
+        self.t = start_ts
+        self.start_ts = start_ts
+        a = len(asset_idx)
+        self.n_assets = a
+        self.sigma_base = float(rng.uniform(0.25, 0.70))  # BTC annualised, per seed (§5.6)
+        self.n0 = float(rng.uniform(0.35, 0.65))
+        self.pool = MarkPool(rng, float(rng.uniform(*SIZE_MEDIAN_USD)), float(rng.uniform(*SIZE_SIGMA_LN)))
+        self.rate = np.array([s.rate for s in self.specs])
+        self.scale = np.array([s.size_scale for s in self.specs])
+        self.vol_mult = np.array([s.vol_mult for s in self.specs])
+        self.corr = np.array([s.corr for s in self.specs])
+        self.depth = np.array([s.depth_usd for s in self.specs])
+        self.cross = self._cross_matrix()
+        self.logp = np.log(np.array([s.price for s in self.specs]) * np.exp(rng.normal(0.0, 0.05, a)))
+        self.h = float(rng.normal(0.0, LOGVOL_SD))
+        self.regime = 1
+        self.jump_log = np.zeros(a)  # episode volatility jumps, decaying
+        self.jump_decay = np.ones(a)
+        self.funding_dev = rng.normal(0.0, FUNDING_SD, a)
+        self.oi = np.array([s.oi_usd / s.price for s in self.specs]) * rng.uniform(0.8, 1.2, a)
+        self.oi_target = self.oi.copy()
+        self.s_bg = np.zeros((2, a))
+        self.s_ep = np.zeros((2, a))
+        self.hist = np.tile(self.logp, (FEEDBACK_WINDOW_STEPS, 1))
+        self.hist_pos = 0
+        self.leg_of: list[Leg | None] = [None] * a
+        self.local = {g: k for k, g in enumerate(asset_idx)}
+        self.planner = EpisodePlanner(rng, profile, start_ts, asset_idx, self.pool.mean, self.n0)
+        self.episodes: list[Episode] = []
+        self.injected: list[Label] = []  # whale prints and vol spikes (not cascades, not labels)
+        self.vol_spikes: list[float] = []
+        self.whales: list[tuple[float, int, bool, float, int]] = []  # ts, asset, long, usd, venue
+        self._plan_injections()
+
+    def _cross_matrix(self) -> np.ndarray:
+        """Background cross-excitation N[a, b] (§5.4), scaled by sqrt(λ̄_b/λ̄_a) so a BTC burst
+        does not dwarf a small alt's baseline; the diagonal is the self-excitation n₀."""
+        a = self.n_assets
+        names = [s.name for s in self.specs]
+        c = np.zeros((a, a))
+        for i in range(a):
+            for j in range(a):
+                if i == j:
+                    continue
+                if names[i] == "BTC":
+                    base = 0.15
+                elif names[j] == "BTC":
+                    base = 0.035
+                else:
+                    base = 0.05
+                c[i, j] = base * math.sqrt(self.rate[j] / self.rate[i])
+        # Keep the background subcritical: spectral radius of n₀·I + C at about 0.7 (§5.4).
+        # For a non-negative C, ρ(n₀·I + s·C) = n₀ + s·ρ(C).
+        rho = float(max(abs(np.linalg.eigvals(c)))) if a > 1 else 0.0
+        target = max(0.7, self.n0 + 0.05)
+        if rho > 0 and self.n0 + rho > target:
+            c *= (target - self.n0) / rho
+        return c
+
+    def _plan_injections(self) -> None:
+        prof = self.profile
+        horizon = 30 * 86_400.0
+        if prof.vol_spike_every_s > 0:
+            t = self.start_ts + 900.0
+            while t < self.start_ts + horizon:
+                self.vol_spikes.append(t)
+                t += prof.vol_spike_every_s
+        if prof.whale_every_s > 0:
+            t = self.start_ts + float(self.rng.uniform(120.0, 600.0))
+            btc = self.local.get(0, 0)
+            eth = self.local.get(1, btc)
+            while t < self.start_ts + horizon:
+                asset = btc if self.rng.random() < 0.7 else eth
+                venue = int(self.rng.choice(3, p=[0.45, 0.35, 0.20]))  # an observed venue
+                self.whales.append(
+                    (
+                        round(t, 3),
+                        asset,
+                        bool(self.rng.random() < 0.6),
+                        float(self.rng.uniform(*WHALE_USD)),
+                        venue,
+                    )
+                )
+                t += prof.whale_every_s * float(self.rng.uniform(0.7, 1.3))
+
+    # ------------------------------------------------------------------ chunk preparation
+
+    def _activate_legs(self, t0: float, t1: float) -> list[Leg]:
+        """Plan ahead (funding crowds before episodes) and collect legs touching [t0, t1)."""
+        for ep in self.planner.plan_until(t1 + 3600.0):
+            self.episodes.append(ep)
+        legs: list[Leg] = []
+        for ep in self.episodes:
+            for leg in ep.legs:
+                if leg.done or leg.asset not in self.local:
+                    continue
+                if leg.t0 < t1:
+                    legs.append(leg)
+        return legs
+
+    def run_chunk(self, limit: float) -> Chunk:
+        """Advance CHUNK_S seconds. `limit` = end of the run: legs only tally events before it."""
+        rng = self.rng
+        a_n = self.n_assets
+        dt = STEP_S
+        t0 = self.t
+        n = round(CHUNK_S / dt)
+        step_end = t0 + dt * np.arange(1, n + 1)
+        tau_mid = step_end - dt / 2
+        legs = self._activate_legs(t0, t0 + CHUNK_S)
+        leg_index = {id(leg): k for k, leg in enumerate(legs)}
+
+        # deterministic-in-the-chunk schedules: background immigrants, legs, shocks, funding
+        seasonal = season(tau_mid)
+        mu_bg = np.outer(seasonal, self.rate * (1.0 - self.n0))
+        ret_jump = np.zeros((n, a_n))
+        for _ in range(int(rng.poisson(self.profile.common_shocks_per_hour * CHUNK_S / 3600.0))):
+            ts = t0 + float(rng.uniform(0.0, CHUNK_S))
+            betas = rng.uniform(0.5, 1.5, a_n)
+            since = tau_mid - ts
+            mu_bg += np.where(since[:, None] >= 0, np.exp(-np.maximum(since, 0.0) / 8.0)[:, None], 0.0) * (
+                self.rate * betas * 30.0
+            )
+            k = min(n - 1, int((ts - t0) / dt))
+            ret_jump[k] += (
+                float(rng.choice([-1.0, 1.0])) * float(rng.uniform(0.002, 0.005)) * betas * self.vol_mult
+            )
+        n_ep = np.full((n, a_n), self.n0)
+        mu_ep = np.zeros((n, a_n))
+        shock = np.zeros((n, a_n))
+        starts: dict[int, list[Leg]] = {}
+        for leg in legs:
+            a = self.local[leg.asset]
+            tau = tau_mid - leg.t0
+            live = tau >= 0.0
+            n_ep[:, a] = np.where(live, leg.n_at(tau, self.n0), n_ep[:, a])
+            mu_ep[:, a] += np.where(live, leg.immigrants_at(tau), 0.0)
+            shock[:, a] += leg.side * leg.shock_at_steps(tau, dt)
+            if not leg.active:
+                k = max(0, math.floor((leg.t0 - t0) / dt))
+                starts.setdefault(k, []).append(leg)
+        fund_bump = funding_bump(self.episodes, step_end, a_n) if self.episodes else np.zeros((n, a_n))
+        spike = np.zeros(n)
+        for ts in self.vol_spikes:
+            if ts < t0 + CHUNK_S and ts + VOL_SPIKE_S > t0:
+                spike += np.where((tau_mid >= ts) & (tau_mid < ts + VOL_SPIKE_S), VOL_SPIKE_LOG, 0.0)
+                if ts >= t0:
+                    self.injected.append(Label(ts, ts + VOL_SPIKE_S, "*", "none", 0.0, "minor", "volspike"))
+        whales_by_step: dict[int, list[tuple[float, int, bool, float, int]]] = {}
+        for w in self.whales:
+            if t0 <= w[0] < t0 + CHUNK_S:
+                whales_by_step.setdefault(int((w[0] - t0) / dt), []).append(w)
+
+        # random inputs of the chunk, drawn in one go
+        scale_t = math.sqrt((STUDENT_NU - 2.0) / STUDENT_NU)
+        z_mkt = rng.standard_t(STUDENT_NU, n) * scale_t
+        z_own = rng.standard_t(STUDENT_NU, (n, a_n)) * scale_t
+        z_h = rng.standard_normal(n)
+        u_regime = rng.random(n)
+        z_oi = rng.standard_normal((n, a_n))
+        z_f = rng.standard_normal((n, a_n))
+
+        beta = np.array([1.0 / KERNEL_TIMES_S[0], 1.0 / KERNEL_TIMES_S[1]])
+        decay = np.exp(-beta * dt)[:, None]
+        kern = (np.array(KERNEL_WEIGHTS) * beta)[:, None]
+        h_keep = math.exp(-math.log(2) * dt / LOGVOL_HALF_LIFE_S)
+        h_noise = LOGVOL_SD * math.sqrt(1 - h_keep * h_keep)
+        f_keep = math.exp(-math.log(2) * dt / FUNDING_HALF_LIFE_S)
+        f_noise = FUNDING_SD * math.sqrt(1 - f_keep * f_keep)
+        regime_switch = dt / self.profile.regime_dwell_s
+        step_sd = math.sqrt(dt / YEAR_S)
+        oi_sd = OI_HOURLY_SD * math.sqrt(dt / 3600.0)
+        idio = np.sqrt(1.0 - self.corr**2)
+        two_a = np.arange(2 * a_n)
+        shares = np.cumsum([s for _, s in VENUE_SHARES])
+        vol_base = self.sigma_base * self.vol_mult * step_sd
+
+        out_price = np.empty((n, a_n))
+        out_oi = np.empty((n, a_n))
+        out_funding = np.empty((n, a_n))
+        rec: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        leg_side = np.zeros(a_n)
+        fuel = np.zeros(a_n)
+        leg_ip = np.zeros(a_n)
+        withdrawal = np.ones(a_n)
+        mark_mult = np.ones(a_n)
+        leg_idx = np.full(a_n, -1)
+        for a, leg in enumerate(self.leg_of):
+            if leg is not None:
+                leg_side[a], fuel[a], leg_ip[a] = leg.side, leg.fuel, leg.impact_per_usd
+                withdrawal[a], mark_mult[a], leg_idx[a] = (
+                    leg.depth_withdrawal,
+                    leg.mark_mult,
+                    leg_index.get(id(leg), -1),
+                )
+
+        logp = self.logp
+        h = self.h
+        s_bg, s_ep = self.s_bg, self.s_ep
+        hist = self.hist
+        for k in range(n):
+            for leg in starts.get(k, ()):
+                a = self.local[leg.asset]
+                old = self.leg_of[a]
+                if old is not None and old is not leg:
+                    old.done = True
+                self.leg_of[a] = leg
+                leg.active = True
+                leg.price_start = float(math.exp(logp[a]))
+                leg_side[a], fuel[a], leg_ip[a] = leg.side, leg.fuel, leg.impact_per_usd
+                withdrawal[a], mark_mult[a], leg_idx[a] = (
+                    leg.depth_withdrawal,
+                    leg.mark_mult,
+                    leg_index[id(leg)],
+                )
+                self.jump_log[a] += leg.vol_jump_log
+                self.jump_decay[a] = math.exp(-math.log(2) * dt / leg.vol_half_life_s)
+            if u_regime[k] < regime_switch:
+                self.regime = int(rng.integers(0, len(REGIME_MULTS)))
+            h = h * h_keep + h_noise * z_h[k]
+            sig = (
+                vol_base
+                * (REGIME_MULTS[self.regime] * seasonal[k] * math.exp(h + spike[k]))
+                * np.exp(self.jump_log)
+            )
+            self.jump_log *= self.jump_decay
+
+            # intensities
+            k_bg = (kern * s_bg).sum(axis=0)
+            k_ep = (kern * s_ep).sum(axis=0)
+            z10 = (logp - hist[self.hist_pos]) / (sig * math.sqrt(FEEDBACK_WINDOW_STEPS))
+            fb_long = FEEDBACK_GAMMA * self.rate * np.maximum(0.0, -z10 - 2.0) ** 1.5
+            fb_short = FEEDBACK_GAMMA * self.rate * np.maximum(0.0, z10 - 2.0) ** 1.5
+            lam_bg = mu_bg[k] + fb_long + fb_short + self.n0 * k_bg + k_bg @ self.cross
+            alive = fuel > 0.0
+            lam_ep = np.where(alive, mu_ep[k] + n_ep[k] * k_ep, self.n0 * k_ep)
+            lam = np.minimum(np.concatenate([lam_bg, lam_ep]), MAX_EVENT_RATE)
+            counts = rng.poisson(lam * dt)
+            total = int(counts.sum())
+            whale_here = whales_by_step.get(k)
+            s_bg *= decay
+            s_ep *= decay
+            impact = np.zeros(a_n)
+            funding_now = FUNDING_MEAN + self.funding_dev + fund_bump[k]
+            if total or whale_here:
+                draw = self.pool.take(total)
+                bins = np.repeat(two_a, counts)
+                asset = bins % a_n
+                is_ep = bins >= a_n
+                usd = draw[:, 0] * self.scale[asset] * np.where(is_ep, mark_mult[asset], 1.0)
+                g = draw[:, 1]
+                p_bg = 0.5 + 0.1 * np.tanh((funding_now - FUNDING_MEAN) / 0.0002)
+                tilt = (fb_long - fb_short) / (fb_long + fb_short + mu_bg[k] + 1e-12)
+                p_bg = np.clip(p_bg + 0.4 * tilt, 0.05, 0.95)
+                p_ep = np.where(leg_side > 0, LEG_EVENT_SIDE_SHARE, 1.0 - LEG_EVENT_SIDE_SHARE)
+                is_long = draw[:, 2] < np.where(is_ep, p_ep[asset], p_bg[asset])
+                venue = np.minimum(
+                    np.searchsorted(shares, draw[:, 3] * shares[-1], side="right"), len(shares) - 1
+                )
+                frac = draw[:, 4]
+                slip_u = draw[:, 5]
+                legs_of_events = np.where(is_ep, leg_idx[asset], -1)
+                if whale_here:
+                    w_asset = np.array([w[1] for w in whale_here])
+                    w_usd = np.array([w[3] for w in whale_here])
+                    asset = np.concatenate([asset, w_asset])
+                    bins = np.concatenate([bins, w_asset])
+                    usd = np.concatenate([usd, w_usd])
+                    g = np.concatenate(
+                        [g, (w_usd / self.scale[w_asset] / self.pool.mean) ** MARK_EXCITATION_EXP]
+                    )
+                    is_long = np.concatenate([is_long, [w[2] for w in whale_here]])
+                    venue = np.concatenate([venue, [w[4] for w in whale_here]])
+                    frac = np.concatenate([frac, [(w[0] - (step_end[k] - dt)) / dt for w in whale_here]])
+                    slip_u = np.concatenate([slip_u, np.full(len(whale_here), 0.5)])
+                    legs_of_events = np.concatenate([legs_of_events, np.full(len(whale_here), -1)])
+                    for w_ts, w_a, w_long, w_u, _ in whale_here:
+                        side = "long" if w_long else "short"
+                        self.injected.append(
+                            Label(w_ts, w_ts, self.specs[w_a].name, side, w_u, "minor", "whale")
+                        )
+                g_sum = np.bincount(bins, g, 2 * a_n)
+                usd_long = np.bincount(bins, np.where(is_long, usd, 0.0), 2 * a_n)
+                usd_short = np.bincount(bins, np.where(is_long, 0.0, usd), 2 * a_n)
+                s_bg += g_sum[:a_n]
+                s_ep += g_sum[a_n:]
+                fuel -= usd_long[a_n:] + usd_short[a_n:]
+                net_all = usd_long[:a_n] + usd_long[a_n:] - usd_short[:a_n] - usd_short[a_n:]
+                impact = IMPACT_KAPPA * withdrawal * net_all / self.depth + np.where(alive, leg_ip, 0.0) * (
+                    usd_long[a_n:] - usd_short[a_n:]
+                )
+                liq_base = (usd_long[:a_n] + usd_long[a_n:] + usd_short[:a_n] + usd_short[a_n:]) / np.exp(
+                    logp
+                )
+                closes = np.where(leg_idx >= 0, 1.5, 0.2)
+                self.oi -= liq_base * (1.0 + closes)
+                rec.append((k, asset, is_long, usd, venue, np.column_stack([frac, slip_u, legs_of_events])))
+            ret = sig * (self.corr * z_mkt[k] + idio * z_own[k]) - impact - shock[k] + ret_jump[k]
+            hist[self.hist_pos] = logp
+            self.hist_pos = (self.hist_pos + 1) % FEEDBACK_WINDOW_STEPS
+            logp = logp + ret
+            self.funding_dev = self.funding_dev * f_keep + f_noise * z_f[k]
+            self.oi += (self.oi_target - self.oi) * (dt / OI_REBUILD_S)
+            self.oi = np.maximum(self.oi * np.exp(oi_sd * z_oi[k]), 0.0)
+            out_price[k] = np.exp(logp)
+            out_oi[k] = self.oi
+            out_funding[k] = funding_now
+        self.logp = logp
+        self.h = h
+        self.t = t0 + CHUNK_S
+        for a, leg in enumerate(self.leg_of):
+            if leg is not None:
+                leg.fuel = float(fuel[a])
+        chunk = self._events(t0, step_end, out_price, out_oi, out_funding, rec, legs)
+        self._tally(chunk, limit)
+        self._retire_legs(lam_ep=(kern * s_ep).sum(axis=0) * np.maximum(n_ep[-1], self.n0))
+        return chunk
+
+    # ------------------------------------------------------------------ after the step loop
+
+    def _events(
+        self,
+        t0: float,
+        step_end: np.ndarray,
+        price: np.ndarray,
+        oi: np.ndarray,
+        funding: np.ndarray,
+        rec: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
+        legs: list[Leg],
+    ) -> Chunk:
+        dt = STEP_S
+        if rec:
+            steps = np.concatenate([np.full(r[1].size, r[0]) for r in rec])
+            asset = np.concatenate([r[1] for r in rec])
+            is_long = np.concatenate([r[2] for r in rec])
+            usd = np.concatenate([r[3] for r in rec])
+            venue = np.concatenate([r[4] for r in rec])
+            extra = np.concatenate([r[5] for r in rec])
+        else:
+            steps = asset = venue = np.zeros(0, dtype=np.int64)
+            is_long = np.zeros(0, dtype=bool)
+            usd = np.zeros(0)
+            extra = np.zeros((0, 3))
+        ts = np.round((step_end[steps] - dt + extra[:, 0] * dt) * 1000.0) / 1000.0
+        ts = np.clip(ts, t0, t0 + CHUNK_S - 0.001)
+        # bankruptcy/fill price: a liquidated long sells below the mark, a short buys above it
+        slip = 0.0002 + 0.0015 * extra[:, 1]
+        fill = price[steps, asset] * np.where(is_long, 1.0 - slip, 1.0 + slip)
+        # venues trade in ticks and lots: the truth is what the venues print, so round here
+        decimals = np.array([s.price_decimals for s in self.specs])[asset]
+        step = np.array([s.qty_step for s in self.specs])[asset]
+        fill = np.round(fill * 10.0**decimals) / 10.0**decimals
+        lots = np.maximum(np.round(usd / fill / step), 1.0)
+        qty = np.round(lots * step, 8)
+        usd = qty * fill
+        order = np.argsort(ts, kind="stable")
+        return Chunk(
+            t0=t0,
+            step_ts=step_end,
+            price=price,
+            oi=oi,
+            funding=funding,
+            ev_ts=ts[order],
+            ev_asset=asset[order].astype(np.int64),
+            ev_long=is_long[order],
+            ev_usd=usd[order],
+            ev_price=fill[order],
+            ev_qty=qty[order],
+            ev_venue=venue[order].astype(np.int64),
+            ev_leg=extra[order, 2].astype(np.int64),
+            legs=legs,
+        )
+
+    def _tally(self, chunk: Chunk, limit: float) -> None:
+        """Add the chunk's episode events (before `limit`) to their legs' running totals."""
+        if not chunk.legs or chunk.ev_ts.size == 0:
+            return
+        n_venues = len(VENUE_SHARES)
+        for j, leg in enumerate(chunk.legs):
+            mask = (chunk.ev_leg == j) & (chunk.ev_ts < limit)
+            if not mask.any():
+                continue
+            ts = chunk.ev_ts[mask]
+            usd = chunk.ev_usd[mask]
+            leg.first_ts = min(leg.first_ts, float(ts[0]))
+            leg.last_ts = max(leg.last_ts, float(ts[-1]))
+            leg.usd += float(usd.sum())
+            leg.count += int(mask.sum())
+            per_venue = np.bincount(chunk.ev_venue[mask], usd, n_venues)
+            leg.venue_usd = [x + float(y) for x, y in zip(leg.venue_usd, per_venue, strict=True)]
+            seconds = np.floor(ts).astype(np.int64)
+            uniq, inv = np.unique(seconds, return_inverse=True)
+            sums = np.bincount(inv, usd)
+            for s, u in zip(uniq.tolist(), sums.tolist(), strict=True):
+                leg.usd_by_second[s] = leg.usd_by_second.get(s, 0.0) + u
+            k_last = min(len(chunk.step_ts) - 1, int((ts[-1] - chunk.t0) / STEP_S))
+            leg.price_end = float(chunk.price[k_last, self.local[leg.asset]])
+
+    def _retire_legs(self, lam_ep: np.ndarray) -> None:
+        """A leg is over once its own events have died out after its planned duration."""
+        now = self.t
+        for a, leg in enumerate(self.leg_of):
+            if leg is None:
+                continue
+            over = now > leg.t0 + leg.duration
+            quiet = lam_ep[a] < max(0.05, 0.01 * leg.peak_rate)
+            if (over and quiet) or now > leg.end_estimate + 900.0:
+                leg.done = True
+                self.leg_of[a] = None
+
+    def finished_episodes(self) -> list[Episode]:
+        """Episodes all of whose legs are done and not yet labelled (in start order)."""
+        out = [ep for ep in self.episodes if not ep.labelled and ep.done]
+        for ep in out:
+            ep.labelled = True
+        self.episodes = [ep for ep in self.episodes if not ep.labelled]
+        return out
+
+    def close_all(self) -> list[Episode]:
+        """End of the run: every episode that has started is finished as it stands."""
+        out = []
+        for ep in self.episodes:
+            if ep.labelled:
+                continue
+            if any(leg.count > 0 for leg in ep.legs):
+                for leg in ep.legs:
+                    leg.done = True
+                ep.labelled = True
+                out.append(ep)
+        self.episodes = []
+        return out
