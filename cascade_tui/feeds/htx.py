@@ -326,8 +326,8 @@ SPEC = VenueSpec(
     # documented, so allow a minute of silence before calling it stale
     stale_after_s=60.0,
     notes=(
-        "HTX: gzip binary frames; completeness of liquidation_orders unknown; open interest "
-        "polled over REST; answer every server ping or the socket drops within ~30 s."
+        "HTX: gzip binary frames; completeness of liquidation_orders unknown [verify live]; "
+        "open interest polled over REST; unanswered server pings close the socket."
     ),
     binary_frames=True,
     instruments_for=instruments_for,
