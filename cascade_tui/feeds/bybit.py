@@ -180,7 +180,8 @@ class BybitParser(FrameParser):
 
     def _ticker(self, msg: dict[str, Any], recv_ts: float) -> list[Event]:
         data = as_dict(msg["data"], "tickers.data")
-        symbol = str(data["symbol"])
+        topic_symbol = str(msg["topic"]).split(".", 1)[-1]
+        symbol = str(data.get("symbol") or topic_symbol)
         if msg.get("type") == "snapshot" or symbol not in self._tickers:
             state = self._tickers[symbol] = dict(data)
         else:

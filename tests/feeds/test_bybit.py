@@ -206,3 +206,9 @@ def test_spec_subscriptions() -> None:
     assert json.loads(SPEC.keepalive.message) == {"req_id": "ping", "op": "ping"}
     assert SPEC.keepalive.kind == "json" and SPEC.keepalive.interval == 20.0
     assert SPEC.instruments_for and SPEC.instruments_for(["SOL"]) == ["SOLUSDT"]
+
+
+def test_ticker_symbol_falls_back_to_topic() -> None:
+    frame = '{"topic":"tickers.ETHUSDT","type":"snapshot","data":{"markPrice":"3000"},"ts":1700000000000}'
+    [mark] = BybitParser().parse(frame, 1.0)
+    assert mark.instrument == "ETHUSDT" and mark.asset == "ETH" and mark.price == 3000.0
