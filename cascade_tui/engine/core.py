@@ -50,6 +50,7 @@ from cascade_tui.engine.signals import (
 )
 from cascade_tui.engine.state import (
     CH_COUNT,
+    CH_USD_CAPPED,
     CH_USD_LONG,
     CH_USD_SHORT,
     CH_VENUE_COUNT,
@@ -382,7 +383,11 @@ class Engine:
             vf.short_count += 1
             vf.short_usd += usd
         # market scope
-        self._market_rates.add(t, usd, weight, not sampled)
+        # one print may bring at most 1/min_events of the market USD rule's floor: a single
+        # whale liquidation is a large print, not a market-wide cascade
+        min_prints = max(self._params.gates.min_events, 1)
+        market_cap = MARKET_FLOOR_MULT * self._usd_floor("BTC") / min_prints
+        self._market_rates.add(t, usd, weight, not sampled, min(usd, market_cap) if market_cap > 0 else usd)
         mw = self._market_win60
         mw.add(sec, CH_COUNT, 1.0)
         mw.add(sec, ch_side, usd)
@@ -390,9 +395,13 @@ class Engine:
         self._market_baseline.add(sec // 60, weight, usd, sampled)
         # asset scope
         st = self._asset(ev.asset, t)
-        st.rates.add(t, usd, weight, not sampled)
+        # the score's USD and the USD floor gate count one print at most floor/min_events, so
+        # reaching the floor takes several prints (a whale print alone is not a cascade)
+        capped = min(usd, st.usd_floor / min_prints) if st.usd_floor > 0 else usd
+        st.rates.add(t, usd, weight, not sampled, capped)
         st.win60.add(sec, CH_COUNT, 1.0)
         st.win60.add(sec, ch_side, usd)
+        st.win60.add(sec, CH_USD_CAPPED, capped * weight)
         st.occ.mark(sec)
         av = st.venues.get(venue)
         if av is None:
@@ -469,7 +478,7 @@ class Engine:
         inp.r5 = wcount[1] / 5.0
         inp.r60 = wcount[3] / 60.0
         inp.u20 = wusd[2]
-        inp.u60 = usd_long + usd_short
+        inp.u60 = st.capped_usd_60s(sec)
         inp.base_rate_full = bl.rate_full
         inp.base_rate_sampled = bl.rate_sampled
         inp.base_usd20 = bl.usd_20s

@@ -71,8 +71,19 @@ class DecayedRates:
         self.full5 *= d[1]
         self.t = t
 
-    def add(self, t: float, usd: float, weight: float = 1.0, full_feed: bool = True) -> None:
-        """Add one event at time t (t must not be before the last update)."""
+    def add(
+        self,
+        t: float,
+        usd: float,
+        weight: float = 1.0,
+        full_feed: bool = True,
+        scored_usd: float | None = None,
+    ) -> None:
+        """Add one event at time t (t must not be before the last update).
+
+        `scored_usd` replaces `usd` in the weighted channel when a caller caps what one
+        print may contribute to a score.
+        """
         self._decay_to(t)
         c = self.count
         c[0] += 1.0
@@ -85,7 +96,7 @@ class DecayedRates:
         u[2] += usd
         u[3] += usd
         if weight:
-            wu = usd * weight
+            wu = (usd if scored_usd is None else scored_usd) * weight
             wc = self.wcount
             wc[0] += weight
             wc[1] += weight

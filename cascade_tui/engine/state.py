@@ -15,6 +15,7 @@ HISTORY_S: Final = 300
 CH_COUNT: Final = 0
 CH_USD_LONG: Final = 1
 CH_USD_SHORT: Final = 2
+CH_USD_CAPPED: Final = 3  # USD with each print capped (what the USD floor gate counts)
 # channels of the 300 s per-venue ring
 CH_VENUE_COUNT: Final = 0
 CH_VENUE_USD: Final = 1
@@ -115,7 +116,7 @@ class AssetState:
         self.asset = asset
         self.usd_floor = usd_floor
         self.rates = DecayedRates(t)
-        self.win60 = SlotRing(60, 3, sec)
+        self.win60 = SlotRing(60, 4, sec)
         self.occ = OccupancyMask(sec)
         self.venues: dict[str, AssetVenue] = {}
         self.baseline = Baseline(sec // 60, usd_floor, halflife_s)
@@ -133,6 +134,10 @@ class AssetState:
         """(long USD, short USD) liquidated in the last 60 s."""
         self.win60.advance(sec)
         return self.win60.total(CH_USD_LONG), self.win60.total(CH_USD_SHORT)
+
+    def capped_usd_60s(self, sec: int) -> float:
+        self.win60.advance(sec)
+        return self.win60.total(CH_USD_CAPPED)
 
     def events_60s(self, sec: int) -> int:
         self.win60.advance(sec)

@@ -62,15 +62,28 @@ class Market:
         self.oi = {a: 1_000_000.0 / PRICES.get(a, 1.0) for a in assets}
         self.sigma_1s = 0.8e-4  # ≈ 45 % annualized
 
-    def quiet(self, seconds: float) -> Iterator[Event]:
-        """Background only: Poisson liquidations at BG_RATE, trades every 100 ms, OI/funding each 30 s."""
-        yield from self._run(seconds, burst=None)
+    def quiet(self, seconds: float, vol_mult: float = 1.0, liquidations: bool = True) -> Iterator[Event]:
+        """Background: Poisson liquidations at BG_RATE, trades every 100 ms, OI/funding each 30 s.
+
+        vol_mult scales the price volatility (a vol spike); liquidations=False silences them.
+        """
+        yield from self._run(seconds, {}, vol_mult, liquidations)
 
     def burst(self, asset: str, seconds: float, peak_rate: float, side: str = "long") -> Iterator[Event]:
-        """A cascade on `asset`: the rate ramps up to peak_rate/s, price and OI fall (longs)."""
-        yield from self._run(seconds, burst=(asset, peak_rate, side))
+        """A cascade on `asset`: the rate ramps up to peak_rate/s, price and OI move with it."""
+        yield from self._run(seconds, {asset: (peak_rate, side)})
 
-    def _run(self, seconds: float, burst: tuple[str, float, str] | None) -> Iterator[Event]:
+    def bursts(self, assets: tuple[str, ...], seconds: float, peak_rate: float) -> Iterator[Event]:
+        """Long cascades on several assets at once (a market-wide episode)."""
+        yield from self._run(seconds, dict.fromkeys(assets, (peak_rate, "long")))
+
+    def _run(
+        self,
+        seconds: float,
+        cascades: dict[str, tuple[float, str]],
+        vol_mult: float = 1.0,
+        liquidations: bool = True,
+    ) -> Iterator[Event]:
         rng = self.rng
         steps = int(seconds * 10)
         for i in range(steps):
@@ -81,16 +94,15 @@ class Market:
                 rate = BG_RATE.get(a, 0.02)
                 usd_mean = BG_MEAN_USD.get(a, 1_000.0)
                 side = "long" if rng.random() < 0.5 else "short"
-                if burst is not None and a == burst[0]:
-                    ramp = min(1.0, (i + 1) / (steps / 3))
-                    rate += burst[1] * ramp
-                    side = burst[2]
+                if a in cascades:
+                    peak, side = cascades[a]
+                    rate += peak * min(1.0, (i + 1) / (steps / 3))  # ramp over the first third
                     usd_mean *= 10.0
                     drift = (-1 if side == "long" else 1) * 2e-4
                     self.oi[a] *= 1.0 - 2e-4
-                self.price[a] *= 1.0 + drift + rng.gauss(0.0, self.sigma_1s / 3.16)
+                self.price[a] *= 1.0 + drift + rng.gauss(0.0, vol_mult * self.sigma_1s / 3.16)
                 yield trade(a, self.price[a], ts)
-                n = _poisson(rng, rate * 0.1)
+                n = _poisson(rng, rate * 0.1) if liquidations else 0
                 for _ in range(n):
                     yield liquidation(a, side, rng.expovariate(1.0 / usd_mean), ts)
                 if i % 300 == 0:
