@@ -27,6 +27,25 @@ OKX_OI_EVERY_S = 3.0
 OKX_FUNDING_EVERY_S = 60.0
 
 
+def okx_contract_values(specs: list[AssetSpec]) -> list[float | None]:
+    """OKX linear-swap contract value per asset, from the OKX parser's bundled instrument table
+    when it is importable (so frames always parse), else from config. None = OKX does not
+    list the instrument in the simulation (the parser could not size its contracts)."""
+    try:
+        from cascade_tui.feeds.okx import BUNDLED
+    except ImportError:
+        return [s.okx_ct_val for s in specs]
+    out: list[float | None] = []
+    for s in specs:
+        row = BUNDLED.get(f"{s.name}-USDT-SWAP")
+        out.append(
+            float(row["ctVal"]) * float(row.get("ctMult", 1))
+            if row and row.get("ctType") == "linear"
+            else None
+        )
+    return out
+
+
 def _fmt(x: float, decimals: int) -> str:
     return f"{x:.{decimals}f}"
 
@@ -82,6 +101,8 @@ class Observer:
         self.state = ObserverState()
         self.binance_sym = [f"{s.name}USDT" for s in specs]
         self.okx_inst = [f"{s.name}-USDT-SWAP" for s in specs]
+        self.okx_ct_val = okx_contract_values(specs)
+        self.okx_listed = [k for k, ct in enumerate(self.okx_ct_val) if ct is not None]
         self.qty_dec = [_decimals(s.qty_step) for s in specs]
         self.btc = next((k for k, s in enumerate(specs) if s.name == "BTC"), None)
 
@@ -310,6 +331,7 @@ class Observer:
 
     def _okx_liquidations(self, chunk: Chunk) -> list[Outgoing]:
         idx = self._venue_events(chunk, "okx")
+        idx = idx[np.isin(chunk.ev_asset[idx], self.okx_listed)]
         keep = idx[last_per_window(chunk.ev_ts[idx], chunk.ev_asset[idx], 1.0)]
         if keep.size == 0:
             return []
@@ -322,7 +344,7 @@ class Observer:
                 a = int(chunk.ev_asset[i])
                 spec = self.specs[a]
                 long = bool(chunk.ev_long[i])
-                contracts = float(chunk.ev_qty[i]) / spec.okx_ct_val
+                contracts = float(chunk.ev_qty[i]) / (self.okx_ct_val[a] or spec.okx_ct_val)
                 items.append(
                     f'{{"details":[{{"bkLoss":"0","bkPx":"{_fmt(float(chunk.ev_price[i]), spec.price_decimals)}","ccy":"",'
                     f'"posSide":"{"long" if long else "short"}","side":"{"sell" if long else "buy"}",'
@@ -345,12 +367,13 @@ class Observer:
                 continue
             t = float(chunk.step_ts[k])
             t_ms = round(t * 1000)
-            for a, spec in enumerate(self.specs):
+            for a in self.okx_listed:
                 base = float(chunk.oi[k, a]) * share
                 inst = self.okx_inst[a]
+                ct_val = self.okx_ct_val[a] or 1.0
                 data = (
                     f'{{"arg":{{"channel":"open-interest","instId":"{inst}"}},"data":[{{"instType":"SWAP","instId":"{inst}",'
-                    f'"oi":"{_fmt(base / spec.okx_ct_val, 2)}","oiCcy":"{_fmt(base, 4)}",'
+                    f'"oi":"{_fmt(base / ct_val, 2)}","oiCcy":"{_fmt(base, 4)}",'
                     f'"oiUsd":"{_fmt(base * float(chunk.price[k, a]), 2)}","ts":"{t_ms}"}}]}}'
                 )
                 out.append((t + 0.001 * a, "okx:ws", data, ""))
@@ -366,7 +389,7 @@ class Observer:
             t = float(chunk.step_ts[k])
             t_ms = round(t * 1000)
             nxt = _next_funding_ms(t)
-            for a in range(len(self.specs)):
+            for a in self.okx_listed:
                 inst = self.okx_inst[a]
                 rate = float(chunk.funding[k, a])
                 data = (
