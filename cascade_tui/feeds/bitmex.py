@@ -22,12 +22,14 @@ Metadata read, keyed by symbol (fields as in GET /api/v1/instrument/active), e.g
 `{"XBTUSDT": {"isInverse": false, "isQuanto": false, "multiplier": 1,
 "underlyingToPositionMultiplier": 1000000, "baseAsset": "BTC"}}`: `isInverse`,
 `isQuanto`, `multiplier`, `underlyingToPositionMultiplier`, `baseAsset` (or
-`underlying`). Bundled: XBTUSD, XBTUSDT, ETHUSD (values documented in exchanges.md §5).
+`underlying`). The `instrument` stream's partial rows carry the same fields and are used for
+the subscribed symbols. Bundled: XBTUSD, XBTUSDT, ETHUSD (values documented in
+exchanges.md §5); other symbols' units were not verifiable offline, so none are guessed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -115,20 +117,31 @@ class BitmexParser(FrameParser):
 
     # ------------------------------------------------------------------ units
 
+    def _unit_field(self, symbol: str, name: str) -> Any:
+        """A contract-unit field: parser metadata, else the `instrument` stream's own row
+        (its partial carries the full definition), else the bundled table."""
+        meta = self.metadata.get(symbol)
+        if isinstance(meta, Mapping) and meta.get(name) not in (None, ""):
+            return meta[name]
+        live = self._instruments.get(symbol)
+        if live is not None and live.get(name) is not None:
+            return live[name]
+        return self._info.field(symbol, name)
+
     def to_base_usd(self, symbol: str, contracts: float, price: float) -> tuple[float, float]:
         """(base qty, USD) of `contracts` at `price`; raises when the unit is unknown."""
-        info = self._info
-        if info.field(symbol, "isInverse"):
-            mult = opt_num(info.field(symbol, "multiplier"))
+        field = self._unit_field
+        if field(symbol, "isInverse"):
+            mult = opt_num(field(symbol, "multiplier"))
             usd = contracts * (abs(mult) / SATOSHI if mult else 1.0)
             return (usd / price if price else float("nan")), usd
-        if info.field(symbol, "isQuanto"):
-            mult = opt_num(info.field(symbol, "multiplier"))
+        if field(symbol, "isQuanto"):
+            mult = opt_num(field(symbol, "multiplier"))
             if mult and self._xbt_usd:
                 base = contracts * mult * self._xbt_usd / SATOSHI
                 return base, base * price
         else:
-            u2p = opt_num(info.field(symbol, "underlyingToPositionMultiplier"))
+            u2p = opt_num(field(symbol, "underlyingToPositionMultiplier"))
             if u2p:
                 base = contracts / u2p
                 return base, base * price
@@ -221,7 +234,7 @@ class BitmexParser(FrameParser):
             home = opt_num(row.get("homeNotional"))
             if home is not None:
                 qty = home
-                if size > 0 and not self._info.field(symbol, "isInverse"):
+                if size > 0 and not self._unit_field(symbol, "isInverse"):
                     self._base_per_contract[symbol] = home / size
             else:
                 qty, _ = self.to_base_usd(symbol, size, price)

@@ -225,3 +225,22 @@ def test_spec_subscriptions() -> None:
     assert len(args) == len(set(args))
     assert SPEC.keepalive.kind == "text" and SPEC.keepalive.message == "ping"
     assert SPEC.instruments_for and SPEC.instruments_for(["BTC", "ETH"]) == ["XBTUSD", "ETHUSDT"]
+
+
+def test_units_from_the_instrument_stream_definition() -> None:
+    # hand-made partial row: the instrument table carries the contract definition
+    p = BitmexParser()
+    definition = {
+        "symbol": "JTOUSDT",
+        "isInverse": False,
+        "isQuanto": False,
+        "multiplier": 1000000,
+        "underlyingToPositionMultiplier": 1,
+        "markPrice": 2.5,
+        "openInterest": 6780,
+        "timestamp": "2024-03-02T02:44:10.789Z",
+    }
+    _, oi = p.parse(envelope("instrument", "partial", [definition]), 1.0)
+    assert oi.oi == 6780.0 and oi.usd == pytest.approx(16950.0)  # 1 contract = 1 JTO; 6780 × 2.5
+    [ev] = p.parse(envelope("liquidation", "insert", [liq("JTOUSDT", "Sell", 100, 2.4)]), 2.0)
+    assert ev.qty == 100.0 and ev.usd == pytest.approx(240.0) and ev.asset == "JTO"
