@@ -1,0 +1,293 @@
+"""Which Redis to use (DESIGN.md §5 `--redis-url`), and the private server started when none is given.
+
+Resolution order: `--redis-url` ("off" or a URL) > CASCADE_REDIS_URL > `[redis] url` in the
+config > localhost:6379 when it answers PING within ~0.3 s > an embedded `redis-server` from
+PATH on a unix socket in a temp dir, stopped by `RedisTarget.close()`. Without a binary the
+target is "off" with a reason: Redis is optional, the dashboard still runs.
+
+Passwords never leave this module in clear: `RedisTarget.display`, errors and logs use
+`redact_url()`, and the URL field is kept out of the dataclass repr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import contextlib
+import logging
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+
+import redis.asyncio as aioredis
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+from redis.retry import Retry
+
+from cascade_tui.config import RedisConfig
+
+log = logging.getLogger(__name__)
+
+ENV_VAR = "CASCADE_REDIS_URL"
+LOCALHOST_URL = "redis://localhost:6379/0"
+LOCALHOST_PROBE_TIMEOUT_S = 0.3
+EMBEDDED_START_TIMEOUT_S = 5.0
+EMBEDDED_STOP_TIMEOUT_S = 3.0
+EMBEDDED_MAXMEMORY = "64mb"
+URL_SCHEMES = ("redis", "rediss", "unix")
+MASK = "***"
+# query parameters whose values are credentials (webhook tokens, signed URLs, redis password=)
+_SECRET_QUERY = re.compile(r"token|key|secret|pass|auth|sig|credential|code", re.IGNORECASE)
+
+
+def redact_url(url: str, *, keep_path: bool = True) -> str:
+    """The URL with its password (or bare user-info token) and secret query values masked.
+
+    keep_path=False also hides the path, for webhooks whose path is the secret (Slack, Discord).
+    """
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:
+        return MASK  # unparseable: show nothing rather than risk a secret
+    netloc = host if ":" not in host else f"[{host}]"
+    if port is not None:
+        netloc = f"{netloc}:{port}"
+    if parts.password is not None:
+        user = quote(parts.username or "", safe="")
+        netloc = f"{user}:{MASK}@{netloc}"
+    elif parts.username:
+        netloc = f"{MASK}@{netloc}"  # a lone user-info part is usually a token
+    path = parts.path if keep_path else ("/" + MASK if parts.path not in ("", "/") else parts.path)
+    query = ""
+    if parts.query:
+        pairs = parse_qsl(parts.query, keep_blank_values=True)
+        query = urlencode(
+            [(k, MASK if (_SECRET_QUERY.search(k) or not keep_path) else v) for k, v in pairs], safe="*"
+        )
+    return urlunsplit((parts.scheme, netloc, path, query, ""))
+
+
+def scrub_secrets(text: str, url: str) -> str:
+    """Remove the URL's password and secret query values from free text (exception messages)."""
+    try:
+        parts = urlsplit(url)
+        secrets = [parts.password or "", parts.username if parts.password is None else ""]
+        secrets += [v for k, v in parse_qsl(parts.query) if _SECRET_QUERY.search(k)]
+    except ValueError:
+        return text
+    for secret in secrets:
+        if secret and len(secret) >= 3:
+            text = text.replace(secret, MASK)
+    if url and url in text:
+        text = text.replace(url, redact_url(url))
+    return text
+
+
+class RedisUrlError(ValueError):
+    """A --redis-url / CASCADE_REDIS_URL that cannot be used (message has no password)."""
+
+
+def check_url(url: str, origin: str) -> str:
+    """Validate the scheme and shape of an explicit URL; returns it unchanged."""
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # raises on a non-numeric port
+    except ValueError as exc:
+        raise RedisUrlError(f"{origin}: invalid Redis URL {redact_url(url)!r}: {exc}") from None
+    if parts.scheme not in URL_SCHEMES:
+        raise RedisUrlError(
+            f"{origin}: Redis URL must start with redis://, rediss:// or unix:// (got {redact_url(url)!r})"
+        )
+    if parts.scheme != "unix" and not parts.hostname:
+        raise RedisUrlError(f"{origin}: Redis URL has no host: {redact_url(url)!r}")
+    return url
+
+
+@dataclass
+class RedisTarget:
+    """The Redis a run talks to. `url` is secret (may hold a password); show `display`."""
+
+    url: str = field(repr=False)
+    kind: str  # "url" | "env" | "localhost" | "embedded" | "off"
+    display: str
+    reason: str = ""  # why "off", or where an embedded server lives
+    server: EmbeddedRedis | None = field(default=None, repr=False)
+
+    @property
+    def enabled(self) -> bool:
+        return self.kind != "off"
+
+    async def close(self) -> None:
+        """Stop the embedded server (if this target started one). Idempotent."""
+        if self.server is not None:
+            await self.server.stop()
+
+
+def _off(reason: str) -> RedisTarget:
+    return RedisTarget(url="", kind="off", display="off", reason=reason)
+
+
+def _client(url: str, timeout_s: float) -> aioredis.Redis:
+    return aioredis.from_url(
+        url,
+        socket_connect_timeout=timeout_s,
+        socket_timeout=timeout_s,
+        retry=Retry(NoBackoff(), 0),
+    )
+
+
+async def ping(url: str, timeout_s: float = LOCALHOST_PROBE_TIMEOUT_S) -> bool:
+    """True when a Redis at `url` answers PING within timeout_s (any error -> False)."""
+    client = _client(url, timeout_s)
+    try:
+        return bool(await asyncio.wait_for(client.ping(), timeout_s))
+    except (RedisError, OSError, TimeoutError, ValueError):
+        return False
+    finally:
+        with contextlib.suppress(Exception):
+            await client.aclose()
+
+
+class EmbeddedRedis:
+    """A private redis-server on a unix socket in a temp dir: no persistence, 64 MB, LRU.
+
+    allkeys-lru keeps writes from ever failing with OOM: the oldest data goes first.
+    """
+
+    def __init__(self, binary: str) -> None:
+        self.binary = binary
+        self.dir = Path(tempfile.mkdtemp(prefix="cascade-redis-"))
+        self.socket = self.dir / "redis.sock"
+        self.url = f"unix://{self.socket}"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def argv(self) -> list[str]:
+        return [
+            self.binary,
+            "--port", "0",  # no TCP listener: only this user's socket
+            "--unixsocket", str(self.socket),
+            "--unixsocketperm", "700",
+            "--dir", str(self.dir),
+            "--save", "",
+            "--appendonly", "no",
+            "--maxmemory", EMBEDDED_MAXMEMORY,
+            "--maxmemory-policy", "allkeys-lru",
+            "--daemonize", "no",
+            "--logfile", str(self.dir / "redis.log"),
+        ]  # fmt: skip
+
+    def _log_tail(self) -> str:
+        try:
+            lines = (self.dir / "redis.log").read_text(errors="replace").strip().splitlines()
+        except OSError:
+            return ""
+        return lines[-1] if lines else ""
+
+    async def start(self) -> None:
+        try:
+            self.proc = subprocess.Popen(
+                self.argv(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            )
+        except OSError as exc:
+            self._cleanup_dir()
+            raise RuntimeError(f"cannot start {self.binary}: {exc}") from None
+        atexit.register(self.stop_now)
+        deadline = time.monotonic() + EMBEDDED_START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                err = (self.proc.stderr.read() if self.proc.stderr else b"").decode(errors="replace").strip()
+                reason = err or self._log_tail() or f"exit code {self.proc.returncode}"
+                await self.stop()
+                raise RuntimeError(f"embedded redis-server exited at start: {reason}")
+            if self.socket.exists() and await ping(self.url, 0.3):
+                return
+            await asyncio.sleep(0.02)
+        await self.stop()
+        raise RuntimeError(f"embedded redis-server did not answer within {EMBEDDED_START_TIMEOUT_S:g} s")
+
+    async def stop(self) -> None:
+        """Terminate, wait (kill if it lingers), remove the temp dir. Idempotent."""
+        proc = self.proc
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            deadline = time.monotonic() + EMBEDDED_STOP_TIMEOUT_S
+            while proc.poll() is None and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
+        self.stop_now()
+
+    def stop_now(self) -> None:
+        """Synchronous stop (atexit, or after `stop()` waited): kill what is left, clean up."""
+        proc = self.proc
+        if proc is not None:
+            if proc.poll() is None:
+                proc.kill()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=EMBEDDED_STOP_TIMEOUT_S)
+            if proc.stderr is not None:
+                proc.stderr.close()
+        atexit.unregister(self.stop_now)
+        self._cleanup_dir()
+
+    def _cleanup_dir(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+async def resolve_redis(
+    option: str | None,
+    config: RedisConfig,
+    *,
+    env: Mapping[str, str] | None = None,
+    localhost_url: str = LOCALHOST_URL,
+    server_binary: str | None = None,
+) -> RedisTarget:
+    """Pick the Redis for this run (see the module docstring for the order).
+
+    Raises RedisUrlError for an explicit URL that cannot be used (the CLI exits 2 with it).
+    `env`, `localhost_url` and `server_binary` exist so tests can inject them.
+    """
+    environ = os.environ if env is None else env
+    if option is not None and option.strip():
+        value = option.strip()
+        if value.lower() == "off":
+            return _off("--redis-url off")
+        check_url(value, "--redis-url")
+        return RedisTarget(url=value, kind="url", display=redact_url(value))
+    env_url = environ.get(ENV_VAR, "").strip()
+    if env_url:
+        if env_url.lower() == "off":
+            return _off(f"{ENV_VAR}=off")
+        check_url(env_url, ENV_VAR)
+        return RedisTarget(url=env_url, kind="env", display=redact_url(env_url))
+    if config.url.strip():
+        value = config.url.strip()
+        if value.lower() == "off":
+            return _off("redis.url = off in the config")
+        check_url(value, "redis.url")
+        return RedisTarget(url=value, kind="url", display=redact_url(value))
+    if await ping(localhost_url):
+        return RedisTarget(url=localhost_url, kind="localhost", display=redact_url(localhost_url))
+    binary = server_binary if server_binary is not None else shutil.which("redis-server")
+    if not binary or not Path(binary).exists():
+        return _off("no Redis: localhost:6379 does not answer and no redis-server binary is on PATH")
+    server = EmbeddedRedis(binary)
+    try:
+        await server.start()
+    except RuntimeError as exc:
+        return _off(str(exc))
+    log.info("started embedded redis-server at %s", server.socket)
+    return RedisTarget(
+        url=server.url,
+        kind="embedded",
+        display=f"embedded ({server.socket})",
+        reason=f"private redis-server pid {server.proc.pid if server.proc else '?'}",
+        server=server,
+    )

@@ -1,0 +1,423 @@
+"""Publishes metrics, signals and events to Redis (DESIGN.md §4, docs/redis.md).
+
+The hooks run on the engine's loop and only enqueue: the snapshot goes into a one-slot
+mailbox, events and signals into one bounded queue. A writer task flushes every ~100 ms in
+one pipelined round trip (latest value wins per key). Redis down, slow or restarted never
+stalls the engine: the writer reconnects with backoff, and after every (re)connect writes
+the current state again (metrics from the latest snapshot, params, heartbeat).
+
+Overflow policy (capacity = `RedisConfig.queue_size` items): the oldest metric write goes
+first, then the oldest event, and signals are kept longest; drops are counted per kind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections import OrderedDict, deque
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+from redis.retry import Retry
+
+from cascade_tui import __version__
+from cascade_tui.config import RedisConfig
+from cascade_tui.engine.params import EngineParams
+from cascade_tui.engine.types import LatencyView, Signal, Snapshot, signal_encoder
+from cascade_tui.model import Event
+from cascade_tui.runtime.redis_server import redact_url, scrub_secrets
+from cascade_tui.sinks.base import Sink
+from cascade_tui.sinks.redis_schema import (
+    TTL_HEARTBEAT_S,
+    TTL_SIGNAL_S,
+    RedisKeys,
+    heartbeat_payload,
+    latency_payload,
+    params_payload,
+    snapshot_metrics,
+    stream_entry,
+)
+
+log = logging.getLogger(__name__)
+
+TICK_S = 0.1
+HEARTBEAT_EVERY_S = 1.0
+MAX_EVENTS_PER_FLUSH = 5000
+CONNECT_TIMEOUT_S = 1.0
+COMMAND_TIMEOUT_S = 2.0
+BACKOFF_FIRST_S = 0.1
+BACKOFF_MAX_S = 2.0
+DOWN_AFTER_S = 5.0  # "reconnecting" turns "down" after this long without a connection
+CLOSE_FLUSH_S = 2.0
+OWN_LATENCY_STAGE = "redis"  # our own write round trip, next to the engine's stages
+OWN_LATENCY_SAMPLES = 512
+
+REDIS_ERRORS = (RedisError, OSError, TimeoutError)
+
+
+class MetricWrite:
+    """One coalescable write: SET key value EX ttl, or HSET key field value."""
+
+    __slots__ = ("field", "key", "ttl", "value")
+
+    def __init__(self, key: str, value: bytes, ttl: int | None = None, field: str | None = None) -> None:
+        self.key = key
+        self.value = value
+        self.ttl = ttl
+        self.field = field
+
+
+class OutboundQueue:
+    """Pending writes, bounded in total. Items carry sequence numbers so the writer can
+    remove exactly what it wrote even if overflow dropped older items meanwhile."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = max(1, capacity)
+        self.metrics: OrderedDict[str, tuple[int, MetricWrite]] = OrderedDict()
+        self.events: deque[tuple[int, Event]] = deque()
+        self.signals: deque[tuple[int, Signal]] = deque()
+        self.drops: dict[str, int] = {"metric": 0, "event": 0, "signal": 0}
+        self._seq = 0
+
+    def __len__(self) -> int:
+        return len(self.metrics) + len(self.events) + len(self.signals)
+
+    def _next(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    def _make_room(self, incoming: str) -> bool:
+        """Drop one item by priority; False when the incoming item itself must go."""
+        if self.metrics:
+            self.metrics.popitem(last=False)
+            self.drops["metric"] += 1
+        elif self.events:
+            self.events.popleft()
+            self.drops["event"] += 1
+        elif incoming == "signal" and self.signals:
+            self.signals.popleft()
+            self.drops["signal"] += 1
+        else:
+            self.drops[incoming] += 1
+            return False
+        return True
+
+    def put_metric(self, write: MetricWrite) -> None:
+        ident = write.key if write.field is None else f"{write.key}\x00{write.field}"
+        if ident in self.metrics:
+            del self.metrics[ident]  # coalesce: the newer value replaces it, at the back
+        elif len(self) >= self.capacity and not self._make_room("metric"):
+            return
+        self.metrics[ident] = (self._next(), write)
+
+    def put_event(self, ev: Event) -> None:
+        if len(self) >= self.capacity and not self._make_room("event"):
+            return
+        self.events.append((self._next(), ev))
+
+    def put_signal(self, sig: Signal) -> None:
+        if len(self) >= self.capacity and not self._make_room("signal"):
+            return
+        self.signals.append((self._next(), sig))
+
+    def forget_written(self, metric_seqs: dict[str, int], last_event_seq: int, last_signal_seq: int) -> None:
+        for ident, seq in metric_seqs.items():
+            current = self.metrics.get(ident)
+            if current is not None and current[0] == seq:
+                del self.metrics[ident]
+        while self.events and self.events[0][0] <= last_event_seq:
+            self.events.popleft()
+        while self.signals and self.signals[0][0] <= last_signal_seq:
+            self.signals.popleft()
+
+
+def _percentile(sorted_values: list[float], q: float) -> float:
+    if not sorted_values:
+        return 0.0
+    idx = min(len(sorted_values) - 1, max(0, round(q * (len(sorted_values) - 1))))
+    return sorted_values[idx]
+
+
+class RedisSink(Sink):
+    name = "redis"
+
+    def __init__(self, url: str, prefix: str = "", config: RedisConfig | None = None, display: str = "") -> None:
+        self._url = url
+        self.config = config or RedisConfig()
+        self.keys = RedisKeys(prefix)
+        self.display = display or redact_url(url)
+        self.queue = OutboundQueue(self.config.queue_size)
+        self.state = "down"
+        self.published = 0  # signals PUBLISHed
+        self.events_written = 0
+        self.errors = 0
+        self.reconnects = 0
+        self.last_error = ""
+        self._latest_snapshot: Snapshot | None = None
+        self._snapshot_dirty = False
+        self._params_payload: bytes | None = None
+        self._params_dirty = False
+        self._client: aioredis.Redis | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self._closing = False
+        self._started_wall = time.time()
+        self._last_heartbeat = 0.0
+        self._lost_since: float | None = None
+        self._own_latency: deque[float] = deque(maxlen=OWN_LATENCY_SAMPLES)
+
+    def __repr__(self) -> str:
+        return f"RedisSink({self.display!r}, prefix={self.keys.prefix!r})"
+
+    # ------------------------------------------------------------------ hooks (engine loop)
+
+    def on_event(self, ev: Event) -> None:
+        self.queue.put_event(ev)
+
+    def on_signal(self, sig: Signal) -> None:
+        self.queue.put_signal(sig)
+        self._wake.set()  # signals go out without waiting for the tick
+
+    def on_snapshot(self, snap: Snapshot) -> None:
+        self._latest_snapshot = snap
+        self._snapshot_dirty = True
+
+    def on_params(self, params: EngineParams, version: int) -> None:
+        self._params_payload = params_payload(params, version, time.time())
+        self._params_dirty = True
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._started_wall = time.time()
+            self._task = asyncio.create_task(self._run(), name="redis-sink")
+
+    async def close(self) -> None:
+        if self._closing:
+            return
+        self._closing = True
+        self._wake.set()
+        task = self._task
+        if task is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(task), CLOSE_FLUSH_S)
+            except (TimeoutError, asyncio.CancelledError):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        await self._drop_client()
+        self.state = "down"
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "state": self.state,
+            "server": self.display,
+            "drops": dict(self.queue.drops),
+            "published": self.published,
+            "events_written": self.events_written,
+            "errors": self.errors,
+            "reconnects": self.reconnects,
+            "queued": len(self.queue),
+            "last_error": self.last_error,
+        }
+
+    # ------------------------------------------------------------------ writer task
+
+    async def _run(self) -> None:
+        attempt = 0
+        tried_after_close = False
+        while True:
+            if self._client is None:
+                if self._closing:
+                    # closing while disconnected: one last attempt to deliver what is queued
+                    if tried_after_close:
+                        return
+                    tried_after_close = True
+                if await self._connect():
+                    attempt = 0
+                else:
+                    attempt += 1
+                    if not self._closing:
+                        await self._sleep(self._backoff(attempt))
+                    continue
+            # only a flush that began after close() was called has everything queued before it
+            final = self._closing
+            try:
+                more = await self._flush()
+            except REDIS_ERRORS as exc:
+                self._on_error(exc)
+                await self._drop_client()
+                continue
+            if final and not more:
+                return
+            if not more:
+                await self._sleep(TICK_S)
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), seconds)
+        self._wake.clear()
+
+    @staticmethod
+    def _backoff(attempt: int) -> float:
+        base = min(BACKOFF_MAX_S, BACKOFF_FIRST_S * 2 ** min(attempt, 10))
+        return base * random.uniform(0.5, 1.0)
+
+    async def _connect(self) -> bool:
+        client = aioredis.from_url(
+            self._url,
+            socket_connect_timeout=CONNECT_TIMEOUT_S,
+            socket_timeout=COMMAND_TIMEOUT_S,
+            retry=Retry(NoBackoff(), 0),
+            health_check_interval=0,
+        )
+        try:
+            await client.ping()
+        except REDIS_ERRORS as exc:
+            self._on_error(exc)
+            with contextlib.suppress(Exception):
+                await client.aclose()
+            return False
+        if self._lost_since is not None:
+            self.reconnects += 1
+            log.info("redis %s: reconnected", self.display)
+        self._client = client
+        self.state = "connected"
+        self._lost_since = None
+        # a new or restarted server has none of the current state: write it again
+        self._snapshot_dirty = self._latest_snapshot is not None
+        self._params_dirty = self._params_payload is not None
+        self._last_heartbeat = 0.0
+        return True
+
+    async def _drop_client(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            with contextlib.suppress(Exception):
+                await client.aclose()
+
+    def _on_error(self, exc: BaseException) -> None:
+        """Count a connection-level failure and move connected -> reconnecting -> down."""
+        self.errors += 1
+        message = scrub_secrets(f"{type(exc).__name__}: {exc}", self._url)
+        self.last_error = message
+        now = time.monotonic()
+        if self.state == "connected":
+            self._lost_since = now
+            self.state = "reconnecting"
+            log.warning("redis %s: connection lost: %s (reconnecting in the background)", self.display, message)
+        elif self.state == "reconnecting":
+            if self._lost_since is not None and now - self._lost_since >= DOWN_AFTER_S:
+                self.state = "down"
+                log.warning("redis %s: still unreachable: %s", self.display, message)
+        elif self.errors == 1:
+            log.warning("redis %s: cannot connect: %s (retrying in the background)", self.display, message)
+
+    def _stage_metrics(self) -> None:
+        """Turn the latest snapshot into coalesced metric writes (latest wins per key)."""
+        snap = self._latest_snapshot
+        if snap is None or not self._snapshot_dirty:
+            return
+        self._snapshot_dirty = False
+        put = self.queue.put_metric
+        for key, value, ttl in snapshot_metrics(snap, self.keys):
+            put(MetricWrite(key, value, ttl))
+        for stage, view in snap.latency.items():
+            put(MetricWrite(self.keys.latency, latency_payload(view, snap.ts), field=stage))
+
+    async def _flush(self) -> bool:
+        """One pipelined round trip. Returns True when events are still waiting."""
+        client = self._client
+        assert client is not None
+        self._stage_metrics()
+        queue = self.queue
+        pipe = client.pipeline(transaction=False)
+        metric_seqs: dict[str, int] = {}
+        for ident, (seq, w) in queue.metrics.items():
+            metric_seqs[ident] = seq
+            if w.field is None:
+                pipe.set(w.key, w.value, ex=w.ttl)
+            else:
+                pipe.hset(w.key, w.field, w.value)
+        last_signal_seq = 0
+        newest_signal_ts: float | None = None
+        signals = list(queue.signals)
+        for seq, sig in signals:
+            last_signal_seq = seq
+            payload = signal_encoder.encode(sig)
+            pipe.set(self.keys.signal(sig.level_name, sig.ts), payload, ex=TTL_SIGNAL_S)
+            pipe.zadd(self.keys.signals_history, {payload: sig.ts})
+            pipe.publish(self.keys.signals_channel, payload)
+            newest_signal_ts = sig.ts if newest_signal_ts is None else max(newest_signal_ts, sig.ts)
+        if newest_signal_ts is not None:
+            # age is measured on the engine clock so replayed (old) signals are kept too
+            pipe.zremrangebyscore(
+                self.keys.signals_history, "-inf", f"({newest_signal_ts - self.config.history_max_age_s}"
+            )
+            pipe.zremrangebyrank(self.keys.signals_history, 0, -(self.config.history_max + 1))
+        last_event_seq = 0
+        n_events = 0
+        for seq, ev in queue.events:
+            if n_events >= MAX_EVENTS_PER_FLUSH:
+                break
+            pipe.xadd(self.keys.events, stream_entry(ev), maxlen=self.config.stream_maxlen, approximate=True)
+            last_event_seq = seq
+            n_events += 1
+        params_sent = False
+        if self._params_dirty and self._params_payload is not None:
+            pipe.set(self.keys.params, self._params_payload)
+            params_sent = True
+        now = time.monotonic()
+        heartbeat = self._closing or now - self._last_heartbeat >= HEARTBEAT_EVERY_S
+        if heartbeat:
+            self._add_own_latency(pipe)
+            pipe.set(
+                self.keys.heartbeat,
+                heartbeat_payload(
+                    self._latest_snapshot,
+                    version=__version__,
+                    started_wall=self._started_wall,
+                    now_wall=time.time(),
+                    sink={k: v for k, v in self.stats().items() if k not in ("server", "last_error")},
+                ),
+                ex=TTL_HEARTBEAT_S,
+            )
+        if len(pipe) == 0:
+            return False
+        t0 = time.perf_counter()
+        # a command the server refuses (OOM, WRONGTYPE) is counted, not retried for ever;
+        # connection failures still raise and keep everything queued
+        results = await pipe.execute(raise_on_error=False)
+        self._own_latency.append(time.perf_counter() - t0)
+        self._count_refusals(results)
+        queue.forget_written(metric_seqs, last_event_seq, last_signal_seq)
+        self.published += len(signals)
+        self.events_written += n_events
+        if params_sent:
+            self._params_dirty = False
+        if heartbeat:
+            self._last_heartbeat = now
+        return len(queue.events) > 0
+
+    def _count_refusals(self, results: list[Any]) -> None:
+        refused = [r for r in results if isinstance(r, Exception)]
+        if refused:
+            self.errors += len(refused)
+            self.last_error = scrub_secrets(f"{type(refused[0]).__name__}: {refused[0]}", self._url)
+            log.warning("redis %s: %d command(s) refused: %s", self.display, len(refused), self.last_error)
+
+    def _add_own_latency(self, pipe: Any) -> None:
+        if not self._own_latency:
+            return
+        values = sorted(self._own_latency)
+        ts = self._latest_snapshot.ts if self._latest_snapshot is not None else time.time()
+        view = LatencyView(
+            p50_ms=_percentile(values, 0.5) * 1000, p99_ms=_percentile(values, 0.99) * 1000, n=len(values)
+        )
+        pipe.hset(self.keys.latency, OWN_LATENCY_STAGE, latency_payload(view, ts))

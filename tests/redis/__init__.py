@@ -1,0 +1,1 @@
+"""Redis integration tests (real redis-server started by tests/redis/server.py)."""

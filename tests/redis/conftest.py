@@ -1,0 +1,34 @@
+"""Fixtures: a real redis-server per test (tests/redis/server.py), skipped when not installed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from tests.redis.server import RedisServer, redis_server_binary
+
+if redis_server_binary() is None:
+    pytest.skip("redis-server is not installed", allow_module_level=True)
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    with RedisServer() as server:
+        yield server
+
+
+@pytest.fixture
+def make_redis_server() -> Iterator[Callable[..., RedisServer]]:
+    """Factory for servers with options (ACL user/password); all are stopped at teardown."""
+    made: list[RedisServer] = []
+
+    def make(**kwargs: str | None) -> RedisServer:
+        server = RedisServer(**kwargs)
+        made.append(server)
+        server.start()
+        return server
+
+    yield make
+    for server in made:
+        server.close()
