@@ -101,6 +101,8 @@ class PacedSource(Source):
     async def close(self) -> None:
         self._closed = True
         self._resume.set()
+        for st in self._status.values():
+            st.state = "done"
 
     # ------------------------------------------------------------------ playing
 
