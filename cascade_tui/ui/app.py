@@ -1,0 +1,445 @@
+"""The dashboard app and its entry point `run_dashboard`.
+
+Data flow: the pipeline runs on its own asyncio loop in a Textual thread worker; the app
+pulls `pipeline.latest_snapshot` on a timer (8 Hz for numbers and tables, 1.5 Hz for the
+plotext chart) and never receives per-event calls. Everything the user changes reaches the
+engine through the pipeline's thread-safe controls (`set_params`, `call`, `stop`).
+
+For deterministic tests and screenshots the app also runs on one fixed snapshot with no
+worker (`CascadeApp(pipeline=None, snapshot=snap)`); relative times then use the
+snapshot's own clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from functools import partial
+from pathlib import Path
+from typing import Any, ClassVar
+
+import msgspec
+from textual import work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import BindingType
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer
+from textual.worker import Worker, WorkerState
+
+from cascade_tui.config import Config, data_dir, default_config_path, save_config
+from cascade_tui.engine.params import EngineParams, ParamError, validate
+from cascade_tui.engine.types import Signal, Snapshot
+from cascade_tui.runtime.options import RunOptions
+from cascade_tui.runtime.pipeline import Pipeline
+from cascade_tui.sources.paced import PacedSource
+from cascade_tui.ui.bindings import APP_BINDINGS, SOURCE_ACTIONS, next_speed, unknown_keymap_ids
+from cascade_tui.ui.filter_screen import FilterScreen
+from cascade_tui.ui.health_panel import HealthPanel
+from cascade_tui.ui.help_screen import HelpScreen
+from cascade_tui.ui.palette import Palette
+from cascade_tui.ui.regime_panel import RegimePanel
+from cascade_tui.ui.replay_bar import ReplayBar, speed_label
+from cascade_tui.ui.scores_panel import ScoresPanel
+from cascade_tui.ui.signal_log import SignalLog
+from cascade_tui.ui.status_bar import StatusBar
+from cascade_tui.ui.tape_panel import TapePanel
+from cascade_tui.ui.themes import APP_VARIABLE_DEFAULTS, DEFAULT_THEME, load_themes
+from cascade_tui.ui.threshold_editor import ThresholdEditor, changed_keys, format_value
+from cascade_tui.ui.venue_panel import VenuePanel
+from cascade_tui.ui.view_state import UiLogEntry, ViewState
+
+FRAME_HZ = 8.0
+CHART_HZ = 1.5
+HEALTH_HZ = 1.0
+STOP_TIMEOUT_S = 5.0
+NUDGE_STEP = 0.01
+
+
+class CascadeApp(App[int]):
+    CSS_PATH = "app.tcss"
+    TITLE = "cascade-tui"
+    BINDINGS: ClassVar[list[BindingType]] = list(APP_BINDINGS)
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (100, "-wide")]
+
+    def __init__(
+        self,
+        pipeline: Pipeline | None = None,
+        *,
+        options: RunOptions | None = None,
+        status: dict[str, str] | None = None,
+        snapshot: Snapshot | None = None,
+        config: Config | None = None,
+        config_path: str | Path | None = None,
+        clock: Callable[[], float] | None = None,
+        start_pipeline: bool = True,
+    ) -> None:
+        super().__init__()
+        self.options = options or RunOptions()
+        self.config = config or self.options.config
+        self.status = dict(status or {})
+        self.pipeline = pipeline
+        self.fixed_snapshot = snapshot
+        self.config_path = Path(config_path) if config_path else None
+        self.start_pipeline = start_pipeline
+        self._clock = clock
+        ui = self.config.ui
+        params = pipeline.engine.params if pipeline is not None else self.config.engine
+        self.view = ViewState(params=params, tape_min_usd=dict(ui.tape_min_usd), window_s=ui.window_s)
+        self.paced: PacedSource | None = (
+            pipeline.source if pipeline is not None and isinstance(pipeline.source, PacedSource) else None
+        )
+        self.cascade_themes: list[str] = []
+        self._shown: Snapshot | None = None
+        self._seen_signals: deque[tuple[str, float, str]] = deque(maxlen=1000)
+        self._alerts_primed = False
+        self._pipeline_worker: Worker[None] | None = None
+        self._source_end_reported = False
+
+    # ------------------------------------------------------------------ layout
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="status")
+        if self.paced is not None:
+            yield ReplayBar(id="replay")
+        with VerticalScroll(id="dashboard", can_focus=False):
+            with Horizontal(id="top-row", classes="row"):
+                yield VenuePanel(self.view, id="venues", classes="panel")
+                yield RegimePanel(id="regime", classes="panel")
+            with Horizontal(id="mid-row", classes="row"):
+                yield ScoresPanel(self.view, id="scores")
+                yield TapePanel(self.view, id="tape", classes="panel")
+            with Horizontal(id="bottom-row", classes="row"):
+                yield SignalLog(self.view, id="signals")
+                yield HealthPanel(self.view, id="health", classes="panel")
+        yield Footer()
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        return dict(APP_VARIABLE_DEFAULTS)
+
+    def on_mount(self) -> None:
+        self._register_themes()
+        self._apply_keymap()
+        self.theme_changed_signal.subscribe(self, lambda _theme: self._on_theme_changed())
+        self.query_one("#scores-table").focus()
+        if self.pipeline is not None and self.start_pipeline:
+            self._pipeline_worker = self.run_pipeline()
+        if self.pipeline is not None:
+            self.set_interval(1 / FRAME_HZ, self.refresh_frame, name="frame")
+            self.set_interval(1 / CHART_HZ, self.refresh_chart, name="chart")
+            self.set_interval(1 / HEALTH_HZ, self.refresh_health_extras, name="health")
+        self.refresh_frame(force=True)
+        self.refresh_chart()
+
+    def _register_themes(self) -> None:
+        loaded = load_themes()
+        for theme in loaded.themes:
+            self.register_theme(theme)
+        self.cascade_themes = [t.name for t in loaded.themes]
+        for error in loaded.errors:
+            self.notify(error, title="theme file refused", severity="warning")
+        wanted = self.options.theme or self.config.ui.theme or DEFAULT_THEME
+        if wanted in self.available_themes:
+            self.theme = wanted
+        else:
+            self.notify(f"unknown theme {wanted!r}; using {DEFAULT_THEME}", severity="warning")
+            self.theme = DEFAULT_THEME
+
+    def _apply_keymap(self) -> None:
+        keymap = dict(self.config.ui.keymap)
+        for bad in unknown_keymap_ids(keymap):
+            self.notify(f"ui.keymap: no binding with id {bad!r}", severity="warning")
+            del keymap[bad]
+        self.set_keymap(keymap)
+
+    # ------------------------------------------------------------------ engine worker
+
+    @work(thread=True, exit_on_error=False, group="pipeline", name="pipeline", description="engine pipeline")
+    def run_pipeline(self) -> None:
+        """The engine's own asyncio loop, in a thread: UI redraws never delay it."""
+        assert self.pipeline is not None
+        asyncio.run(self.pipeline.run())
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker is not self._pipeline_worker:
+            return
+        if event.state == WorkerState.ERROR:
+            self.notify(f"engine stopped: {event.worker.error}", title="pipeline error", severity="error", timeout=30)
+        elif event.state == WorkerState.SUCCESS and not self._source_end_reported:
+            self._source_end_reported = True
+            self.notify("the source has ended; the last state stays on screen", title="source finished")
+
+    def stop_pipeline(self) -> None:
+        if self.pipeline is not None:
+            self.pipeline.stop()
+
+    async def action_quit_dashboard(self) -> None:
+        """Stop the engine, wait for it to finish (bounded), restore the terminal, exit 0."""
+        pipeline = self.pipeline
+        if pipeline is not None:
+            pipeline.stop()
+            if self._pipeline_worker is not None:
+                await asyncio.to_thread(pipeline.finished.wait, STOP_TIMEOUT_S)
+        self.exit(0)
+
+    def on_unmount(self) -> None:
+        self.stop_pipeline()  # whatever closed the app, the engine thread must not outlive it
+
+    # ------------------------------------------------------------------ frames
+
+    def current_snapshot(self) -> Snapshot | None:
+        if self.pipeline is not None:
+            return self.pipeline.latest_snapshot or self.fixed_snapshot
+        return self.fixed_snapshot
+
+    def now(self) -> float:
+        """The clock for notes in the log: injected, else the engine's, else wall time."""
+        if self._clock is not None:
+            return self._clock()
+        snap = self.current_snapshot()
+        return snap.ts if snap is not None else time.time()
+
+    @property
+    def palette(self) -> Palette:
+        return Palette(self.theme_variables)
+
+    def source_label(self) -> str:
+        if self.pipeline is not None:
+            return self.pipeline.source.label()
+        return self.status.get("source", "snapshot")
+
+    def refresh_frame(self, force: bool = False) -> None:
+        """Apply the newest snapshot to every panel (one batched repaint)."""
+        if self.paced is not None:
+            self.query_one(ReplayBar).show(self.paced.progress())
+        snap = self.current_snapshot()
+        if not force and (self.view.display_paused or snap is self._shown):
+            return
+        self._shown = snap
+        pal = self.palette
+        with self.batch_update():
+            self.query_one(StatusBar).show(
+                snap,
+                source=self.source_label(),
+                redis=self.status.get("redis", "off"),
+                display_paused=self.view.display_paused,
+            )
+            self.query_one(VenuePanel).show(snap)
+            self.query_one(RegimePanel).show_numbers(snap)
+            self.query_one(ScoresPanel).show(snap, pal, force=force)
+            self.query_one(TapePanel).show(snap)
+            self.query_one(SignalLog).show(snap, pal, force=force)
+            self.query_one(HealthPanel).show(snap)
+        if snap is not None:
+            self._alert_on_critical(snap.signals)
+
+    def refresh_chart(self) -> None:
+        if self.view.display_paused:
+            return
+        self.query_one(RegimePanel).show_chart(self.current_snapshot())
+
+    def refresh_health_extras(self) -> None:
+        """Queue drops live outside the snapshot (source and sinks); read them at 1 Hz."""
+        pipeline = self.pipeline
+        if pipeline is None:
+            return
+        venue_drops: dict[str, int] = {}
+        queue_drops: dict[str, int] = {}
+        try:
+            for venue, st in list(pipeline.source.feed_status().items()):
+                venue_drops[venue] = int(st.drops)
+            for sink in pipeline.sinks:
+                for queue, n in dict(sink.stats().get("drops", {})).items():
+                    queue_drops[f"{sink.name}.{queue}"] = int(n)
+        except (AttributeError, TypeError, ValueError, RuntimeError):
+            return  # a sink with odd stats must not break the dashboard; try again next second
+        self.query_one(HealthPanel).set_drops(venue_drops, queue_drops)
+
+    def _on_theme_changed(self) -> None:
+        self.refresh_frame(force=True)
+        self.refresh_chart()
+
+    # ------------------------------------------------------------------ alerts
+
+    def _alert_on_critical(self, signals: Iterable[Signal]) -> None:
+        fresh: list[Signal] = []
+        for sig in signals:  # newest first: stop at the first one already seen
+            key = (sig.episode, sig.ts, sig.state)
+            if key in self._seen_signals:
+                break
+            fresh.append(sig)
+        for sig in reversed(fresh):
+            self._seen_signals.append((sig.episode, sig.ts, sig.state))
+        if not self._alerts_primed:
+            self._alerts_primed = True  # what was already there when we started is history
+            return
+        for sig in reversed(fresh):
+            if sig.level == 3 and sig.state in ("open", "escalate"):
+                self.critical_alert(sig)
+
+    def critical_alert(self, sig: Signal) -> None:
+        ui = self.config.ui
+        if ui.bell:
+            self.bell()
+        if ui.toasts:
+            asset = "MARKET-WIDE" if sig.asset == "*" else sig.asset
+            who = "longs" if sig.direction == "long" else "shorts"
+            self.notify(
+                f"{asset} {who} liquidating · score {sig.score:.2f} · {', '.join(sig.venues)}",
+                title="CRITICAL cascade",
+                severity="error",
+                timeout=10,
+            )
+
+    # ------------------------------------------------------------------ parameters
+
+    def apply_params(self, params: EngineParams, reason: str) -> bool:
+        """Send new parameters to the engine at once; refused values are reported, not applied."""
+        old = self.view.params
+        try:
+            if self.pipeline is not None:
+                self.pipeline.set_params(params)  # validates in this thread, applies on the engine loop
+            else:
+                validate(params)
+        except ParamError as exc:
+            self.notify(f"{exc} — not applied", title="parameter refused", severity="error")
+            return False
+        self.view.params = params
+        changes = changed_keys(old, params)
+        if changes:
+            shown = ", ".join(f"{k} {format_value(a)}→{format_value(b)}" for k, a, b in changes[:4])
+            more = f" (+{len(changes) - 4} more)" if len(changes) > 4 else ""
+            self.view.ui_log.append(UiLogEntry(self.now(), f"{reason}: {shown}{more}"))
+        self.refresh_frame(force=True)
+        return True
+
+    def action_threshold_editor(self) -> None:
+        def done(result: EngineParams | None) -> None:
+            if result is not None:
+                self.apply_params(result, "editor")
+
+        self.push_screen(ThresholdEditor(self.view.params), done)
+
+    def action_select_level(self, level: int) -> None:
+        self.view.selected_level = max(1, min(3, level))
+        self.query_one(ScoresPanel).update_titles()
+
+    def action_nudge(self, direction: int) -> None:
+        t = self.view.params.thresholds
+        name = ("watch", "warning", "critical")[self.view.selected_level - 1]
+        value = round(getattr(t, name) + direction * NUDGE_STEP, 4)
+        thresholds = msgspec.structs.replace(t, **{name: value})
+        self.apply_params(msgspec.structs.replace(self.view.params, thresholds=thresholds), "threshold")
+
+    def action_restore_defaults(self) -> None:
+        if self.apply_params(EngineParams(), "defaults restored"):
+            self.notify("engine parameters restored to their defaults")
+
+    def action_save_config(self) -> None:
+        ui = msgspec.structs.replace(
+            self.config.ui,
+            window_s=self.view.window_s,
+            theme=self.theme if self.theme in self.cascade_themes else self.config.ui.theme,
+        )
+        config = msgspec.structs.replace(self.config, engine=self.view.params, ui=ui)
+        try:
+            path = save_config(config, self.config_path or default_config_path())
+        except OSError as exc:
+            self.notify(f"cannot save: {exc}", severity="error")
+            return
+        self.config = config
+        self.view.ui_log.append(UiLogEntry(self.now(), f"config saved to {path}"))
+        self.notify(str(path), title="config saved")
+        self.refresh_frame(force=True)
+
+    # ------------------------------------------------------------------ view actions
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(self.config.ui.keymap))
+
+    def action_cycle_window(self) -> None:
+        self.view.cycle_window()
+        self.refresh_frame(force=True)
+
+    def action_cycle_tape_floor(self) -> None:
+        self.view.cycle_tape_floor()
+        self.refresh_frame(force=True)
+
+    def action_filter_signals(self) -> None:
+        def done(result: str | None) -> None:
+            if result is not None:
+                self.view.signal_filter = result
+                self.refresh_frame(force=True)
+
+        self.push_screen(FilterScreen(self.view.signal_filter), done)
+
+    def action_pause_display(self) -> None:
+        self.view.display_paused = not self.view.display_paused
+        self.refresh_frame(force=True)
+
+    def action_cycle_theme(self) -> None:
+        names = self.cascade_themes or [DEFAULT_THEME]
+        position = names.index(self.theme) if self.theme in names else -1
+        self.theme = names[(position + 1) % len(names)]
+        self.notify(self.theme, title="theme", timeout=2)
+
+    def action_screenshot(self) -> None:
+        folder = data_dir() / "screenshots"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = self.save_screenshot(path=str(folder))
+        self.notify(path, title="screenshot saved")
+
+    # ------------------------------------------------------------------ demo / replay controls
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # demo/replay controls are hidden and inactive for live sources, which cannot be paused
+        return not (action in SOURCE_ACTIONS and self.paced is None)
+
+    def _source_call(self, method: Callable[..., Any], *args: Any) -> None:
+        assert self.pipeline is not None
+        self.pipeline.call(method, *args)  # PacedSource controls run on the engine loop
+
+    def action_toggle_source(self) -> None:
+        if self.paced is not None:
+            self._source_call(self.paced.toggle_pause)
+
+    def action_source_speed(self, direction: int) -> None:
+        if self.paced is None:
+            return
+        speed = next_speed(self.paced.speed, direction)
+        self._source_call(self.paced.set_speed, speed)
+        self.notify(f"speed {speed_label(speed)}", timeout=1.5)
+
+    def action_next_signal(self) -> None:
+        if self.paced is not None:
+            self._source_call(self.paced.seek_next_signal)
+
+    # ------------------------------------------------------------------ command palette
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for binding in APP_BINDINGS:
+            action_name = binding.action.split("(", 1)[0]
+            if self.check_action(action_name, ()) is not True:
+                continue
+            keys = binding.key_display or binding.key
+            yield SystemCommand(binding.description, f"key: {keys}", partial(self.run_action, binding.action))
+
+
+def run_dashboard(pipeline: Pipeline, options: RunOptions, status: dict[str, str]) -> int:
+    """Run the dashboard over a pipeline until the user quits; returns the exit code (0)."""
+    app = CascadeApp(
+        pipeline,
+        options=options,
+        status=status,
+        config_path=status.get("config_path"),
+    )
+    try:
+        result = app.run()
+    finally:
+        pipeline.stop()
+        pipeline.finished.wait(STOP_TIMEOUT_S if app._pipeline_worker is not None else 0)
+    return int(result or 0)
+

@@ -1,0 +1,77 @@
+"""Every key of the dashboard, with a stable id users can remap in the config.
+
+`[ui.keymap]` in config.toml maps a binding id to key(s), e.g. `threshold-editor = "e"`;
+`apply_keymap` hands it to Textual's keymap support (App.set_keymap). Ids never change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from textual.binding import Binding
+
+APP_BINDINGS: list[Binding] = [
+    Binding("q", "quit_dashboard", "Quit", id="quit"),
+    Binding("question_mark", "help", "Help", id="help", key_display="?"),
+    Binding("t", "threshold_editor", "Thresholds", id="threshold-editor"),
+    Binding("1", "select_level(1)", "Select WATCH", show=False, id="select-watch"),
+    Binding("2", "select_level(2)", "Select WARNING", show=False, id="select-warning"),
+    Binding("3", "select_level(3)", "Select CRITICAL", show=False, id="select-critical"),
+    Binding("right_square_bracket", "nudge(1)", "Raise threshold", show=False, id="nudge-up", key_display="]"),
+    Binding("left_square_bracket", "nudge(-1)", "Lower threshold", show=False, id="nudge-down", key_display="["),
+    Binding("s", "save_config", "Save", id="save-config"),
+    Binding("r", "restore_defaults", "Defaults", show=False, id="restore-defaults"),
+    Binding("w", "cycle_window", "Window", id="cycle-window"),
+    Binding("l", "cycle_tape_floor", "Tape floor", id="cycle-tape-floor"),
+    Binding("slash", "filter_signals", "Filter", id="filter-signals", key_display="/"),
+    Binding("p", "pause_display", "Pause view", id="pause-display"),
+    Binding("T", "cycle_theme", "Theme", id="cycle-theme"),
+    Binding("space", "toggle_source", "Play/pause", id="source-pause"),
+    Binding("plus,equals_sign", "source_speed(1)", "Faster", show=False, id="speed-up", key_display="+"),
+    Binding("minus", "source_speed(-1)", "Slower", show=False, id="speed-down", key_display="-"),
+    Binding("n", "next_signal", "Next signal", id="next-signal"),
+    Binding("f8", "screenshot", "Screenshot", show=False, id="screenshot"),
+]
+
+# Actions that need a demo/replay source (hidden and disabled otherwise).
+SOURCE_ACTIONS = frozenset({"toggle_source", "source_speed", "next_signal"})
+
+SPEEDS: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 100.0, 0.0)  # 0 = max
+
+
+@dataclass(frozen=True)
+class KeyHelp:
+    binding_id: str
+    keys: str
+    description: str
+
+
+def binding_ids() -> set[str]:
+    return {b.id for b in APP_BINDINGS if b.id}
+
+
+def unknown_keymap_ids(keymap: Mapping[str, str]) -> list[str]:
+    """Ids in a user keymap that match no binding (reported once, never fatal)."""
+    known = binding_ids()
+    return sorted(k for k in keymap if k not in known)
+
+
+def key_help(keymap: Mapping[str, str]) -> list[KeyHelp]:
+    """Every binding with the key(s) in force after the user's keymap."""
+    rows = []
+    for b in APP_BINDINGS:
+        assert b.id is not None
+        keys = keymap.get(b.id)
+        shown = keys if keys else (b.key_display or b.key)
+        rows.append(KeyHelp(b.id, shown.replace(",", " / "), b.description))
+    return rows
+
+
+def next_speed(current: float, direction: int) -> float:
+    """The next speed on the ladder (0 = as fast as possible sits above 100×)."""
+    ladder = list(SPEEDS)
+    position = ladder.index(current) if current in ladder else min(
+        range(len(ladder) - 1), key=lambda i: abs(ladder[i] - current)
+    )
+    return ladder[max(0, min(len(ladder) - 1, position + direction))]

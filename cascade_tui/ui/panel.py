@@ -1,0 +1,34 @@
+"""Base class of the dashboard panels: focusable, bordered, repainted from a snapshot."""
+
+from __future__ import annotations
+
+from textual.widget import Widget
+
+from cascade_tui.engine.types import Snapshot
+from cascade_tui.ui.palette import Palette
+from cascade_tui.ui.view_state import ViewState
+
+
+class Panel(Widget, can_focus=True):
+    """A panel renders itself from the latest snapshot plus the user's view choices.
+
+    `show()` only stores the snapshot and asks for a repaint (no layout pass), so applying a
+    frame costs one render of each changed panel.
+    """
+
+    def __init__(self, view: ViewState, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.view = view
+        self.snapshot: Snapshot | None = None
+
+    @property
+    def palette(self) -> Palette:
+        return Palette(self.app.theme_variables)
+
+    def show(self, snapshot: Snapshot | None) -> None:
+        self.snapshot = snapshot
+        self.update_titles()
+        self.refresh()
+
+    def update_titles(self) -> None:
+        """Set border title/subtitle from the view state (override where they change)."""

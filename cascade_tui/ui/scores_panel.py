@@ -1,0 +1,183 @@
+"""Cascade score per asset (DataTable updated in place) and the selected row's breakdown."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.content import Content
+from textual.widget import Widget
+from textual.widgets import DataTable
+
+from cascade_tui.engine.params import FACTORS, LEVEL_NAMES
+from cascade_tui.engine.types import AssetView, Snapshot
+from cascade_tui.ui import format as fmt
+from cascade_tui.ui.palette import Palette
+from cascade_tui.ui.view_state import ViewState
+
+COLUMNS: tuple[tuple[str, str, int], ...] = (
+    ("asset", "asset", 5),
+    ("score", "score", 9),
+    ("level", "level", 8),
+    ("dir", "dir", 6),
+    ("evs", "liq/s", 5),
+    ("usds", "USD/s", 6),
+    ("oi", "OI 5m", 6),
+    ("funding", "fund", 5),
+)
+FACTOR_LABELS = {
+    "velocity": "velocity",
+    "acceleration": "accel",
+    "volume": "volume",
+    "oi": "OI drop",
+    "funding": "funding",
+    "volatility": "vol exp",
+}
+
+
+def direction_text(direction: str, pal: Palette, *, active: bool) -> Text:
+    label = "▼long" if direction == "long" else "▲short"
+    return Text(label, style=pal.side(direction) if active else pal.dim)
+
+
+def asset_cells(asset: AssetView, window_index: int, pal: Palette) -> tuple[Text, ...]:
+    level_colour = pal.level(asset.level)
+    active = asset.level > 0
+    score = Text(fmt.bar(asset.score, 4), style=level_colour if active else pal.primary)
+    score.append(f" {asset.score:.2f}", style=f"bold {level_colour}" if active else "")
+    level = Text(LEVEL_NAMES[asset.level] if active else "—", style=f"bold {level_colour}" if active else pal.dim)
+    velocity = asset.velocity[window_index] if window_index < len(asset.velocity) else None
+    evs = velocity.events_per_s if velocity else 0.0
+    usds = velocity.usd_per_s if velocity else 0.0
+    oi = asset.oi_change_pct.get("5m")
+    oi_style = pal.side("long") if oi is not None and oi < -0.5 else ""
+    funding = asset.funding_annualized
+    return (
+        Text(asset.asset, style="bold"),
+        score,
+        level,
+        direction_text(asset.direction, pal, active=active or usds > 0),
+        Text(fmt.rate(evs), style="" if evs > 0 else pal.dim, justify="right"),
+        Text(fmt.usd(usds), style="" if usds > 0 else pal.dim, justify="right"),
+        Text(fmt.pct(oi), style=oi_style, justify="right"),
+        Text(fmt.pct(funding * 100 if funding is not None else None, digits=0), justify="right"),
+    )
+
+
+class ScoreBreakdown(Widget):
+    """Why the selected asset scores what it does: each factor's value and weight."""
+
+    DEFAULT_CSS = "ScoreBreakdown { height: 3; }"
+
+    def __init__(self, view: ViewState) -> None:
+        super().__init__()
+        self.view = view
+        self.asset: AssetView | None = None
+
+    def show(self, asset: AssetView | None) -> None:
+        self.asset = asset
+        self.refresh()
+
+    def render(self) -> Text:
+        pal = Palette(self.app.theme_variables)
+        a = self.asset
+        if a is None:
+            return Text("select an asset to see its score components", style=pal.dim)
+        text = Text(no_wrap=True, overflow="ellipsis")
+        text.append(f"{a.asset} ", "bold")
+        text.append(f"{a.score:.2f} ", f"bold {pal.level(a.level)}")
+        text.append(f"{fmt.usd(a.usd_60s)} in {a.events_60s} liq/60s", pal.fg)
+        if a.venues:
+            text.append(" · " + ",".join(a.venues), pal.dim)
+        if a.price is not None:
+            text.append(" · " + fmt.price(a.price), pal.dim)
+        weights = self.view.params.weights
+        width = self.content_size.width or 60
+        per_line = 3 if width >= 63 else 2
+        cell_width = width // per_line
+        bar_width = max(2, cell_width - 18)
+        for i, factor in enumerate(FACTORS):
+            if i % per_line == 0:
+                text.append("\n")
+            value = a.components.get(factor, 0.0)
+            weight = getattr(weights, factor)
+            cell = Text(f"{FACTOR_LABELS[factor]:<8} ", style=pal.dim)
+            cell.append(fmt.bar(value, bar_width), style=pal.primary)
+            cell.append(f" {value:.2f}".replace("0.", "."), style="bold" if value >= 0.5 else "")
+            cell.append(f"×{weight:.2f}".replace("0.", "."), style=pal.dim)
+            cell.pad_right(max(0, cell_width - cell.cell_len))
+            text.append_text(cell)
+        return text
+
+
+class ScoresPanel(Vertical, can_focus=False):
+    def __init__(self, view: ViewState, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.view = view
+        self.snapshot: Snapshot | None = None
+        self._cells: dict[str, tuple[Text, ...]] = {}
+        self._order: list[str] = []
+        self.selected_asset: str | None = None
+
+    def compose(self) -> ComposeResult:
+        table: DataTable[Text] = DataTable(cursor_type="row", zebra_stripes=False, id="scores-table")
+        for key, label, width in COLUMNS:
+            table.add_column(Text(label, justify="right" if key in ("evs", "usds", "oi", "funding") else "left"), key=key, width=width)
+        yield table
+        yield ScoreBreakdown(self.view)
+
+    @property
+    def table(self) -> DataTable[Text]:
+        return self.query_one("#scores-table", DataTable)
+
+    def update_titles(self) -> None:
+        t = self.view.params.thresholds
+        parts = []
+        for level, value in ((1, t.watch), (2, t.warning), (3, t.critical)):
+            mark = "▸" if level == self.view.selected_level else ""
+            parts.append(f"{mark}{LEVEL_NAMES[level]} {value:.2f}")
+        self.border_title = f"Cascade scores · {self.view.window_s}s rates"
+        self.border_subtitle = Content("thresholds " + " ".join(parts) + " · [ ] nudge")
+
+    def show(self, snapshot: Snapshot | None, pal: Palette, *, force: bool = False) -> None:
+        self.snapshot = snapshot
+        self.update_titles()
+        if snapshot is None:
+            return
+        table = self.table
+        window_index = self.view.window_index
+        assets = {a.asset: a for a in snapshot.assets}
+        for gone in [k for k in self._cells if k not in assets]:
+            table.remove_row(gone)
+            del self._cells[gone]
+            self._order.remove(gone)
+        for name, asset in assets.items():
+            cells = asset_cells(asset, window_index, pal)
+            old = self._cells.get(name)
+            if old is None:
+                table.add_row(*cells, key=name)
+                self._order.append(name)
+            else:
+                for (col_key, _, _), new_cell, old_cell in zip(COLUMNS, cells, old, strict=True):
+                    # force (theme change): colours differ even where the text is the same
+                    if force or new_cell != old_cell or new_cell.style != old_cell.style:
+                        table.update_cell(name, col_key, new_cell)
+            self._cells[name] = cells
+        wanted = [a.asset for a in snapshot.assets]  # engine order: highest score first
+        if wanted != self._order:
+            rank = {name: i for i, name in enumerate(wanted)}
+            selected = self.selected_asset
+            table.sort("asset", key=lambda cell: rank.get(cell.plain, len(rank)))
+            self._order = wanted
+            if selected in rank:
+                table.move_cursor(row=table.get_row_index(selected), animate=False, scroll=False)
+        if self.selected_asset is None and wanted:
+            self.selected_asset = wanted[table.cursor_row] if table.cursor_row < len(wanted) else wanted[0]
+        self.query_one(ScoreBreakdown).show(assets.get(self.selected_asset or ""))
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.row_key.value is not None:
+            self.selected_asset = str(event.row_key.value)
+            if self.snapshot is not None:
+                assets = {a.asset: a for a in self.snapshot.assets}
+                self.query_one(ScoreBreakdown).show(assets.get(self.selected_asset))

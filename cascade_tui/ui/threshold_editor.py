@@ -1,0 +1,155 @@
+"""`t`: edit every threshold, gate, weight and normalizer; invalid values are refused.
+
+The editor returns a new, validated `EngineParams` (or None on cancel); the app hands it to
+the pipeline. Nothing is applied until every field parses and `params.validate` accepts the
+whole set, so a half-typed value can never reach the engine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import msgspec
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Static
+
+from cascade_tui.engine.params import EngineParams, ParamError, validate
+
+EDITABLE_SECTIONS: tuple[tuple[str, str], ...] = (
+    ("thresholds", "Level thresholds (score 0–1)"),
+    ("gates", "Gates (needed for WARNING and above)"),
+    ("weights", "Factor weights (0–1)"),
+    ("normalizers", "Normalizers (> 0)"),
+)
+
+
+@dataclass(frozen=True)
+class Field:
+    dotted: str  # e.g. "gates.usd_floor.BTC"
+    value: float | int
+    is_int: bool
+
+    @property
+    def widget_id(self) -> str:
+        return "field-" + self.dotted.replace(".", "--")
+
+
+def editable_fields(params: EngineParams) -> list[Field]:
+    data: dict[str, Any] = msgspec.to_builtins(params)
+    fields: list[Field] = []
+    for section, _ in EDITABLE_SECTIONS:
+        for key, value in data[section].items():
+            if isinstance(value, dict):
+                fields += [Field(f"{section}.{key}.{k}", v, False) for k, v in value.items()]
+            elif isinstance(value, int | float) and not isinstance(value, bool):
+                fields.append(Field(f"{section}.{key}", value, isinstance(value, int)))
+    return fields
+
+
+def format_value(value: float | int) -> str:
+    return str(value) if isinstance(value, int) else f"{value:.6g}"
+
+
+def build_params(base: EngineParams, entered: dict[str, str]) -> EngineParams:
+    """New params from text entries keyed by dotted name. Raises ParamError naming the key."""
+    data: dict[str, Any] = msgspec.to_builtins(base)
+    ints = {f.dotted for f in editable_fields(base) if f.is_int}
+    for dotted, raw in entered.items():
+        text = raw.strip().replace("_", "")
+        try:
+            value: float | int = int(text) if dotted in ints else float(text)
+        except ValueError:
+            kind = "a whole number" if dotted in ints else "a number"
+            raise ParamError(f"{dotted}: {raw.strip() or 'empty'!r} is not {kind}") from None
+        if isinstance(value, float) and value != value:  # NaN would slip through comparisons
+            raise ParamError(f"{dotted}: not a number")
+        node = data
+        *parents, leaf = dotted.split(".")
+        for part in parents:
+            node = node[part]
+        node[leaf] = value
+    try:
+        params = msgspec.convert(data, EngineParams)
+    except msgspec.ValidationError as exc:
+        raise ParamError(str(exc)) from None
+    return validate(params)
+
+
+def changed_keys(old: EngineParams, new: EngineParams) -> list[tuple[str, Any, Any]]:
+    """(dotted key, old, new) for every leaf value that differs."""
+    out: list[tuple[str, Any, Any]] = []
+
+    def walk(a: Any, b: Any, prefix: str) -> None:
+        if isinstance(a, dict) and isinstance(b, dict):
+            for k in sorted(set(a) | set(b)):
+                walk(a.get(k), b.get(k), f"{prefix}.{k}" if prefix else str(k))
+        elif a != b:
+            out.append((prefix, a, b))
+
+    walk(msgspec.to_builtins(old), msgspec.to_builtins(new), "")
+    return out
+
+
+class ThresholdEditor(ModalScreen[EngineParams | None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel", show=False),
+        Binding("ctrl+s", "apply", "Apply", show=False),
+    ]
+
+    def __init__(self, params: EngineParams) -> None:
+        super().__init__()
+        self.params = params
+        self.fields = editable_fields(params)
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="editor-body") as body:
+            body.border_title = "Detection parameters"
+            body.border_subtitle = "enter / ctrl+s apply · escape cancel"
+            for section, title in EDITABLE_SECTIONS:
+                yield Static(title, classes="editor-section")
+                for f in self.fields:
+                    if f.dotted.split(".", 1)[0] != section:
+                        continue
+                    with Horizontal(classes="editor-row"):
+                        yield Label(f.dotted.split(".", 1)[1], classes="editor-label")
+                        yield Input(
+                            format_value(f.value),
+                            id=f.widget_id,
+                            type="integer" if f.is_int else "text",
+                            compact=True,
+                            select_on_focus=True,
+                        )
+        yield Label("", id="editor-error")
+        with Horizontal(id="editor-buttons"):
+            yield Button("Apply", variant="primary", id="editor-apply")
+            yield Button("Cancel", id="editor-cancel")
+
+    def entered(self) -> dict[str, str]:
+        return {f.dotted: self.query_one(f"#{f.widget_id}", Input).value for f in self.fields}
+
+    def action_apply(self) -> None:
+        try:
+            params = build_params(self.params, self.entered())
+        except ParamError as exc:
+            self.query_one("#editor-error", Label).update(f"✗ {exc} — nothing applied")
+            self.query_one("#editor-error", Label).add_class("shown")
+            return
+        self.dismiss(params)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.action_apply()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "editor-apply":
+            self.action_apply()
+        else:
+            self.action_cancel()
