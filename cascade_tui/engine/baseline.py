@@ -25,6 +25,7 @@ class Baseline:
 
     __slots__ = (
         "_alpha",
+        "_usd_floor",
         "count_full",
         "count_sampled",
         "cur_full",
@@ -33,13 +34,15 @@ class Baseline:
         "frozen",
         "minute",
         "minutes_seen",
+        "rate_full",
+        "rate_sampled",
         "usd",
-        "usd_floor",
+        "usd_20s",
     )
 
     def __init__(self, minute: int, usd_floor: float, halflife_s: float) -> None:
         self.minute = minute
-        self.usd_floor = usd_floor
+        self._usd_floor = usd_floor
         self._alpha = 1.0 - 0.5 ** (60.0 / max(halflife_s, 60.0))
         self.count_full = PRIOR_RATE * 60.0
         self.count_sampled = PRIOR_RATE * 60.0
@@ -49,6 +52,24 @@ class Baseline:
         self.cur_full = 0.0
         self.cur_sampled = 0.0
         self.cur_usd = 0.0
+        self.rate_full = self.rate_sampled = self.usd_20s = 0.0
+        self._refresh()
+
+    @property
+    def usd_floor(self) -> float:
+        return self._usd_floor
+
+    @usd_floor.setter
+    def usd_floor(self, value: float) -> None:
+        self._usd_floor = value
+        self._refresh()
+
+    def _refresh(self) -> None:
+        """Floored values the score reads (recomputed once a minute, not per event)."""
+        self.rate_full = max(self.count_full / 60.0, MIN_RATE)  # events/s on full feeds
+        self.rate_sampled = max(self.count_sampled / 60.0, MIN_RATE)  # events/s on sampled feeds
+        # USD per 20 s, floored relative to the asset's USD floor
+        self.usd_20s = max(self.usd / 3.0, self._usd_floor * USD_BASE_FLOOR_RATIO, 1.0)
 
     def set_halflife(self, halflife_s: float) -> None:
         self._alpha = 1.0 - 0.5 ** (60.0 / max(halflife_s, 60.0))
@@ -73,26 +94,12 @@ class Baseline:
                 self._learn(0.0, 0.0, 0.0)
         self.cur_full = self.cur_sampled = self.cur_usd = 0.0
         self.minute = minute
+        self._refresh()
 
     def _learn(self, full: float, sampled: float, usd: float) -> None:
         a = max(self._alpha, 1.0 / (self.minutes_seen + PRIOR_MINUTES + 1.0))
         self.minutes_seen += 1
         self.count_full += a * (min(full, WINSOR_MULT * self.count_full + 5.0) - self.count_full)
         self.count_sampled += a * (min(sampled, WINSOR_MULT * self.count_sampled + 5.0) - self.count_sampled)
-        cap = WINSOR_MULT * self.usd + self.usd_floor * PRIOR_USD_RATIO
+        cap = WINSOR_MULT * self.usd + self._usd_floor * PRIOR_USD_RATIO
         self.usd += a * (min(usd, cap) - self.usd)
-
-    @property
-    def rate_full(self) -> float:
-        """Baseline events/s on full feeds (floored)."""
-        return max(self.count_full / 60.0, MIN_RATE)
-
-    @property
-    def rate_sampled(self) -> float:
-        """Baseline events/s on sampled feeds (floored)."""
-        return max(self.count_sampled / 60.0, MIN_RATE)
-
-    @property
-    def usd_20s(self) -> float:
-        """Baseline USD per 20 s (floored relative to the asset's USD floor)."""
-        return max(self.usd / 3.0, self.usd_floor * USD_BASE_FLOOR_RATIO, 1.0)

@@ -131,7 +131,8 @@ class Engine:
         self._next_boundary = math.inf
         self._started: float | None = None
         self._events_total = 0
-        self._events_ring = SlotRing(6, 1)
+        self._sec_events = 0  # events in the current engine second
+        self._recent_events: deque[int] = deque(maxlen=5)  # events in each of the last 5 seconds
         self._venues: dict[str, VenueFlow] = {}
         self._assets: dict[str, AssetState] = {}
         self._active: dict[str, AssetState] = {}
@@ -218,7 +219,11 @@ class Engine:
     def process(self, ev: Event) -> list[Signal]:
         t = ev.recv_ts
         clock = self._clock
-        if not (isinstance(t, float | int) and _isfinite(t)):
+        try:
+            finite = _isfinite(t)
+        except TypeError:  # a hand-built event with a non-numeric time
+            finite = False
+        if not finite:
             self._rejected += 1
             return []
         out: list[Signal] = []
@@ -281,7 +286,6 @@ class Engine:
         sec = _floor(t)
         self._sec = sec
         self._next_boundary = float(sec + 1)
-        self._events_ring = SlotRing(6, 1, sec)
         self._market_rates = DecayedRates(t)
         self._market_win60 = SlotRing(60, 3, sec)
         self._market_baseline = self._new_market_baseline(sec // 60)
@@ -303,6 +307,8 @@ class Engine:
         ts = float(sec)
         p = self._params
         vol = self._vol
+        self._recent_events.append(self._sec_events)
+        self._sec_events = 0
         vol.advance(sec, ts, p.regime)
         self._multiplier = vol.multiplier(p.regime)
         self._expansion = vol.expansion()
@@ -352,7 +358,7 @@ class Engine:
     def _count_event(self, kind: str, t: float) -> None:
         self._kind_counts[kind] += 1
         self._events_total += 1
-        self._events_ring.add(self._sec, 0, 1.0)
+        self._sec_events += 1
 
     def _on_liquidation(self, ev: Liquidation, t: float, out: list[Signal]) -> None:
         usd = ev.usd
@@ -465,20 +471,24 @@ class Engine:
         """Score the asset at t and move its level state machine."""
         p = self._params
         inp = self._inp
-        _, _, wcount, wusd, full5 = st.rates.sums_at(t)
+        wcount5, wcount60, wusd20, full5 = st.rates.score_sums_at(t)
         sampled_rate: float | None = None
         for venue, av in st.venues.items():
             if av.sampled and self._venue_weight(venue) > 0.0:
                 occupied = av.occ.occupied(sec, OCCUPANCY_WINDOW_S)
                 sampled_rate = (sampled_rate or 0.0) + occupancy_rate(occupied, OCCUPANCY_WINDOW_S)
-        usd_long, usd_short = st.usd_60s(sec)
+        win = st.win60
+        win.advance(sec)
+        sums = win.sums
+        usd_long = sums[CH_USD_LONG]
+        usd_short = sums[CH_USD_SHORT]
         bl = st.baseline
         inp.count5_full = full5
         inp.sampled_rate = sampled_rate
-        inp.r5 = wcount[1] / 5.0
-        inp.r60 = wcount[3] / 60.0
-        inp.u20 = wusd[2]
-        inp.u60 = st.capped_usd_60s(sec)
+        inp.r5 = wcount5 / 5.0
+        inp.r60 = wcount60 / 60.0
+        inp.u20 = wusd20
+        inp.u60 = sums[CH_USD_CAPPED]
         inp.base_rate_full = bl.rate_full
         inp.base_rate_sampled = bl.rate_sampled
         inp.base_usd20 = bl.usd_20s
@@ -488,7 +498,7 @@ class Engine:
         inp.direction_sign = -1 if usd_long >= usd_short else 1
         inp.vol_expansion = self._expansion
         st.score, st.components, st.raw = score(inp, p, self._multiplier, self._surprise)
-        desired = self._desired_level(st, sec, inp)
+        desired = self._desired_level(st, sec, inp, round(sums[CH_COUNT]))
         lvl = st.level
         tr = lvl.step(st.asset, t, desired, p)
         bl.frozen = lvl.level >= WARNING  # a cascade must not raise its own baseline
@@ -509,8 +519,8 @@ class Engine:
                 st.venues_60s(t),
             )
 
-    def _desired_level(self, st: AssetState, sec: int, inp: ScoreInputs) -> int:
-        events = st.events_60s(sec)
+    def _desired_level(self, st: AssetState, sec: int, inp: ScoreInputs, events: int) -> int:
+        """The level the score supports once the gates are applied (events = count in 60 s)."""
         if events == 0:
             return 0  # no liquidations, no liquidation cascade (OI/funding/vol alone never alarm)
         desired = level_from_score(st.score, st.level.level, self._thresholds)
@@ -621,15 +631,12 @@ class Engine:
             (self._asset_view(st, t, sec) for st in self._assets.values()),
             key=lambda a: (-a.score, a.asset),
         )
-        self._events_ring.advance(sec)
-        ring = self._events_ring
-        recent = ring.total(0) - ring.channels[0][sec % ring.size]
         return Snapshot(
             v=SNAPSHOT_VERSION,
             ts=t,
             started_ts=self._started,
             events_total=self._events_total,
-            events_per_s=max(recent, 0.0) / 5.0,
+            events_per_s=sum(self._recent_events) / 5.0,
             market=_velocities(self._market_rates, t),
             market_level=self._market_level.level,
             market_episode=self._market_level.episode,

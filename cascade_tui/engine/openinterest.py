@@ -79,19 +79,18 @@ class AssetOpenInterest:
 class AssetFunding:
     """Latest funding per venue, the mean annualized value, and its change over an hour."""
 
-    __slots__ = ("by_venue", "latest_rate", "samples")
+    __slots__ = ("_annualized", "by_venue", "latest_rate", "samples")
 
     def __init__(self) -> None:
         self.by_venue: dict[str, float] = {}  # venue -> annualized fraction
         self.latest_rate: float | None = None
+        self._annualized: float | None = None
         self.samples: deque[tuple[float, float]] = deque(maxlen=OI_MINUTES + 1)
 
     def update(self, venue: str, rate: float, interval_h: float, t: float) -> None:
         self.by_venue[venue] = annualized_funding(rate, interval_h)
         self.latest_rate = rate
-        ann = self.annualized()
-        if ann is None:
-            return
+        ann = self._annualized = sum(self.by_venue.values()) / len(self.by_venue)
         # one trend sample per minute is enough for an hourly change
         if not self.samples or t - self.samples[-1][0] >= 60.0:
             self.samples.append((t, ann))
@@ -99,9 +98,8 @@ class AssetFunding:
             self.samples[-1] = (self.samples[-1][0], ann)
 
     def annualized(self) -> float | None:
-        if not self.by_venue:
-            return None
-        return sum(self.by_venue.values()) / len(self.by_venue)
+        """Mean annualized funding across venues (None before any funding event)."""
+        return self._annualized
 
     def trend(self, t: float) -> float | None:
         """Annualized now minus an hour ago (or the oldest sample if at least 5 min old)."""

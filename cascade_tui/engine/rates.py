@@ -62,13 +62,29 @@ class DecayedRates:
         dt = t - self.t
         if dt <= 0.0:
             return
-        d = _decay_factors(dt)
-        for arr in (self.count, self.usd, self.wcount, self.wusd):
-            arr[0] *= d[0]
-            arr[1] *= d[1]
-            arr[2] *= d[2]
-            arr[3] *= d[3]
-        self.full5 *= d[1]
+        d1, d5, d20, d60 = _decay_factors(dt)
+        # unrolled: this runs for every event of every scope
+        c = self.count
+        c[0] *= d1
+        c[1] *= d5
+        c[2] *= d20
+        c[3] *= d60
+        u = self.usd
+        u[0] *= d1
+        u[1] *= d5
+        u[2] *= d20
+        u[3] *= d60
+        wc = self.wcount
+        wc[0] *= d1
+        wc[1] *= d5
+        wc[2] *= d20
+        wc[3] *= d60
+        wu = self.wusd
+        wu[0] *= d1
+        wu[1] *= d5
+        wu[2] *= d20
+        wu[3] *= d60
+        self.full5 *= d5
         self.t = t
 
     def add(
@@ -123,6 +139,16 @@ class DecayedRates:
             [x * f for x, f in zip(self.wusd, d, strict=True)],
             self.full5 * d[1],
         )
+
+    def score_sums_at(self, t: float) -> tuple[float, float, float, float]:
+        """What the score reads, without mutating: weighted count τ=5 and τ=60, weighted USD
+        τ=20, and the full-feed count τ=5."""
+        dt = t - self.t
+        wc = self.wcount
+        if dt <= 0.0:
+            return wc[1], wc[3], self.wusd[2], self.full5
+        _, d5, d20, d60 = _decay_factors(dt)
+        return wc[1] * d5, wc[3] * d60, self.wusd[2] * d20, self.full5 * d5
 
     def rates_at(self, t: float) -> tuple[list[float], list[float]]:
         """Unweighted events/s and USD/s per window at t."""

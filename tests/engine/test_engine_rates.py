@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -49,6 +50,8 @@ def test_decayed_sums_equal_brute_force(gaps: list[tuple[float, float, float]], 
     for j, tau in enumerate(TAUS):
         bc, bu, bw = brute_sums(seen, q, tau)
         assert close(count[j], bc) and close(usd[j], bu) and close(wcount[j], bw)
+    _, _, wc, wu, full5 = rates.sums_at(q)
+    assert rates.score_sums_at(q) == pytest.approx((wc[1], wc[3], wu[2], full5), rel=1e-12, abs=1e-12)
     ev_rates, _ = rates.rates_at(q)
     assert all(close(r, c / tau) for r, c, tau in zip(ev_rates, count, TAUS, strict=True))
 
