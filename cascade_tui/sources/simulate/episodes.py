@@ -27,6 +27,7 @@ from cascade_tui.sources.simulate.labels import Label
 LONG_SIDE = 1  # longs liquidated (forced sells, price falls)
 SHORT_SIDE = -1
 IMPACT_KAPPA = 0.01  # §5.6: 1 % price move per unit of Q / D_s
+MAX_FUNDING_BUMP = 0.0004  # per 8 h; crowded states sit at 0.03–0.05 % (§5.6)
 
 
 def _uniform(rng: np.random.Generator, lo_hi: tuple[float, float]) -> float:
@@ -136,7 +137,8 @@ def funding_bump(episodes: list[Episode], t: np.ndarray, n_assets: int) -> np.nd
         bump = ep.side * np.where(t < ep.start, before, after)
         for leg in ep.legs:
             out[:, leg.asset] += bump
-    return out
+    # overlapping episodes (frequent in the demo) must not stack funding to absurd levels
+    return np.clip(out, -MAX_FUNDING_BUMP, MAX_FUNDING_BUMP)
 
 
 class EpisodePlanner:
@@ -217,8 +219,13 @@ class EpisodePlanner:
             )
             w = _log_uniform(rng, cls.depth_withdrawal)
             shock_share = 0.4 if exogenous else 0.1
+            # Depth withdrawal amplifies the static impact of all forced flow on the asset; cap
+            # it so the episode's own flow cannot move the price past the class's range, and let
+            # a leg-specific impact make up the rest of the planned move.
+            flow_move = (1.0 - shock_share) * leg_move
+            w = max(1.0, min(w, flow_move * spec.depth_usd / (IMPACT_KAPPA * leg_budget)))
             static = IMPACT_KAPPA * w / spec.depth_usd
-            impact_per_usd = max(0.0, (1.0 - shock_share) * leg_move / leg_budget - static)
+            impact_per_usd = max(0.0, flow_move / leg_budget - static)
             legs.append(
                 Leg(
                     episode=self.next_id,

@@ -345,7 +345,8 @@ class Market:
                     leg.mark_mult,
                     leg_index[id(leg)],
                 )
-                self.jump_log[a] += leg.vol_jump_log
+                # overlapping episodes do not compound: the larger jump wins
+                self.jump_log[a] = max(self.jump_log[a], leg.vol_jump_log)
                 self.jump_decay[a] = math.exp(-math.log(2) * dt / leg.vol_half_life_s)
             if u_regime[k] < regime_switch:
                 self.regime = int(rng.integers(0, len(REGIME_MULTS)))
