@@ -73,6 +73,8 @@ def redact_url(url: str, *, keep_path: bool = True) -> str:
         query = urlencode(
             [(k, MASK if (_SECRET_QUERY.search(k) or not keep_path) else v) for k, v in pairs], safe="*"
         )
+    if "://" in url:  # urlunsplit would turn unix:///path into unix:/path
+        return f"{parts.scheme}://{netloc}{path}" + (f"?{query}" if query else "")
     return urlunsplit((parts.scheme, netloc, path, query, ""))
 
 

@@ -1,8 +1,9 @@
 """Alerts: a webhook POST and/or a local command for signals at or above a level.
 
 Only transitions that reach the level count (state open or escalate with level >= the
-configured one), at most once per `min_interval_s` per episode (engine clock, so a replay at
-any speed alerts the same way). The hook only enqueues (bounded, oldest dropped and
+configured one). Per episode, a level already alerted is not alerted again within
+`min_interval_s` (flapping); a higher level always is. Times are the engine clock, so a
+replay at any speed alerts the same way. The hook only enqueues (bounded, oldest dropped and
 counted); a worker task delivers: webhooks with a timeout and retries with backoff, the
 command as an argv list (never a shell) with the signal JSON on stdin, killed when over
 its timeout. Failures are counted in stats(), never raised. Webhook URLs are shown and
@@ -64,7 +65,7 @@ class AlertSink(Sink):
         self.webhook_failures = 0
         self.command_failures = 0
         self.last_error = ""
-        self._last_alert_ts: OrderedDict[str, float] = OrderedDict()
+        self._last_alert: OrderedDict[str, tuple[float, int]] = OrderedDict()  # episode -> (ts, level)
         self._transport = transport
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -86,14 +87,14 @@ class AlertSink(Sink):
     def on_signal(self, sig: Signal) -> None:
         if not self.enabled or sig.state not in ALERT_STATES or sig.level < self.level:
             return
-        last = self._last_alert_ts.get(sig.episode)
-        if last is not None and sig.ts - last < self.config.min_interval_s:
-            self.suppressed += 1
+        last = self._last_alert.get(sig.episode)
+        if last is not None and sig.ts - last[0] < self.config.min_interval_s and sig.level <= last[1]:
+            self.suppressed += 1  # flapping back to a level already alerted for this episode
             return
-        self._last_alert_ts[sig.episode] = sig.ts
-        self._last_alert_ts.move_to_end(sig.episode)
-        while len(self._last_alert_ts) > EPISODES_REMEMBERED:
-            self._last_alert_ts.popitem(last=False)
+        self._last_alert[sig.episode] = (sig.ts, sig.level)
+        self._last_alert.move_to_end(sig.episode)
+        while len(self._last_alert) > EPISODES_REMEMBERED:
+            self._last_alert.popitem(last=False)
         if len(self.queue) >= self.queue_size:
             self.queue.popleft()
             self.drops += 1

@@ -361,6 +361,11 @@ class RedisSink(Sink):
                 self.keys.signals_history, "-inf", f"({newest_signal_ts - self.config.history_max_age_s}"
             )
             pipe.zremrangebyrank(self.keys.signals_history, 0, -(self.config.history_max + 1))
+        # params before events: a remote viewer reading the first events already finds them
+        params_sent = False
+        if self._params_dirty and self._params_payload is not None:
+            pipe.set(self.keys.params, self._params_payload)
+            params_sent = True
         last_event_seq = 0
         n_events = 0
         for seq, ev in queue.events:
@@ -369,10 +374,6 @@ class RedisSink(Sink):
             pipe.xadd(self.keys.events, stream_entry(ev), maxlen=self.config.stream_maxlen, approximate=True)
             last_event_seq = seq
             n_events += 1
-        params_sent = False
-        if self._params_dirty and self._params_payload is not None:
-            pipe.set(self.keys.params, self._params_payload)
-            params_sent = True
         now = time.monotonic()
         heartbeat = self._closing or now - self._last_heartbeat >= HEARTBEAT_EVERY_S
         if heartbeat:

@@ -133,6 +133,11 @@ class RedisSource(Source):
                 await asyncio.sleep(min(BACKOFF_MAX_S, BACKOFF_FIRST_S * 2 ** min(attempt, 10)) * random.uniform(0.5, 1))
                 continue
             if batch:
+                if self.params_version is None and self.follow_params:
+                    # apply the ingester's params before its first events reach our engine
+                    self._last_state_poll = 0.0
+                    with contextlib.suppress(*REDIS_ERRORS):
+                        await self._poll_state()
                 yield batch
 
     async def _connect(self) -> None:

@@ -9,6 +9,7 @@ real engine's tuning.
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections import deque
 from collections.abc import AsyncIterator
@@ -193,3 +194,23 @@ class ScriptedEngine:
                         market=self._velocities(None, ts), market_level=0, market_episode=None, venues=venues,
                         assets=assets, volatility=vol, tape=(), signals=tuple(reversed(self.signals[-500:])),
                         signal_counts={}, latency=latency, params_version=self.params_version)  # fmt: skip
+
+
+class PacedEventSource(EventSource):
+    """Plays the events against the wall clock at `speed` × market time (outage tests need a
+    run that lasts a few real seconds)."""
+
+    def __init__(self, events: list[Event], speed: float, batch: int = 8) -> None:
+        super().__init__(events, batch)
+        self.speed = speed
+
+    async def batches(self) -> AsyncIterator[list[Item]]:
+        loop = asyncio.get_running_loop()
+        wall0 = loop.time()
+        ts0 = self.events[0].recv_ts if self.events else 0.0
+        async for chunk in super().batches():
+            due = wall0 + (chunk[-1].recv_ts - ts0) / self.speed  # type: ignore[union-attr]
+            delay = due - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            yield chunk

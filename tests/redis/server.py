@@ -60,7 +60,8 @@ class RedisServer:
             "--logfile", str(self.dir / "redis.log"),
         ]  # fmt: skip
         if self.password is not None:
-            argv += ["--user", "default off", "--user", f"{self.user} on >{self.password} ~* &* +@all"]
+            # redis-server takes the words after --user as one ACL rule
+            argv += ["--user", "default", "off", "--user", str(self.user), "on", f">{self.password}", "~*", "&*", "+@all"]
         return argv
 
     def client(self) -> redis.Redis:

@@ -1,0 +1,87 @@
+"""Distributed mode: ingester pipeline -> Redis stream -> viewer pipeline (RedisSource)
+raises the same signal lines, with the ingester's params."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import msgspec
+import pytest
+
+from cascade_tui.config import RedisConfig
+from cascade_tui.engine import Engine, EngineParams, Signal
+from cascade_tui.engine.params import Thresholds
+from cascade_tui.engine.types import signal_encoder
+from cascade_tui.runtime.pipeline import Pipeline
+from cascade_tui.sinks.redis import RedisSink
+from cascade_tui.sinks.redis_schema import RedisKeys, stream_entry
+from cascade_tui.sources.demo import DemoSource
+from cascade_tui.sources.redis import RedisSource
+from tests.redis.redis_market import START_TS, EventSource, ScriptedEngine, market_events
+
+
+async def wait_for(predicate: Any, timeout: float = 20.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        assert loop.time() < deadline, "timed out"
+        await asyncio.sleep(0.02)
+
+
+async def run_ingester_and_viewer(url: str, ingester: Pipeline, viewer_engine: Any) -> tuple[list[Signal], RedisSource, Pipeline]:
+    seen: list[Signal] = []
+    source = RedisSource(url, start_id="$")
+    viewer = Pipeline(source, viewer_engine, on_signal=seen.append)
+    source.on_params = viewer.set_params
+    viewer_run = asyncio.create_task(viewer.run())
+    await wait_for(lambda: source.state == "live")
+    await ingester.run()
+    await wait_for(lambda: viewer.events >= ingester.events)
+    viewer.stop()
+    await asyncio.wait_for(viewer_run, 10)
+    return seen, source, viewer
+
+
+async def test_viewer_reproduces_the_ingesters_signals_with_the_real_engine(redis_server: Any) -> None:
+    params = msgspec.structs.replace(EngineParams(), thresholds=Thresholds(watch=0.25, warning=0.45, critical=0.65))
+    emitted: list[Signal] = []
+    ingester = Pipeline(
+        DemoSource(seed=11, speed=0, duration_s=600),
+        Engine(),
+        [RedisSink(redis_server.url, config=RedisConfig(queue_size=200_000))],
+        on_signal=emitted.append,
+    )
+    ingester.set_params(params)  # the viewer only matches if it follows cascade:params
+    seen, source, viewer = await run_ingester_and_viewer(redis_server.url, ingester, Engine())
+    if not emitted:
+        pytest.fail("the demo market raised no signal in 600 s: nothing to compare")
+    assert [signal_encoder.encode(s) for s in seen] == [signal_encoder.encode(s) for s in emitted]
+    assert viewer.engine.params == params
+    assert source.decode_errors == 0
+    assert set(source.feed_status()) <= {"binance", "bybit", "okx"}
+
+
+async def test_viewer_from_scripted_market_follows_params_and_survives_bad_entries(redis_server: Any) -> None:
+    emitted: list[Signal] = []
+    ingester = Pipeline(EventSource(market_events(seed=5, duration_s=90.0)), ScriptedEngine(), [RedisSink(redis_server.url)],
+                        on_signal=emitted.append)  # fmt: skip
+    ingester.set_params(EngineParams())
+    client = redis_server.client()
+    keys = RedisKeys()
+    client.xadd(keys.events, {"v": b"1", "e": b"{not json"})  # garbage written by someone else
+    seen, source, _ = await run_ingester_and_viewer(redis_server.url, ingester, ScriptedEngine())
+    assert emitted and [signal_encoder.encode(s) for s in seen] == [signal_encoder.encode(s) for s in emitted]
+    assert source.decode_errors == 0  # "$" starts after the garbage entry
+    assert ingester.latest_snapshot is not None
+    assert source.params_version == ingester.latest_snapshot.params_version == 1
+
+    # a viewer from the beginning counts the bad entry and skips it
+    again = RedisSource(redis_server.url, start_id="0")
+    batches = again.batches()
+    got = await anext(batches)
+    assert again.decode_errors == 1 and got
+    await batches.aclose()
+    await again.close()
+    assert stream_entry(got[0])["v"] == b"1" and got[0].recv_ts >= START_TS
+    client.close()
