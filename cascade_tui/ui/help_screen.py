@@ -33,14 +33,7 @@ class HelpScreen(ModalScreen[None]):
         self.keymap = keymap
 
     def compose(self) -> ComposeResult:
-        table = Table(box=None, expand=True, padding=(0, 2), show_edge=False)
-        table.add_column("key", style="bold", no_wrap=True, min_width=14)
-        table.add_column("action")
-        table.add_column("binding id (for [ui.keymap])", style="dim", no_wrap=True)
-        for row in key_help(self.keymap):
-            table.add_row(row.keys, row.description, row.binding_id)
-        for keys, what in EXTRA_KEYS:
-            table.add_row(keys, what, "")
+        table = self.key_table()
         with VerticalScroll(id="help-body") as body:
             body.border_title = "cascade-tui · keys"
             body.border_subtitle = "escape to close"
@@ -52,6 +45,18 @@ class HelpScreen(ModalScreen[None]):
                 )
             )
             yield Static(table)
+
+    def key_table(self) -> Table:
+        """Every binding with the key in force, then the keys Textual itself provides."""
+        table = Table(box=None, expand=True, padding=(0, 2), show_edge=False)
+        table.add_column("key", style="bold", no_wrap=True, min_width=14)
+        table.add_column("action")
+        table.add_column("binding id (for [ui.keymap])", style="dim", no_wrap=True)
+        for row in key_help(self.keymap):
+            table.add_row(row.keys, row.description, row.binding_id)
+        for keys, what in EXTRA_KEYS:
+            table.add_row(keys, what, "")
+        return table
 
     def action_dismiss(self) -> None:  # type: ignore[override]
         self.dismiss(None)

@@ -1,0 +1,262 @@
+"""Pilot tests: every dashboard binding does what the help screen says."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import msgspec
+from rich.console import Console
+
+from cascade_tui.config import Config, UIConfig, load_config
+from cascade_tui.engine.params import EngineParams
+from cascade_tui.engine.types import Signal, Snapshot
+from cascade_tui.ui.app import CascadeApp
+from cascade_tui.ui.bindings import APP_BINDINGS
+from cascade_tui.ui.demo_snapshot import demo_pipeline
+from cascade_tui.ui.filter_screen import FilterScreen
+from cascade_tui.ui.help_screen import HelpScreen
+from cascade_tui.ui.replay_bar import ReplayBar
+from cascade_tui.ui.scores_panel import ScoresPanel
+from cascade_tui.ui.signal_log import merge_lines
+from cascade_tui.ui.status_bar import StatusBar
+from cascade_tui.ui.tape_panel import TapePanel
+from cascade_tui.ui.threshold_editor import ThresholdEditor
+
+AppFactory = Callable[..., CascadeApp]
+
+
+def rendered_text(widget: object) -> str:
+    console = Console(width=200, record=True, color_system=None)
+    console.print(widget.render())  # type: ignore[attr-defined]
+    return console.export_text()
+
+
+async def test_panels_fill_from_the_snapshot(make_app: AppFactory, fake_snap: Snapshot) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        table = app.query_one("#scores-table")
+        assert table.row_count == len(fake_snap.assets)
+        assert table.coordinate_to_cell_key((0, 0)).row_key.value == fake_snap.assets[0].asset
+        status = rendered_text(app.query_one(StatusBar))
+        assert "EXTREME" in status and "demo seed 7" in status and "$88,412" in status
+        assert "up 3h12m" in status  # engine clock, not wall time
+
+
+async def test_w_cycles_the_velocity_window(make_app: AppFactory) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        assert app.view.window_s == 5
+        await pilot.press("w")
+        assert app.view.window_s == 20
+        assert "20s" in str(app.query_one("#venues").border_title)
+        for expected in (60, 1, 5):
+            await pilot.press("w")
+            assert app.view.window_s == expected
+
+
+async def test_l_cycles_the_tape_floor(make_app: AppFactory) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        tape = app.query_one(TapePanel)
+        await pilot.press("l")
+        await pilot.pause()
+        assert app.view.tape_floor_label() == "≥ $100k"
+        entries = tape.visible_entries()
+        assert entries and all(e.usd >= 100_000 for e in entries)
+        await pilot.press("l")
+        assert all(e.usd >= 1_000_000 for e in tape.visible_entries())
+
+
+async def test_slash_filters_the_signal_log(make_app: AppFactory, fake_snap: Snapshot) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("slash")
+        assert isinstance(app.screen, FilterScreen)
+        await pilot.press("e", "t", "h", "enter")
+        assert app.view.signal_filter == "ETH"
+        assert "ETH" in str(app.query_one("#signals").border_title)
+        lines = merge_lines(fake_snap.signals, app.view.ui_log, app.view.signal_filter)
+        assert lines and all(line.signal is not None and line.signal.asset == "ETH" for line in lines)
+        await pilot.press("slash", "backspace", "backspace", "backspace", "enter")
+        assert app.view.signal_filter == ""
+
+
+async def test_p_pauses_the_display_only(make_app: AppFactory, fake_snap: Snapshot) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("p")
+        assert app.view.display_paused
+        assert "DISPLAY PAUSED" in rendered_text(app.query_one(StatusBar))
+        newer = msgspec.structs.replace(fake_snap, ts=fake_snap.ts + 1)
+        app.fixed_snapshot = newer
+        app.refresh_frame()
+        assert app._shown is fake_snap  # frozen while paused
+        await pilot.press("p")
+        assert app._shown is newer
+
+
+async def test_T_cycles_the_cascade_themes(make_app: AppFactory) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        assert app.theme == "cascade-dark"
+        seen = set()
+        for _ in app.cascade_themes:
+            await pilot.press("T")
+            seen.add(app.theme)
+        assert seen == {"cascade-dark", "cascade-light", "cascade-contrast"}
+
+
+async def test_question_mark_lists_every_binding(make_app: AppFactory) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        console = Console(width=140, record=True, color_system=None)
+        console.print(app.screen.key_table())
+        out = console.export_text()
+        for binding in APP_BINDINGS:
+            assert binding.id in out and binding.description in out
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_level_select_and_nudge_change_the_threshold(make_app: AppFactory) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("3", "right_square_bracket")
+        assert app.view.params.thresholds.critical == 0.71
+        await pilot.press("1", "left_square_bracket", "left_square_bracket")
+        assert app.view.params.thresholds.watch == 0.28
+        assert "▸WATCH 0.28" in str(app.query_one(ScoresPanel).border_subtitle)
+        notes = [entry.text for entry in app.view.ui_log]
+        assert "threshold: thresholds.critical 0.7→0.71" in notes
+        assert notes[-1] == "threshold: thresholds.watch 0.29→0.28"
+
+
+async def test_nudge_that_breaks_the_ordering_is_refused(make_app: AppFactory) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("2")
+        for _ in range(25):  # warning would reach critical (0.70): refused from there on
+            await pilot.press("right_square_bracket")
+        assert app.view.params.thresholds.warning == 0.69
+        assert app.view.params.thresholds.critical == 0.70
+
+
+async def test_s_saves_and_r_restores_defaults(make_app: AppFactory, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "saved.toml"
+    app = make_app(config_path=path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("3", "left_square_bracket", "w", "s")
+        saved = load_config(path)
+        assert saved.engine.thresholds.critical == 0.69
+        assert saved.ui.window_s == 20
+        await pilot.press("r")
+        assert app.view.params == EngineParams()
+        assert any("defaults restored" in e.text for e in app.view.ui_log)
+
+
+async def test_q_quits_with_exit_code_zero(make_app: AppFactory) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("q")
+        await pilot.pause()
+    assert app.return_code == 0
+
+
+async def test_keymap_from_config_remaps_a_binding(make_app: AppFactory) -> None:
+    config = Config(ui=UIConfig(keymap={"threshold-editor": "e", "no-such-binding": "x"}))
+    app = make_app(config=config)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("e")
+        assert isinstance(app.screen, ThresholdEditor)
+
+
+async def test_tab_moves_between_panels(make_app: AppFactory) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        focused = []
+        for _ in range(6):
+            await pilot.press("tab")
+            focused.append(app.focused.id if app.focused else None)
+        assert {"venues", "regime", "tape", "signals", "health"} <= set(focused)
+
+
+async def test_source_controls_are_hidden_without_a_paced_source(make_app: AppFactory) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)):
+        for action in ("toggle_source", "source_speed", "next_signal"):
+            assert app.check_action(action, ()) is False
+        assert not app.query(ReplayBar)
+
+
+async def test_space_plus_minus_n_drive_the_demo_source() -> None:
+    pipeline = demo_pipeline(seed=3)
+    app = CascadeApp(pipeline, start_pipeline=False, config=Config())
+    source = app.paced
+    assert source is not None
+    async with app.run_test(size=(120, 40)) as pilot:
+        assert app.query_one(ReplayBar)
+        await pilot.press("space")
+        assert source.paused
+        await pilot.press("space")
+        assert not source.paused
+        await pilot.press("minus")
+        assert source.speed == 0.0 or source.speed < 1e9  # demo starts at max speed (0)
+        source.set_speed(1.0)
+        await pilot.press("plus")
+        assert source.speed == 2.0
+        await pilot.press("minus", "minus")
+        assert source.speed == 0.5
+        await pilot.press("n")
+        assert source.speed == 0.0 and not source.paused  # runs flat out to the next signal
+        source.on_signal()
+        assert source.paused and source.speed == 0.5
+
+
+async def test_command_palette_offers_the_dashboard_actions(make_app: AppFactory) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)):
+        titles = {cmd.title for cmd in app.get_system_commands(app.screen)}
+        for wanted in ("Thresholds", "Save", "Window", "Tape floor", "Filter", "Pause view", "Theme", "Help"):
+            assert wanted in titles
+        assert "Play/pause" not in titles  # no demo/replay source here
+
+
+async def test_critical_signal_rings_the_bell_and_toasts(make_app: AppFactory, fake_snap: Snapshot) -> None:
+    app = make_app()
+    rang: list[bool] = []
+    toasts: list[str] = []
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        app.bell = lambda: rang.append(True)  # type: ignore[method-assign]
+        original_notify = app.notify
+
+        def notify(message: str, **kwargs: object) -> None:
+            toasts.append(str(kwargs.get("title", "")) + " " + message)
+            original_notify(message, **kwargs)  # type: ignore[arg-type]
+
+        app.notify = notify  # type: ignore[method-assign]
+        base = fake_snap.signals[0]
+        critical = msgspec.structs.replace(
+            base, ts=fake_snap.ts + 2, asset="SOL", level=3, level_name="CRITICAL", state="escalate",
+            episode="SOL-1", score=0.81,
+        )
+        app.fixed_snapshot = msgspec.structs.replace(fake_snap, ts=fake_snap.ts + 2, signals=(critical, *fake_snap.signals))
+        app.refresh_frame()
+        await pilot.pause()
+        assert rang == [True]
+        assert any("CRITICAL" in t and "SOL" in t for t in toasts)
+        app.refresh_frame(force=True)  # the same signal never alerts twice
+        assert rang == [True]
+
+
+async def test_bell_and_toasts_can_be_switched_off(make_app: AppFactory, fake_snap: Snapshot) -> None:
+    app = make_app(config=Config(ui=UIConfig(bell=False, toasts=False)))
+    rang: list[bool] = []
+    async with app.run_test(size=(120, 40)):
+        app.bell = lambda: rang.append(True)  # type: ignore[method-assign]
+        sig: Signal = msgspec.structs.replace(fake_snap.signals[0], ts=fake_snap.ts + 3, level=3, state="open", episode="x")
+        app.fixed_snapshot = msgspec.structs.replace(fake_snap, signals=(sig, *fake_snap.signals))
+        app.refresh_frame()
+        assert rang == []
