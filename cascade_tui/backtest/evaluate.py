@@ -1,12 +1,14 @@
 """One evaluation: signals of each capture + labels -> the report dict (JSON-ready).
 
 Captures are independent runs (each replayed by its own engine). A label belongs to the
-capture whose time span holds its start (allowing the pre-window); labels that fall in no
-capture are counted as `unassigned` and left out (the data cannot say anything about them).
+capture whose time span holds its start (allowing the pre-window), or, with one labels file
+per capture, to its paired capture; labels that fall in no capture are counted as
+`unassigned` and left out (the data cannot say anything about them).
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
@@ -24,21 +26,49 @@ LEVELS: tuple[int, ...] = (1, 2, 3)  # WATCH, WARNING, CRITICAL
 
 
 def assign_labels(
-    captures: Sequence[ParsedCapture], labels: Sequence[Label], pre_s: float
-) -> tuple[list[list[Label]], int]:
-    """Labels per capture (first capture whose span holds the start), and how many fit none."""
+    captures: Sequence[ParsedCapture], label_sets: Sequence[Sequence[Label]], pre_s: float
+) -> tuple[list[list[Label]], int, list[str]]:
+    """Labels per capture, how many fit no capture, and warnings.
+
+    One label set: each label goes to the first capture whose span holds its start (allowing
+    the pre-window). One set per capture: paired in order, each label must fall in its own
+    capture. Anything else is a usage error (ValueError).
+    """
+    warnings: list[str] = []
     per: list[list[Label]] = [[] for _ in captures]
     unassigned = 0
-    for label in labels:
-        for i, cap in enumerate(captures):
-            if cap.first_ts is None or cap.last_ts is None:
-                continue
-            if cap.first_ts - pre_s <= label.start <= cap.last_ts:
-                per[i].append(label)
-                break
-        else:
-            unassigned += 1
-    return per, unassigned
+
+    def holds(cap: ParsedCapture, label: Label) -> bool:
+        if cap.first_ts is None or cap.last_ts is None:
+            return False
+        return cap.first_ts - pre_s <= label.start <= cap.last_ts
+
+    if len(label_sets) == 1:
+        spans = sorted(
+            (c.first_ts, c.last_ts) for c in captures if c.first_ts is not None and c.last_ts is not None
+        )
+        if any(b[0] < a[1] for a, b in itertools.pairwise(spans)):
+            warnings.append(
+                "captures overlap in time and share one labels file: each label is matched to the first "
+                "capture holding it (give one labels file per capture to pair them)"
+            )
+        for label in label_sets[0]:
+            for i, cap in enumerate(captures):
+                if holds(cap, label):
+                    per[i].append(label)
+                    break
+            else:
+                unassigned += 1
+    elif len(label_sets) == len(captures):
+        for i, (cap, labels) in enumerate(zip(captures, label_sets, strict=True)):
+            for label in labels:
+                if holds(cap, label):
+                    per[i].append(label)
+                else:
+                    unassigned += 1
+    else:
+        raise ValueError(f"give one labels file, or one per capture ({len(captures)}), not {len(label_sets)}")
+    return per, unassigned, warnings
 
 
 def match_capture(
@@ -67,12 +97,12 @@ def headline(
 def evaluate(
     captures: Sequence[ParsedCapture],
     signals: Sequence[Sequence[Signal]],
-    labels: Sequence[Label],
+    label_sets: Sequence[Sequence[Label]],
     rules: MatchRules,
     replay_filter: ReplayFilter | None = None,
     sizing: SizingParams | None = None,
 ) -> dict[str, Any]:
-    per_capture, unassigned = assign_labels(captures, labels, rules.pre_s)
+    per_capture, unassigned, warnings = assign_labels(captures, label_sets, rules.pre_s)
     indexes = [LiquidationIndex(filtered_liquidations(c, replay_filter)) for c in captures]
     coverage: list[list[str]] = []
     quiet: list[float] = []
@@ -120,7 +150,8 @@ def evaluate(
             }
             for cap, labs, sigs in zip(captures, per_capture, signals, strict=True)
         ],
-        "labels": {"total": len(labels), "unassigned": unassigned},
+        "labels": {"total": sum(len(x) for x in label_sets), "unassigned": unassigned},
+        "warnings": warnings,
         "levels": levels,
         "sizing": pool_sizing(sizing_parts),
     }

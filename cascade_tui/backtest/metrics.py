@@ -188,6 +188,9 @@ def level_report(pooled: Pooled) -> dict[str, object]:
         # a true alarm counts for a severity when it was the first alarm of a label of it;
         # false alarms belong to no severity, so every severity's precision shares them
         sev_tp = sum(1 for a in pooled.alarms if a.kind == "tp" and idx.intersection(a.credited))
+        if not group[0].counted:
+            # a don't-care severity: its "true alarms" are the don't-care alarms that hit it
+            sev_tp = sum(1 for a in pooled.alarms if a.kind == "dont_care" and idx.intersection(a.labels))
         # recall per severity is over all its labels (don't-care ones too: informational)
         as_counted = [
             LabelOutcome(o.label, True, o.detected, o.alarm, o.delay_s, o.lead_to_peak_s) for o in group
