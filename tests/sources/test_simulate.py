@@ -266,3 +266,20 @@ def test_capture_of_simulated_frames_reads_back_identically(
     with CaptureWriter(path, header={"source": "simulate", "seed": 11}) as writer:
         writer.write_many(frames[:3000])
     assert read_capture(path) == frames[:3000]
+
+
+def test_network_faults_cut_a_venue_and_resend_snapshots_after() -> None:
+    sim = MarketSimulator(seed=4, profile="realistic", assets=["BTC"])
+    start = sim.start_ts
+    # force one Bybit disconnect a minute in; the others far away
+    sim._observer._next_gap = {"binance": start + 1e9, "bybit": start + 60.0, "okx": start + 1e9}
+    frames = list(sim.frames(400.0))
+    assert len(sim.gaps) == 1
+    venue, gap_start, gap_end = sim.gaps[0]
+    assert venue == "bybit" and 30.0 <= gap_end - gap_start <= 120.0
+    bybit = [f for f in frames if f.venue == "bybit"]
+    # nothing sent during the gap arrives (allowing for frames in flight at its start)
+    assert not [f for f in bybit if gap_start + 1.0 < f.ts < gap_end]
+    snapshots = [f.ts for f in bybit if '"type":"snapshot"' in f.data and "tickers." in f.data]
+    assert len(snapshots) == 2 and snapshots[1] >= gap_end
+    assert any(f.ts > gap_end for f in frames if f.venue == "binance")

@@ -114,7 +114,7 @@ CLASSES: Final[dict[str, EpisodeClass]] = {
         severity="major",
         duration_s=(2400, 3600),
         peak_rate=(200, 400),
-        usd=(1e9, 5e9),
+        usd=(2e9, 10e9),  # market-wide
         price_move=(0.10, 0.20),
         vol_jump=(6, 10),
         vol_half_life_s=(2700, 3600),
@@ -139,6 +139,7 @@ class Profile:
     vol_spike_every_s: float = 0.0  # σ×5 for 10 min, no liquidation fuel ("volspike")
     whale_every_s: float = 0.0  # single $20–50 M prints ("whale")
     first_episode_within_s: float = 0.0  # demo: something happens soon after start
+    network_faults: bool = False  # 0.1 % frame drops and a 30–120 s disconnect per venue every ~6 h (§5.7)
 
 
 PROFILES: Final[dict[str, Profile]] = {
@@ -152,6 +153,7 @@ PROFILES: Final[dict[str, Profile]] = {
     "realistic": Profile(
         "realistic",
         {"minor": 3.5 / 24, "moderate": 0.5 / 24, "major": 1.5 / (30 * 24), "extreme": 1.0 / (60 * 24)},
+        network_faults=True,
     ),
     "quiet": Profile("quiet"),
     "volspike": Profile("volspike", vol_spike_every_s=3600.0),

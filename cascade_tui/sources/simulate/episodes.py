@@ -203,13 +203,17 @@ class EpisodePlanner:
         peak = _log_uniform(rng, cls.peak_rate)
         budget = _log_uniform(rng, cls.usd)
         move = _uniform(rng, cls.price_move)
+        budget_scale = sum(ASSETS[a].size_scale for a in assets) if cls.name == "extreme" else 1.0
         legs: list[Leg] = []
         for k, a in enumerate(assets):
             spec = ASSETS[a]
             lag = 0.0 if k == 0 else _uniform(rng, (1.0, 60.0))
             beta = 1.0 if a == 0 else _uniform(rng, (1.3, 2.5))
             leg_move = min(0.8, move * (beta if len(assets) > 1 else spec.vol_mult))
-            leg_budget = budget * spec.size_scale * (1.0 if a == 0 else _uniform(rng, (0.6, 1.4)))
+            # The class's USD is BTC's share, except for "extreme", whose USD is market-wide.
+            leg_budget = (
+                budget * spec.size_scale * (1.0 if a == 0 else _uniform(rng, (0.6, 1.4))) / budget_scale
+            )
             leg_peak = min(MAX_EVENT_RATE, max(1.0, peak * math.sqrt(spec.rate / ASSETS[0].rate)))
             leg_duration = duration * (1.0 if k == 0 else _uniform(rng, (0.6, 1.0)))
             ramp = leg_duration * _uniform(rng, (0.05, 0.12) if exogenous else (0.15, 0.30))

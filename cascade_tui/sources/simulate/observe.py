@@ -25,6 +25,9 @@ VENUE_OI_SHARE = dict(VENUE_SHARES)
 BINANCE_OI_POLL_S = 30.0
 OKX_OI_EVERY_S = 3.0
 OKX_FUNDING_EVERY_S = 60.0
+DROP_PROB = 0.001  # network faults: share of WebSocket frames lost
+GAP_EVERY_S = 6 * 3600.0  # network faults: mean time between disconnects of one venue
+GAP_S = (30.0, 120.0)
 
 
 def okx_contract_values(specs: list[AssetSpec]) -> list[float | None]:
@@ -94,10 +97,19 @@ class ObserverState:
 class Observer:
     """Turns true-market chunks into raw venue frames in receive order (per chunk)."""
 
-    def __init__(self, rng: np.random.Generator, specs: list[AssetSpec], venues: list[str]) -> None:
+    def __init__(
+        self,
+        rng: np.random.Generator,
+        specs: list[AssetSpec],
+        venues: list[str],
+        network_faults: bool = False,
+    ) -> None:
         self.rng = rng
         self.specs = specs
         self.venues = venues
+        self.network_faults = network_faults
+        self.gaps: list[tuple[str, float, float]] = []  # (venue, start, end) WebSocket disconnects
+        self._next_gap: dict[str, float] = {}
         self.state = ObserverState()
         self.binance_sym = [f"{s.name}USDT" for s in specs]
         self.okx_inst = [f"{s.name}-USDT-SWAP" for s in specs]
@@ -107,6 +119,8 @@ class Observer:
         self.btc = next((k for k, s in enumerate(specs) if s.name == "BTC"), None)
 
     def frames(self, chunk: Chunk) -> list[RawFrame]:
+        if self.network_faults:
+            self._plan_gaps(chunk.t0 + CHUNK_S)
         out: list[Outgoing] = []
         if "binance" in self.venues:
             out += self._binance_liquidations(chunk)
@@ -120,7 +134,34 @@ class Observer:
             out += self._okx_liquidations(chunk)
             out += self._okx_open_interest(chunk)
             out += self._okx_funding(chunk)
+        if self.network_faults:
+            out = self._lose(out)
         return self._deliver(out)
+
+    # ------------------------------------------------------------------ network faults
+
+    def _plan_gaps(self, until: float) -> None:
+        for venue in self.venues:
+            if venue not in self._next_gap:
+                self._next_gap[venue] = until - CHUNK_S + float(self.rng.exponential(GAP_EVERY_S))
+            while self._next_gap[venue] < until:
+                start = self._next_gap[venue]
+                self.gaps.append((venue, start, start + float(self.rng.uniform(*GAP_S))))
+                self._next_gap[venue] = start + float(self.rng.exponential(GAP_EVERY_S))
+
+    def in_gap(self, venue: str, t: float) -> bool:
+        return any(v == venue and start <= t < end for v, start, end in self.gaps[-8:])
+
+    def _lose(self, out: list[Outgoing]) -> list[Outgoing]:
+        """Drop WebSocket frames sent while their venue is disconnected, and a few at random.
+        REST polls are separate requests and survive a WebSocket disconnect."""
+        lost = self.rng.random(len(out)) < DROP_PROB
+        kept: list[Outgoing] = []
+        for o, drop in zip(out, lost.tolist(), strict=True):
+            venue, kind = o[1].split(":", 1)
+            if kind == "rest" or not (drop or self.in_gap(venue, o[0])):
+                kept.append(o)
+        return kept
 
     # ------------------------------------------------------------------ delivery
 
@@ -214,7 +255,7 @@ class Observer:
         path = chunk.price[:, self.btc]
         grid = np.concatenate([[chunk.t0], chunk.step_ts])
         prices = np.interp(times, grid, np.concatenate([[path[0]], path]))
-        prices *= 1.0 + 0.00003 * rng.standard_normal(times.size)  # bid/ask bounce
+        prices *= 1.0 + 0.000005 * rng.standard_normal(times.size)  # bid/ask bounce: about half a spread
         step = np.clip(np.searchsorted(chunk.step_ts, times), 0, len(chunk.step_ts) - 1)
         ret = np.log(path[step] / path[np.maximum(step - 1, 0)])
         seller = rng.random(times.size) < 0.5 - 0.3 * np.sign(ret)
@@ -294,6 +335,9 @@ class Observer:
             t = float(chunk.step_ts[k])
             t_ms = round(t * 1000)
             nxt = _next_funding_ms(t)
+            if self.network_faults and self.in_gap("bybit", t):
+                st.bybit_snapshot_sent.clear()  # a reconnect starts again with snapshots
+                continue
             for a, spec in enumerate(self.specs):
                 sym = self.binance_sym[a]
                 mark = float(chunk.price[k, a])

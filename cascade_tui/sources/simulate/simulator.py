@@ -65,12 +65,17 @@ class MarketSimulator:
         self._market = Market(
             rng, self.start_ts, PROFILES[profile], [ASSET_NAMES.index(a) for a in self.assets]
         )
-        self._observer = Observer(rng, self._market.specs, self.venues)
+        self._observer = Observer(rng, self._market.specs, self.venues, PROFILES[profile].network_faults)
         self._started = False
 
     @property
     def injected(self) -> list[Label]:
         return self._market.injected
+
+    @property
+    def gaps(self) -> list[tuple[str, float, float]]:
+        """WebSocket disconnects (venue, start, end) of profiles with network faults."""
+        return self._observer.gaps
 
     @property
     def sigma_base(self) -> float:
