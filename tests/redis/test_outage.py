@@ -79,3 +79,49 @@ async def test_redis_never_up_never_blocks_the_run() -> None:
     assert stats["published"] == 0
     assert len(sink.queue) <= 25
     assert stats["drops"]["event"] > 0
+
+
+async def test_hung_redis_never_stalls_the_pipeline(redis_server: Any) -> None:
+    engine = ScriptedEngine()
+    sink = RedisSink(redis_server.url)
+    pipeline = Pipeline(PacedEventSource(market_events(seed=3, duration_s=90.0), SPEED), engine, [sink])
+    run = asyncio.create_task(pipeline.run())
+    await asyncio.sleep(0.3)
+    redis_server.freeze()  # accepts nothing, answers nothing: every write hangs until timeout
+    try:
+        before = pipeline.events
+        await asyncio.sleep(1.0)
+        assert pipeline.events > before, "the engine must keep consuming while Redis hangs"
+    finally:
+        redis_server.thaw()
+    await asyncio.wait_for(run, 15)
+    client = aioredis.from_url(redis_server.url)
+    history = await client.zrange("cascade:signals:history", 0, -1)
+    assert history == [signal_encoder.encode(s) for s in engine.signals]
+    await client.aclose()
+
+
+async def test_viewer_reconnects_after_a_restart(redis_server: Any) -> None:
+    from cascade_tui.sinks.redis_schema import RedisKeys, stream_entry
+    from cascade_tui.sources.redis import RedisSource
+
+    events = market_events(seed=9, duration_s=20.0)
+    keys = RedisKeys()
+    source = RedisSource(redis_server.url, start_id="0")
+    batches = source.batches()
+    client = redis_server.client()
+    client.xadd(keys.events, stream_entry(events[0]))
+    assert [e.recv_ts for e in await anext(batches)] == [events[0].recv_ts]
+    redis_server.stop()
+    reading = asyncio.ensure_future(anext(batches))
+    await asyncio.sleep(0.5)
+    assert source.state == "reconnecting" and not reading.done()
+    redis_server.start()
+    client = redis_server.client()
+    client.xadd(keys.events, stream_entry(events[1]))
+    got = await asyncio.wait_for(reading, 10)
+    assert [e.recv_ts for e in got] == [events[1].recv_ts]
+    assert source.reconnects == 1 and source.feed_status()[events[1].venue].state == "live"
+    await batches.aclose()
+    await source.close()
+    client.close()

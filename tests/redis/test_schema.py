@@ -12,11 +12,12 @@ import msgspec
 import redis.asyncio as aioredis
 
 from cascade_tui.config import RedisConfig
-from cascade_tui.engine import EngineParams
+from cascade_tui.engine import Engine, EngineParams, Signal
 from cascade_tui.engine.types import signal_encoder
 from cascade_tui.model import event_decoder
 from cascade_tui.runtime.pipeline import Pipeline
 from cascade_tui.sinks.redis import RedisSink
+from cascade_tui.sources.demo import DemoSource
 from tests.redis.redis_market import EventSource, ScriptedEngine, market_events
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "redis.md"
@@ -46,33 +47,10 @@ async def collect(pubsub: Any, quiet_s: float = 0.5) -> list[bytes]:
     return out
 
 
-async def run_market(url: str, prefix: str = "") -> tuple[Pipeline, ScriptedEngine, RedisSink]:
-    engine = ScriptedEngine()
-    sink = RedisSink(url, prefix=prefix, config=RedisConfig(queue_size=100_000))
-    pipeline = Pipeline(EventSource(market_events(seed=3, duration_s=90.0)), engine, [sink])
-    pipeline.set_params(EngineParams())  # publishes cascade:params
-    await pipeline.run()
-    return pipeline, engine, sink
-
-
-async def test_every_documented_key_is_written_as_documented(redis_server: Any) -> None:
+async def check_documented_keys(client: Any, published: list[bytes], sig: Signal, asset: str) -> None:
+    """Every row of the docs/redis.md table: the key exists with its type, TTL and fields."""
     rows = documented_keys()
-    assert len(rows) == 10, "the key table in docs/redis.md could not be parsed"
-    client = aioredis.from_url(redis_server.url)
-    pubsub = client.pubsub()
-    await pubsub.subscribe("cascade:signals")
-    pipeline, engine, sink = await run_market(redis_server.url)
-    published = await collect(pubsub)
-
-    assert engine.signals, "the scripted market must raise signals"
-    assert {s.level_name for s in engine.signals} >= {"WATCH", "WARNING", "CRITICAL"}
-    assert published == [signal_encoder.encode(s) for s in engine.signals]
-    assert sink.stats()["state"] == "down"  # closed by the pipeline
-    assert sink.stats()["published"] == len(engine.signals)
-    assert sink.stats()["drops"] == {"metric": 0, "event": 0, "signal": 0}
-
-    sig = engine.signals[-1]
-    fill = {"{asset}": "BTC", "{tf}": "5s", "{level}": sig.level_name, "{ts_ms}": str(round(sig.ts * 1000))}
+    fill = {"{asset}": asset, "{tf}": "5s", "{level}": sig.level_name, "{ts_ms}": str(round(sig.ts * 1000))}
     for pattern, kind, ttl, fields in rows:
         key = pattern
         for placeholder, value in fill.items():
@@ -101,6 +79,34 @@ async def test_every_documented_key_is_written_as_documented(redis_server: Any) 
             doc = msgspec.json.decode(raw)
             assert doc["v"] == 1, key
             assert set(fields) <= set(doc), f"{key}: missing {set(fields) - set(doc)}"
+
+
+async def run_market(url: str, prefix: str = "") -> tuple[Pipeline, ScriptedEngine, RedisSink]:
+    engine = ScriptedEngine()
+    sink = RedisSink(url, prefix=prefix, config=RedisConfig(queue_size=100_000))
+    pipeline = Pipeline(EventSource(market_events(seed=3, duration_s=90.0)), engine, [sink])
+    pipeline.set_params(EngineParams())  # publishes cascade:params
+    await pipeline.run()
+    return pipeline, engine, sink
+
+
+async def test_every_documented_key_is_written_as_documented(redis_server: Any) -> None:
+    rows = documented_keys()
+    assert len(rows) == 10, "the key table in docs/redis.md could not be parsed"
+    client = aioredis.from_url(redis_server.url)
+    pubsub = client.pubsub()
+    await pubsub.subscribe("cascade:signals")
+    pipeline, engine, sink = await run_market(redis_server.url)
+    published = await collect(pubsub)
+
+    assert engine.signals, "the scripted market must raise signals"
+    assert {s.level_name for s in engine.signals} >= {"WATCH", "WARNING", "CRITICAL"}
+    assert published == [signal_encoder.encode(s) for s in engine.signals]
+    assert sink.stats()["state"] == "down"  # closed by the pipeline
+    assert sink.stats()["published"] == len(engine.signals)
+    assert sink.stats()["drops"] == {"metric": 0, "event": 0, "signal": 0}
+
+    await check_documented_keys(client, published, engine.signals[-1], asset="BTC")
 
     # every timeframe for every asset and the market row, a score per asset
     for asset in ("BTC", "ETH", "*"):
@@ -148,4 +154,27 @@ async def test_history_is_trimmed_by_count_and_age(redis_server: Any) -> None:
     assert all(newest - score <= 30.0 for _, score in members)
     assert members[-1][0] == signal_encoder.encode(engine.signals[-1])
     await asyncio.sleep(0)
+    await client.aclose()
+
+
+async def test_demo_market_through_the_real_engine_writes_the_documented_schema(redis_server: Any) -> None:
+    client = aioredis.from_url(redis_server.url)
+    pubsub = client.pubsub()
+    await pubsub.subscribe("cascade:signals")
+    emitted: list[Signal] = []
+    sink = RedisSink(redis_server.url, config=RedisConfig(queue_size=100_000))
+    pipeline = Pipeline(DemoSource(seed=7, speed=0, duration_s=600), Engine(), [sink], on_signal=emitted.append)
+    pipeline.set_params(EngineParams())
+    await pipeline.run()
+    published = await collect(pubsub)
+    assert emitted, "600 s of the demo market raise signals"
+    assert published == [signal_encoder.encode(s) for s in emitted]
+    snap = pipeline.latest_snapshot
+    assert snap is not None and snap.assets
+    await check_documented_keys(client, published, emitted[-1], asset=snap.assets[0].asset)
+    for view in snap.assets:
+        assert await client.exists(f"cascade:score:{view.asset}"), view.asset
+    assert await client.xlen("cascade:events") == pipeline.events
+    assert sink.stats()["drops"] == {"metric": 0, "event": 0, "signal": 0}
+    await pubsub.aclose()
     await client.aclose()
