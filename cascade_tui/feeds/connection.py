@@ -279,7 +279,10 @@ class Connection:
                     self.status.reconnects += 1
                     self._reconnected()
                 ever_connected = True
+                self._current = link
                 await self._start(link)
+                if link.ended is None:
+                    self._set(LIVE, "")  # open and subscribed; silence from here on is the stale timer's job
                 reason = await self._supervise(link)
                 if self._closing:
                     break
@@ -400,9 +403,8 @@ class Connection:
         status = self.status
         status.frames += 1
         status.last_message_ts = recv_ts
-        if link is self._current and status.state != LIVE:
-            status.attempt = 0
-            self._set(LIVE, "")
+        if link is self._current and status.attempt:
+            status.attempt = 0  # data flows again: the next failure starts the backoff afresh
         self._emit(RawFrame(ts=recv_ts, venue=self.spec.id, data=data))
 
     # ------------------------------------------------------------------ supervision

@@ -179,13 +179,14 @@ class ProtocolServer:
     def live(self) -> list[Session]:
         return [s for s in self.sessions if s.ws.state.name == "OPEN" and not s.half_open]
 
-    async def broadcast(self, frame: Frame) -> int:
-        """Send a data frame to every subscribed, open link; returns how many got it."""
+    async def broadcast(self, frame: Frame, where: Callable[[Session], bool] | None = None) -> int:
+        """Send a data frame to every subscribed, open link (optionally only those `where`
+        accepts, e.g. one socket path); returns how many got it."""
         if self.stalled:
             return 0
         sent = 0
         for session in self.live():
-            if not session.subscribed:
+            if not session.subscribed or (where is not None and not where(session)):
                 continue
             with contextlib.suppress(ConnectionClosed):
                 await self._send(session, frame)

@@ -35,7 +35,7 @@ def fast_options(server: ProtocolServer | None = None, **overrides: Any) -> Conn
     return ConnectionOptions(**values)
 
 
-def fast_spec(spec: VenueSpec, *, keepalive_s: float = 0.05, stale_s: float = 0.5, **overrides: Any) -> VenueSpec:
+def fast_spec(spec: VenueSpec, *, keepalive_s: float = 0.05, stale_s: float = 2.0, **overrides: Any) -> VenueSpec:
     """A venue's real spec with test-sized keepalive and stale intervals."""
     keepalive: Keepalive = dataclasses.replace(spec.keepalive, interval=keepalive_s)
     return dataclasses.replace(spec, keepalive=keepalive, stale_after_s=stale_s, **overrides)
