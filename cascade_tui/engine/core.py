@@ -37,7 +37,15 @@ from cascade_tui.engine.baseline import Baseline
 from cascade_tui.engine.latency import LatencyReservoir
 from cascade_tui.engine.params import FACTORS, LEVEL_NAMES, WINDOWS, EngineParams, validate
 from cascade_tui.engine.rates import DecayedRates, SlotRing, acceleration
-from cascade_tui.engine.scoring import RAW_KEYS, ScoreInputs, SurpriseCache, clip01, occupancy_rate, score
+from cascade_tui.engine.scoring import (
+    RAW_KEYS,
+    ScoreInputs,
+    SurpriseCache,
+    clip01,
+    occupancy_rate,
+    score,
+    throttle_correction,
+)
 from cascade_tui.engine.signals import (
     CRITICAL,
     PRICE_CONFIRM_WINDOW_S,
@@ -388,34 +396,38 @@ class Engine:
         else:
             vf.short_count += 1
             vf.short_usd += usd
-        # market scope
-        # one print may bring at most 1/min_events of the market USD rule's floor: a single
-        # whale liquidation is a large print, not a market-wide cascade
+        # asset and asset-venue state first: a throttled print's weight depends on occupancy
+        st = self._asset(ev.asset, t)
+        av = st.venues.get(venue)
+        if av is None:
+            av = st.venues[venue] = AssetVenue(sec)
+        av.last_ts = t
+        est_usd = usd
+        if sampled:
+            av.sampled = True
+            av.occ.mark(sec)
+            # a 1-per-second feed shows ~1 - e^-λ of λ prints/s: scale USD back up (§3.2)
+            est_usd = usd * throttle_correction(av.occ.occupied(sec, OCCUPANCY_WINDOW_S), OCCUPANCY_WINDOW_S)
+        # scores count one print at most floor/min_events of USD, so reaching a USD floor takes
+        # several prints: a whale liquidation alone is a large print, not a cascade
         min_prints = max(self._params.gates.min_events, 1)
         market_cap = MARKET_FLOOR_MULT * self._usd_floor("BTC") / min_prints
-        self._market_rates.add(t, usd, weight, not sampled, min(usd, market_cap) if market_cap > 0 else usd)
+        # market scope
+        self._market_rates.add(
+            t, usd, weight, not sampled, min(est_usd, market_cap) if market_cap > 0 else est_usd
+        )
         mw = self._market_win60
         mw.add(sec, CH_COUNT, 1.0)
         mw.add(sec, ch_side, usd)
         self._market_venues[venue] = t
         self._market_baseline.add(sec // 60, weight, usd, sampled)
         # asset scope
-        st = self._asset(ev.asset, t)
-        # the score's USD and the USD floor gate count one print at most floor/min_events, so
-        # reaching the floor takes several prints (a whale print alone is not a cascade)
-        capped = min(usd, st.usd_floor / min_prints) if st.usd_floor > 0 else usd
+        capped = min(est_usd, st.usd_floor / min_prints) if st.usd_floor > 0 else est_usd
         st.rates.add(t, usd, weight, not sampled, capped)
         st.win60.add(sec, CH_COUNT, 1.0)
         st.win60.add(sec, ch_side, usd)
         st.win60.add(sec, CH_USD_CAPPED, capped * weight)
         st.occ.mark(sec)
-        av = st.venues.get(venue)
-        if av is None:
-            av = st.venues[venue] = AssetVenue(sec)
-        av.last_ts = t
-        if sampled:
-            av.sampled = True
-            av.occ.mark(sec)
         st.baseline.add(sec // 60, weight, usd, sampled)
         st.last_liq_ts = t
         self._active[ev.asset] = st

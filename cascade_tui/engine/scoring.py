@@ -23,6 +23,7 @@ LN10: Final = math.log(10.0)
 SURPRISE_CAP: Final = 30.0  # raw surprise reported up to here (p = 1e-30)
 MAX_OCCUPANCY: Final = 0.95  # o20 = 1 would imply an infinite rate
 MAX_TAIL_TERMS: Final = 400
+MIN_ACCEL_EPS: Final = 0.1  # events/s
 _lgamma = math.lgamma
 _log = math.log
 
@@ -85,6 +86,13 @@ def occupancy_rate(occupied: int, slots: int) -> float:
     """Rate implied by a 1-per-second throttled feed: λ = -ln(1 - o), o capped below 1."""
     o = min(occupied / slots, MAX_OCCUPANCY)
     return -math.log1p(-o)
+
+
+def throttle_correction(occupied: int, slots: int) -> float:
+    """True prints per observed print on a 1-per-second feed: λ / (1 - e^-λ) = λ̂ / o (>= 1)."""
+    if occupied <= 0:
+        return 1.0
+    return occupancy_rate(occupied, slots) / min(occupied / slots, MAX_OCCUPANCY)
 
 
 def clip01(x: float) -> float:
@@ -176,7 +184,9 @@ def score(
     if inp.sampled_rate is not None and inp.sampled_rate > 0.0:
         surprise_sampled = cache.surprise(inp.sampled_rate * 20.0, inp.base_rate_sampled * 20.0)
     surprise = max(surprise_full, surprise_sampled)
-    eps = 0.1 * inp.base_rate_full
+    # ε: 10 % of the baseline, and at least half a print per 5 s, so that one print after a
+    # quiet spell does not read as acceleration
+    eps = max(0.1 * inp.base_rate_full, MIN_ACCEL_EPS)
     accel = math.log((inp.r5 + eps) / (inp.r60 + eps))
     volume = math.log10(max(inp.u20, 1e-9) / inp.base_usd20) if inp.u60 >= inp.usd_floor / 4.0 else 0.0
     oi_change = inp.oi_change_5m if inp.oi_change_5m is not None else 0.0
