@@ -53,7 +53,7 @@ COMMAND_TIMEOUT_S = 2.0
 BACKOFF_FIRST_S = 0.1
 BACKOFF_MAX_S = 2.0
 DOWN_AFTER_S = 5.0  # "reconnecting" turns "down" after this long without a connection
-CLOSE_FLUSH_S = 2.0
+CLOSE_FLUSH_S = 5.0  # the pipeline gives each sink 10 s to close
 OWN_LATENCY_STAGE = "redis"  # our own write round trip, next to the engine's stages
 OWN_LATENCY_SAMPLES = 512
 
