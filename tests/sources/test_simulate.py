@@ -283,3 +283,20 @@ def test_network_faults_cut_a_venue_and_resend_snapshots_after() -> None:
     snapshots = [f.ts for f in bybit if '"type":"snapshot"' in f.data and "tickers." in f.data]
     assert len(snapshots) == 2 and snapshots[1] >= gap_end
     assert any(f.ts > gap_end for f in frames if f.venue == "binance")
+
+
+@needs_parsers
+def test_forced_orders_show_in_the_btc_trade_feed(
+    cascade_run: tuple[MarketSimulator, list[RawFrame]],
+) -> None:
+    sim, frames = cascade_run
+    label = _cascade_label(sim)
+    _, events = _parse_all(frames)
+    trades = [e for _, e in events if isinstance(e, Trade)]
+    before = [t.usd for t in trades if t.event_ts < label.start - 10]
+    inside = [t for t in trades if label.start <= t.event_ts <= label.end]
+    rate_before = sum(before) / (label.start - 10 - sim.start_ts)
+    rate_inside = sum(t.usd for t in inside) / (label.end - label.start)
+    assert rate_inside > 1.5 * rate_before
+    forced_side = "sell" if label.direction == "long" else "buy"
+    assert sum(t.usd for t in inside if t.taker_side == forced_side) > 0.6 * sum(t.usd for t in inside)

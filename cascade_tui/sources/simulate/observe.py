@@ -261,6 +261,13 @@ class Observer:
         seller = rng.random(times.size) < 0.5 - 0.3 * np.sign(ret)
         fills = rng.integers(1, 6, times.size)
         qty = np.maximum(np.round(np.exp(rng.normal(math.log(0.05), 1.3, times.size)), 3), 0.001)
+        forced = self._binance_forced_trades(chunk)
+        if forced is not None:
+            order = np.argsort(np.concatenate([times, forced[0]]), kind="stable")
+            times, prices, qty, seller, fills = (
+                np.concatenate([a, b])[order]
+                for a, b in zip((times, prices, qty, seller, fills), forced, strict=True)
+            )
         dec = self.specs[self.btc].price_decimals
         out: list[Outgoing] = []
         for t, p, q, m, n in zip(
@@ -277,6 +284,21 @@ class Observer:
             )
             out.append((t + 0.002, "binance:ws", data, ""))
         return out
+
+    def _binance_forced_trades(self, chunk: Chunk) -> tuple[np.ndarray, ...] | None:
+        """Every Binance BTC liquidation executes as a taker order on the book, so it prints in
+        the trade feed too (unthrottled): one aggregate per 100 ms and side, at the last fill."""
+        rows = np.flatnonzero((chunk.ev_asset == self.btc) & (chunk.ev_venue == VENUE_INDEX["binance"]))
+        if rows.size == 0:
+            return None
+        sells = chunk.ev_long[rows]  # a liquidated long is a forced market sell
+        bucket = np.floor(chunk.ev_ts[rows] * 10.0 + 1e-9).astype(np.int64) * 2 + sells
+        _, inverse = np.unique(bucket, return_inverse=True)
+        last = np.zeros(int(inverse.max()) + 1, dtype=np.int64)
+        np.maximum.at(last, inverse, np.arange(rows.size))
+        qty = np.round(np.bincount(inverse, chunk.ev_qty[rows]), 3)
+        picked = rows[last]
+        return (chunk.ev_ts[picked], chunk.ev_price[picked], qty, sells[last], np.bincount(inverse))
 
     def _binance_oi_poll(self, chunk: Chunk) -> list[Outgoing]:
         out: list[Outgoing] = []
