@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cascade_tui.capture import CaptureReader
+from cascade_tui.capture import CaptureError, CaptureReader
 from cascade_tui.engine import Engine, EngineParams, Signal
 from cascade_tui.feeds import make_parser
 from cascade_tui.feeds.base import FrameParser
@@ -67,7 +67,8 @@ def parse_capture(
     metadata: dict[str, dict[str, Any]] | None = None,
     on_frame: Callable[[int], None] | None = None,
 ) -> ParsedCapture:
-    """Parse a whole capture. Raises CaptureError when it is not a capture at all."""
+    """Parse a whole capture. Raises CaptureError when it is not a capture at all (or not a
+    single frame of it can be read); a capture damaged later plays up to the damage (`error`)."""
     reader = CaptureReader(path)
     parsers: dict[str, FrameParser | None] = {}
     out = ParsedCapture(path=Path(path), frames=[])
@@ -111,6 +112,8 @@ def parse_capture(
         if parser is not None:
             out.venues[venue].parse_errors = parser.stats.parse_errors
     out.error = reader.error
+    if reader.error and not out.frames:
+        raise CaptureError(f"not a readable capture: {reader.error}")
     return out
 
 

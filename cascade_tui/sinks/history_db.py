@@ -314,9 +314,15 @@ def _signal_row(row: Sequence[Any]) -> dict[str, Any]:
     }
 
 
+def _first_day_start(newest_ts: float, days: int) -> float:
+    """Start (UTC midnight) of the first of `days` calendar days ending with newest_ts's day."""
+    return (int(newest_ts // 86400) - (days - 1)) * 86400.0
+
+
 def read_history(url: str, default_path: Path, last: int, days: int) -> dict[str, Any]:
-    """Last `last` signals (newest first) and per-UTC-day totals over the `days` days that end
-    at the newest stored signal or liquidation second (so a replayed past shows up too)."""
+    """Last `last` signals (newest first) and per-UTC-day totals over the `days` calendar days
+    ending with the day of the newest stored signal or liquidation second (so a replayed past
+    shows up too)."""
     signal_sql = (
         "SELECT ts, asset, level, level_name, state, episode, score, direction, regime "
         "FROM signals ORDER BY ts DESC LIMIT {p}"
@@ -331,16 +337,16 @@ def read_history(url: str, default_path: Path, last: int, days: int) -> dict[str
             ).fetchone()[0]
             if newest is None:
                 return {"source": "postgresql", "signals": [], "days": []}
-            since = to_datetime(newest.timestamp() - days * 86400.0)
+            since = to_datetime(_first_day_start(newest.timestamp(), days))
             day = "floor(extract(epoch from ts) / 86400)::bigint"
             sig_days = conn.execute(
-                f"SELECT {day}, level_name, count(*) FROM signals WHERE ts > %s AND state IN ('open', 'escalate') "
+                f"SELECT {day}, level_name, count(*) FROM signals WHERE ts >= %s AND state IN ('open', 'escalate') "
                 "GROUP BY 1, 2",
                 (since,),
             ).fetchall()
             liq_days = conn.execute(
                 f"SELECT {day}, sum(long_count + short_count), sum(long_usd), sum(short_usd) FROM liq_1s "
-                "WHERE ts > %s GROUP BY 1",
+                "WHERE ts >= %s GROUP BY 1",
                 (since,),
             ).fetchall()
         source = "postgresql"
@@ -356,16 +362,16 @@ def read_history(url: str, default_path: Path, last: int, days: int) -> dict[str
             ).fetchone()[0]
             if newest is None:
                 return {"source": str(path), "signals": [], "days": []}
-            since = float(newest) - days * 86400.0
+            since = _first_day_start(float(newest), days)
             day = "CAST(ts / 86400 AS INTEGER)"
             sig_days = db.execute(
-                f"SELECT {day}, level_name, count(*) FROM signals WHERE ts > ? AND state IN ('open', 'escalate') "
+                f"SELECT {day}, level_name, count(*) FROM signals WHERE ts >= ? AND state IN ('open', 'escalate') "
                 "GROUP BY 1, 2",
                 (since,),
             ).fetchall()
             liq_days = db.execute(
                 f"SELECT {day}, sum(long_count + short_count), sum(long_usd), sum(short_usd) FROM liq_1s "
-                "WHERE ts > ? GROUP BY 1",
+                "WHERE ts >= ? GROUP BY 1",
                 (since,),
             ).fetchall()
         finally:

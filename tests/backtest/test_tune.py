@@ -1,0 +1,151 @@
+"""Tuning: validation captures are never seen by the search; overlapping sets are refused."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from cascade_tui.backtest.cli import main_tune
+from cascade_tui.backtest.matching import MatchRules
+from cascade_tui.backtest.tune import OverlapError, Trial, candidates, check_disjoint, choose, tune
+from cascade_tui.config import load_config
+from cascade_tui.engine.params import EngineParams
+
+Pair = tuple[tuple[Path, Path], tuple[Path, Path]]
+
+
+def test_train_phase_never_opens_validation_files(tmp_path: Path, sim_pair: Pair) -> None:
+    (train_cap, train_labels), (valid_cap, valid_labels) = sim_pair
+    # the validation files do not exist until the validation phase starts: a search that
+    # opened them would fail with "no such file"
+    hidden_cap, hidden_labels = tmp_path / "v.cap.gz", tmp_path / "v.labels"
+    phases: list[str] = []
+    trials_seen: list[int] = []
+
+    def on_phase(phase: str) -> None:
+        phases.append(phase)
+        if phase == "validate":
+            assert len(trials_seen) == 3  # every candidate was scored before
+            shutil.copy(valid_cap, hidden_cap)
+            shutil.copy(valid_labels, hidden_labels)
+
+    result = tune(
+        [train_cap],
+        [train_labels],
+        [hidden_cap],
+        [hidden_labels],
+        EngineParams(),
+        MatchRules(),
+        trials=3,
+        workers=1,
+        on_phase=on_phase,
+        on_trial=lambda t: trials_seen.append(t.candidate.index),
+    )
+    assert phases == ["train", "validate"]
+    assert trials_seen == [0, 1, 2]
+    assert [c["path"] for c in result.validation["captures"]] == [str(hidden_cap)]
+    assert result.validation["levels"]["WARNING"]["level"] == "WARNING"
+    assert result.best in result.trials
+
+
+def test_overlapping_sets_are_refused(tmp_path: Path, sim_pair: Pair) -> None:
+    (train_cap, train_labels), _ = sim_pair
+    with pytest.raises(OverlapError):
+        check_disjoint([train_cap], [train_cap])
+    link = tmp_path / "link.cap.gz"
+    os.link(train_cap, link)  # the same file under another name
+    with pytest.raises(OverlapError):
+        check_disjoint([train_cap], [link])
+    copy = tmp_path / "copy.cap.gz"  # the same bytes: caught when validation starts
+    shutil.copy(train_cap, copy)
+    with pytest.raises(OverlapError, match="same content"):
+        tune(
+            [train_cap],
+            [train_labels],
+            [copy],
+            [train_labels],
+            EngineParams(),
+            MatchRules(),
+            trials=1,
+            workers=1,
+        )
+
+
+def test_cli_refuses_overlap_with_exit_2(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, sim_pair: Pair
+) -> None:
+    (train_cap, train_labels), _ = sim_pair
+    argv = [
+        "--train",
+        str(train_cap),
+        "--train-labels",
+        str(train_labels),
+        "--validate",
+        str(train_cap),
+        "--validate-labels",
+        str(train_labels),
+        "--out",
+        str(tmp_path / "t.toml"),
+    ]
+    assert main_tune(argv) == 2
+    assert "both a training and a validation capture" in capsys.readouterr().err
+    assert not (tmp_path / "t.toml").exists()
+
+
+def test_cli_tunes_on_two_processes_and_writes_a_loadable_config(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, sim_pair: Pair
+) -> None:
+    (train_cap, train_labels), (valid_cap, valid_labels) = sim_pair
+    out = tmp_path / "tuned.toml"
+    argv = [
+        "--train",
+        str(train_cap),
+        "--train-labels",
+        str(train_labels),
+        "--validate",
+        str(valid_cap),
+        "--validate-labels",
+        str(valid_labels),
+        "--out",
+        str(out),
+        "--trials",
+        "3",
+        "--workers",
+        "2",
+        "--json",
+    ]
+    assert main_tune(argv) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert len(summary["trials"]) == 3 and summary["level"] == "WARNING"
+    cfg = load_config(out)  # the written file is a valid config with the chosen engine params
+    chosen = summary["chosen"]["candidate"]
+    expected = candidates(EngineParams(), 3, 1)[chosen].apply(EngineParams())
+    assert cfg.engine == expected
+
+
+def test_candidates_are_seeded_and_start_with_the_base() -> None:
+    base = EngineParams()
+    first, again = candidates(base, 8, seed=5), candidates(base, 8, seed=5)
+    assert first == again and len(first) == 8
+    assert first[0].apply(base) == base
+    for cand in first[1:]:
+        params = cand.apply(base)
+        assert params.thresholds.watch < params.thresholds.warning < params.thresholds.critical
+
+
+def test_choose_prefers_f1_among_precise_candidates() -> None:
+    cands = candidates(EngineParams(), 3, seed=2)
+
+    def trial(i: int, p: float, r: float, f1: float) -> Trial:
+        return Trial(cands[i], {"precision": p, "recall": r, "f1": f1, "delay_s": {"median": 1.0}})
+
+    # candidate 1 has the best F1 but precision 0.5 < 0.8: candidate 2 wins
+    best, reached = choose([trial(0, 0.9, 0.5, 0.64), trial(1, 0.5, 1.0, 0.67), trial(2, 0.85, 0.6, 0.70)])
+    assert best.candidate.index == 2 and reached
+    # none precise enough: the most precise one, flagged
+    best, reached = choose([trial(0, 0.5, 0.5, 0.5), trial(1, 0.7, 0.1, 0.18)])
+    assert best.candidate.index == 1 and not reached
