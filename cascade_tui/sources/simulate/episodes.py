@@ -27,6 +27,7 @@ from cascade_tui.sources.simulate.labels import Label
 LONG_SIDE = 1  # longs liquidated (forced sells, price falls)
 SHORT_SIDE = -1
 IMPACT_KAPPA = 0.01  # §5.6: 1 % price move per unit of Q / D_s
+END_USD_SHARE = 0.98  # a label ends when this share of its USD has been liquidated
 MAX_FUNDING_BUMP = 0.0004  # per 8 h; crowded states sit at 0.03–0.05 % (§5.6)
 
 
@@ -285,6 +286,20 @@ def _peak_ts(by_second: dict[int, float]) -> float:
     return float(first + best - 2.0 + 0.5)
 
 
+def _end_ts(by_second: dict[int, float], last_ts: float) -> float:
+    """When the episode is over: the end of the second by which 98 % of its USD had gone
+    (the sparse tail of late children is not part of the cascade)."""
+    if not by_second:
+        return last_ts
+    total = sum(by_second.values())
+    running = 0.0
+    for second in sorted(by_second):
+        running += by_second[second]
+        if running >= END_USD_SHARE * total:
+            return min(last_ts, second + 1.0)
+    return last_ts
+
+
 def labels_for(episode: Episode, venue_names: tuple[str, ...]) -> list[Label]:
     """Labels of a finished episode: one per leg with events, plus "*" for a cross-symbol one."""
     out: list[Label] = []
@@ -295,7 +310,7 @@ def labels_for(episode: Episode, venue_names: tuple[str, ...]) -> list[Label]:
         out.append(
             Label(
                 start=round(leg.first_ts, 3),
-                end=round(leg.last_ts, 3),
+                end=round(_end_ts(leg.usd_by_second, leg.last_ts), 3),
                 asset=ASSETS[leg.asset].name,
                 direction=direction,
                 usd=round(leg.usd, 2),
@@ -321,7 +336,7 @@ def labels_for(episode: Episode, venue_names: tuple[str, ...]) -> list[Label]:
         out.append(
             Label(
                 start=round(min(leg.first_ts for leg in legs), 3),
-                end=round(max(leg.last_ts for leg in legs), 3),
+                end=round(_end_ts(by_second, max(leg.last_ts for leg in legs)), 3),
                 asset="*",
                 direction=direction,
                 usd=round(sum(leg.usd for leg in legs), 2),
