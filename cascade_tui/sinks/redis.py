@@ -254,6 +254,14 @@ class RedisSink(Sink):
                 self._on_error(exc)
                 await self._drop_client()
                 continue
+            except Exception as exc:  # a bug must not end publishing for the rest of the run
+                self.errors += 1
+                self.last_error = scrub_secrets(f"{type(exc).__name__}: {exc}", self._url)
+                log.exception("redis %s: unexpected error while writing", self.display)
+                if final:
+                    return
+                await self._sleep(TICK_S)
+                continue
             if final and not more:
                 return
             if not more:
