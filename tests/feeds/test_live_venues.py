@@ -7,15 +7,23 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+import httpx
 import pytest
 
-from cascade_tui.feeds import make_parser, spec
+from cascade_tui.config import VenueConfig
+from cascade_tui.feeds import make_parser, spec, venue_ids
 from cascade_tui.feeds.base import SubscribeRequest, Subscription, VenueSpec
 from cascade_tui.feeds.connection import LIVE, Connection
+from cascade_tui.feeds.metadata import VenueMetadata
+from cascade_tui.model import RawFrame
+from cascade_tui.sources.live import LiveSource
 from tests.wsservers.binance import BinanceProtocol
 from tests.wsservers.bitget import BitgetProtocol
 from tests.wsservers.bitmex import BitmexProtocol
@@ -192,7 +200,158 @@ async def test_rotation_counts_every_liquidation_once(venue: str) -> None:
 
 
 def test_every_case_matches_a_registered_venue() -> None:
-    from cascade_tui.feeds import venue_ids
-
     assert set(CASES) <= set(venue_ids())
     assert dataclasses.is_dataclass(CASES["binance"])
+
+
+# ---------------------------------------------------------------------- the live source
+
+
+def offline_http() -> httpx.AsyncClient:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("[Errno -2] Name or service not known", request=request)
+
+    return httpx.AsyncClient(transport=httpx.MockTransport(handler))
+
+
+def rewrite_hosts(servers: dict[str, ProtocolServer]) -> Callable[[str], str]:
+    """Each venue's WebSocket host -> its local server."""
+
+    def rewrite(url: str) -> str:
+        host = urlsplit(url).hostname or ""
+        for fragment, server in servers.items():
+            if fragment in host:
+                return server.local(url)
+        return "ws://127.0.0.1:9/unexpected"
+
+    return rewrite
+
+
+class Consumer:
+    """Drains a LiveSource like the pipeline does, logging frames and parser resets in order."""
+
+    def __init__(self, source: LiveSource) -> None:
+        self.source = source
+        self.log: list[tuple[str, str]] = []  # ("frame", venue) / ("reset", venue)
+        source.reconnect_hook = lambda venue: self.log.append(("reset", venue))
+        self.task = asyncio.create_task(self._drain())
+
+    async def _drain(self) -> None:
+        async for batch in self.source.batches():
+            for item in batch:
+                assert isinstance(item, RawFrame)
+                self.log.append(("frame", item.venue))
+
+    def frames(self, venue: str) -> int:
+        return sum(1 for kind, v in self.log if kind == "frame" and v == venue)
+
+    async def close(self) -> None:
+        await self.source.close()
+        await asyncio.wait_for(self.task, 3)
+
+
+async def test_live_source_merges_venues_resets_parsers_in_order_and_disables_broken_ones() -> None:
+    venue_spec_or_skip("bybit")
+    venue_spec_or_skip("okx")
+    async with ProtocolServer(BybitProtocol()) as bybit, ProtocolServer(OkxProtocol()) as okx:
+        metadata = {"bybit": VenueMetadata("bybit", {"ICPUSDT": {"baseAsset": "ICP"}}, ["ICPUSDT"], source="cache")}
+        async with offline_http() as http:
+            source = LiveSource(
+                ["bybit", "okx", "nosuchvenue"],
+                VenueConfig(oi_symbols=["BTC"], btc_trades_venue="okx"),
+                metadata=metadata,
+                options=fast_options(url_rewrite=rewrite_hosts({"bybit": bybit, "okx": okx})),
+                http_client=http,
+            )
+            consumer = Consumer(source)
+            try:
+                await eventually(lambda: any(s.subscribed for s in bybit.sessions) and any(s.subscribed for s in okx.sessions))
+                plan = source.plans["bybit"]
+                assert plan.request.liquidation_instruments == ["ICPUSDT"]  # the full list from metadata
+                assert plan.request.instruments == ["BTCUSDT"] and not plan.request.btc_trades
+                assert source.plans["okx"].request.btc_trades
+                assert "allLiquidation.ICPUSDT" in bybit.sessions[0].texts()[0]
+                await bybit.broadcast(bybit.protocol.liquidation(1))
+                await okx.broadcast(okx.protocol.liquidation(1))
+                await eventually(lambda: consumer.frames("bybit") >= 2 and consumer.frames("okx") >= 2)
+                status = source.feed_status()
+                assert status["bybit"].state == LIVE and status["okx"].state == LIVE
+                assert status["nosuchvenue"].state == "disabled" and "unknown venue" in status["nosuchvenue"].detail
+                okx_frames_before = consumer.frames("okx")
+                okx.drop()
+                await eventually(lambda: ("reset", "okx") in consumer.log)
+                reset_at = consumer.log.index(("reset", "okx"))
+                # every frame of the old link was consumed before the parser reset
+                assert sum(1 for k, v in consumer.log[:reset_at] if k == "frame" and v == "okx") == okx_frames_before
+                await eventually(lambda: source.feed_status()["okx"].state == LIVE)
+                status = source.feed_status()
+                assert status["okx"].reconnects == 1 and status["bybit"].reconnects == 0
+                assert ("reset", "bybit") not in consumer.log
+                assert status["okx"].last_message_ts is not None and status["okx"].frames >= okx_frames_before
+            finally:
+                await consumer.close()
+            assert all(st.state in ("done", "disabled") for st in source.feed_status().values())
+
+
+async def test_without_network_every_venue_backs_off_and_says_try_demo(caplog: pytest.LogCaptureFixture) -> None:
+    venues = [v for v in venue_ids() if v in CASES or v in ("gate", "hyperliquid")]
+    caplog.set_level(logging.WARNING)
+    async with offline_http() as http:
+        source = LiveSource(
+            venues,
+            VenueConfig(),
+            metadata={v: VenueMetadata(v, source="bundled") for v in venues},
+            options=fast_options(url_rewrite=lambda url: "ws://127.0.0.1:9/"),  # nothing listens: refused
+            http_client=http,
+        )
+        consumer = Consumer(source)
+        try:
+            await eventually(
+                lambda: all(st.state in ("reconnecting", "disabled") and st.errors >= 2 for st in source.feed_status().values())
+            )
+            for venue, st in source.feed_status().items():
+                if st.state == "reconnecting":
+                    assert "attempt " in st.detail and "refused" in st.detail, (venue, st.detail)
+            demo_lines = [r.getMessage() for r in caplog.records if "--demo" in r.getMessage()]
+            started = [v for v in venues if v in source.plans]
+            assert sorted(line.split(":", 1)[0] for line in demo_lines) == sorted(started)  # one line per venue
+        finally:
+            await consumer.close()
+        assert not consumer.log  # no frames, no crash
+
+
+async def test_symbols_filter_and_fetched_metadata_shape_the_subscriptions(tmp_path: Path) -> None:
+    venue_spec_or_skip("bybit")
+    body = {"result": {"list": [
+        {"symbol": "BTCUSDT", "status": "Trading", "baseCoin": "BTC", "contractType": "LinearPerpetual"},
+        {"symbol": "ETHUSDT", "status": "Trading", "baseCoin": "ETH", "contractType": "LinearPerpetual"},
+        {"symbol": "BTCPERP", "status": "Trading", "baseCoin": "BTC", "contractType": "LinearPerpetual"},
+    ], "nextPageCursor": ""}}  # fmt: skip
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.params.get("category") == "inverse":
+            return httpx.Response(200, json={"result": {"list": [], "nextPageCursor": ""}})
+        return httpx.Response(200, json=body)
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+        source = LiveSource(["bybit"], VenueConfig(), ["btc"], cache_dir=tmp_path, http_client=http)
+        await source.prepare()
+    plan = source.plans["bybit"]
+    assert sorted(plan.request.liquidation_instruments) == ["BTCPERP", "BTCUSDT"]  # ETH filtered out
+    assert plan.request.instruments == ["BTCUSDT"]
+    assert source.parser_metadata["bybit"]["ETHUSDT"]["baseAsset"] == "ETH"  # the parser still knows every symbol
+    assert (tmp_path / "bybit.json").exists()
+
+
+def test_full_queue_drops_the_oldest_and_counts_per_venue() -> None:
+    source = LiveSource(["binance"], queue_size=3)
+    for i in range(5):
+        source._put(RawFrame(ts=float(i), venue="binance", data=str(i)))
+    assert [f.data for f in source._queue if isinstance(f, RawFrame)] == ["2", "3", "4"]
+    assert source._drops == {"binance": 2}
+    # a reconnect marker pushed out of the queue still resets the parser, before the next batch
+    source._mark_reconnect("binance")
+    source._put(RawFrame(ts=9.0, venue="binance", data="9"))
+    source._put(RawFrame(ts=9.0, venue="binance", data="10"))
+    source._put(RawFrame(ts=9.0, venue="binance", data="11"))
+    assert source._resets_due == ["binance"]

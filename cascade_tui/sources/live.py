@@ -1,0 +1,354 @@
+"""The live source: every enabled venue's WebSocket connections and REST polls, merged.
+
+Start-up (`prepare()`, also run by the first `batches()` call):
+  1. contract metadata for every venue (feeds/metadata.py: cache, network, bundled), which
+     also fills `parser_metadata` — hand that dict to `Pipeline(metadata=...)`;
+  2. a plan per venue: the SubscribeRequest (all-market liquidations, or the full perpetual
+     list where liquidation topics are per symbol; trades/OI/funding on the main symbols;
+     BTC trades on `VenueConfig.btc_trades_venue`), the connections it implies and the REST
+     polls. A venue whose module is missing or broken is shown `disabled` with the error;
+     the others go on.
+Running: one `Connection` task per Subscription and one poller group per venue push frames
+into one bounded queue (full: the oldest frame is dropped and counted per venue).
+`batches()` yields what is queued, in arrival order. A reconnect is a marker in the queue:
+the venue's `reconnect_hook` runs when the marker is reached, after every earlier frame was
+processed, so a parser never resets in the middle of the old connection's frames.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from cascade_tui.config import VenueConfig
+from cascade_tui.feeds import spec as venue_spec
+from cascade_tui.feeds.base import RestPoll, SubscribeRequest, Subscription, VenueSpec, base_asset
+from cascade_tui.feeds.connection import (
+    BLOCKED,
+    CONNECTING,
+    DISABLED,
+    DONE,
+    LIVE,
+    RECONNECTING,
+    STALE,
+    Connection,
+    ConnectionOptions,
+)
+from cascade_tui.feeds.metadata import PER_SYMBOL_LIQUIDATIONS, VenueMetadata, load_metadata
+from cascade_tui.feeds.polling import BLOCKED as POLL_BLOCKED
+from cascade_tui.feeds.polling import PollerGroup, make_pollers
+from cascade_tui.model import RawFrame
+from cascade_tui.sources.base import FeedStatus, Item, Source
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 2048
+DEFAULT_QUEUE_SIZE = 100_000
+# worst first: the state a venue shows when its connections disagree
+_STATE_RANK = {DISABLED: 0, BLOCKED: 1, RECONNECTING: 2, STALE: 3, CONNECTING: 4, LIVE: 5, DONE: 6}
+
+
+@dataclass(frozen=True)
+class _Reconnect:
+    """Queue marker: `venue` opened a new connection; reset its parser when reached."""
+
+    venue: str
+
+
+@dataclass
+class VenuePlan:
+    """What one venue runs: its connections and REST polls."""
+
+    spec: VenueSpec
+    request: SubscribeRequest
+    subscriptions: list[Subscription]
+    polls: list[RestPoll]
+    connections: list[Connection] = field(default_factory=list)
+    pollers: PollerGroup | None = None
+
+
+class LiveSource(Source):
+    kind = "live"
+
+    def __init__(
+        self,
+        venues: Sequence[str],
+        config: VenueConfig | None = None,
+        symbols: Sequence[str] | None = None,
+        *,
+        regime: Callable[[], str | None] | None = None,
+        metadata: dict[str, VenueMetadata] | None = None,
+        cache_dir: Path | None = None,
+        metadata_timeout_s: float = 5.0,
+        options: ConnectionOptions | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        queue_size: int = DEFAULT_QUEUE_SIZE,
+    ) -> None:
+        self.venues = list(dict.fromkeys(venues))
+        self.config = config or VenueConfig()
+        self.symbols = [s.upper() for s in symbols] if symbols else None
+        self.options = options or ConnectionOptions()
+        # venue -> instrument metadata for its parser; filled by prepare(), give it to the Pipeline
+        self.parser_metadata: dict[str, dict[str, Any]] = {}
+        self.metadata: dict[str, VenueMetadata] = dict(metadata) if metadata is not None else {}
+        self.plans: dict[str, VenuePlan] = {}
+        self.disabled: dict[str, str] = {}  # venue -> why
+        self._preloaded = metadata is not None
+        self._regime = regime
+        self._cache_dir = cache_dir
+        self._metadata_timeout_s = metadata_timeout_s
+        self._client = http_client
+        self._own_client = http_client is None
+        self._queue: deque[RawFrame | _Reconnect] = deque()
+        self._queue_size = max(1, queue_size)
+        self._ready = asyncio.Event()
+        self._drops: dict[str, int] = {}
+        self._resets_due: list[str] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._warned: set[str] = set()
+        self._prepared = False
+        self._started = False
+        self._closed = False
+
+    def label(self) -> str:
+        return f"live · {len(self.venues)} venue{'s' if len(self.venues) != 1 else ''}"
+
+    def set_regime_source(self, regime: Callable[[], str | None]) -> None:
+        """The BTC regime for adaptive polling (wired once the pipeline exists)."""
+        self._regime = regime
+
+    def _current_regime(self) -> str | None:
+        return self._regime() if self._regime is not None else None
+
+    # ------------------------------------------------------------------ start-up
+
+    async def prepare(self) -> None:
+        """Load metadata and plan every venue. Idempotent; never raises for one venue's sake."""
+        if self._prepared:
+            return
+        self._prepared = True
+        if not self._preloaded:
+            wanted = [v for v in self.venues if v not in self.metadata]
+            self.metadata.update(
+                await load_metadata(
+                    wanted,
+                    max_age_h=self.config.metadata_cache_hours,
+                    cache_dir=self._cache_dir,
+                    client=self._client,
+                    timeout_s=self._metadata_timeout_s,
+                )
+            )
+        for venue, meta in self.metadata.items():
+            if meta.instruments:
+                self.parser_metadata[venue] = meta.instruments
+        for venue in self.venues:
+            try:
+                self.plans[venue] = self._plan(venue)
+            except Exception as exc:  # a missing or broken venue module disables that venue only
+                reason = f"{type(exc).__name__}: {str(exc)[:200]}"
+                self.disabled[venue] = reason
+                log.warning("%s: disabled (%s)", venue, reason)
+
+    def _plan(self, venue: str) -> VenuePlan:
+        spec = venue_spec(venue)
+        assets = self.symbols or [a.upper() for a in self.config.oi_symbols]
+        instruments = list(spec.instruments_for(assets)) if spec.instruments_for else []
+        liquidation_instruments: list[str] = []
+        if spec.has_liquidations and venue in PER_SYMBOL_LIQUIDATIONS:
+            liquidation_instruments = self._liquidation_instruments(venue, instruments)
+        request = SubscribeRequest(
+            liquidation_instruments=liquidation_instruments,
+            instruments=instruments,
+            btc_trades=venue == self.config.btc_trades_venue,
+        )
+        subscriptions = spec.subscriptions(request)
+        polls = list(spec.rest_polls(instruments)) if spec.rest_polls else []
+        if not subscriptions and not polls:
+            raise ValueError("the venue module produced no connection and no poll")
+        return VenuePlan(spec, request, subscriptions, polls)
+
+    def _liquidation_instruments(self, venue: str, main: list[str]) -> list[str]:
+        meta = self.metadata.get(venue)
+        perps = list(dict.fromkeys(meta.perpetuals)) if meta is not None else []
+        if perps and self.symbols:
+            wanted = set(self.symbols)
+            info = meta.instruments if meta is not None else {}
+            perps = [p for p in perps if str(info.get(p, {}).get("baseAsset") or base_asset(p)).upper() in wanted]
+        if not perps:
+            log.warning(
+                "%s: no instrument list (metadata %s); liquidations watched on the main symbols only: %s",
+                venue,
+                meta.source if meta is not None else "missing",
+                ", ".join(main) or "none",
+            )
+            return list(main)
+        return perps
+
+    def _start(self) -> None:
+        if self._started:
+            return
+        self._started = True
+        if any(plan.polls for plan in self.plans.values()) and self._client is None:
+            self._client = httpx.AsyncClient(timeout=10.0, follow_redirects=True)
+        for venue, plan in self.plans.items():
+            for subscription in plan.subscriptions:
+                conn = Connection(
+                    plan.spec,
+                    subscription,
+                    self._put,
+                    on_reconnect=lambda v=venue: self._mark_reconnect(v),
+                    on_failure=self._on_failure,
+                    options=self.options,
+                )
+                plan.connections.append(conn)
+                self._tasks.append(asyncio.create_task(conn.run(), name=f"live {conn.label}"))
+            if plan.polls and self._client is not None:
+                plan.pollers = make_pollers(
+                    venue,
+                    plan.polls,
+                    self._client,
+                    self._put,
+                    regime=self._current_regime,
+                    blocked_retry_s=self.options.blocked_retry_s,
+                )
+                plan.pollers.start()
+
+    # ------------------------------------------------------------------ the queue
+
+    def _put(self, item: RawFrame | _Reconnect) -> None:
+        queue = self._queue
+        queue.append(item)
+        while len(queue) > self._queue_size:
+            oldest = queue.popleft()
+            if isinstance(oldest, _Reconnect):
+                # everything before it has been handed out: its reset is due before the next batch
+                self._resets_due.append(oldest.venue)
+            else:
+                self._drops[oldest.venue] = self._drops.get(oldest.venue, 0) + 1
+        self._ready.set()
+
+    def _mark_reconnect(self, venue: str) -> None:
+        self._put(_Reconnect(venue))
+
+    def _reset(self, venue: str) -> None:
+        hook = self.reconnect_hook
+        if hook is not None:
+            try:
+                hook(venue)
+            except Exception:
+                log.exception("%s: reconnect hook failed", venue)
+
+    async def batches(self) -> AsyncIterator[list[Item]]:
+        await self.prepare()
+        self._start()
+        if not self.plans:
+            log.warning("live: no venue could be started; try `cascade-tui --demo` for a simulated market")
+        queue = self._queue
+        while not self._closed:
+            if not queue and not self._resets_due:
+                self._ready.clear()
+                await self._ready.wait()
+                continue
+            while self._resets_due:
+                self._reset(self._resets_due.pop(0))
+            batch: list[Item] = []
+            while queue and len(batch) < MAX_BATCH:
+                item = queue.popleft()
+                if isinstance(item, _Reconnect):
+                    if batch:  # yield what came before first; reset on the next round
+                        queue.appendleft(item)
+                        break
+                    self._reset(item.venue)
+                    continue
+                batch.append(item)
+            if batch:
+                yield batch
+
+    # ------------------------------------------------------------------ status
+
+    def _on_failure(self, conn: Connection, detail: str) -> None:
+        venue = conn.spec.id
+        if venue in self._warned:
+            log.debug("%s: %s", conn.label, detail)
+            return
+        self._warned.add(venue)
+        if conn.status.state == BLOCKED:
+            log.warning(
+                "%s: %s. This venue refuses this network; leave it out with --venues, or try `cascade-tui --demo`.",
+                venue,
+                detail,
+            )
+        else:
+            log.warning(
+                "%s: cannot connect (%s); retrying with backoff. No network? Try `cascade-tui --demo` for a simulated market.",
+                venue,
+                detail,
+            )
+
+    def feed_status(self) -> dict[str, FeedStatus]:
+        out: dict[str, FeedStatus] = {}
+        for venue in self.venues:
+            if venue in self.disabled:
+                out[venue] = FeedStatus(venue=venue, state=DISABLED, detail=self.disabled[venue])
+                continue
+            plan = self.plans.get(venue)
+            if plan is None:
+                out[venue] = FeedStatus(venue=venue, state=CONNECTING, detail="loading instrument metadata")
+                continue
+            out[venue] = self._venue_status(venue, plan)
+        return out
+
+    def _venue_status(self, venue: str, plan: VenuePlan) -> FeedStatus:
+        status = FeedStatus(venue=venue, state=CONNECTING, detail="starting", drops=self._drops.get(venue, 0))
+        conns = plan.connections
+        if conns:
+            worst = min(conns, key=lambda c: _STATE_RANK.get(c.status.state, 4))
+            status.state = worst.status.state
+            detail = worst.status.detail
+            if len(conns) > 1 and detail:
+                detail = f"{worst.subscription.name or 'ws'}: {detail}"
+            status.detail = detail
+        last = [c.status.last_message_ts for c in conns if c.status.last_message_ts is not None]
+        status.frames = sum(c.status.frames for c in conns)
+        status.errors = sum(c.status.errors for c in conns)
+        status.reconnects = sum(c.status.reconnects for c in conns)
+        if plan.pollers is not None:
+            for poller in plan.pollers.pollers:
+                status.frames += poller.status.frames
+                status.errors += poller.status.errors
+                if poller.status.last_ok_ts is not None:
+                    last.append(poller.status.last_ok_ts)
+                if poller.status.state == POLL_BLOCKED and status.state == LIVE:
+                    status.detail = f"REST {poller.channel}: {poller.status.detail}"
+            if not conns and plan.pollers.pollers:
+                status.state = LIVE if any(p.status.last_ok_ts for p in plan.pollers.pollers) else CONNECTING
+        status.last_message_ts = max(last) if last else None
+        return status
+
+    # ------------------------------------------------------------------ shutdown
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._ready.set()
+        connections = [c for plan in self.plans.values() for c in plan.connections]
+        await asyncio.gather(*(c.close() for c in connections), return_exceptions=True)
+        for plan in self.plans.values():
+            if plan.pollers is not None:
+                await plan.pollers.close()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(BaseException):
+                await task
+        if self._own_client and self._client is not None:
+            await self._client.aclose()
