@@ -170,8 +170,8 @@ def test_binance_throttle_hides_most_of_a_cascade(
     # the numerator also holds background liquidations in the window: a conservative ratio
     assert observed["binance"] < 0.2 * label.venue_usd["binance"]
     assert observed["okx"] < 0.3 * label.venue_usd["okx"]
-    # the full feed sees at least the episode's own Bybit share
-    assert observed["bybit"] >= label.venue_usd["bybit"] * (1 - 1e-9)
+    # the full feed sees the episode's own Bybit share (the label ends once 98 % of its USD went)
+    assert observed["bybit"] >= 0.95 * label.venue_usd["bybit"]
 
 
 @needs_parsers
