@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from cascade_tui.backtest.matching import DEFAULT_FLOOR, SEVERITY_ORDER, MatchRules
-from cascade_tui.backtest.offline import ParsedCapture, ReplayFilter, parse_capture, run_engine
+from cascade_tui.backtest.offline import ParsedCapture, ReplayFilter, replay_capture
 from cascade_tui.capture import CaptureError
 from cascade_tui.config import Config, ConfigError, load_config
 from cascade_tui.engine.params import LEVEL_NAMES, EngineParams, ParamError, validate
@@ -105,29 +105,25 @@ def progress_bar(console: Console) -> Progress:
 
 
 def replay_all(
-    paths: Sequence[Path],
-    params: EngineParams,
-    replay_filter: ReplayFilter | None,
-    console: Console,
-    on_parsed: Callable[[ParsedCapture], None] | None = None,
+    paths: Sequence[Path], params: EngineParams, replay_filter: ReplayFilter | None, console: Console
 ) -> tuple[list[ParsedCapture], list[list[Signal]]]:
-    """Parse and run every capture at full speed, with a progress bar on `console`."""
+    """Parse and run every capture at full speed in one streaming pass, with a progress bar."""
     captures: list[ParsedCapture] = []
     signals: list[list[Signal]] = []
     with progress_bar(console) as progress:
-        task = progress.add_task("replaying", total=len(paths) * 2)
+        task = progress.add_task("replaying", total=len(paths))
         for path in paths:
-            progress.update(task, description=f"parsing {path.name}")
+            progress.update(task, description=f"replaying {path.name}")
+
+            def show(frames: int, name: str = path.name) -> None:
+                progress.update(task, description=f"replaying {name}: {frames:,} frames")
+
             try:
-                cap = parse_capture(path)
+                cap, sigs = replay_capture(path, params, replay_filter, on_frame=show)
             except CaptureError as exc:
                 raise BadArguments(str(exc)) from None
-            if on_parsed is not None:
-                on_parsed(cap)
-            progress.advance(task)
-            progress.update(task, description=f"engine {path.name}")
             captures.append(cap)
-            signals.append(run_engine(cap, params, replay_filter))
+            signals.append(sigs)
             progress.advance(task)
     return captures, signals
 

@@ -130,7 +130,7 @@ def evaluate(
         "captures": [
             {
                 "path": str(cap.path),
-                "frames": len(cap.frames),
+                "frames": cap.frame_count,
                 "first_ts": cap.first_ts,
                 "last_ts": cap.last_ts,
                 "span_s": cap.span_s,

@@ -10,7 +10,7 @@ live pipeline would: `engine.tick(frame ts)` before the frame's events, in captu
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,7 +46,8 @@ class VenueCoverage:
 @dataclass
 class ParsedCapture:
     path: Path
-    frames: list[tuple[float, list[Event]]]  # (receive ts, events of that frame), capture order
+    frames: list[tuple[float, list[Event]]]  # (receive ts, events of that frame); empty when streamed
+    frame_count: int = 0
     first_ts: float | None = None
     last_ts: float | None = None
     venues: dict[str, VenueCoverage] = field(default_factory=dict)
@@ -62,18 +63,20 @@ class ParsedCapture:
         return self.last_ts - self.first_ts
 
 
-def parse_capture(
+def iter_capture(
     path: str | os.PathLike[str],
+    out: ParsedCapture,
     metadata: dict[str, dict[str, Any]] | None = None,
     on_frame: Callable[[int], None] | None = None,
-) -> ParsedCapture:
-    """Parse a whole capture. Raises CaptureError when it is not a capture at all (or not a
-    single frame of it can be read); a capture damaged later plays up to the damage (`error`)."""
+) -> Iterator[tuple[float, list[Event]]]:
+    """Parse a capture frame by frame, filling `out`'s summary (venues, liquidations, BTC
+    prices, span) as it goes. Raises CaptureError when it is not a capture at all (or not a
+    single frame of it can be read); a capture damaged later stops at the damage (`error`)."""
     reader = CaptureReader(path)
     parsers: dict[str, FrameParser | None] = {}
-    out = ParsedCapture(path=Path(path), frames=[])
     last_second: int | None = None
     for n, frame in enumerate(reader, 1):
+        out.frame_count = n
         if frame.venue not in parsers:
             try:
                 parsers[frame.venue] = make_parser(frame.venue, (metadata or {}).get(frame.venue))
@@ -83,14 +86,16 @@ def parse_capture(
         if out.first_ts is None:
             out.first_ts = frame.ts
         out.last_ts = frame.ts
+        if on_frame is not None and n % 5000 == 0:
+            on_frame(n)
         if parser is None:
             out.unknown_venue_frames += 1
-            out.frames.append((frame.ts, []))
+            yield frame.ts, []
             continue
         events = parser.parse(frame.data, frame.ts, frame.channel)
-        out.frames.append((frame.ts, events))
         cov = out.venues.setdefault(frame.venue, VenueCoverage(sampled=parser.sampled))
         cov.frames += 1
+        cov.parse_errors = parser.stats.parse_errors
         for ev in events:
             if isinstance(ev, Liquidation):
                 cov.liquidations += 1
@@ -106,14 +111,20 @@ def parse_capture(
                 else:
                     out.btc_prices.append((float(second), ev.price))
                     last_second = second
-        if on_frame is not None and n % 2000 == 0:
-            on_frame(n)
-    for venue, parser in parsers.items():
-        if parser is not None:
-            out.venues[venue].parse_errors = parser.stats.parse_errors
+        yield frame.ts, events
     out.error = reader.error
-    if reader.error and not out.frames:
+    if reader.error and out.frame_count == 0:
         raise CaptureError(f"not a readable capture: {reader.error}")
+
+
+def parse_capture(
+    path: str | os.PathLike[str],
+    metadata: dict[str, dict[str, Any]] | None = None,
+    on_frame: Callable[[int], None] | None = None,
+) -> ParsedCapture:
+    """A whole capture parsed and kept in memory (for re-running the engine many times)."""
+    out = ParsedCapture(path=Path(path), frames=[])
+    out.frames = list(iter_capture(path, out, metadata, on_frame))
     return out
 
 
@@ -137,11 +148,32 @@ class ReplayFilter:
 def run_engine(
     capture: ParsedCapture, params: EngineParams, replay_filter: ReplayFilter | None = None
 ) -> list[Signal]:
-    """Every signal transition the engine emits over the capture, in order."""
+    """Every signal transition the engine emits over a parsed capture, in order."""
+    return run_frames(capture.frames, params, replay_filter)
+
+
+def replay_capture(
+    path: str | os.PathLike[str],
+    params: EngineParams,
+    replay_filter: ReplayFilter | None = None,
+    on_frame: Callable[[int], None] | None = None,
+) -> tuple[ParsedCapture, list[Signal]]:
+    """Parse and run in one pass without keeping the events (one evaluation, any capture size)."""
+    out = ParsedCapture(path=Path(path), frames=[])
+    signals = run_frames(iter_capture(path, out, on_frame=on_frame), params, replay_filter)
+    return out, signals
+
+
+def run_frames(
+    frames: Iterable[tuple[float, list[Event]]],
+    params: EngineParams,
+    replay_filter: ReplayFilter | None = None,
+) -> list[Signal]:
+    """The live pipeline's order: tick the clock to the frame's receive time, then its events."""
     engine = Engine(params)
     signals: list[Signal] = []
     keep = replay_filter.keeps if replay_filter is not None and replay_filter.active else None
-    for ts, events in capture.frames:
+    for ts, events in frames:
         signals.extend(engine.tick(ts))
         for ev in events:
             if keep is None or keep(ev):

@@ -104,3 +104,30 @@ def test_bad_arguments_exit_2(
     argv = [a.format(cap=cap, labels=labels, bad=bad) for a in args]
     assert main_backtest(argv) == 2
     assert message in capsys.readouterr().err
+
+
+def test_same_seed_gives_the_same_report(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from .conftest import simulate
+
+    reports = []
+    for name in ("a", "b"):
+        d = tmp_path / name
+        d.mkdir()
+        cap, labels = simulate(d, "run", 7, 120.0)
+        report = run_json(capsys, str(cap), "--labels", str(labels))
+        for c in report["captures"]:
+            c.pop("path")
+        reports.append(report)
+    assert reports[0] == reports[1]
+
+
+def test_streamed_replay_equals_cached_replay(sim_capture: tuple[Path, Path]) -> None:
+    from cascade_tui.backtest.offline import parse_capture, replay_capture, run_engine
+    from cascade_tui.engine import EngineParams
+
+    cap, _ = sim_capture
+    parsed = parse_capture(cap)
+    streamed, signals = replay_capture(cap, EngineParams())
+    assert signals == run_engine(parsed, EngineParams()) and signals
+    assert streamed.frame_count == parsed.frame_count == len(parsed.frames)
+    assert streamed.btc_prices == parsed.btc_prices and streamed.liquidations == parsed.liquidations
