@@ -162,7 +162,8 @@ class Market:
         self.injected: list[Label] = []  # whale prints and vol spikes (not cascades, not labels)
         self.vol_spikes: list[float] = []
         self.whales: list[tuple[float, int, bool, float, int]] = []  # ts, asset, long, usd, venue
-        self._plan_injections()
+        self._next_spike = start_ts + 900.0
+        self._next_whale = start_ts + float(rng.uniform(120.0, 600.0))
 
     def _cross_matrix(self) -> np.ndarray:
         """Background cross-excitation N[a, b] (§5.4), scaled by sqrt(λ̄_b/λ̄_a) so a BTC burst
@@ -189,31 +190,26 @@ class Market:
             c *= (target - self.n0) / rho
         return c
 
-    def _plan_injections(self) -> None:
+    def _plan_injections(self, until: float) -> None:
+        """Extend the vol-spike and whale schedules up to `until`, forgetting past ones."""
         prof = self.profile
-        horizon = 30 * 86_400.0
+        self.vol_spikes = [t for t in self.vol_spikes if t + VOL_SPIKE_S > self.t]
+        self.whales = [w for w in self.whales if w[0] >= self.t]
         if prof.vol_spike_every_s > 0:
-            t = self.start_ts + 900.0
-            while t < self.start_ts + horizon:
-                self.vol_spikes.append(t)
-                t += prof.vol_spike_every_s
+            while self._next_spike < until:
+                self.vol_spikes.append(self._next_spike)
+                self._next_spike += prof.vol_spike_every_s
         if prof.whale_every_s > 0:
-            t = self.start_ts + float(self.rng.uniform(120.0, 600.0))
             btc = self.local.get(0, 0)
             eth = self.local.get(1, btc)
-            while t < self.start_ts + horizon:
+            while self._next_whale < until:
                 asset = btc if self.rng.random() < 0.7 else eth
                 venue = int(self.rng.choice(3, p=[0.45, 0.35, 0.20]))  # an observed venue
+                long = bool(self.rng.random() < 0.6)
                 self.whales.append(
-                    (
-                        round(t, 3),
-                        asset,
-                        bool(self.rng.random() < 0.6),
-                        float(self.rng.uniform(*WHALE_USD)),
-                        venue,
-                    )
+                    (round(self._next_whale, 3), asset, long, float(self.rng.uniform(*WHALE_USD)), venue)
                 )
-                t += prof.whale_every_s * float(self.rng.uniform(0.7, 1.3))
+                self._next_whale += prof.whale_every_s * float(self.rng.uniform(0.7, 1.3))
 
     # ------------------------------------------------------------------ chunk preparation
 
@@ -240,6 +236,7 @@ class Market:
         step_end = t0 + dt * np.arange(1, n + 1)
         tau_mid = step_end - dt / 2
         legs = self._activate_legs(t0, t0 + CHUNK_S)
+        self._plan_injections(t0 + CHUNK_S)
         leg_index = {id(leg): k for k, leg in enumerate(legs)}
 
         # deterministic-in-the-chunk schedules: background immigrants, legs, shocks, funding
