@@ -435,16 +435,33 @@ async def load_venue(
         fresh = await fetch_venue(venue, client)
     except Exception as exc:  # network, HTTP status, unexpected body: fall back, never fail start-up
         reason = f"{type(exc).__name__}: {str(exc)[:160]}" if str(exc) else type(exc).__name__
+        # logged once for all venues by load_metadata()
         if cached is not None:
             age = now() - (cached.fetched_ts or 0.0)
-            log.warning("metadata %s: network unavailable (%s); using the cache from %s ago", venue, reason, _age_text(age))
-            cached.source, cached.detail = "stale-cache", reason
+            log.info("metadata %s: network unavailable (%s); using the cache from %s ago", venue, reason, _age_text(age))
+            cached.source, cached.detail = "stale-cache", f"{reason}; cache {_age_text(age)} old"
             return cached
-        log.warning("metadata %s: network unavailable (%s) and no cache; the parser's bundled values apply", venue, reason)
+        log.info("metadata %s: network unavailable (%s) and no cache; the parser's bundled values apply", venue, reason)
         return VenueMetadata(venue, source="bundled", detail=reason)
     write_cache(cache_dir, fresh)
     log.info("metadata %s: %d instruments from the network", venue, len(fresh.instruments))
     return fresh
+
+
+def _log_fallbacks(result: Mapping[str, VenueMetadata]) -> None:
+    """One warning line for every venue that could not refresh its instruments."""
+    stale = sorted(v for v, m in result.items() if m.source == "stale-cache")
+    bundled = sorted(v for v, m in result.items() if m.source == "bundled")
+    if not stale and not bundled:
+        return
+    reasons = {m.detail.split(";", 1)[0] for m in result.values() if m.source in ("stale-cache", "bundled")}
+    why = next(iter(reasons)) if len(reasons) == 1 else "reasons differ per venue: see the info log"
+    parts = []
+    if stale:
+        parts.append(f"cached instruments for {', '.join(stale)}")
+    if bundled:
+        parts.append(f"bundled contract values for {', '.join(bundled)}")
+    log.warning("instrument metadata not refreshed (%s); using %s", why, " and ".join(parts))
 
 
 async def load_metadata(
@@ -477,6 +494,7 @@ async def load_metadata(
                 log.warning("metadata %s: timed out after %.0f s; using %s", venue, timeout_s, out[venue].source)
             else:
                 out[venue] = task.result()
+        _log_fallbacks(out)
         return out
     finally:
         if own_client:
