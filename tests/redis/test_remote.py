@@ -85,3 +85,34 @@ async def test_viewer_from_scripted_market_follows_params_and_survives_bad_entri
     await again.close()
     assert stream_entry(got[0])["v"] == b"1" and got[0].recv_ts >= START_TS
     client.close()
+
+
+async def test_viewer_follows_a_threshold_change_mid_run(redis_server: Any) -> None:
+    from cascade_tui.sinks.redis_schema import params_payload
+
+    client = redis_server.client()
+    keys = RedisKeys()
+    applied: list[EngineParams] = []
+    source = RedisSource(redis_server.url, start_id="0", on_params=applied.append)
+    events = market_events(seed=2, duration_s=10.0)
+    client.set(keys.params, params_payload(EngineParams(), 0, 0.0))
+    client.xadd(keys.events, stream_entry(events[0]))
+    batches = source.batches()
+    await anext(batches)
+    assert applied == [EngineParams()] and source.params_version == 0
+    changed = msgspec.structs.replace(EngineParams(), thresholds=Thresholds(watch=0.2, warning=0.4, critical=0.6))
+    client.set(keys.params, params_payload(changed, 1, 0.0))
+    client.xadd(keys.events, stream_entry(events[1]))
+    await asyncio.sleep(1.05)  # the viewer re-reads params once a second
+    client.xadd(keys.events, stream_entry(events[2]))
+    while source.params_version != 1:
+        await asyncio.wait_for(anext(batches), 5)
+    assert applied[-1] == changed
+    client.set(keys.params, b'{"v": 1, "params": {"thresholds": "nonsense"}}')  # bad: counted, ignored
+    await asyncio.sleep(1.05)
+    client.xadd(keys.events, stream_entry(events[3]))
+    await asyncio.wait_for(anext(batches), 5)
+    assert applied[-1] == changed and source.decode_errors >= 1
+    await batches.aclose()
+    await source.close()
+    client.close()
