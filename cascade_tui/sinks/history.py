@@ -54,6 +54,14 @@ def make_backend(url: str, retention_days: float) -> HistoryBackend:
     return SQLiteBackend(sqlite_path(url, default_history_path()))
 
 
+def history_sink_for(url_option: str | None, config_url: str = "") -> HistorySink | None:
+    """The sink a run should use: `--history-url` wins over `[history] url`; "off" = none."""
+    url = url_option if url_option is not None else config_url
+    if url == "off":
+        return None
+    return HistorySink(url)
+
+
 class HistorySink(Sink):
     name = "history"
 

@@ -157,3 +157,31 @@ async def test_write_failure_keeps_the_batch() -> None:
     await sink.close()
     assert [r[0] for r in backend.rows["signals"]] == [T0, T0 + 1]
     assert sink.stats()["state"] == "closed"
+
+
+async def test_old_rows_are_pruned_by_the_engine_clock(tmp_path: Path) -> None:
+    db = tmp_path / "h.sqlite"
+    # retention 1 day, pruning at every write round: rows older than newest - 1 day go
+    sink = HistorySink(str(db), flush_interval_s=0.02, retention_days=1.0, prune_every_s=0.0)
+    await sink.start()
+    sink.on_signal(signal(T0))
+    sink.on_signal(signal(T0 + 3 * 86400))
+    for _ in range(100):
+        if sink.stats()["pruned"] >= 1:
+            break
+        await asyncio.sleep(0.02)
+    await sink.close()
+    con = sqlite3.connect(db)
+    assert [r[0] for r in con.execute("SELECT ts FROM signals")] == [T0 + 3 * 86400]
+    con.close()
+
+
+def test_history_url_choice(tmp_path: Path) -> None:
+    from cascade_tui.sinks.history import history_sink_for
+
+    assert history_sink_for("off", "") is None
+    assert history_sink_for(None, "off") is None
+    sink = history_sink_for(None, f"sqlite:///{tmp_path / 'x.sqlite'}")
+    assert sink is not None and sink.stats()["backend"] == f"sqlite:{tmp_path / 'x.sqlite'}"
+    pg = history_sink_for("postgresql://u@127.0.0.1:1/db", "")
+    assert pg is not None and pg.stats()["backend"] == "postgresql"
