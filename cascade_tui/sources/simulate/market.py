@@ -382,7 +382,12 @@ class Market:
                 p_bg = 0.5 + 0.1 * np.tanh((funding_now - FUNDING_MEAN) / 0.0002)
                 tilt = (fb_long - fb_short) / (fb_long + fb_short + mu_bg[k] + 1e-12)
                 p_bg = np.clip(p_bg + 0.4 * tilt, 0.05, 0.95)
-                p_ep = np.where(leg_side > 0, LEG_EVENT_SIDE_SHARE, 1.0 - LEG_EVENT_SIDE_SHARE)
+                # late children of a finished leg (no leg on the asset any more) take background sides
+                p_ep = np.where(
+                    leg_side > 0,
+                    LEG_EVENT_SIDE_SHARE,
+                    np.where(leg_side < 0, 1.0 - LEG_EVENT_SIDE_SHARE, p_bg),
+                )
                 is_long = draw[:, 2] < np.where(is_ep, p_ep[asset], p_bg[asset])
                 venue = np.minimum(
                     np.searchsorted(shares, draw[:, 3] * shares[-1], side="right"), len(shares) - 1
