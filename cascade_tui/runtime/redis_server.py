@@ -18,6 +18,7 @@ import logging
 import os
 import re
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -43,6 +44,7 @@ EMBEDDED_STOP_TIMEOUT_S = 3.0
 EMBEDDED_MAXMEMORY = "64mb"
 URL_SCHEMES = ("redis", "rediss", "unix")
 MASK = "***"
+UNIX_PATH_MAX = 100  # sun_path is 108 bytes on Linux, 104 on macOS
 # query parameters whose values are credentials (webhook tokens, signed URLs, redis password=)
 _SECRET_QUERY = re.compile(r"token|key|secret|pass|auth|sig|credential|code", re.IGNORECASE)
 
@@ -159,8 +161,15 @@ async def ping(url: str, timeout_s: float = LOCALHOST_PROBE_TIMEOUT_S) -> bool:
             await client.aclose()
 
 
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 class EmbeddedRedis:
-    """A private redis-server on a unix socket in a temp dir: no persistence, 64 MB, LRU.
+    """A private redis-server on a unix socket (or a free local port) in a temp dir: no
+    persistence, 64 MB, LRU.
 
     allkeys-lru keeps writes from ever failing with OOM: the oldest data goes first.
     """
@@ -169,15 +178,25 @@ class EmbeddedRedis:
         self.binary = binary
         self.dir = Path(tempfile.mkdtemp(prefix="cascade-redis-"))
         self.socket = self.dir / "redis.sock"
-        self.url = f"unix://{self.socket}"
+        # a unix socket keeps the server private to this user; its path must fit sun_path
+        # (108 bytes), else (a long TMPDIR) fall back to a free port on 127.0.0.1
+        self.port = 0 if len(str(self.socket)) < UNIX_PATH_MAX else _free_port()
+        self.url = f"unix://{self.socket}" if self.port == 0 else f"redis://127.0.0.1:{self.port}/0"
         self.proc: subprocess.Popen[bytes] | None = None
 
+    @property
+    def where(self) -> str:
+        return str(self.socket) if self.port == 0 else f"127.0.0.1:{self.port}"
+
     def argv(self) -> list[str]:
+        listen = (
+            ["--port", "0", "--unixsocket", str(self.socket), "--unixsocketperm", "700"]
+            if self.port == 0
+            else ["--port", str(self.port), "--bind", "127.0.0.1"]
+        )
         return [
             self.binary,
-            "--port", "0",  # no TCP listener: only this user's socket
-            "--unixsocket", str(self.socket),
-            "--unixsocketperm", "700",
+            *listen,
             "--dir", str(self.dir),
             "--save", "",
             "--appendonly", "no",
@@ -210,7 +229,7 @@ class EmbeddedRedis:
                 reason = err or self._log_tail() or f"exit code {self.proc.returncode}"
                 await self.stop()
                 raise RuntimeError(f"embedded redis-server exited at start: {reason}")
-            if self.socket.exists() and await ping(self.url, 0.3):
+            if (self.port or self.socket.exists()) and await ping(self.url, 0.3):
                 return
             await asyncio.sleep(0.02)
         await self.stop()
@@ -285,11 +304,11 @@ async def resolve_redis(
         await server.start()
     except RuntimeError as exc:
         return _off(str(exc))
-    log.info("started embedded redis-server at %s", server.socket)
+    log.info("started embedded redis-server at %s", server.where)
     return RedisTarget(
         url=server.url,
         kind="embedded",
-        display=f"embedded ({server.socket})",
+        display=f"embedded ({server.where})",
         reason=f"private redis-server pid {server.proc.pid if server.proc else '?'}",
         server=server,
     )

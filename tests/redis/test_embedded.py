@@ -70,3 +70,17 @@ async def test_bad_urls_raise_a_clear_error_without_the_password(bad: str) -> No
         await resolve_redis(bad, RedisConfig(), env={})
     assert "--redis-url" in str(info.value)
     assert "topsecret1" not in str(info.value)
+
+
+async def test_long_temp_dir_falls_back_to_a_local_port(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    deep.mkdir(parents=True)
+    monkeypatch.setenv("TMPDIR", str(deep))
+    monkeypatch.setattr("tempfile.tempdir", None)  # re-read TMPDIR
+    target = await resolve_redis(None, RedisConfig(), env={}, localhost_url=dead_localhost())
+    try:
+        assert target.kind == "embedded" and target.url.startswith("redis://127.0.0.1:")
+        assert await ping(target.url)
+    finally:
+        await target.close()
+    assert not await ping(target.url)
