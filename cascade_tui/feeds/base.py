@@ -191,6 +191,9 @@ class VenueSpec:
     # base assets ("BTC", "ETH") -> this venue's main perpetual instrument ids ("BTCUSDT")
     instruments_for: Callable[[Sequence[str]], list[str]] | None = None
     btc_instrument: str = ""  # the BTC perpetual used for trades (volatility engine)
+    # minimum seconds between the messages sent after connecting: venues cap inbound messages
+    # (about 10/s on most; dYdX's indexer takes 2 subscribes/s per connection)
+    message_interval_s: float = 0.11
 
 
 # --------------------------------------------------------------------------- helpers

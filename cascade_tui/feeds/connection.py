@@ -86,7 +86,8 @@ class ConnectionOptions:
     rotation_overlap_s: float = 1.0  # both links deliver (de-duplicated) this long before the old closes
     rotation_retry_s: float = 60.0  # after a failed rotation, try again this much later
     tick_s: float = 1.0  # supervision period (stale and rotation checks), capped by stale_after_s / 4
-    send_interval_s: float = 0.11  # between subscribe messages: venues cap inbound messages at ~10/s
+    # between subscribe messages; None = the venue's VenueSpec.message_interval_s (tests use 0)
+    send_interval_s: float | None = None
     # test hook: rewrite a Subscription's URL (e.g. to a local protocol server)
     url_rewrite: Callable[[str], str] | None = None
 
@@ -347,10 +348,13 @@ class Connection:
             link.tasks.append(
                 asyncio.create_task(self._keepalive(link), name=f"{self.label}#{link.serial} keepalive")
             )
+        interval = self.options.send_interval_s
+        if interval is None:
+            interval = self.spec.message_interval_s
         try:
             for i, message in enumerate(self.subscription.messages):
-                if i and self.options.send_interval_s > 0:
-                    await self._sleep(self.options.send_interval_s)
+                if i and interval > 0:
+                    await self._sleep(interval)
                 await link.ws.send(message)
         except ConnectionClosed as exc:
             if link.ended is None:

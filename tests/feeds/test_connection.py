@@ -8,6 +8,7 @@ test_live_venues.py runs the real SPECs and parsers through the same loop.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 import time
 
@@ -312,3 +313,24 @@ async def test_close_is_clean_and_idempotent() -> None:
         await asyncio.wait_for(task, 2)
         await eventually(lambda: all(s.ws.state.name == "CLOSED" for s in server.sessions))
         assert conn.status.state == DONE
+
+
+async def test_subscribe_messages_are_paced_by_the_venue_limit() -> None:
+    def subscriptions(req: SubscribeRequest) -> list[Subscription]:
+        messages = [f'{{"op":"subscribe","args":[{{"topic":"t{i}"}}]}}' for i in range(3)]
+        return [Subscription(url="wss://toy.example/ws", messages=messages)]
+
+    spec = dataclasses.replace(toy_spec(TEXT_PING), subscriptions=subscriptions, message_interval_s=0.5)
+    sleeps: list[float] = []
+
+    async def recording_sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        await asyncio.sleep(min(seconds, 0.01))
+
+    async with ProtocolServer(BitgetProtocol()) as server:
+        collector = Collector()
+        options = fast_options(server, send_interval_s=None)  # the spec's pace applies
+        async with running(spec, subscription_of(spec), collector, options, sleep=recording_sleep):
+            await eventually(lambda: bool(server.sessions) and len(server.sessions[0].texts()) >= 3)
+    assert sleeps.count(0.5) == 2  # between the three messages, not before the first
+    assert [t for t in server.sessions[0].texts() if t != "ping"][:3] == subscriptions(SubscribeRequest())[0].messages
