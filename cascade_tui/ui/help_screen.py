@@ -51,7 +51,7 @@ class HelpScreen(ModalScreen[None]):
         table = Table(box=None, expand=True, padding=(0, 2), show_edge=False)
         table.add_column("key", style="bold", no_wrap=True, min_width=14)
         table.add_column("action")
-        table.add_column("binding id (for [ui.keymap])", style="dim", no_wrap=True)
+        table.add_column(Text("binding id (for [ui.keymap])"), style="dim", no_wrap=True)
         for row in key_help(self.keymap):
             table.add_row(row.keys, row.description, row.binding_id)
         for keys, what in EXTRA_KEYS:

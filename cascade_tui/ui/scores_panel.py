@@ -93,9 +93,9 @@ class ScoreBreakdown(Widget):
             text.append(" · " + fmt.price(a.price), pal.dim)
         weights = self.view.params.weights
         width = self.content_size.width or 60
-        per_line = 3 if width >= 63 else 2
+        per_line = 3 if width >= 66 else 2
         cell_width = width // per_line
-        bar_width = max(2, cell_width - 18)
+        bar_width = max(2, cell_width - 20)  # label 9, value 5, weight 4, gap 2
         for i, factor in enumerate(FACTORS):
             if i % per_line == 0:
                 text.append("\n")

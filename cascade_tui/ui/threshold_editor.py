@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 import msgspec
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
@@ -51,7 +51,12 @@ def editable_fields(params: EngineParams) -> list[Field]:
 
 
 def format_value(value: float | int) -> str:
-    return str(value) if isinstance(value, int) else f"{value:.6g}"
+    """Short and plain: 2000000 rather than 2e+06, 2.99573 for ln 20."""
+    if isinstance(value, int):
+        return str(value)
+    if value.is_integer() and abs(value) < 1e12:
+        return str(int(value))
+    return f"{value:.6g}"
 
 
 def build_params(base: EngineParams, entered: dict[str, str]) -> EngineParams:
@@ -106,9 +111,13 @@ class ThresholdEditor(ModalScreen[EngineParams | None]):
         self.fields = editable_fields(params)
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll(id="editor-body") as body:
-            body.border_title = "Detection parameters"
-            body.border_subtitle = "enter / ctrl+s apply · escape cancel"
+        with Vertical(id="editor") as frame:
+            frame.border_title = "Detection parameters"
+            frame.border_subtitle = "enter / ctrl+s apply · escape cancel"
+            yield from self._compose_body()
+
+    def _compose_body(self) -> ComposeResult:
+        with VerticalScroll(id="editor-body"):
             for section, title in EDITABLE_SECTIONS:
                 yield Static(title, classes="editor-section")
                 for f in self.fields:
@@ -128,8 +137,18 @@ class ThresholdEditor(ModalScreen[EngineParams | None]):
             yield Button("Apply", variant="primary", id="editor-apply")
             yield Button("Cancel", id="editor-cancel")
 
+    def on_mount(self) -> None:
+        self.query(Input).first().focus()
+
     def entered(self) -> dict[str, str]:
-        return {f.dotted: self.query_one(f"#{f.widget_id}", Input).value for f in self.fields}
+        """Only the fields the user changed: an untouched field keeps its exact value, even
+        where the box shows it rounded (ln 20 is displayed as 2.99573)."""
+        out: dict[str, str] = {}
+        for f in self.fields:
+            text = self.query_one(f"#{f.widget_id}", Input).value
+            if text.strip() != format_value(f.value):
+                out[f.dotted] = text
+        return out
 
     def action_apply(self) -> None:
         try:

@@ -1,0 +1,76 @@
+"""SVG snapshots of the dashboard (pytest-textual-snapshot; update with --snapshot-update).
+
+Deterministic by construction: the seeded demo market through the real engine (or the fixed
+fake snapshot), no pipeline worker, relative times from the snapshot's own clock, fixed
+latencies, no cursor blink.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import Input
+
+from cascade_tui.config import Config
+from cascade_tui.engine.types import Snapshot
+from cascade_tui.runtime.options import RunOptions
+from cascade_tui.ui.app import CascadeApp
+from cascade_tui.ui.demo_snapshot import demo_snapshot
+from tests.ui.fake_snapshot import build_snapshot
+
+SnapCompare = Callable[..., bool]
+STATUS = {"source": "demo seed 7", "redis": "off"}
+
+
+@pytest.fixture(scope="module")
+def demo_snap() -> Snapshot:
+    return demo_snapshot(seed=7, seconds=900.0)
+
+
+def app_for(snapshot: Snapshot, theme: str = "cascade-dark", **kwargs: Any) -> CascadeApp:
+    return CascadeApp(snapshot=snapshot, status=STATUS, config=Config(), options=RunOptions(theme=theme), **kwargs)
+
+
+async def no_blink(pilot: Pilot[Any]) -> None:
+    for field in pilot.app.screen.query(Input):
+        field.cursor_blink = False
+    await pilot.pause()
+
+
+@pytest.mark.parametrize("theme", ["cascade-dark", "cascade-light", "cascade-contrast"])
+def test_main_screen_in_each_theme(snap_compare: SnapCompare, demo_snap: Snapshot, theme: str) -> None:
+    assert snap_compare(app_for(demo_snap, theme), terminal_size=(120, 40))
+
+
+def test_main_screen_stacked_at_80x24(snap_compare: SnapCompare, demo_snap: Snapshot) -> None:
+    assert snap_compare(app_for(demo_snap), terminal_size=(80, 24))
+
+
+def test_main_screen_at_160x50(snap_compare: SnapCompare, demo_snap: Snapshot) -> None:
+    assert snap_compare(app_for(demo_snap), terminal_size=(160, 50))
+
+
+def test_every_venue_state(snap_compare: SnapCompare) -> None:
+    """Eleven venues: live, stale, reconnecting, blocked, off; saturated and sampled marks."""
+    assert snap_compare(app_for(build_snapshot()), terminal_size=(120, 40))
+
+
+def test_help_screen(snap_compare: SnapCompare, demo_snap: Snapshot) -> None:
+    assert snap_compare(app_for(demo_snap), press=["question_mark"], terminal_size=(120, 40))
+
+
+def test_threshold_editor(snap_compare: SnapCompare, demo_snap: Snapshot) -> None:
+    assert snap_compare(app_for(demo_snap), press=["t"], run_before=no_blink, terminal_size=(120, 40))
+
+
+def test_threshold_editor_refusing_a_value(snap_compare: SnapCompare, demo_snap: Snapshot) -> None:
+    async def type_bad_value(pilot: Pilot[Any]) -> None:
+        await pilot.press("t")
+        await no_blink(pilot)
+        pilot.app.screen.query_one("#field-thresholds--watch", Input).value = "0.95"
+        await pilot.press("ctrl+s")
+
+    assert snap_compare(app_for(demo_snap), run_before=type_bad_value, terminal_size=(120, 40))
