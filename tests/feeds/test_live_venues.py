@@ -22,7 +22,7 @@ from cascade_tui.feeds import make_parser, spec, venue_ids
 from cascade_tui.feeds.base import SubscribeRequest, Subscription, VenueSpec
 from cascade_tui.feeds.connection import LIVE, Connection
 from cascade_tui.feeds.metadata import VenueMetadata
-from cascade_tui.model import RawFrame
+from cascade_tui.model import Event, Liquidation, RawFrame, Trade
 from cascade_tui.sources.live import LiveSource
 from tests.wsservers.binance import BinanceProtocol
 from tests.wsservers.bitget import BitgetProtocol
@@ -32,7 +32,9 @@ from tests.wsservers.core import ProtocolServer, Session, VenueProtocol
 from tests.wsservers.deribit import DeribitProtocol
 from tests.wsservers.dydx import DydxProtocol
 from tests.wsservers.fixtures import Collector, eventually, fast_options, fast_spec
+from tests.wsservers.gate import GateProtocol
 from tests.wsservers.htx import HtxProtocol
+from tests.wsservers.hyperliquid import HyperliquidProtocol
 from tests.wsservers.kraken import KrakenProtocol
 from tests.wsservers.okx import OkxProtocol
 
@@ -43,6 +45,7 @@ class VenueCase:
     request: SubscribeRequest
     metadata: dict[str, Any] = field(default_factory=dict)
     data_path: str = ""  # the socket path that carries liquidations, when a venue has several
+    counted: type[Event] = Liquidation  # the event the protocol's data frames carry
 
 
 CASES: dict[str, VenueCase] = {
@@ -58,6 +61,8 @@ CASES: dict[str, VenueCase] = {
     "kraken": VenueCase(KrakenProtocol, SubscribeRequest(liquidation_instruments=["PF_XBTUSD"], instruments=["PF_XBTUSD"])),
     "bitmex": VenueCase(BitmexProtocol, SubscribeRequest(instruments=["XBTUSD"])),
     "dydx": VenueCase(DydxProtocol, SubscribeRequest(liquidation_instruments=["BTC-USD"], instruments=["BTC-USD"])),
+    "gate": VenueCase(GateProtocol, SubscribeRequest(instruments=["BTC_USDT"])),
+    "hyperliquid": VenueCase(HyperliquidProtocol, SubscribeRequest(instruments=["BTC"]), counted=Trade),
     "deribit": VenueCase(
         DeribitProtocol, SubscribeRequest(liquidation_instruments=["BTC-PERPETUAL"], instruments=["BTC-PERPETUAL"])
     ),
@@ -109,6 +114,10 @@ class VenueRun:
             await eventually(lambda: any(s.subscribed and self.carries_data(s) for s in self.server.live()))
             assert await self.server.broadcast(self.server.protocol.liquidation(i), self.carries_data) == 1
 
+    def counted(self) -> list[Event]:
+        """The events the protocol's data frames carry (liquidations; trades on Hyperliquid)."""
+        return [ev for ev in self.collector.events if isinstance(ev, self.case.counted)]
+
     @property
     def stats(self) -> Any:
         assert self.collector.parser is not None
@@ -127,7 +136,7 @@ async def test_subscribe_parse_and_keepalive(venue: str) -> None:
                 await eventually(lambda sub=sub: any(s.texts()[: len(sub.messages)] == list(sub.messages) for s in server.sessions))
         await run.send_liquidations(range(5))
         await server.broadcast(server.protocol.garbage(), run.carries_data)
-        await eventually(lambda: len(run.collector.liquidations()) == 5 and run.stats.parse_errors == 1)
+        await eventually(lambda: len(run.counted()) == 5 and run.stats.parse_errors == 1)
         # keepalive: app-level pings are answered / sent; WS-ping venues would be cut by the server otherwise
         kind = run.spec.keepalive.kind
         if kind in ("text", "json", "reply"):
@@ -143,7 +152,7 @@ async def test_subscribe_parse_and_keepalive(venue: str) -> None:
 async def test_drop_resubscribes_and_replayed_snapshot_is_not_counted_twice(venue: str) -> None:
     async with ProtocolServer(CASES[venue].protocol()) as server, VenueRun(venue, server) as run:
         await run.send_liquidations(range(4))
-        await eventually(lambda: len(run.collector.liquidations()) == 4)
+        await eventually(lambda: len(run.counted()) == 4)
         first_sessions = len(server.sessions)
         server.drop()
         await eventually(lambda: len(server.sessions) == 2 * first_sessions and run.subscribed() == first_sessions)
@@ -157,9 +166,9 @@ async def test_drop_resubscribes_and_replayed_snapshot_is_not_counted_twice(venu
             if sub.messages:
                 assert any(s.texts()[: len(sub.messages)] == list(sub.messages) for s in server.sessions[first_sessions:])
         await run.send_liquidations(range(4, 7))
-        await eventually(lambda: len(run.collector.liquidations()) >= 7)
+        await eventually(lambda: len(run.counted()) >= 7)
         await asyncio.sleep(0.1)
-        liqs = run.collector.liquidations()
+        liqs = run.counted()
         assert len(liqs) == 7  # snapshot replays after the reconnect added nothing
         assert len({(ev.event_ts, ev.qty) for ev in liqs}) == 7
         assert run.collector.resets == len(run.connections)
@@ -174,7 +183,7 @@ async def test_half_open_server_is_detected_and_replaced(venue: str) -> None:
         await eventually(lambda: len(server.sessions) >= 2 * before and run.subscribed() == before)
         await eventually(lambda: all(c.status.state == LIVE for c in run.connections))
         await run.send_liquidations(range(2))
-        await eventually(lambda: len(run.collector.liquidations()) == 2)
+        await eventually(lambda: len(run.counted()) == 2)
 
 
 @pytest.mark.parametrize("venue", ["bybit", "okx"])
@@ -191,10 +200,10 @@ async def test_rotation_counts_every_liquidation_once(venue: str) -> None:
             if await server.broadcast(protocol.liquidation(sent)):
                 sent += 1
             await asyncio.sleep(0.005)
-        await eventually(lambda: len(run.collector.liquidations()) >= sent)
+        await eventually(lambda: len(run.counted()) >= sent)
         await asyncio.sleep(0.05)
         assert conn.status.rotations >= 2 and conn.status.reconnects == 0
-        liqs = run.collector.liquidations()
+        liqs = run.counted()
         assert len(liqs) == sent
         assert len({(ev.event_ts, ev.qty) for ev in liqs}) == sent
 
@@ -294,7 +303,7 @@ async def test_live_source_merges_venues_resets_parsers_in_order_and_disables_br
 
 
 async def test_without_network_every_venue_backs_off_and_says_try_demo(caplog: pytest.LogCaptureFixture) -> None:
-    venues = [v for v in venue_ids() if v in CASES or v in ("gate", "hyperliquid")]
+    venues = list(venue_ids())
     caplog.set_level(logging.WARNING)
     async with offline_http() as http:
         source = LiveSource(
