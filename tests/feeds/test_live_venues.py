@@ -364,3 +364,42 @@ def test_full_queue_drops_the_oldest_and_counts_per_venue() -> None:
     source._put(RawFrame(ts=9.0, venue="binance", data="10"))
     source._put(RawFrame(ts=9.0, venue="binance", data="11"))
     assert source._resets_due == ["binance"]
+
+
+async def test_pipeline_runs_a_live_source_end_to_end() -> None:
+    from cascade_tui.runtime.pipeline import Pipeline
+
+    venue_spec_or_skip("bybit")
+    async with ProtocolServer(BybitProtocol()) as bybit, offline_http() as http:
+        source = LiveSource(
+            ["bybit"],
+            VenueConfig(oi_symbols=["BTC"]),
+            metadata={"bybit": VenueMetadata("bybit", {"ICPUSDT": {"baseAsset": "ICP"}}, ["ICPUSDT"])},
+            options=fast_options(url_rewrite=rewrite_hosts({"bybit": bybit})),
+            http_client=http,
+        )
+        await source.prepare()
+        pipeline = Pipeline(source, metadata=source.parser_metadata)
+        assert pipeline.metadata["bybit"]["ICPUSDT"]["baseAsset"] == "ICP"
+        task = asyncio.create_task(pipeline.run())
+
+        def liquidations() -> int:
+            parser = pipeline.parsers.get("bybit")
+            return parser.stats.events.get("liquidation", 0) if parser else 0
+
+        await eventually(lambda: any(s.subscribed for s in bybit.live()))
+        for i in range(3):
+            await bybit.broadcast(bybit.protocol.liquidation(i))
+        await eventually(lambda: liquidations() == 3)
+        bybit.drop()
+        await eventually(lambda: len(bybit.sessions) == 2 and bybit.sessions[1].subscribed)
+        await bybit.broadcast(bybit.protocol.liquidation(3))
+        await eventually(lambda: liquidations() == 4)
+        await eventually(
+            lambda: pipeline.latest_snapshot is not None
+            and any(v.venue == "bybit" and v.state == LIVE and v.reconnects == 1 for v in pipeline.latest_snapshot.venues)
+        )
+        pipeline.stop()
+        await asyncio.wait_for(task, 5)
+    assert pipeline.error is None
+    assert source.feed_status()["bybit"].state == "done"
