@@ -1,0 +1,154 @@
+"""Redis failing under the real program (`cascade-tui --demo --no-ui --speed 0`): killed
+with SIGKILL and restarted, frozen by `DEBUG SLEEP`, refusing writes (`maxmemory` +
+`noeviction`). In each case the pipeline keeps running and printing signals, the Redis
+queue stays at its bound with the overflow counted in --stats, memory stays bounded, and
+publishing resumes once Redis is back.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from tests.faults.cli_process import CliRun
+from tests.redis.server import RedisServer, redis_server_binary
+
+if redis_server_binary() is None:
+    pytest.skip("redis-server is not installed", allow_module_level=True)
+
+QUEUE_SIZE = 10_000  # RedisConfig.queue_size default
+RSS_BOUND_MB = 400.0
+
+
+class DebugRedisServer(RedisServer):
+    """The suite's redis-server with DEBUG allowed (Redis 7 disables it by default)."""
+
+    def argv(self) -> list[str]:
+        return [*super().argv(), "--enable-debug-command", "yes"]
+
+
+@pytest.fixture
+def server() -> Iterator[DebugRedisServer]:
+    with DebugRedisServer() as s:
+        yield s
+
+
+@pytest.fixture
+def app(tmp_path: Path, server: DebugRedisServer) -> Iterator[CliRun]:
+    run = CliRun(tmp_path, "--demo", "--no-ui", "--speed", "0", "--redis-url", server.url)
+    yield run
+    if run.alive():
+        run.kill()
+
+
+def heartbeat_ts(client: redis.Redis) -> float:
+    try:
+        raw = client.get("cascade:heartbeat")
+    except redis.RedisError:
+        return 0.0
+    return float(json.loads(raw)["ts"]) if raw else 0.0
+
+
+def wait_published_after(client: redis.Redis, wall: float, timeout: float = 15.0) -> None:
+    """The app wrote its heartbeat after `wall`: the writer is publishing again."""
+    deadline = time.monotonic() + timeout
+    while heartbeat_ts(client) <= wall:
+        assert time.monotonic() < deadline, "publishing did not resume"
+        time.sleep(0.05)
+
+
+def wait_signal_published(client: redis.Redis, timeout: float = 15.0) -> dict:
+    pubsub = client.pubsub()
+    pubsub.subscribe("cascade:signals")
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            msg = pubsub.get_message(ignore_subscribe_messages=True, timeout=0.2)
+            if msg is not None:
+                return json.loads(msg["data"])
+        raise AssertionError("no signal published on cascade:signals")
+    finally:
+        pubsub.close()
+
+
+def finish(app: CliRun) -> dict:
+    assert app.terminate() == 0, app.stderr()[-2000:]
+    stats = app.stats()
+    sink = stats["sinks"]["redis"]
+    assert sink["queued"] <= QUEUE_SIZE
+    assert app.peak_rss_mb < RSS_BOUND_MB
+    return stats
+
+
+def test_redis_killed_and_restarted(app: CliRun, server: DebugRedisServer) -> None:
+    client = server.client()
+    wait_published_after(client, 0.0)
+    app.wait_lines(3)
+    assert server.proc is not None
+    server.proc.kill()  # SIGKILL: no goodbye, connections reset
+    server.proc.wait()
+    t0 = time.monotonic()
+    app.watch(2.0)
+    assert app.lines_between(t0, time.monotonic()) > 0, "signals must still be printed while Redis is dead"
+    restarted = time.time()
+    server.start()  # same port, empty
+    client = server.client()
+    wait_published_after(client, restarted)
+    assert client.xlen("cascade:events") > 0
+    sig = wait_signal_published(client)
+    assert sig["v"] == 1 and sig["level_name"] in ("NONE", "WATCH", "WARNING", "CRITICAL")
+    app.sample_rss()
+    stats = finish(app)
+    sink = stats["sinks"]["redis"]
+    assert sink["reconnects"] >= 1 and sink["errors"] >= 1 and sink["state"] in ("connected", "down")
+    assert stats["drops"].get("redis:event", 0) > 0, "events that could not be queued are counted"
+    client.close()
+
+
+def test_redis_frozen_by_debug_sleep(app: CliRun, server: DebugRedisServer) -> None:
+    client = server.client()
+    wait_published_after(client, 0.0)
+    app.wait_lines(3)
+    sleeper = threading.Thread(target=lambda: server.client().execute_command("DEBUG", "SLEEP", "3"))
+    t0 = time.monotonic()
+    sleeper.start()
+    app.watch(2.5)
+    assert app.lines_between(t0, time.monotonic()) > 0, "signals must still be printed while Redis is frozen"
+    sleeper.join(10)
+    woke = time.time()
+    wait_published_after(client, woke)
+    wait_signal_published(client)
+    stats = finish(app)
+    assert stats["sinks"]["redis"]["events_written"] > 0
+    client.close()
+
+
+def test_redis_refusing_writes(app: CliRun, server: DebugRedisServer) -> None:
+    client = server.client()
+    wait_published_after(client, 0.0)
+    app.wait_lines(3)
+    client.config_set("maxmemory-policy", "noeviction")
+    client.config_set("maxmemory", "1mb")
+    xlen_frozen = client.xlen("cascade:events")
+    t0 = time.monotonic()
+    app.watch(2.0)
+    assert app.lines_between(t0, time.monotonic()) > 0, "signals must still be printed while Redis refuses writes"
+    assert client.xlen("cascade:events") == xlen_frozen, "the server really refused the writes"
+    refused_until = time.time()
+    client.config_set("maxmemory", "0")
+    deadline = time.monotonic() + 15
+    while client.xlen("cascade:events") == xlen_frozen:
+        assert time.monotonic() < deadline, "writes did not resume after the limit was lifted"
+        time.sleep(0.05)
+    wait_published_after(client, refused_until)
+    stats = finish(app)
+    sink = stats["sinks"]["redis"]
+    assert sink["errors"] > 0, "refused commands are counted"
+    assert "OOM" in sink["last_error"] or "maxmemory" in sink["last_error"]
+    client.close()
