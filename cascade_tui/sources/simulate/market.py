@@ -82,6 +82,70 @@ class Chunk:
     legs: list[Leg] = field(default_factory=list)
 
 
+Whale = tuple[float, int, bool, float, int]  # ts, local asset, long liquidated, usd, venue index
+
+
+@dataclass
+class Schedule:
+    """A chunk's per-step inputs that do not depend on what happens in it."""
+
+    step_end: np.ndarray  # (n,)
+    seasonal: np.ndarray  # (n,) s_tod
+    mu_bg: np.ndarray  # (n, A) background immigrant rate (incl. common-shock bursts)
+    ret_jump: np.ndarray  # (n, A) common-shock price co-jumps
+    n_ep: np.ndarray  # (n, A) branching ratio of leg events
+    mu_ep: np.ndarray  # (n, A) leg immigrant rate
+    shock: np.ndarray  # (n, A) exogenous price drift of legs (positive = against the leg's side)
+    starts: dict[int, list[Leg]]  # step -> legs starting in it
+    fund_bump: np.ndarray  # (n, A) funding crowding / drop around episodes
+    spike: np.ndarray  # (n,) log-vol added by "volspike" injections
+    whales: dict[int, list[Whale]]  # step -> whale prints
+
+
+class LegArrays:
+    """Per-asset view of the active legs, as arrays for the vectorised step."""
+
+    def __init__(self, n_assets: int) -> None:
+        self.side = np.zeros(n_assets)
+        self.fuel = np.zeros(n_assets)
+        self.impact = np.zeros(n_assets)
+        self.withdrawal = np.ones(n_assets)
+        self.mark_mult = np.ones(n_assets)
+        self.index = np.full(n_assets, -1)  # index of the leg in the chunk's `legs`
+
+    def set(self, a: int, leg: Leg, index: int) -> None:
+        self.side[a], self.fuel[a], self.impact[a] = leg.side, leg.fuel, leg.impact_per_usd
+        self.withdrawal[a], self.mark_mult[a], self.index[a] = leg.depth_withdrawal, leg.mark_mult, index
+
+
+@dataclass
+class StepEvents:
+    """The true liquidations of one step (arrays of equal length)."""
+
+    step: int
+    bins: np.ndarray  # asset for background events, n_assets + asset for leg events
+    asset: np.ndarray
+    is_long: np.ndarray
+    usd: np.ndarray
+    g: np.ndarray  # mark excitation
+    venue: np.ndarray
+    frac: np.ndarray  # position of the event inside its step, [0, 1)
+    slip: np.ndarray  # uniform driving the fill price's distance from the mark
+    leg: np.ndarray  # index into the chunk's legs, -1 for background
+
+    def append(self, asset: int, is_long: bool, usd: float, g: float, venue: int, frac: float) -> None:
+        """Add one background event (a whale print)."""
+        self.bins = np.append(self.bins, asset)
+        self.asset = np.append(self.asset, asset)
+        self.is_long = np.append(self.is_long, is_long)
+        self.usd = np.append(self.usd, usd)
+        self.g = np.append(self.g, g)
+        self.venue = np.append(self.venue, venue)
+        self.frac = np.append(self.frac, frac)
+        self.slip = np.append(self.slip, 0.5)
+        self.leg = np.append(self.leg, -1)
+
+
 class MarkPool:
     """Pre-drawn standardised marks and uniforms, consumed in order (fast and deterministic)."""
 
@@ -226,34 +290,27 @@ class Market:
                     legs.append(leg)
         return legs
 
-    def run_chunk(self, limit: float) -> Chunk:
-        """Advance CHUNK_S seconds. `limit` = end of the run: legs only tally events before it."""
+    def _schedule(self, t0: float, legs: list[Leg]) -> Schedule:
+        """Everything about the chunk that is known before its steps run."""
         rng = self.rng
         a_n = self.n_assets
         dt = STEP_S
-        t0 = self.t
         n = round(CHUNK_S / dt)
         step_end = t0 + dt * np.arange(1, n + 1)
         tau_mid = step_end - dt / 2
-        legs = self._activate_legs(t0, t0 + CHUNK_S)
-        self._plan_injections(t0 + CHUNK_S)
-        leg_index = {id(leg): k for k, leg in enumerate(legs)}
-
-        # deterministic-in-the-chunk schedules: background immigrants, legs, shocks, funding
         seasonal = season(tau_mid)
         mu_bg = np.outer(seasonal, self.rate * (1.0 - self.n0))
         ret_jump = np.zeros((n, a_n))
+        # common shocks (§5.4): a short burst of immigrants on every symbol and a price co-jump
         for _ in range(int(rng.poisson(self.profile.common_shocks_per_hour * CHUNK_S / 3600.0))):
             ts = t0 + float(rng.uniform(0.0, CHUNK_S))
             betas = rng.uniform(0.5, 1.5, a_n)
             since = tau_mid - ts
-            mu_bg += np.where(since[:, None] >= 0, np.exp(-np.maximum(since, 0.0) / 8.0)[:, None], 0.0) * (
-                self.rate * betas * 30.0
-            )
+            burst = np.where(since >= 0, np.exp(-np.maximum(since, 0.0) / 8.0), 0.0)
+            mu_bg += burst[:, None] * (self.rate * betas * 30.0)
             k = min(n - 1, int((ts - t0) / dt))
-            ret_jump[k] += (
-                float(rng.choice([-1.0, 1.0])) * float(rng.uniform(0.002, 0.005)) * betas * self.vol_mult
-            )
+            sign = float(rng.choice([-1.0, 1.0]))
+            ret_jump[k] += sign * float(rng.uniform(0.002, 0.005)) * betas * self.vol_mult
         n_ep = np.full((n, a_n), self.n0)
         mu_ep = np.zeros((n, a_n))
         shock = np.zeros((n, a_n))
@@ -266,8 +323,7 @@ class Market:
             mu_ep[:, a] += np.where(live, leg.immigrants_at(tau), 0.0)
             shock[:, a] += leg.side * leg.shock_at_steps(tau, dt)
             if not leg.active:
-                k = max(0, math.floor((leg.t0 - t0) / dt))
-                starts.setdefault(k, []).append(leg)
+                starts.setdefault(max(0, math.floor((leg.t0 - t0) / dt)), []).append(leg)
         fund_bump = funding_bump(self.episodes, step_end, a_n) if self.episodes else np.zeros((n, a_n))
         spike = np.zeros(n)
         for ts in self.vol_spikes:
@@ -275,10 +331,25 @@ class Market:
                 spike += np.where((tau_mid >= ts) & (tau_mid < ts + VOL_SPIKE_S), VOL_SPIKE_LOG, 0.0)
                 if ts >= t0:
                     self.injected.append(Label(ts, ts + VOL_SPIKE_S, "*", "none", 0.0, "minor", "volspike"))
-        whales_by_step: dict[int, list[tuple[float, int, bool, float, int]]] = {}
+        whales: dict[int, list[Whale]] = {}
         for w in self.whales:
             if t0 <= w[0] < t0 + CHUNK_S:
-                whales_by_step.setdefault(int((w[0] - t0) / dt), []).append(w)
+                whales.setdefault(int((w[0] - t0) / dt), []).append(w)
+        return Schedule(
+            step_end, seasonal, mu_bg, ret_jump, n_ep, mu_ep, shock, starts, fund_bump, spike, whales
+        )
+
+    def run_chunk(self, limit: float) -> Chunk:
+        """Advance CHUNK_S seconds. `limit` = end of the run: legs only tally events before it."""
+        rng = self.rng
+        a_n = self.n_assets
+        dt = STEP_S
+        t0 = self.t
+        legs = self._activate_legs(t0, t0 + CHUNK_S)
+        self._plan_injections(t0 + CHUNK_S)
+        leg_index = {id(leg): k for k, leg in enumerate(legs)}
+        sch = self._schedule(t0, legs)
+        n = sch.step_end.size
 
         # random inputs of the chunk, drawn in one go
         scale_t = math.sqrt((STUDENT_NU - 2.0) / STUDENT_NU)
@@ -297,38 +368,25 @@ class Market:
         f_keep = math.exp(-math.log(2) * dt / FUNDING_HALF_LIFE_S)
         f_noise = FUNDING_SD * math.sqrt(1 - f_keep * f_keep)
         regime_switch = dt / self.profile.regime_dwell_s
-        step_sd = math.sqrt(dt / YEAR_S)
         oi_sd = OI_HOURLY_SD * math.sqrt(dt / 3600.0)
         idio = np.sqrt(1.0 - self.corr**2)
-        two_a = np.arange(2 * a_n)
-        shares = np.cumsum([s for _, s in VENUE_SHARES])
-        vol_base = self.sigma_base * self.vol_mult * step_sd
+        vol_base = self.sigma_base * self.vol_mult * math.sqrt(dt / YEAR_S)
 
         out_price = np.empty((n, a_n))
         out_oi = np.empty((n, a_n))
         out_funding = np.empty((n, a_n))
-        rec: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
-        leg_side = np.zeros(a_n)
-        fuel = np.zeros(a_n)
-        leg_ip = np.zeros(a_n)
-        withdrawal = np.ones(a_n)
-        mark_mult = np.ones(a_n)
-        leg_idx = np.full(a_n, -1)
+        rec: list[StepEvents] = []
+        on = LegArrays(a_n)
         for a, leg in enumerate(self.leg_of):
             if leg is not None:
-                leg_side[a], fuel[a], leg_ip[a] = leg.side, leg.fuel, leg.impact_per_usd
-                withdrawal[a], mark_mult[a], leg_idx[a] = (
-                    leg.depth_withdrawal,
-                    leg.mark_mult,
-                    leg_index.get(id(leg), -1),
-                )
+                on.set(a, leg, leg_index.get(id(leg), -1))
 
         logp = self.logp
         h = self.h
         s_bg, s_ep = self.s_bg, self.s_ep
         hist = self.hist
         for k in range(n):
-            for leg in starts.get(k, ()):
+            for leg in sch.starts.get(k, ()):
                 a = self.local[leg.asset]
                 old = self.leg_of[a]
                 if old is not None and old is not leg:
@@ -336,101 +394,56 @@ class Market:
                 self.leg_of[a] = leg
                 leg.active = True
                 leg.price_start = float(math.exp(logp[a]))
-                leg_side[a], fuel[a], leg_ip[a] = leg.side, leg.fuel, leg.impact_per_usd
-                withdrawal[a], mark_mult[a], leg_idx[a] = (
-                    leg.depth_withdrawal,
-                    leg.mark_mult,
-                    leg_index[id(leg)],
-                )
+                on.set(a, leg, leg_index[id(leg)])
                 # overlapping episodes do not compound: the larger jump wins
                 self.jump_log[a] = max(self.jump_log[a], leg.vol_jump_log)
                 self.jump_decay[a] = math.exp(-math.log(2) * dt / leg.vol_half_life_s)
             if u_regime[k] < regime_switch:
                 self.regime = int(rng.integers(0, len(REGIME_MULTS)))
             h = h * h_keep + h_noise * z_h[k]
-            sig = (
-                vol_base
-                * (REGIME_MULTS[self.regime] * seasonal[k] * math.exp(h + spike[k]))
-                * np.exp(self.jump_log)
-            )
+            regime = REGIME_MULTS[self.regime] * sch.seasonal[k] * math.exp(h + sch.spike[k])
+            sig = vol_base * regime * np.exp(self.jump_log)
             self.jump_log *= self.jump_decay
 
-            # intensities
+            # intensities: background (self + cross + price feedback) and the episode legs
             k_bg = (kern * s_bg).sum(axis=0)
             k_ep = (kern * s_ep).sum(axis=0)
             z10 = (logp - hist[self.hist_pos]) / (sig * math.sqrt(FEEDBACK_WINDOW_STEPS))
             fb_long = FEEDBACK_GAMMA * self.rate * np.maximum(0.0, -z10 - 2.0) ** 1.5
             fb_short = FEEDBACK_GAMMA * self.rate * np.maximum(0.0, z10 - 2.0) ** 1.5
-            lam_bg = mu_bg[k] + fb_long + fb_short + self.n0 * k_bg + k_bg @ self.cross
-            alive = fuel > 0.0
-            lam_ep = np.where(alive, mu_ep[k] + n_ep[k] * k_ep, self.n0 * k_ep)
-            lam = np.minimum(np.concatenate([lam_bg, lam_ep]), MAX_EVENT_RATE)
-            counts = rng.poisson(lam * dt)
-            total = int(counts.sum())
-            whale_here = whales_by_step.get(k)
+            lam_bg = sch.mu_bg[k] + fb_long + fb_short + self.n0 * k_bg + k_bg @ self.cross
+            alive = on.fuel > 0.0
+            lam_ep = np.where(alive, sch.mu_ep[k] + sch.n_ep[k] * k_ep, self.n0 * k_ep)
+            counts = rng.poisson(np.minimum(np.concatenate([lam_bg, lam_ep]), MAX_EVENT_RATE) * dt)
+            whales = sch.whales.get(k)
             s_bg *= decay
             s_ep *= decay
             impact = np.zeros(a_n)
-            funding_now = FUNDING_MEAN + self.funding_dev + fund_bump[k]
-            if total or whale_here:
-                draw = self.pool.take(total)
-                bins = np.repeat(two_a, counts)
-                asset = bins % a_n
-                is_ep = bins >= a_n
-                usd = draw[:, 0] * self.scale[asset] * np.where(is_ep, mark_mult[asset], 1.0)
-                g = draw[:, 1]
+            funding_now = FUNDING_MEAN + self.funding_dev + sch.fund_bump[k]
+            if whales or counts.any():
                 p_bg = 0.5 + 0.1 * np.tanh((funding_now - FUNDING_MEAN) / 0.0002)
-                tilt = (fb_long - fb_short) / (fb_long + fb_short + mu_bg[k] + 1e-12)
+                tilt = (fb_long - fb_short) / (fb_long + fb_short + sch.mu_bg[k] + 1e-12)
                 p_bg = np.clip(p_bg + 0.4 * tilt, 0.05, 0.95)
-                # late children of a finished leg (no leg on the asset any more) take background sides
-                p_ep = np.where(
-                    leg_side > 0,
-                    LEG_EVENT_SIDE_SHARE,
-                    np.where(leg_side < 0, 1.0 - LEG_EVENT_SIDE_SHARE, p_bg),
-                )
-                is_long = draw[:, 2] < np.where(is_ep, p_ep[asset], p_bg[asset])
-                venue = np.minimum(
-                    np.searchsorted(shares, draw[:, 3] * shares[-1], side="right"), len(shares) - 1
-                )
-                frac = draw[:, 4]
-                slip_u = draw[:, 5]
-                legs_of_events = np.where(is_ep, leg_idx[asset], -1)
-                if whale_here:
-                    w_asset = np.array([w[1] for w in whale_here])
-                    w_usd = np.array([w[3] for w in whale_here])
-                    asset = np.concatenate([asset, w_asset])
-                    bins = np.concatenate([bins, w_asset])
-                    usd = np.concatenate([usd, w_usd])
-                    g = np.concatenate(
-                        [g, (w_usd / self.scale[w_asset] / self.pool.mean) ** MARK_EXCITATION_EXP]
-                    )
-                    is_long = np.concatenate([is_long, [w[2] for w in whale_here]])
-                    venue = np.concatenate([venue, [w[4] for w in whale_here]])
-                    frac = np.concatenate([frac, [(w[0] - (step_end[k] - dt)) / dt for w in whale_here]])
-                    slip_u = np.concatenate([slip_u, np.full(len(whale_here), 0.5)])
-                    legs_of_events = np.concatenate([legs_of_events, np.full(len(whale_here), -1)])
-                    for w_ts, w_a, w_long, w_u, _ in whale_here:
-                        side = "long" if w_long else "short"
-                        self.injected.append(
-                            Label(w_ts, w_ts, self.specs[w_a].name, side, w_u, "minor", "whale")
-                        )
-                g_sum = np.bincount(bins, g, 2 * a_n)
-                usd_long = np.bincount(bins, np.where(is_long, usd, 0.0), 2 * a_n)
-                usd_short = np.bincount(bins, np.where(is_long, 0.0, usd), 2 * a_n)
+                ev = self._draw_events(k, counts, p_bg, on, whales or [], sch.step_end[k] - dt)
+                g_sum = np.bincount(ev.bins, ev.g, 2 * a_n)
+                usd_long = np.bincount(ev.bins, np.where(ev.is_long, ev.usd, 0.0), 2 * a_n)
+                usd_short = np.bincount(ev.bins, np.where(ev.is_long, 0.0, ev.usd), 2 * a_n)
                 s_bg += g_sum[:a_n]
                 s_ep += g_sum[a_n:]
-                fuel -= usd_long[a_n:] + usd_short[a_n:]
-                net_all = usd_long[:a_n] + usd_long[a_n:] - usd_short[:a_n] - usd_short[a_n:]
-                impact = IMPACT_KAPPA * withdrawal * net_all / self.depth + np.where(alive, leg_ip, 0.0) * (
-                    usd_long[a_n:] - usd_short[a_n:]
+                on.fuel -= usd_long[a_n:] + usd_short[a_n:]
+                net_ep = usd_long[a_n:] - usd_short[a_n:]
+                net_all = usd_long[:a_n] - usd_short[:a_n] + net_ep
+                impact = (
+                    IMPACT_KAPPA * on.withdrawal * net_all / self.depth
+                    + np.where(alive, on.impact, 0.0) * net_ep
                 )
                 liq_base = (usd_long[:a_n] + usd_long[a_n:] + usd_short[:a_n] + usd_short[a_n:]) / np.exp(
                     logp
                 )
-                closes = np.where(leg_idx >= 0, 1.5, 0.2)
-                self.oi -= liq_base * (1.0 + closes)
-                rec.append((k, asset, is_long, usd, venue, np.column_stack([frac, slip_u, legs_of_events])))
-            ret = sig * (self.corr * z_mkt[k] + idio * z_own[k]) - impact - shock[k] + ret_jump[k]
+                # voluntary closes join forced ones in an episode (§5.6: 1–2× the liquidated notional)
+                self.oi -= liq_base * (1.0 + np.where(on.index >= 0, 1.5, 0.2))
+                rec.append(ev)
+            ret = sig * (self.corr * z_mkt[k] + idio * z_own[k]) - impact - sch.shock[k] + sch.ret_jump[k]
             hist[self.hist_pos] = logp
             self.hist_pos = (self.hist_pos + 1) % FEEDBACK_WINDOW_STEPS
             logp = logp + ret
@@ -445,11 +458,60 @@ class Market:
         self.t = t0 + CHUNK_S
         for a, leg in enumerate(self.leg_of):
             if leg is not None:
-                leg.fuel = float(fuel[a])
-        chunk = self._events(t0, step_end, out_price, out_oi, out_funding, rec, legs)
+                leg.fuel = float(on.fuel[a])
+        chunk = self._events(t0, sch.step_end, out_price, out_oi, out_funding, rec, legs)
         self._tally(chunk, limit)
-        self._retire_legs(lam_ep=(kern * s_ep).sum(axis=0) * np.maximum(n_ep[-1], self.n0))
+        self._retire_legs(lam_ep=(kern * s_ep).sum(axis=0) * np.maximum(sch.n_ep[-1], self.n0))
         return chunk
+
+    def _draw_events(
+        self,
+        k: int,
+        counts: np.ndarray,
+        p_bg: np.ndarray,
+        on: LegArrays,
+        whales: list[Whale],
+        step_start: float,
+    ) -> StepEvents:
+        """Marks, sides, venues and times of the step's events (background first, then legs'),
+        plus any whale prints scheduled in the step."""
+        a_n = self.n_assets
+        draw = self.pool.take(int(counts.sum()))
+        bins = np.repeat(np.arange(2 * a_n), counts)  # asset, or n_assets + asset for leg events
+        asset = bins % a_n
+        is_ep = bins >= a_n
+        usd = draw[:, 0] * self.scale[asset] * np.where(is_ep, on.mark_mult[asset], 1.0)
+        # late children of a finished leg (no leg on the asset any more) take background sides
+        p_ep = np.where(
+            on.side > 0, LEG_EVENT_SIDE_SHARE, np.where(on.side < 0, 1.0 - LEG_EVENT_SIDE_SHARE, p_bg)
+        )
+        is_long = draw[:, 2] < np.where(is_ep, p_ep[asset], p_bg[asset])
+        shares = np.cumsum([share for _, share in VENUE_SHARES])
+        venue = np.minimum(np.searchsorted(shares, draw[:, 3] * shares[-1], side="right"), len(shares) - 1)
+        ev = StepEvents(
+            step=k,
+            bins=bins,
+            asset=asset,
+            is_long=is_long,
+            usd=usd,
+            g=draw[:, 1],
+            venue=venue,
+            frac=draw[:, 4],
+            slip=draw[:, 5],
+            leg=np.where(is_ep, on.index[asset], -1),
+        )
+        for w_ts, w_asset, w_long, w_usd, w_venue in whales:
+            ev.append(
+                asset=w_asset,
+                is_long=w_long,
+                usd=w_usd,
+                g=(w_usd / self.scale[w_asset] / self.pool.mean) ** MARK_EXCITATION_EXP,
+                venue=w_venue,
+                frac=(w_ts - step_start) / STEP_S,
+            )
+            side = "long" if w_long else "short"
+            self.injected.append(Label(w_ts, w_ts, self.specs[w_asset].name, side, w_usd, "minor", "whale"))
+        return ev
 
     # ------------------------------------------------------------------ after the step loop
 
@@ -460,26 +522,22 @@ class Market:
         price: np.ndarray,
         oi: np.ndarray,
         funding: np.ndarray,
-        rec: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
+        rec: list[StepEvents],
         legs: list[Leg],
     ) -> Chunk:
         dt = STEP_S
-        if rec:
-            steps = np.concatenate([np.full(r[1].size, r[0]) for r in rec])
-            asset = np.concatenate([r[1] for r in rec])
-            is_long = np.concatenate([r[2] for r in rec])
-            usd = np.concatenate([r[3] for r in rec])
-            venue = np.concatenate([r[4] for r in rec])
-            extra = np.concatenate([r[5] for r in rec])
-        else:
-            steps = asset = venue = np.zeros(0, dtype=np.int64)
-            is_long = np.zeros(0, dtype=bool)
-            usd = np.zeros(0)
-            extra = np.zeros((0, 3))
-        ts = np.round((step_end[steps] - dt + extra[:, 0] * dt) * 1000.0) / 1000.0
+        steps = np.concatenate([np.full(r.asset.size, r.step) for r in rec] or [np.zeros(0, dtype=np.int64)])
+        asset = np.concatenate([r.asset for r in rec] or [np.zeros(0, dtype=np.int64)])
+        is_long = np.concatenate([r.is_long for r in rec] or [np.zeros(0, dtype=bool)])
+        usd = np.concatenate([r.usd for r in rec] or [np.zeros(0)])
+        venue = np.concatenate([r.venue for r in rec] or [np.zeros(0, dtype=np.int64)])
+        frac = np.concatenate([r.frac for r in rec] or [np.zeros(0)])
+        slip_u = np.concatenate([r.slip for r in rec] or [np.zeros(0)])
+        leg = np.concatenate([r.leg for r in rec] or [np.zeros(0, dtype=np.int64)])
+        ts = np.round((step_end[steps] - dt + frac * dt) * 1000.0) / 1000.0
         ts = np.clip(ts, t0, t0 + CHUNK_S - 0.001)
         # bankruptcy/fill price: a liquidated long sells below the mark, a short buys above it
-        slip = 0.0002 + 0.0015 * extra[:, 1]
+        slip = 0.0002 + 0.0015 * slip_u
         fill = price[steps, asset] * np.where(is_long, 1.0 - slip, 1.0 + slip)
         # venues trade in ticks and lots: the truth is what the venues print, so round here
         decimals = np.array([s.price_decimals for s in self.specs])[asset]
@@ -502,7 +560,7 @@ class Market:
             ev_price=fill[order],
             ev_qty=qty[order],
             ev_venue=venue[order].astype(np.int64),
-            ev_leg=extra[order, 2].astype(np.int64),
+            ev_leg=leg[order].astype(np.int64),
             legs=legs,
         )
 
