@@ -420,7 +420,7 @@ class Market:
             s_ep *= decay
             impact = np.zeros(a_n)
             funding_now = FUNDING_MEAN + self.funding_dev + sch.fund_bump[k]
-            if whales or counts.any():
+            if whales or np.count_nonzero(counts):
                 p_bg = 0.5 + 0.1 * np.tanh((funding_now - FUNDING_MEAN) / 0.0002)
                 tilt = (fb_long - fb_short) / (fb_long + fb_short + sch.mu_bg[k] + 1e-12)
                 p_bg = np.clip(p_bg + 0.4 * tilt, 0.05, 0.95)
