@@ -133,9 +133,8 @@ def options_from_args(args: argparse.Namespace, config: Config):  # -> RunOption
     speed = args.speed
     if speed is None:
         speed = 0.0 if (source == "replay" and args.no_ui) else 1.0
-    redis_url = args.redis_url or (config.redis.url or None)
-    if redis_url and redis_url != "off" and not redis_url.startswith(("redis://", "rediss://", "unix://")):
-        raise UsageError("--redis-url: expected redis://…, rediss://…, unix://… or off")
+    redis_url = args.redis_url
+    _check_redis_urls(redis_url, config)
     return RunOptions(
         source=source,
         replay=list(args.replay or []),
@@ -154,6 +153,21 @@ def options_from_args(args: argparse.Namespace, config: Config):  # -> RunOption
         theme=args.theme,
         config=config,
     )
+
+
+def _check_redis_urls(option: str | None, config: Config) -> None:
+    """A malformed Redis URL is a usage error (exit 2), whichever place it came from."""
+    import os
+
+    from cascade_tui.runtime.redis_server import ENV_VAR, RedisUrlError, check_url
+
+    candidates = [(option, "--redis-url"), (os.environ.get(ENV_VAR), ENV_VAR), (config.redis.url, "redis.url")]
+    for value, origin in candidates:
+        if value and value.strip() and value.strip().lower() != "off":
+            try:
+                check_url(value.strip(), origin)
+            except RedisUrlError as exc:
+                raise UsageError(str(exc)) from None
 
 
 def run_headless(opts) -> int:  # opts: RunOptions

@@ -31,16 +31,28 @@ def make_source(opts: RunOptions) -> Source:
     if opts.source == "redis":
         from cascade_tui.sources.redis import RedisSource
 
-        url = opts.redis_url
-        if not url or url == "off":
-            import os
-
-            url = os.environ.get("CASCADE_REDIS_URL") or "redis://localhost:6379/0"
-        return RedisSource(url, prefix=redis_prefix(opts), start_id=opts.redis_from)
+        return RedisSource(viewer_redis_url(opts), prefix=redis_prefix(opts), start_id=opts.redis_from)
     from cascade_tui.sources.live import LiveSource
 
     venues = opts.venues or list(opts.config.venues.enabled)
     return LiveSource(venues, opts.config.venues, symbols=opts.symbols)
+
+
+def viewer_redis_url(opts: RunOptions) -> str:
+    """The Redis a remote viewer reads: option, then CASCADE_REDIS_URL, then the config, then
+    localhost (never an embedded server: a fresh one would hold no events)."""
+    import os
+
+    from cascade_tui.runtime.redis_server import ENV_VAR, LOCALHOST_URL, check_url
+
+    for value, origin in (
+        (opts.redis_url, "--redis-url"),
+        (os.environ.get(ENV_VAR), ENV_VAR),
+        (opts.config.redis.url, "redis.url"),
+    ):
+        if value and value.strip() and value.strip().lower() != "off":
+            return check_url(value.strip(), origin)
+    return LOCALHOST_URL
 
 
 def redis_prefix(opts: RunOptions) -> str:
@@ -91,5 +103,9 @@ def build_pipeline(opts: RunOptions) -> Pipeline:
     if opts.source != "redis" and opts.redis_url != "off":
         pipeline.startup_hooks.append(partial(_attach_redis, opts))
     elif opts.source == "redis":
-        pipeline.info["redis"] = "source"
+        from cascade_tui.runtime.redis_server import redact_url
+
+        # the viewer follows the ingester's thresholds as they change
+        source.on_params = pipeline.set_params  # type: ignore[attr-defined]
+        pipeline.info["redis"] = f"source: {redact_url(viewer_redis_url(opts))}"
     return pipeline

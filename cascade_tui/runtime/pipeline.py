@@ -137,6 +137,9 @@ class Pipeline:
             for sink in self.sinks:
                 await sink.start()
                 started.append(sink)
+            # sinks learn the parameters in force before any signal (e.g. Redis cascade:params)
+            for sink in started:
+                sink.on_params(self.engine.params, 0)
             housekeeping = asyncio.create_task(self._housekeeping())
             try:
                 await self._consume()

@@ -130,11 +130,6 @@ def test_malformed_url_error_hides_the_password(tmp_path: Path) -> None:
     assert PASSWORD not in proc.stdout + proc.stderr + stats_text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="defect: a --redis-url with an impossible port fails inside the pipeline's startup hook "
-    "(exit 1 and a traceback) instead of exit 2 with a one-line message (DESIGN.md §5)",
-)
 def test_malformed_url_is_a_usage_error(tmp_path: Path) -> None:
     proc, _ = run_cli(tmp_path, *DEMO, "--redis-url", f"redis://{USER}:{PASSWORD}@127.0.0.1:99999/0")
     assert proc.returncode == 2
