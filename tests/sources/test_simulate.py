@@ -4,6 +4,7 @@ through each venue's observation model, labels, and captures of simulated frames
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import json
 from collections import defaultdict
 from collections.abc import Iterable
@@ -300,3 +301,15 @@ def test_forced_orders_show_in_the_btc_trade_feed(
     assert rate_inside > 1.5 * rate_before
     forced_side = "sell" if label.direction == "long" else "buy"
     assert sum(t.usd for t in inside if t.taker_side == forced_side) > 0.6 * sum(t.usd for t in inside)
+
+
+def test_endless_runs_are_lazy_and_subsets_are_respected() -> None:
+    sim = MarketSimulator(seed=3, profile="demo", assets=["eth", "BTC"], venues=["bybit"])
+    frames = list(itertools.islice(sim.frames(None), 2000))
+    assert len(frames) == 2000
+    assert {f.venue for f in frames} == {"bybit"}
+    topics = {json.loads(f.data)["topic"].split(".", 1)[1] for f in frames}
+    assert topics == {"BTCUSDT", "ETHUSDT"}
+    assert sim.assets == ["BTC", "ETH"]
+    with pytest.raises(ValueError):
+        MarketSimulator(seed=1, venues=["hyperliquid"])  # no public liquidation feed to emit
