@@ -31,7 +31,8 @@ def acceleration(rates: Sequence[float]) -> tuple[float, float, float, float]:
     """Per-window acceleration (events/s²) from the decayed rates r1, r5, r20, r60.
 
     An exponential window of constant τ lags by τ on average, so the difference of two
-    windows' rates divided by the difference of their lags is the slope of the rate.
+    windows' rates divided by the difference of their lags is the slope of the rate. The 60 s
+    window has no longer neighbour, so it repeats the 20-60 s slope.
     """
     r1, r5, r20, r60 = rates
     a1 = (r1 - r5) / (TAUS[1] - TAUS[0])

@@ -6,8 +6,10 @@ from typing import Final
 
 from cascade_tui.engine.baseline import Baseline
 from cascade_tui.engine.openinterest import AssetFunding, AssetOpenInterest
+from cascade_tui.engine.params import FACTORS
 from cascade_tui.engine.prices import PriceTrail
 from cascade_tui.engine.rates import DecayedRates, OccupancyMask, SlotRing
+from cascade_tui.engine.scoring import RAW_KEYS
 from cascade_tui.engine.signals import LevelState
 
 HISTORY_S: Final = 300
@@ -122,8 +124,8 @@ class AssetState:
         self.baseline = Baseline(sec // 60, usd_floor, halflife_s)
         self.level = LevelState()
         self.score = 0.0
-        self.components: tuple[float, ...] = (0.0,) * 6  # in params.FACTORS order
-        self.raw: tuple[float, ...] = ()  # in scoring.RAW_KEYS order
+        self.components: tuple[float, ...] = (0.0,) * len(FACTORS)  # in params.FACTORS order
+        self.raw: tuple[float, ...] = (0.0,) * len(RAW_KEYS)  # in scoring.RAW_KEYS order
         self.history = ScoreHistory(sec)
         self.last_liq_ts = float("-inf")
         self.price = PriceTrail()

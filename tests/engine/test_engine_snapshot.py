@@ -122,6 +122,30 @@ def test_snapshot_is_filled_and_bounded_after_100k_events_on_300_assets() -> Non
     assert msgspec.json.encode(snap)
 
 
+def test_assets_without_liquidations_appear_with_empty_scores() -> None:
+    engine = Engine()
+    engine.process(
+        Trade(
+            venue="bybit",
+            instrument="ETHUSDT",
+            asset="ETH",
+            price=4000.0,
+            qty=1.0,
+            usd=4000.0,
+            taker_side="sell",
+            event_ts=T0,
+            recv_ts=T0,
+        )
+    )
+    engine.process(
+        OpenInterest(venue="okx", instrument="ETH-SWAP", asset="ETH", oi=5.0, event_ts=T0, recv_ts=T0 + 1)
+    )
+    (eth,) = engine.snapshot().assets
+    assert eth.asset == "ETH" and eth.score == 0.0 and eth.level_name == "NONE"
+    assert eth.price == 4000.0 and eth.events_60s == 0 and eth.episode is None
+    assert all(v == 0.0 for v in eth.raw.values()) and len(eth.raw) == 12
+
+
 def test_stats_count_events_liquidations_and_out_of_order() -> None:
     engine = Engine()
     engine.process(liquidation("BTC", "long", 1000.0, T0 + 1))
