@@ -105,15 +105,15 @@ MARKET_FLOOR_MULT: Final = 4.0  # ... and >= 4 × the BTC USD floor
 DOWN_STATES: Final = frozenset({"stale", "blocked", "disabled"})
 MARKET: Final = "*"
 _LEVEL_KEYS: Final = LEVEL_NAMES[1:]
-_KIND_OF: Final[dict[type, str]] = {
-    Liquidation: "liquidation",
-    Trade: "trade",
-    OpenInterest: "open_interest",
-    Funding: "funding",
-    Mark: "mark",
-}
 _isfinite = math.isfinite
 _floor = math.floor
+
+
+class _Keep:
+    """Sentinel type: "leave this feed-status field as it is"."""
+
+
+KEEP: Final = _Keep()
 
 
 class _FeedStatus:
@@ -194,12 +194,15 @@ class Engine:
         *,
         state: str | None = None,
         state_detail: str | None = None,
-        last_message_age_s: float | None = None,
+        last_message_age_s: float | _Keep | None = KEEP,
         frames: int | None = None,
         parse_errors: int | None = None,
         reconnects: int | None = None,
     ) -> None:
-        """Connection health from the runtime; a stale/blocked/disabled venue weighs 0."""
+        """Connection health from the runtime; a stale/blocked/disabled venue weighs 0.
+
+        Arguments left out keep their previous value; `last_message_age_s=None` means unknown.
+        """
         fs = self._feeds.get(venue)
         if fs is None:
             fs = self._feeds[venue] = _FeedStatus()
@@ -207,7 +210,7 @@ class Engine:
             fs.state = state
         if state_detail is not None:
             fs.state_detail = state_detail
-        if last_message_age_s is not None:
+        if not isinstance(last_message_age_s, _Keep):
             fs.last_message_age_s = last_message_age_s
         if frames is not None:
             fs.frames = frames

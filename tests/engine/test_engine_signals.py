@@ -125,3 +125,10 @@ def test_stale_venue_is_down_weighted_to_zero() -> None:
     assert venue.venue == "bybit" and venue.weight == 0.0
     assert venue.state == "blocked" and venue.state_detail == "HTTP 451" and venue.reconnects == 2
     assert venue.long_count > 0  # what happened is still shown; it just does not score
+    blocked.set_feed_status("bybit", last_message_age_s=3.5)
+    blocked.set_feed_status("bybit", frames=10)  # fields left out keep their value
+    venue = blocked.snapshot().venues[0]
+    assert venue.last_message_age_s == 3.5 and venue.frames == 10 and venue.state == "blocked"
+    blocked.set_feed_status("bybit", state="live", last_message_age_s=None)
+    venue = blocked.snapshot().venues[0]
+    assert venue.last_message_age_s is None and venue.weight == 1.0
