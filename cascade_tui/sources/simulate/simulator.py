@@ -28,11 +28,12 @@ class MarketSimulator:
 
     `frames(duration_s)` yields `RawFrame`s in receive-time order, generated lazily one
     minute at a time (forever when `duration_s` is None). `labels` grows as episodes end
-    (and with every episode still running when `frames()` finishes). `injected` lists the
-    non-cascade events a profile adds on purpose (whale prints, vol spikes) for
-    false-alarm analysis; they are not labels. `true_totals[(asset, venue, side)]` =
-    [count, usd] of every true liquidation emitted so far, including the unobserved
-    Hyperliquid share — the ground truth the lower-bound feeds are compared against.
+    (and with every episode still running when `frames()` finishes, which also sorts it by
+    start). `injected` lists the non-cascade events a profile adds on purpose (whale
+    prints, vol spikes) for false-alarm analysis; they are not labels.
+    `true_totals[(asset, venue, side)]` = [count, usd] of every true liquidation emitted so
+    far, including the unobserved Hyperliquid share — the ground truth the lower-bound feeds
+    are compared against. `gaps` lists simulated disconnects (profiles with network faults).
     `start_ts` is rounded down to a whole second so venue windows align with the clock.
     """
 
@@ -106,6 +107,8 @@ class MarketSimulator:
                 yield frame
         for episode in market.close_all():
             self.labels.extend(labels_for(episode, VENUE_NAMES))
+        # while running, labels arrive as episodes end; the finished list is in start order
+        self.labels.sort(key=lambda label: (label.start, label.asset == "*", label.asset))
 
     def _count_truth(self, chunk: Chunk, end: float) -> None:
         mask = chunk.ev_ts < end
