@@ -109,6 +109,7 @@ class HistorySink(Sink):
         self.pruned = 0
         self._newest_ts = 0.0
         self._last_prune = 0.0
+        self._inflight = 0  # rows taken for the write in progress (not yet committed)
 
     # ------------------------------------------------------------------------ hooks (never block)
 
@@ -251,6 +252,7 @@ class HistorySink(Sink):
         sigs, rows = self._take_batch()
         if not sigs and not rows:
             return True
+        self._inflight = len(sigs) + len(rows)
         try:
             await self.backend.write(self._as_tables(sigs, rows))
         except asyncio.CancelledError:
@@ -267,6 +269,8 @@ class HistorySink(Sink):
             with contextlib.suppress(Exception):
                 await self.backend.close()
             return False
+        finally:
+            self._inflight = 0
         self.batches += 1
         self.written["signals"] += len(sigs)
         for table, row in rows:
@@ -305,15 +309,17 @@ class HistorySink(Sink):
             if await self._drain():
                 await self._maybe_prune()
 
+    def _pending(self) -> int:
+        return len(self._signals) + len(self._rows) + self._inflight
+
     async def flush(self, timeout_s: float = 5.0) -> bool:
-        """Hand finished seconds over and wait (bounded) until the buffer is written."""
+        """Hand finished seconds over and wait (bounded) until everything is committed."""
         self._flush_seconds(before=self._agg_second)
-        self._wake.set()
         deadline = time.monotonic() + timeout_s
-        while (self._signals or self._rows) and time.monotonic() < deadline:
+        while self._pending() and time.monotonic() < deadline:
             self._wake.set()
             await asyncio.sleep(0.02)
-        return not (self._signals or self._rows)
+        return not self._pending()
 
     async def close(self) -> None:
         if self.state == "closed":
@@ -355,6 +361,7 @@ class HistorySink(Sink):
             "backend": self.backend.description,
             "buffered": len(self._signals) + len(self._rows),
             "buffered_signals": len(self._signals),
+            "in_flight": self._inflight,
             "drops": dict(self.drops),
             "written": dict(self.written),
             "batches": self.batches,

@@ -353,7 +353,9 @@ def read_history(url: str, default_path: Path, last: int, days: int) -> dict[str
     else:
         path = sqlite_path(url, default_path)
         if not path.exists():
-            raise FileNotFoundError(f"{path}: no history database")
+            raise FileNotFoundError(
+                f"{path}: no history database yet (it is created by a run with history on)"
+            )
         db = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True, timeout=5.0)
         try:
             rows = db.execute(signal_sql.format(p="?"), (last,)).fetchall()
