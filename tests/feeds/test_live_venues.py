@@ -140,7 +140,8 @@ async def test_subscribe_parse_and_keepalive(venue: str) -> None:
         # keepalive: app-level pings are answered / sent; WS-ping venues would be cut by the server otherwise
         kind = run.spec.keepalive.kind
         if kind in ("text", "json", "reply"):
-            await eventually(lambda: sum(s.pings_answered for s in server.sessions) >= 2)
+            # every socket keeps itself alive (HTX: op ping on notification, {"ping": T} on market)
+            await eventually(lambda: all(s.pings_answered >= 2 for s in server.live()))
         else:
             await asyncio.sleep(0.5)  # several server/client ping rounds at 0.05-0.2 s
         assert all(c.status.reconnects == 0 and c.status.state == LIVE for c in run.connections)
@@ -403,3 +404,28 @@ async def test_pipeline_runs_a_live_source_end_to_end() -> None:
         await asyncio.wait_for(task, 5)
     assert pipeline.error is None
     assert source.feed_status()["bybit"].state == "done"
+
+
+async def test_geo_blocked_venue_is_shown_blocked_and_asked_again_only_later(caplog: pytest.LogCaptureFixture) -> None:
+    venue_spec_or_skip("binance")
+    caplog.set_level(logging.WARNING)
+    async with ProtocolServer(BinanceProtocol()) as binance, offline_http() as http:
+        binance.reject_status = 451
+        source = LiveSource(
+            ["binance"],
+            VenueConfig(oi_symbols=["BTC"]),
+            metadata={"binance": VenueMetadata("binance")},
+            options=fast_options(url_rewrite=rewrite_hosts({"binance": binance}), blocked_retry_s=60.0),
+            http_client=http,
+        )
+        consumer = Consumer(source)
+        try:
+            await eventually(lambda: source.feed_status()["binance"].state == "blocked")
+            await asyncio.sleep(0.3)
+            status = source.feed_status()["binance"]
+            assert "HTTP 451" in status.detail and "geo-blocked" in status.detail and "next try in 1 min" in status.detail
+            assert binance.rejected == 1  # no hot loop
+            [line] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("binance:")]
+            assert "HTTP 451" in line and "--demo" in line
+        finally:
+            await consumer.close()

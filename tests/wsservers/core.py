@@ -58,7 +58,7 @@ class VenueProtocol:
         """Answers to one client message: acks, pongs, snapshots. Marks subscriptions."""
         return []
 
-    def app_ping(self, seq: int) -> Frame | None:
+    def app_ping(self, session: Session, seq: int) -> Frame | None:
         return None
 
     def is_ping_answer(self, message: str) -> bool:
@@ -165,7 +165,7 @@ class ProtocolServer:
             while True:
                 await asyncio.sleep(self.protocol.app_ping_interval or 1.0)
                 seq += 1
-                frame = self.protocol.app_ping(seq)
+                frame = self.protocol.app_ping(session, seq)
                 if frame is not None and not session.half_open:
                     await self._send(session, frame)
 

@@ -12,7 +12,7 @@ class DeribitProtocol(VenueProtocol):
     venue = "deribit"
     app_ping_interval = 0.1
 
-    def app_ping(self, seq: int) -> Frame | None:
+    def app_ping(self, session: Session, seq: int) -> Frame | None:
         return dumps({"jsonrpc": "2.0", "method": "heartbeat", "params": {"type": "test_request"}})
 
     def is_ping_answer(self, message: str) -> bool:

@@ -13,16 +13,16 @@ class HtxProtocol(VenueProtocol):
     binary = True
     app_ping_interval = 0.1
 
-    def welcome(self, session: Session) -> list[Frame]:
-        session.notification = "notification" in session.path  # type: ignore[attr-defined]
-        return []
-
-    def app_ping(self, seq: int) -> Frame | None:
-        return dumps({"op": "ping", "ts": str(1789670000000 + seq)})
+    def app_ping(self, session: Session, seq: int) -> Frame | None:
+        if "notification" in session.path:
+            return dumps({"op": "ping", "ts": str(1789670000000 + seq)})
+        return dumps({"ping": 1789670000000 + seq})  # market socket
 
     def is_ping_answer(self, message: str) -> bool:
         msg = json.loads(message)
-        return msg.get("op") == "pong" or "pong" in msg
+        return (msg.get("op") == "pong" and str(msg.get("ts", "")).startswith("17896700")) or (
+            isinstance(msg.get("pong"), int) and msg["pong"] > 1789670000000
+        )
 
     def on_message(self, session: Session, message: str) -> list[Frame]:
         msg = json.loads(message)
