@@ -103,7 +103,9 @@ class ConnectionStatus:
     errors: int = 0  # failed connects, dropped links, stale links (not parse errors)
     reconnects: int = 0
     rotations: int = 0
-    attempt: int = 0  # consecutive failed attempts (0 while live)
+    # failed attempts since the last link that stayed up `Backoff.stable_after_s` (a server
+    # that accepts and drops at once must not turn the backoff into a fixed 1 s loop)
+    attempt: int = 0
     overlap_dropped: int = 0  # frames both links carried during a rotation, delivered once
 
 
@@ -407,8 +409,6 @@ class Connection:
         status = self.status
         status.frames += 1
         status.last_message_ts = recv_ts
-        if link is self._current and status.attempt:
-            status.attempt = 0  # data flows again: the next failure starts the backoff afresh
         self._emit(RawFrame(ts=recv_ts, venue=self.spec.id, data=data))
 
     # ------------------------------------------------------------------ supervision

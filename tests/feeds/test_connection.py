@@ -334,3 +334,21 @@ async def test_subscribe_messages_are_paced_by_the_venue_limit() -> None:
             await eventually(lambda: bool(server.sessions) and len(server.sessions[0].texts()) >= 3)
     assert sleeps.count(0.5) == 2  # between the three messages, not before the first
     assert [t for t in server.sessions[0].texts() if t != "ping"][:3] == subscriptions(SubscribeRequest())[0].messages
+
+
+async def test_a_server_that_hangs_up_at_once_gets_a_growing_backoff() -> None:
+    spec = toy_spec(TEXT_PING)
+    sleeps: list[float] = []
+
+    async def recording_sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        await asyncio.sleep(min(seconds, 0.01))
+
+    async with ProtocolServer(BitgetProtocol()) as server:
+        server.close_on_connect = True
+        collector = Collector()
+        options = fast_options(server, backoff=Backoff(base_s=1.0, cap_s=8.0, stable_after_s=60.0))
+        async with running(spec, subscription_of(spec), collector, options, sleep=recording_sleep, rng=lambda: 1.0) as conn:
+            await eventually(lambda: conn.status.attempt >= 4)
+            assert [s for s in sleeps if s >= 1.0][:4] == [1.0, 2.0, 4.0, 8.0]
+            assert conn.status.reconnects >= 3 and "code 1011" in conn.status.detail

@@ -93,6 +93,7 @@ class ProtocolServer:
         self.rejected = 0
         self.close_after: int | None = None  # close a link after this many data frames
         self.stalled = False  # no data frames; keepalive still answered
+        self.close_on_connect = False  # accept the upgrade, send the welcome, hang up
         self._server: Server | None = None
         self.port = 0
         self._tasks: set[asyncio.Task[None]] = set()
@@ -145,6 +146,9 @@ class ProtocolServer:
         try:
             for frame in self.protocol.welcome(session):
                 await self._send(session, frame)
+            if self.close_on_connect:
+                await ws.close(1011, "test server: hang up at once")
+                return
             async for message in ws:
                 text = message.decode() if isinstance(message, bytes) else message
                 session.received.append(message)
