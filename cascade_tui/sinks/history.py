@@ -10,7 +10,8 @@ regime / OI / funding row is dropped first, and signals only when nothing else i
 (both counted in stats()["drops"]).
 
 Liquidations are summed per (second of receive time, venue, asset); a second is handed to
-the buffer once an event of a later second arrives (and at close).
+the buffer once a later second is seen (a later liquidation, or the engine clock in a
+snapshot) and at close.
 """
 
 from __future__ import annotations
@@ -187,6 +188,9 @@ class HistorySink(Sink):
             self._push_row("liq_1s", (float(key[0]), key[1], key[2], int(lc), lu, int(sc), su))
 
     def on_snapshot(self, snap: Snapshot) -> None:
+        # a quiet market brings no later liquidation: the engine clock closes finished seconds
+        if self._agg and self._agg_second is not None and int(snap.ts) > self._agg_second:
+            self._flush_seconds(before=int(snap.ts))
         vol = snap.volatility
         if vol.regime != self._regime:
             previous, self._regime = self._regime, vol.regime

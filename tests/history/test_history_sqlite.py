@@ -185,3 +185,25 @@ def test_history_url_choice(tmp_path: Path) -> None:
     assert sink is not None and sink.stats()["backend"] == f"sqlite:{tmp_path / 'x.sqlite'}"
     pg = history_sink_for("postgresql://u@127.0.0.1:1/db", "")
     assert pg is not None and pg.stats()["backend"] == "postgresql"
+
+
+async def test_snapshot_clock_closes_seconds_and_records_regime_changes(tmp_path: Path) -> None:
+    from cascade_tui.engine import Engine
+
+    db = tmp_path / "h.sqlite"
+    sink = HistorySink(str(db), flush_interval_s=0.02)
+    await sink.start()
+    engine = Engine()
+    event = liq(T0 + 0.3, 500.0)
+    engine.process(event)
+    sink.on_event(event)
+    sink.on_snapshot(engine.snapshot())  # same second: nothing to close yet, first regime recorded
+    engine.tick(T0 + 5.0)
+    sink.on_snapshot(engine.snapshot())  # the clock moved on: second T0 is complete
+    assert await sink.flush()
+    con = sqlite3.connect(db)
+    assert con.execute("SELECT ts, long_usd FROM liq_1s").fetchall() == [(T0, 500.0)]
+    regimes = con.execute("SELECT regime, previous FROM regimes").fetchall()
+    assert regimes == [(engine.snapshot().volatility.regime, None)]  # unchanged regime: one row
+    con.close()
+    await sink.close()
