@@ -63,6 +63,7 @@ class Leg:
     shock_s: float
     vol_jump_log: float
     vol_half_life_s: float
+    waves: tuple[float, ...] = ()  # later bursts (seconds after t0): extreme episodes come in 2–3 waves
     active: bool = False
     done: bool = False
     fuel_out: bool = False
@@ -87,12 +88,11 @@ class Leg:
 
     def immigrants_at(self, tau: np.ndarray) -> np.ndarray:
         """Immigrant rate (events/s) of the leg at leg times tau: burst + fuel-crossing plateau."""
-        since_burst = tau - self.burst_at
-        burst = np.where(
-            since_burst >= 0.0,
-            0.6 * self.peak_rate * np.exp(-np.maximum(since_burst, 0.0) / self.burst_tau),
-            0.0,
-        )
+        burst = np.zeros_like(tau)
+        for at in (self.burst_at, *self.waves):
+            since = tau - at
+            burst += np.where(since >= 0.0, np.exp(-np.maximum(since, 0.0) / self.burst_tau), 0.0)
+        burst *= 0.6 * self.peak_rate
         # Enough immigrants that the fast kernel alone sustains roughly the peak rate.
         plateau = self.peak_rate * (1.0 - 0.6 * self.n_crit) * np.clip(tau / self.ramp_s, 0.0, 1.0)
         return burst + np.where((tau >= 0.0) & (tau <= self.duration), plateau, 0.0)
@@ -222,6 +222,13 @@ class EpisodePlanner:
             mark_mult = min(
                 50.0, max(1.0, leg_budget / (expected_events * self.mean_mark_usd * spec.size_scale))
             )
+            waves: tuple[float, ...] = ()
+            if cls.name == "extreme":
+                # §5.5: 2–3 waves, and a market-wide peak near $50 M/s that the capped event
+                # rate can only reach with the large positions such a crash liquidates
+                mark_mult = max(mark_mult, 2.5)
+                n_waves = int(rng.integers(1, 3))
+                waves = tuple(sorted(_uniform(rng, (0.2, 0.7)) * leg_duration for _ in range(n_waves)))
             w = _log_uniform(rng, cls.depth_withdrawal)
             shock_share = 0.4 if exogenous else 0.1
             # Depth withdrawal amplifies the static impact of all forced flow on the asset; cap
@@ -253,6 +260,7 @@ class EpisodePlanner:
                     shock_s=_uniform(rng, (10.0, 30.0)),
                     vol_jump_log=math.log(_uniform(rng, cls.vol_jump)),
                     vol_half_life_s=_uniform(rng, cls.vol_half_life_s),
+                    waves=waves,
                 )
             )
             self.busy_until[a] = max(self.busy_until[a], legs[-1].end_estimate)
