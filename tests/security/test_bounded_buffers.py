@@ -77,6 +77,17 @@ def test_history_buffer_is_bounded_and_counts_drops(tmp_path: Path) -> None:
     assert sum(sink.drops.values()) > 0
 
 
+def test_live_source_queue_is_bounded_and_counts_drops_per_venue() -> None:
+    from cascade_tui.sources.live import DEFAULT_QUEUE_SIZE, LiveSource
+
+    assert 0 < DEFAULT_QUEUE_SIZE <= 1_000_000
+    source = LiveSource(["binance", "okx"], queue_size=100)
+    for i in range(100 * FLOOD):
+        source._put(RawFrame(ts=float(i), venue=("binance", "okx")[i % 2], data=str(i)))
+    assert len(source._queue) == 100
+    assert sum(source._drops.values()) == 100 * FLOOD - 100
+
+
 def test_rotation_overlap_filter_is_bounded() -> None:
     f = OverlapFilter(capacity=1000)
     f.start()
