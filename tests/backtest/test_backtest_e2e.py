@@ -131,3 +131,20 @@ def test_streamed_replay_equals_cached_replay(sim_capture: tuple[Path, Path]) ->
     assert signals == run_engine(parsed, EngineParams()) and signals
     assert streamed.frame_count == parsed.frame_count == len(parsed.frames)
     assert streamed.btc_prices == parsed.btc_prices and streamed.liquidations == parsed.liquidations
+
+
+def test_labels_shared_or_paired_across_captures(
+    capsys: pytest.CaptureFixture[str], sim_capture: tuple[Path, Path]
+) -> None:
+    cap, labels = sim_capture
+    n = len(read_labels(labels))
+    single = run_json(capsys, str(cap), "--labels", str(labels))
+    # one labels file per capture: each capture gets its own copy of the labels
+    paired = run_json(capsys, str(cap), str(cap), "--labels", str(labels), str(labels))
+    assert paired["labels"] == {"total": 2 * n, "unassigned": 0} and paired["warnings"] == []
+    assert [c["labels"] for c in paired["captures"]] == [n, n]
+    assert paired["levels"]["WARNING"]["labels"] == 2 * single["levels"]["WARNING"]["labels"]
+    assert paired["levels"]["WARNING"]["detected"] == 2 * single["levels"]["WARNING"]["detected"]
+    # one shared file over captures covering the same time: ambiguous, said so
+    shared = run_json(capsys, str(cap), str(cap), "--labels", str(labels))
+    assert shared["warnings"] and [c["labels"] for c in shared["captures"]] == [n, 0]
