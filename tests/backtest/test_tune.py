@@ -149,3 +149,25 @@ def test_choose_prefers_f1_among_precise_candidates() -> None:
     # none precise enough: the most precise one, flagged
     best, reached = choose([trial(0, 0.5, 0.5, 0.5), trial(1, 0.7, 0.1, 0.18)])
     assert best.candidate.index == 1 and not reached
+
+
+def test_every_grid_point_gives_valid_params() -> None:
+    import itertools
+
+    from cascade_tui.backtest.tune import (
+        CRITICAL_OFFSETS,
+        MIN_EVENTS,
+        USD_FLOOR_SCALES,
+        WARNING_STEPS,
+        Candidate,
+    )
+    from cascade_tui.engine.params import FACTORS
+
+    base = EngineParams()
+    for i, (w, c, m, u) in enumerate(
+        itertools.product(WARNING_STEPS, CRITICAL_OFFSETS, MIN_EVENTS, USD_FLOOR_SCALES)
+    ):
+        params = Candidate(i + 1, w, c, m, u, tuple(1.4 for _ in FACTORS)).apply(base)
+        assert params.thresholds.warning == w and params.gates.min_events == m
+        assert params.gates.usd_floor["BTC"] == base.gates.usd_floor["BTC"] * u
+        assert all(0.0 <= getattr(params.weights, f) <= 1.0 for f in FACTORS)
