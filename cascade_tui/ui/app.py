@@ -56,6 +56,7 @@ CHART_HZ = 1.5
 HEALTH_HZ = 1.0
 STOP_TIMEOUT_S = 5.0
 NUDGE_STEP = 0.01
+TOP_ROW_MIN, TOP_ROW_MAX = 11, 14  # venue/regime row height in the wide layout
 
 
 class CascadeApp(App[int]):
@@ -97,6 +98,7 @@ class CascadeApp(App[int]):
         self._alerts_primed = False
         self._pipeline_worker: Worker[None] | None = None
         self._source_end_reported = False
+        self._top_row_height: int | None = None
 
     # ------------------------------------------------------------------ layout
 
@@ -219,6 +221,7 @@ class CascadeApp(App[int]):
             return
         self._shown = snap
         pal = self.palette
+        self._fit_top_row(snap)
         with self.batch_update():
             self.query_one(StatusBar).show(
                 snap,
@@ -234,6 +237,20 @@ class CascadeApp(App[int]):
             self.query_one(HealthPanel).show(snap)
         if snap is not None:
             self._alert_on_critical(snap.signals)
+
+    def _fit_top_row(self, snap: Snapshot | None) -> None:
+        """Wide layout: the venue row is as tall as its venues need (the scores get the rest)."""
+        venues = len(snap.venues) if snap is not None else 0
+        height: int | None = max(TOP_ROW_MIN, min(TOP_ROW_MAX, venues + 3))
+        if not self.screen.has_class("-wide"):
+            height = None  # the stacked layout sizes rows from the CSS
+        if height != self._top_row_height:
+            self._top_row_height = height
+            self.query_one("#top-row").styles.height = height
+
+    def on_resize(self) -> None:
+        # the breakpoint class may have just changed: re-fit after it is applied
+        self.call_after_refresh(self._fit_top_row, self._shown)
 
     def refresh_chart(self) -> None:
         if self.view.display_paused:

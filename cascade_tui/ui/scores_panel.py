@@ -95,7 +95,7 @@ class ScoreBreakdown(Widget):
         width = self.content_size.width or 60
         per_line = 3 if width >= 66 else 2
         cell_width = width // per_line
-        bar_width = max(2, cell_width - 20)  # label 9, value 5, weight 4, gap 2
+        bar_width = max(2, cell_width - 20)  # label 9, value 5, weight 5, gap 1
         for i, factor in enumerate(FACTORS):
             if i % per_line == 0:
                 text.append("\n")
@@ -104,7 +104,7 @@ class ScoreBreakdown(Widget):
             cell = Text(f"{FACTOR_LABELS[factor]:<8} ", style=pal.dim)
             cell.append(fmt.bar(value, bar_width), style=pal.primary)
             cell.append(f" {value:.2f}".replace("0.", "."), style="bold" if value >= 0.5 else "")
-            cell.append(f"×{weight:.2f}".replace("0.", "."), style=pal.dim)
+            cell.append(f" ×{weight:.2f}".replace("0.", "."), style=pal.dim)
             cell.pad_right(max(0, cell_width - cell.cell_len))
             text.append_text(cell)
         return text
@@ -120,7 +120,10 @@ class ScoresPanel(Vertical, can_focus=False):
         self.selected_asset: str | None = None
 
     def compose(self) -> ComposeResult:
-        table: DataTable[Text] = DataTable(cursor_type="row", zebra_stripes=False, id="scores-table")
+        # the cursor row keeps its level colours (renderable foreground wins over the cursor's)
+        table: DataTable[Text] = DataTable(
+            cursor_type="row", cursor_foreground_priority="renderable", id="scores-table"
+        )
         for key, label, width in COLUMNS:
             table.add_column(Text(label, justify="right" if key in ("evs", "usds", "oi", "funding") else "left"), key=key, width=width)
         yield table
