@@ -2,7 +2,8 @@
 
 Start-up (`prepare()`, also run by the first `batches()` call):
   1. contract metadata for every venue (feeds/metadata.py: cache, network, bundled), which
-     also fills `parser_metadata` — hand that dict to `Pipeline(metadata=...)`;
+     also fills `parser_metadata` — hand that dict to `Pipeline(metadata=...)` when building
+     the pipeline (it is filled in place, before the first frame);
   2. a plan per venue: the SubscribeRequest (all-market liquidations, or the full perpetual
      list where liquidation topics are per symbol; trades/OI/funding on the main symbols;
      BTC trades on `VenueConfig.btc_trades_venue`), the connections it implies and the REST
@@ -96,8 +97,10 @@ class LiveSource(Source):
         self.config = config or VenueConfig()
         self.symbols = [s.upper() for s in symbols] if symbols else None
         self.options = options or ConnectionOptions()
-        # venue -> instrument metadata for its parser; filled by prepare(), give it to the Pipeline
-        self.parser_metadata: dict[str, dict[str, Any]] = {}
+        # venue -> instrument metadata for its parser: give this dict to Pipeline(metadata=...).
+        # One entry per venue from the start (so the dict is never empty, and the pipeline keeps
+        # this very object); prepare() fills the entries in place before the first frame.
+        self.parser_metadata: dict[str, dict[str, Any]] = {venue: {} for venue in self.venues}
         self.metadata: dict[str, VenueMetadata] = dict(metadata) if metadata is not None else {}
         self.plans: dict[str, VenuePlan] = {}
         self.disabled: dict[str, str] = {}  # venue -> why
@@ -122,7 +125,8 @@ class LiveSource(Source):
         return f"live · {len(self.venues)} venue{'s' if len(self.venues) != 1 else ''}"
 
     def set_regime_source(self, regime: Callable[[], str | None]) -> None:
-        """The BTC regime for adaptive polling (wired once the pipeline exists)."""
+        """The BTC regime for adaptive polling, wired once the pipeline exists, e.g.
+        `lambda: p.latest_snapshot.volatility.regime if p.latest_snapshot else None`."""
         self._regime = regime
 
     def _current_regime(self) -> str | None:
@@ -147,8 +151,8 @@ class LiveSource(Source):
                 )
             )
         for venue, meta in self.metadata.items():
-            if meta.instruments:
-                self.parser_metadata[venue] = meta.instruments
+            if meta.instruments and venue in self.parser_metadata:
+                self.parser_metadata[venue].update(meta.instruments)
         for venue in self.venues:
             try:
                 self.plans[venue] = self._plan(venue)

@@ -12,7 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -31,7 +30,14 @@ from tests.wsservers.bybit import BybitProtocol
 from tests.wsservers.core import ProtocolServer, Session, VenueProtocol
 from tests.wsservers.deribit import DeribitProtocol
 from tests.wsservers.dydx import DydxProtocol
-from tests.wsservers.fixtures import Collector, eventually, fast_options, fast_spec
+from tests.wsservers.fixtures import (
+    Collector,
+    eventually,
+    fast_options,
+    fast_spec,
+    offline_http,
+    rewrite_hosts,
+)
 from tests.wsservers.gate import GateProtocol
 from tests.wsservers.htx import HtxProtocol
 from tests.wsservers.hyperliquid import HyperliquidProtocol
@@ -217,26 +223,6 @@ def test_every_case_matches_a_registered_venue() -> None:
 # ---------------------------------------------------------------------- the live source
 
 
-def offline_http() -> httpx.AsyncClient:
-    def handler(request: httpx.Request) -> httpx.Response:
-        raise httpx.ConnectError("[Errno -2] Name or service not known", request=request)
-
-    return httpx.AsyncClient(transport=httpx.MockTransport(handler))
-
-
-def rewrite_hosts(servers: dict[str, ProtocolServer]) -> Callable[[str], str]:
-    """Each venue's WebSocket host -> its local server."""
-
-    def rewrite(url: str) -> str:
-        host = urlsplit(url).hostname or ""
-        for fragment, server in servers.items():
-            if fragment in host:
-                return server.local(url)
-        return "ws://127.0.0.1:9/unexpected"
-
-    return rewrite
-
-
 class Consumer:
     """Drains a LiveSource like the pipeline does, logging frames and parser resets in order."""
 
@@ -379,9 +365,9 @@ async def test_pipeline_runs_a_live_source_end_to_end() -> None:
             options=fast_options(url_rewrite=rewrite_hosts({"bybit": bybit})),
             http_client=http,
         )
-        await source.prepare()
+        # built before the metadata is loaded, as the CLI does: the dict is filled in place
         pipeline = Pipeline(source, metadata=source.parser_metadata)
-        assert pipeline.metadata["bybit"]["ICPUSDT"]["baseAsset"] == "ICP"
+        assert pipeline.metadata is source.parser_metadata
         task = asyncio.create_task(pipeline.run())
 
         def liquidations() -> int:
@@ -392,6 +378,7 @@ async def test_pipeline_runs_a_live_source_end_to_end() -> None:
         for i in range(3):
             await bybit.broadcast(bybit.protocol.liquidation(i))
         await eventually(lambda: liquidations() == 3)
+        assert pipeline.parsers["bybit"].metadata["ICPUSDT"]["baseAsset"] == "ICP"
         bybit.drop()
         await eventually(lambda: len(bybit.sessions) == 2 and bybit.sessions[1].subscribed)
         await bybit.broadcast(bybit.protocol.liquidation(3))

@@ -8,6 +8,9 @@ import contextlib
 import dataclasses
 from collections.abc import AsyncIterator, Callable
 from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
 
 from cascade_tui.feeds.base import FrameParser, Keepalive, Subscription, VenueSpec
 from cascade_tui.feeds.connection import Backoff, Connection, ConnectionOptions
@@ -93,3 +96,23 @@ async def eventually(predicate: Callable[[], bool], timeout: float = 5.0) -> Non
         if loop.time() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(0.01)
+
+
+def offline_http() -> httpx.AsyncClient:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("[Errno -2] Name or service not known", request=request)
+
+    return httpx.AsyncClient(transport=httpx.MockTransport(handler))
+
+
+def rewrite_hosts(servers: dict[str, ProtocolServer]) -> Callable[[str], str]:
+    """Each venue's WebSocket host -> its local server."""
+
+    def rewrite(url: str) -> str:
+        host = urlsplit(url).hostname or ""
+        for fragment, server in servers.items():
+            if fragment in host:
+                return server.local(url)
+        return "ws://127.0.0.1:9/unexpected"
+
+    return rewrite
