@@ -382,15 +382,13 @@ class Engine:
         venue = ev.venue
         sampled = ev.sampled
         weight = self._venue_weight(venue)
-        ch_side = CH_USD_LONG if side == LONG else CH_USD_SHORT
         # venue scope
         vf = self._venues.get(venue)
         if vf is None:
             vf = self._venues[venue] = VenueFlow(venue, sec, t)
         vf.sampled = vf.sampled or sampled
         vf.rates.add(t, usd, weight, not sampled)
-        vf.ring.add(sec, CH_VENUE_COUNT, 1.0)
-        vf.ring.add(sec, CH_VENUE_USD, usd)
+        vf.ring.add_row(sec, (1.0, usd))  # CH_VENUE_COUNT, CH_VENUE_USD
         vf.occ.mark(sec)
         vf.last_event_ts = t
         if side == LONG:
@@ -419,17 +417,14 @@ class Engine:
         self._market_rates.add(
             t, usd, weight, not sampled, min(est_usd, market_cap) if market_cap > 0 else est_usd
         )
-        mw = self._market_win60
-        mw.add(sec, CH_COUNT, 1.0)
-        mw.add(sec, ch_side, usd)
+        long_usd, short_usd = (usd, 0.0) if side == LONG else (0.0, usd)
+        self._market_win60.add_row(sec, (1.0, long_usd, short_usd))  # CH_COUNT, CH_USD_LONG/SHORT
         self._market_venues[venue] = t
         self._market_baseline.add(sec // 60, weight, usd, sampled)
         # asset scope
         capped = min(est_usd, st.usd_floor / min_prints) if st.usd_floor > 0 else est_usd
         st.rates.add(t, usd, weight, not sampled, capped)
-        st.win60.add(sec, CH_COUNT, 1.0)
-        st.win60.add(sec, ch_side, usd)
-        st.win60.add(sec, CH_USD_CAPPED, capped * weight)
+        st.win60.add_row(sec, (1.0, long_usd, short_usd, capped * weight))  # ... and CH_USD_CAPPED
         st.occ.mark(sec)
         st.baseline.add(sec // 60, weight, usd, sampled)
         st.last_liq_ts = t
@@ -488,10 +483,13 @@ class Engine:
         inp = self._inp
         wcount5, wcount60, wusd20, full5 = st.rates.score_sums_at(t)
         sampled_rate: float | None = None
+        most_occupied = 0
         for venue, av in st.venues.items():
             if av.sampled and self._venue_weight(venue) > 0.0:
                 occupied = av.occ.occupied(sec, OCCUPANCY_WINDOW_S)
+                most_occupied = max(most_occupied, occupied)
                 sampled_rate = (sampled_rate or 0.0) + occupancy_rate(occupied, OCCUPANCY_WINDOW_S)
+        inp.sampled_occupancy = most_occupied / OCCUPANCY_WINDOW_S
         win = st.win60
         win.advance(sec)
         sums = win.sums

@@ -186,13 +186,17 @@ class SlotRing:
             self.sums = [0.0] * len(self.channels)
             self._since_resum = 0
         else:
-            for s in range(self.sec + 1, sec + 1):
-                idx = s % size
-                for k, ch in enumerate(self.channels):
-                    v = ch[idx]
-                    if v:
-                        self.sums[k] -= v
-                        ch[idx] = 0.0
+            # clear slots sec+1 .. sec+gap (at most two contiguous runs), subtracting them
+            lo = (self.sec + 1) % size
+            hi = lo + gap
+            runs = ((lo, hi),) if hi <= size else ((lo, size), (0, hi - size))
+            sums = self.sums
+            for k, ch in enumerate(self.channels):
+                for a, b in runs:
+                    removed = sum(ch[a:b])
+                    if removed:
+                        sums[k] -= removed
+                        ch[a:b] = [0.0] * (b - a)
             self._since_resum += gap
             if self._since_resum >= size:
                 self.sums = [math.fsum(ch) for ch in self.channels]
@@ -205,6 +209,17 @@ class SlotRing:
             self.advance(sec)
         self.channels[channel][self.sec % self.size] += value
         self.sums[channel] += value
+
+    def add_row(self, sec: int, values: tuple[float, ...]) -> None:
+        """Add one value per channel to the current second (one call instead of one per channel)."""
+        if sec > self.sec:
+            self.advance(sec)
+        idx = self.sec % self.size
+        sums = self.sums
+        for k, (ch, v) in enumerate(zip(self.channels, values, strict=True)):
+            if v:
+                ch[idx] += v
+                sums[k] += v
 
     def total(self, channel: int) -> float:
         s = self.sums[channel]

@@ -23,6 +23,8 @@ LN10: Final = math.log(10.0)
 SURPRISE_CAP: Final = 30.0  # raw surprise reported up to here (p = 1e-30)
 MAX_OCCUPANCY: Final = 0.95  # o20 = 1 would imply an infinite rate
 MAX_TAIL_TERMS: Final = 400
+COMPLEMENT_MAX_K: Final = 64  # up to here a non-tiny tail is computed as 1 - P(N < k)
+LOG_COMPLEMENT_MIN_TAIL: Final = math.log(1e-6)
 MIN_ACCEL_EPS: Final = 0.1  # events/s
 _lgamma = math.lgamma
 _log = math.log
@@ -39,23 +41,24 @@ def negbin_surprise(k: float, mean: float, fano: float = FANO, cap: float = SURP
         return _poisson_surprise(int(k), mean, cap)
     q = 1.0 - 1.0 / fano  # "failure" probability of the NegBin; p = 1/F
     r = mean / (fano - 1.0)
-    log_p = _log(1.0 / fano)
-    log_q = _log(q)
-    if k <= mean:
-        # P(N >= k) = 1 - P(N < k); the lower sum has at most k (small) terms
+    log_pmf = _lgamma(k + r) - _lgamma(r) - _lgamma(k + 1.0) + r * _log(1.0 / fano) + k * _log(q)
+    # successive pmf ratios are (n + r)/(n + 1)·q; their maximum over n >= k bounds the tail
+    ratio_bound = q * max(1.0, (k + r) / (k + 1.0))
+    tail_not_tiny = True  # below the mode (ratio >= 1) the tail holds most of the mass
+    if ratio_bound < 1.0:
+        log_upper = log_pmf - _log(1.0 - ratio_bound)  # ln of pmf(k) / (1 - max ratio) >= ln tail
+        if -log_upper / LN10 >= cap:
+            return cap
+        tail_not_tiny = log_upper > LOG_COMPLEMENT_MIN_TAIL
+    if (tail_not_tiny and k <= COMPLEMENT_MAX_K) or k <= mean:
+        # the tail is not tiny: 1 - P(N < k) is exact enough and takes only k terms
         lower = 0.0
-        log_term = r * log_p
+        term = math.exp(r * _log(1.0 / fano))  # pmf(0) = p^r
         for n in range(int(k)):
-            lower += math.exp(log_term)
-            log_term += _log((n + r) / (n + 1.0)) + log_q
+            lower += term
+            term *= (n + r) / (n + 1.0) * q
         tail = 1.0 - lower
         return min(-math.log10(tail), cap) if tail > 0.0 else cap
-    log_pmf = _lgamma(k + r) - _lgamma(r) - _lgamma(k + 1.0) + r * log_p + k * log_q
-    ratio_bound = q * max(1.0, (k + r) / (k + 1.0))
-    if ratio_bound < 1.0:
-        upper = log_pmf - _log(1.0 - ratio_bound)  # tail <= pmf(k) / (1 - max ratio)
-        if -upper / LN10 >= cap:
-            return cap
     total = 0.0
     term = 1.0
     n = k
@@ -63,7 +66,7 @@ def negbin_surprise(k: float, mean: float, fano: float = FANO, cap: float = SURP
         total += term
         term *= (n + r) / (n + 1.0) * q
         n += 1.0
-        if term < 1e-12 * total:
+        if term < 1e-10 * total:
             break
     return min(-(log_pmf + _log(total)) / LN10, cap)
 
@@ -112,6 +115,7 @@ class ScoreInputs:
         "oi_change_5m",
         "r5",
         "r60",
+        "sampled_occupancy",
         "sampled_rate",
         "u20",
         "u60",
@@ -122,6 +126,7 @@ class ScoreInputs:
     def __init__(self) -> None:
         self.count5_full = 0.0  # weighted decayed count of full feeds, τ = 5 s
         self.sampled_rate: float | None = None  # summed occupancy-implied rate, sampled feeds
+        self.sampled_occupancy = 0.0  # highest 20 s occupancy among the asset's sampled venues
         self.r5 = 0.0  # weighted events/s, all feeds
         self.r60 = 0.0
         self.u20 = 0.0  # weighted USD over ~20 s
@@ -149,6 +154,7 @@ RAW_KEYS: Final[tuple[str, ...]] = (
     "funding_annualized",
     "vol_log2_expansion",
     "multiplier",
+    "sampled_occupancy",
 )
 
 
@@ -222,5 +228,6 @@ def score(
         funding,
         log2x,
         multiplier,
+        inp.sampled_occupancy,
     )
     return min(1.0, multiplier * total), components, raw

@@ -143,7 +143,7 @@ def test_assets_without_liquidations_appear_with_empty_scores() -> None:
     (eth,) = engine.snapshot().assets
     assert eth.asset == "ETH" and eth.score == 0.0 and eth.level_name == "NONE"
     assert eth.price == 4000.0 and eth.events_60s == 0 and eth.episode is None
-    assert all(v == 0.0 for v in eth.raw.values()) and len(eth.raw) == 12
+    assert all(v == 0.0 for v in eth.raw.values()) and len(eth.raw) == 13
 
 
 def test_stats_count_events_liquidations_and_out_of_order() -> None:
@@ -212,7 +212,11 @@ def test_sampled_venue_reports_occupancy_and_saturation() -> None:
         engine.process(liquidation("SOL", "long", 5_000.0, T0 + s + 0.5, venue="binance", sampled=True))
     view = next(v for v in engine.snapshot().venues if v.venue == "binance")
     assert view.sampled and view.occupancy == 1.0 and view.saturated
+    (sol,) = engine.snapshot().assets
+    assert sol.raw["sampled_occupancy"] == 1.0 and sol.raw["surprise_sampled"] > 0
     engine.tick(T0 + 45.0)
     view = next(v for v in engine.snapshot().venues if v.venue == "binance")
     assert view.occupancy is not None and view.occupancy < 0.7 and not view.saturated
     assert sum(view.history) == 30.0
+    (sol,) = engine.snapshot().assets
+    assert sol.raw["sampled_occupancy"] < 0.7
