@@ -438,10 +438,10 @@ async def load_venue(
         # logged once for all venues by load_metadata()
         if cached is not None:
             age = now() - (cached.fetched_ts or 0.0)
-            log.info("metadata %s: network unavailable (%s); using the cache from %s ago", venue, reason, _age_text(age))
+            log.debug("metadata %s: network unavailable (%s); using the cache from %s ago", venue, reason, _age_text(age))
             cached.source, cached.detail = "stale-cache", f"{reason}; cache {_age_text(age)} old"
             return cached
-        log.info("metadata %s: network unavailable (%s) and no cache; the parser's bundled values apply", venue, reason)
+        log.debug("metadata %s: network unavailable (%s) and no cache; the parser's bundled values apply", venue, reason)
         return VenueMetadata(venue, source="bundled", detail=reason)
     write_cache(cache_dir, fresh)
     log.info("metadata %s: %d instruments from the network", venue, len(fresh.instruments))
