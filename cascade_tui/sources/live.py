@@ -280,11 +280,13 @@ class LiveSource(Source):
 
     def _on_failure(self, conn: Connection, detail: str) -> None:
         venue = conn.spec.id
-        if venue in self._warned:
+        blocked = conn.status.state == BLOCKED
+        key = f"{venue}:{'blocked' if blocked else 'unreachable'}"  # one line per venue and kind
+        if key in self._warned:
             log.debug("%s: %s", conn.label, detail)
             return
-        self._warned.add(venue)
-        if conn.status.state == BLOCKED:
+        self._warned.add(key)
+        if blocked:
             log.warning(
                 "%s: %s. This venue refuses this network; leave it out with --venues, or try `cascade-tui --demo`.",
                 venue,
