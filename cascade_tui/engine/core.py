@@ -506,7 +506,7 @@ class Engine:
         inp.base_rate_sampled = bl.rate_sampled
         inp.base_usd20 = bl.usd_20s
         inp.usd_floor = st.usd_floor
-        inp.oi_change_5m = st.oi.change_pct(sec // 60, 5) if st.oi.tracks else None
+        inp.oi_change_5m = st.oi.change(sec // 60, "5m") if st.oi.tracks else None
         inp.funding_ann = st.funding.annualized()
         inp.direction_sign = -1 if usd_long >= usd_short else 1
         inp.vol_expansion = self._expansion

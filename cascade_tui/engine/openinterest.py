@@ -50,16 +50,20 @@ class OiTrack:
 class AssetOpenInterest:
     """All instruments of one asset."""
 
-    __slots__ = ("tracks",)
+    __slots__ = ("_cached", "_cached_key", "_updates", "tracks")
 
     def __init__(self) -> None:
         self.tracks: dict[tuple[str, str], OiTrack] = {}
+        self._updates = 0
+        self._cached_key: tuple[int, int] | None = None
+        self._cached: dict[str, float | None] = {}
 
     def update(self, venue: str, instrument: str, minute: int, oi: float) -> None:
         track = self.tracks.get((venue, instrument))
         if track is None:
             track = self.tracks[(venue, instrument)] = OiTrack(minute)
         track.update(minute, oi)
+        self._updates += 1
 
     def change_pct(self, minute: int, span: int) -> float | None:
         delta = 0.0
@@ -72,8 +76,19 @@ class AssetOpenInterest:
             base += then
         return 100.0 * delta / base if base > 0.0 else None
 
+    def _fresh(self, minute: int) -> dict[str, float | None]:
+        """% change per span; recomputed only when the minute or the data changed."""
+        key = (minute, self._updates)
+        if key != self._cached_key:
+            self._cached = {name: self.change_pct(minute, span) for name, span in OI_SPANS.items()}
+            self._cached_key = key
+        return self._cached
+
     def changes(self, minute: int) -> dict[str, float | None]:
-        return {name: self.change_pct(minute, span) for name, span in OI_SPANS.items()}
+        return dict(self._fresh(minute))
+
+    def change(self, minute: int, span_name: str) -> float | None:
+        return self._fresh(minute)[span_name]
 
 
 class AssetFunding:
