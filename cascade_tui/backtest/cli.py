@@ -199,6 +199,12 @@ def backtest_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="drop liquidations of complete (unsampled) feeds: what throttled venues alone show",
     )
+    p.add_argument(
+        "--sweep",
+        action="store_true",
+        help="also sweep the --level threshold (0.20..0.90, the others moved alike): precision/recall "
+        "curve and AUC-PR (keeps the parsed events in memory)",
+    )
     return p
 
 
@@ -238,17 +244,115 @@ def _run_backtest(args: argparse.Namespace) -> int:
         only_throttled=args.only_throttled, drop_venues=frozenset(v.lower() for v in args.drop_venue)
     )
     err = Console(stderr=True)
-    captures, signals = replay_all(paths, params, replay_filter, err)
+    if args.sweep:
+        captures, signals = _parse_and_run(paths, params, replay_filter, err)
+    else:
+        captures, signals = replay_all(paths, params, replay_filter, err)
     report = evaluate(captures, signals, label_sets, rules, replay_filter)
     report["headline_level"] = LEVEL_NAMES[level]
+    if args.sweep:
+        report["sweep"] = _sweep(captures, label_sets, params, rules, level, replay_filter, err)
     report["venue_weights"] = dict(sorted(params.venue_weights.items()))
     for warning in report["warnings"]:
         err.print(f"[yellow]warning:[/] {warning}")
     if args.json:
         sys.stdout.write(to_json(report) + "\n")
-    else:
-        render(report, Console(), LEVEL_NAMES[level])
+        return 0
+    console = Console()
+    render(report, console, LEVEL_NAMES[level])
+    if args.sweep:
+        _render_sweep(report["sweep"], console)
     return 0
+
+
+def _parse_and_run(
+    paths: Sequence[Path], params: EngineParams, replay_filter: ReplayFilter | None, console: Console
+) -> tuple[list[ParsedCapture], list[list[Signal]]]:
+    """Like replay_all, but keeps the parsed events for the sweep."""
+    from cascade_tui.backtest.offline import parse_capture, run_engine
+
+    captures: list[ParsedCapture] = []
+    signals: list[list[Signal]] = []
+    with progress_bar(console) as progress:
+        task = progress.add_task("parsing", total=len(paths))
+        for path in paths:
+            progress.update(task, description=f"parsing {path.name}")
+            try:
+                cap = parse_capture(path)
+            except CaptureError as exc:
+                raise BadArguments(str(exc)) from None
+            captures.append(cap)
+            signals.append(run_engine(cap, params, replay_filter))
+            progress.advance(task)
+    return captures, signals
+
+
+def _sweep(
+    captures: list[ParsedCapture],
+    label_sets: list[list[Label]],
+    params: EngineParams,
+    rules: MatchRules,
+    level: int,
+    replay_filter: ReplayFilter | None,
+    console: Console,
+) -> dict[str, Any]:
+    from cascade_tui.backtest.evaluate import assign_labels
+    from cascade_tui.backtest.sweep import SWEEP_THRESHOLDS, sweep
+
+    per_capture, _, _ = assign_labels(captures, label_sets, rules.pre_s)
+    with progress_bar(console) as progress:
+        task = progress.add_task(f"sweeping {LEVEL_NAMES[level]}", total=len(SWEEP_THRESHOLDS))
+        return sweep(
+            captures,
+            per_capture,
+            params,
+            rules,
+            level,
+            replay_filter,
+            on_point=lambda _value: progress.advance(task),
+        )
+
+
+def _render_sweep(result: dict[str, Any], console: Console) -> None:
+    from rich.table import Table
+
+    table = Table(
+        title=f"{result['level']} threshold sweep (AUC-PR {_f_or_dash(result['auc_pr'])}, "
+        f"operating point {result['operating_threshold']:.2f})",
+        title_justify="left",
+    )
+    for col in ("threshold", "prec", "recall", "F1", "TP", "FP", "delay50"):
+        table.add_column(col, justify="right")
+    operating = None
+    for p in result["points"]:
+        at_operating = abs(p["threshold"] - result["operating_threshold"]) < 1e-9
+        if at_operating and p["recall"] is not None and p["precision"] is not None:
+            operating = (p["recall"], p["precision"])
+        table.add_row(
+            f"{p['threshold']:.2f}",
+            _pct_or_dash(p["precision"]),
+            _pct_or_dash(p["recall"]),
+            _f_or_dash(p["f1"]),
+            str(p["tp"]),
+            str(p["fp"]),
+            _f_or_dash(p["delay_median_s"], "s"),
+            style="bold" if at_operating else "",
+        )
+    console.print(table)
+    points = [
+        (p["recall"], p["precision"])
+        for p in result["points"]
+        if p["recall"] is not None and p["precision"] is not None
+    ]
+    console.print(
+        pr_chart(
+            points,
+            operating,
+            f"{result['level']} threshold sweep: precision vs recall",
+            chosen_label="current",
+            points_label="thresholds",
+        )
+    )
 
 
 # ----------------------------------------------------------------------------- tune
@@ -414,7 +518,7 @@ def _run_tune(args: argparse.Namespace) -> int:
             style=style,
         )
     console.print(table)
-    console.print(precision_recall_chart(result.trials, result.best))
+    console.print(precision_recall_chart(result.trials, result.best, args.min_precision))
     if not result.reached_precision:
         console.print(
             f"[yellow]no candidate reached precision {args.min_precision:.0%} on training; "
@@ -439,30 +543,45 @@ def _f_or_dash(x: float | None, unit: str = "") -> str:
     return "—" if x is None else f"{x:.2f}{unit}"
 
 
-def precision_recall_chart(trials: Sequence[Any], best: Any) -> Any:
-    """Precision vs recall of every training candidate (plotext), the chosen one marked."""
+def pr_chart(
+    points: Sequence[tuple[float, float]],
+    chosen: tuple[float, float] | None,
+    title: str,
+    chosen_label: str = "chosen",
+    min_precision: float = 0.8,
+    points_label: str = "candidates",
+) -> Any:
+    """A precision-vs-recall scatter (plotext) rendered for rich, one point marked."""
     import plotext as plt
     from rich.text import Text
 
-    points = [
-        (t.metrics["recall"], t.metrics["precision"])
-        for t in trials
-        if t.metrics["recall"] is not None and t.metrics["precision"] is not None
-    ]
     plt.clear_figure()
     plt.plotsize(72, 18)
     plt.theme("clear")
-    plt.title("training candidates: precision vs recall")
+    plt.title(title)
     plt.xlabel("recall")
     plt.ylabel("precision")
     plt.xlim(0, 1.05)
     plt.ylim(0, 1.05)
     if points:
-        plt.scatter([p[0] for p in points], [p[1] for p in points], marker="dot", label="candidates")
-    if best.metrics["recall"] is not None and best.metrics["precision"] is not None:
-        plt.scatter([best.metrics["recall"]], [best.metrics["precision"]], marker="x", label="chosen")
-    plt.hline(0.8)
+        plt.scatter([p[0] for p in points], [p[1] for p in points], marker="dot", label=points_label)
+    if chosen is not None:
+        plt.scatter([chosen[0]], [chosen[1]], marker="x", label=chosen_label)
+    plt.hline(min_precision)
     return Text.from_ansi(plt.build())
+
+
+def precision_recall_chart(trials: Sequence[Any], best: Any, min_precision: float = 0.8) -> Any:
+    """Precision vs recall of every training candidate, the chosen one marked."""
+    points = [
+        (t.metrics["recall"], t.metrics["precision"])
+        for t in trials
+        if t.metrics["recall"] is not None and t.metrics["precision"] is not None
+    ]
+    chosen = None
+    if best.metrics["recall"] is not None and best.metrics["precision"] is not None:
+        chosen = (best.metrics["recall"], best.metrics["precision"])
+    return pr_chart(points, chosen, "training candidates: precision vs recall", min_precision=min_precision)
 
 
 # ----------------------------------------------------------------------------- history
