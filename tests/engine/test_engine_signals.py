@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterable
+from pathlib import Path
 
 from cascade_tui.engine import Engine, Signal
 from cascade_tui.engine.types import signal_encoder
@@ -61,6 +65,38 @@ def test_same_events_give_byte_identical_signals() -> None:
     a = b"\n".join(signal_encoder.encode(s) for s in first[2] + first[3])
     b = b"\n".join(signal_encoder.encode(s) for s in second[2] + second[3])
     assert a and a == b
+
+
+SCENARIO_SCRIPT = """
+import hashlib
+from tests.engine.engine_synth import Market
+from cascade_tui.engine import Engine
+from cascade_tui.engine.types import signal_encoder
+engine, market, out = Engine(), Market(17), []
+for chunk in (market.quiet(600), market.bursts(("BTC", "ETH", "SOL"), 40, 30.0), market.quiet(200)):
+    for ev in chunk:
+        out.extend(engine.process(ev))
+print(len(out), hashlib.sha256(b"\\n".join(signal_encoder.encode(s) for s in out)).hexdigest())
+"""
+
+
+def test_signals_do_not_depend_on_hash_seed_or_process() -> None:
+    root = Path(__file__).resolve().parents[2]
+    digests = set()
+    for seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(root)}
+        done = subprocess.run(
+            [sys.executable, "-c", SCENARIO_SCRIPT],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        digests.add(done.stdout.strip())
+    (digest,) = digests
+    assert int(digest.split()[0]) > 0
 
 
 def test_quiet_market_at_baseline_raises_no_warning() -> None:
