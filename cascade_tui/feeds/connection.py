@@ -428,16 +428,18 @@ class Connection:
             if current.ended is not None:
                 return current.ended
             now = self._clock()
-            silent = now - current.last_frame_at
-            if silent > self.spec.stale_after_s:
-                self._set(STALE, f"no frame for {silent:.1f} s")
-                return f"stale: no frame for {silent:.1f} s"
+            # rotation first: a due rotation replaces a silent link as well as a reconnect would
             if now >= rotate_at:
                 fresh = await self._rotate(current)
                 if fresh is None:
                     rotate_at = self._clock() + self.options.rotation_retry_s
                 else:
                     rotate_at = fresh.opened_at + self.spec.max_connection_s
+                continue
+            silent = now - current.last_frame_at
+            if silent > self.spec.stale_after_s:
+                self._set(STALE, f"no frame for {silent:.1f} s")
+                return f"stale: no frame for {silent:.1f} s"
 
     async def _rotate(self, old: _Link) -> _Link | None:
         """Planned rotation: the new link must deliver before the old one closes."""

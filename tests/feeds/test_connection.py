@@ -352,3 +352,41 @@ async def test_a_server_that_hangs_up_at_once_gets_a_growing_backoff() -> None:
             await eventually(lambda: conn.status.attempt >= 4)
             assert [s for s in sleeps if s >= 1.0][:4] == [1.0, 2.0, 4.0, 8.0]
             assert conn.status.reconnects >= 3 and "code 1011" in conn.status.detail
+
+
+class JumpingClock:
+    """A monotonic clock the test moves forward by hours at once."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.monotonic() + self.offset
+
+
+async def test_a_day_long_connection_rotates_on_the_injected_clock() -> None:
+    spec = toy_spec(TEXT_PING, max_connection_s=23.5 * 3600, stale_s=3600.0)  # production-sized limits
+    clock = JumpingClock()
+    async with ProtocolServer(BitgetProtocol()) as server:
+        collector = Collector()
+        async with running(spec, subscription_of(spec), collector, fast_options(server), clock=clock) as conn:
+            await eventually(lambda: conn.status.state == LIVE)
+            await asyncio.sleep(0.1)
+            assert conn.status.rotations == 0
+            clock.offset += 23.6 * 3600  # a day later, as far as the connection can tell
+            await eventually(lambda: conn.status.rotations == 1)
+            assert len(server.sessions) == 2 and conn.status.reconnects == 0
+            await eventually(lambda: server.sessions[0].ws.state.name == "CLOSED")  # the old link went away
+
+
+async def test_silence_longer_than_stale_after_on_the_injected_clock_reconnects() -> None:
+    spec = toy_spec(TEXT_PING, stale_s=60.0)
+    clock = JumpingClock()
+    async with ProtocolServer(BitgetProtocol()) as server:
+        collector = Collector()
+        async with running(spec, subscription_of(spec), collector, fast_options(server), clock=clock) as conn:
+            await eventually(lambda: conn.status.state == LIVE)
+            server.half_open()
+            clock.offset += 61.0
+            await eventually(lambda: len(server.sessions) == 2 and conn.status.state == LIVE)
+            assert conn.status.reconnects == 1 and conn.status.errors >= 1
