@@ -25,6 +25,10 @@ How the work is split (all O(1) amortized per event):
 - per second of engine clock (lazily, when the clock crosses a second): the BTC volatility
   grid and regime, and a re-evaluation of every active asset and of the market-wide state, so
   quiet periods decay scores and close signals.
+
+Modules: rates (decayed sums, slot rings, occupancy), baseline, volatility, prices,
+openinterest (OI and funding), scoring, signals (levels and episodes), state (per-venue and
+per-asset holders), latency, views (snapshot pieces); this module orchestrates them.
 """
 
 from __future__ import annotations
@@ -35,10 +39,9 @@ from typing import Any, Final
 
 from cascade_tui.engine.baseline import Baseline
 from cascade_tui.engine.latency import LatencyReservoir
-from cascade_tui.engine.params import FACTORS, LEVEL_NAMES, WINDOWS, EngineParams, validate
-from cascade_tui.engine.rates import DecayedRates, SlotRing, acceleration
+from cascade_tui.engine.params import FACTORS, LEVEL_NAMES, EngineParams, validate
+from cascade_tui.engine.rates import DecayedRates, SlotRing
 from cascade_tui.engine.scoring import (
-    RAW_KEYS,
     ScoreInputs,
     SurpriseCache,
     clip01,
@@ -61,21 +64,18 @@ from cascade_tui.engine.state import (
     CH_USD_CAPPED,
     CH_USD_LONG,
     CH_USD_SHORT,
-    CH_VENUE_COUNT,
-    CH_VENUE_USD,
+    OCCUPANCY_WINDOW_S,
     AssetState,
     AssetVenue,
+    FeedStatus,
     VenueFlow,
 )
 from cascade_tui.engine.types import (
-    AssetView,
     Signal,
     Snapshot,
     TapeEntry,
-    Velocity,
-    VenueView,
-    VolatilityView,
 )
+from cascade_tui.engine.views import asset_view, velocities, venue_view, volatility_view
 from cascade_tui.engine.volatility import BtcVolatility
 from cascade_tui.model import (
     EVENT_KINDS,
@@ -98,8 +98,6 @@ SIGNALS_LEN: Final = 500
 # is empty by then, so it can only be at level 0)
 ACTIVE_AFTER_LAST_LIQ_S: Final = 65.0
 MAX_SWEEP_SECONDS: Final = 600  # a longer clock jump sweeps its first 600 s, then its end
-OCCUPANCY_WINDOW_S: Final = 20
-SATURATED_OCCUPANCY: Final = 0.7
 MARKET_USD_MULT: Final = 10.0  # market USD rule: U20 >= 10 × its baseline ...
 MARKET_FLOOR_MULT: Final = 4.0  # ... and >= 4 × the BTC USD floor
 DOWN_STATES: Final = frozenset({"stale", "blocked", "disabled"})
@@ -114,18 +112,6 @@ class _Keep:
 
 
 KEEP: Final = _Keep()
-
-
-class _FeedStatus:
-    __slots__ = ("frames", "last_message_age_s", "parse_errors", "reconnects", "state", "state_detail")
-
-    def __init__(self) -> None:
-        self.state = "unknown"
-        self.state_detail = ""
-        self.last_message_age_s: float | None = None
-        self.frames = 0
-        self.parse_errors = 0
-        self.reconnects = 0
 
 
 class Engine:
@@ -157,7 +143,7 @@ class Engine:
         self._expansion: float | None = None
         self._thresholds: Thresholds = thresholds_in_force(self._params, self._vol.regime.name)
         self._weights: dict[str, float] = {}
-        self._feeds: dict[str, _FeedStatus] = {}
+        self._feeds: dict[str, FeedStatus] = {}
         self._latency: dict[str, LatencyReservoir] = {}
         self._tape: deque[TapeEntry] = deque(maxlen=TAPE_LEN)
         self._signals: deque[Signal] = deque(maxlen=SIGNALS_LEN)
@@ -205,7 +191,7 @@ class Engine:
         """
         fs = self._feeds.get(venue)
         if fs is None:
-            fs = self._feeds[venue] = _FeedStatus()
+            fs = self._feeds[venue] = FeedStatus()
         if state is not None:
             fs.state = state
         if state_detail is not None:
@@ -639,10 +625,14 @@ class Engine:
     def snapshot(self) -> Snapshot:
         t = self._clock if self._clock is not None else 0.0
         sec = self._sec
-        venues = [self._venue_view(v, t, sec) for v in self._venue_order()]
+        venues = [
+            venue_view(
+                v, self._venues.get(v), self._feeds.get(v) or FeedStatus(), self._venue_weight(v), t, sec
+            )
+            for v in self._venue_order()
+        ]
         assets = sorted(
-            (self._asset_view(st, t, sec) for st in self._assets.values()),
-            key=lambda a: (-a.score, a.asset),
+            (asset_view(st, t, sec) for st in self._assets.values()), key=lambda a: (-a.score, a.asset)
         )
         return Snapshot(
             v=SNAPSHOT_VERSION,
@@ -650,12 +640,12 @@ class Engine:
             started_ts=self._started,
             events_total=self._events_total,
             events_per_s=sum(self._recent_events) / 5.0,
-            market=_velocities(self._market_rates, t),
+            market=velocities(self._market_rates, t),
             market_level=self._market_level.level,
             market_episode=self._market_level.episode,
             venues=tuple(venues),
             assets=tuple(assets),
-            volatility=self._volatility_view(),
+            volatility=volatility_view(self._vol, self._params.regime),
             tape=tuple(reversed(self._tape)),
             signals=tuple(reversed(self._signals)),
             signal_counts=dict(self._signal_counts),
@@ -667,103 +657,3 @@ class Engine:
         seen = set(self._venues) | set(self._feeds)
         known = [v for v in VENUES if v in seen]
         return known + sorted(seen - set(VENUES))
-
-    def _venue_view(self, venue: str, t: float, sec: int) -> VenueView:
-        fs = self._feeds.get(venue) or _FeedStatus()
-        vf = self._venues.get(venue)
-        weight = self._venue_weight(venue)
-        if vf is None:
-            empty = tuple(0.0 for _ in range(300))
-            return VenueView(
-                venue=venue,
-                sampled=False,
-                velocity=_zero_velocities(),
-                occupancy=None,
-                saturated=False,
-                history=empty,
-                usd_history=empty,
-                long_count=0,
-                long_usd=0.0,
-                short_count=0,
-                short_usd=0.0,
-                last_event_ts=None,
-                state=fs.state,
-                state_detail=fs.state_detail,
-                last_message_age_s=fs.last_message_age_s,
-                frames=fs.frames,
-                parse_errors=fs.parse_errors,
-                reconnects=fs.reconnects,
-                weight=weight,
-            )
-        occupancy = vf.occ.occupied(sec, OCCUPANCY_WINDOW_S) / OCCUPANCY_WINDOW_S if vf.sampled else None
-        return VenueView(
-            venue=venue,
-            sampled=vf.sampled,
-            velocity=_velocities(vf.rates, t),
-            occupancy=occupancy,
-            saturated=occupancy is not None and occupancy >= SATURATED_OCCUPANCY,
-            history=vf.ring.history(CH_VENUE_COUNT, sec),
-            usd_history=vf.ring.history(CH_VENUE_USD, sec),
-            long_count=vf.long_count,
-            long_usd=vf.long_usd,
-            short_count=vf.short_count,
-            short_usd=vf.short_usd,
-            last_event_ts=vf.last_event_ts,
-            state=fs.state,
-            state_detail=fs.state_detail,
-            last_message_age_s=fs.last_message_age_s,
-            frames=fs.frames,
-            parse_errors=fs.parse_errors,
-            reconnects=fs.reconnects,
-            weight=weight,
-        )
-
-    def _asset_view(self, st: AssetState, t: float, sec: int) -> AssetView:
-        usd_long, usd_short = st.usd_60s(sec)
-        return AssetView(
-            asset=st.asset,
-            score=st.score,
-            level=st.level.level,
-            level_name=LEVEL_NAMES[st.level.level],
-            direction=LONG if usd_long >= usd_short else SHORT,
-            components=dict(zip(FACTORS, st.components, strict=True)),
-            raw=dict(zip(RAW_KEYS, st.raw, strict=True)),
-            velocity=_velocities(st.rates, t),
-            usd_60s=usd_long + usd_short,
-            events_60s=st.events_60s(sec),
-            price=st.price.last,
-            oi_change_pct=st.oi.changes(sec // 60),
-            funding_rate=st.funding.latest_rate,
-            funding_annualized=st.funding.annualized(),
-            funding_trend=st.funding.trend(t),
-            venues=tuple(st.venues_60s(t)),
-            episode=st.level.episode,
-            history=st.history.values(sec),
-        )
-
-    def _volatility_view(self) -> VolatilityView:
-        vol = self._vol
-        return VolatilityView(
-            regime=vol.regime.name,
-            regime_since=vol.regime.since,
-            rv=vol.rv(),
-            bv_1h=vol.bv(),
-            expansion=vol.expansion(),
-            cascade_risk_multiplier=vol.multiplier(self._params.regime),
-            btc_price=vol.last_price,
-            price_history=tuple(vol.price_history),
-            regime_history=tuple(vol.regime_history),
-        )
-
-
-def _velocities(rates: DecayedRates, t: float) -> tuple[Velocity, ...]:
-    ev, usd = rates.rates_at(t)
-    acc = acceleration(ev)
-    return tuple(
-        Velocity(window_s=w, events_per_s=e, usd_per_s=u, acceleration=a)
-        for w, e, u, a in zip(WINDOWS, ev, usd, acc, strict=True)
-    )
-
-
-def _zero_velocities() -> tuple[Velocity, ...]:
-    return tuple(Velocity(window_s=w, events_per_s=0.0, usd_per_s=0.0, acceleration=0.0) for w in WINDOWS)

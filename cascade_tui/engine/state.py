@@ -13,6 +13,7 @@ from cascade_tui.engine.scoring import RAW_KEYS
 from cascade_tui.engine.signals import LevelState
 
 HISTORY_S: Final = 300
+OCCUPANCY_WINDOW_S: Final = 20  # sampled-feed occupancy is measured over this many 1 s slots
 # channels of the 60 s per-asset window
 CH_COUNT: Final = 0
 CH_USD_LONG: Final = 1
@@ -21,6 +22,20 @@ CH_USD_CAPPED: Final = 3  # USD with each print capped (what the USD floor gate 
 # channels of the 300 s per-venue ring
 CH_VENUE_COUNT: Final = 0
 CH_VENUE_USD: Final = 1
+
+
+class FeedStatus:
+    """Connection health of one venue as the runtime last reported it."""
+
+    __slots__ = ("frames", "last_message_age_s", "parse_errors", "reconnects", "state", "state_detail")
+
+    def __init__(self) -> None:
+        self.state = "unknown"
+        self.state_detail = ""
+        self.last_message_age_s: float | None = None
+        self.frames = 0
+        self.parse_errors = 0
+        self.reconnects = 0
 
 
 class VenueFlow:
