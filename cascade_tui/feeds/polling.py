@@ -99,6 +99,7 @@ class Poller:
         regime: Callable[[], str | None] | None = None,
         gate: VenueGate | None = None,
         blocked_retry_s: float = 600.0,
+        stagger_s: float = 2.0,
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -109,6 +110,7 @@ class Poller:
         self.status = PollStatus()
         self.gate = gate or VenueGate()
         self.blocked_retry_s = blocked_retry_s
+        self.stagger_s = stagger_s
         self._client = client
         self._emit = emit
         self._regime = regime
@@ -133,7 +135,7 @@ class Poller:
 
     async def run(self) -> None:
         # stagger the venue's pollers so they do not all fire in the same instant
-        await self._sleep(self._rng() * min(self.interval(), 2.0))
+        await self._sleep(self._rng() * min(self.interval(), self.stagger_s))
         while True:
             wait = self.gate.resume_at - self._clock()
             if wait > 0:
@@ -219,11 +221,14 @@ def make_pollers(
     *,
     regime: Callable[[], str | None] | None = None,
     blocked_retry_s: float = 600.0,
+    stagger_s: float = 2.0,
 ) -> PollerGroup:
     gate = VenueGate()
     return PollerGroup(
         [
-            Poller(venue, poll, client, emit, regime=regime, gate=gate, blocked_retry_s=blocked_retry_s)
+            Poller(
+                venue, poll, client, emit, regime=regime, gate=gate, blocked_retry_s=blocked_retry_s, stagger_s=stagger_s
+            )
             for poll in polls
         ]
     )

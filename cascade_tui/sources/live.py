@@ -92,6 +92,7 @@ class LiveSource(Source):
         options: ConnectionOptions | None = None,
         http_client: httpx.AsyncClient | None = None,
         queue_size: int = DEFAULT_QUEUE_SIZE,
+        poll_stagger_s: float = 2.0,
     ) -> None:
         self.venues = list(dict.fromkeys(venues))
         self.config = config or VenueConfig()
@@ -112,6 +113,7 @@ class LiveSource(Source):
         self._own_client = http_client is None
         self._queue: deque[RawFrame | _Reconnect] = deque()
         self._queue_size = max(1, queue_size)
+        self._poll_stagger_s = poll_stagger_s  # spreads a venue's first REST polls over this many s
         self._ready = asyncio.Event()
         self._drops: dict[str, int] = {}
         self._resets_due: list[str] = []
@@ -222,6 +224,7 @@ class LiveSource(Source):
                     self._put,
                     regime=self._current_regime,
                     blocked_retry_s=self.options.blocked_retry_s,
+                    stagger_s=self._poll_stagger_s,
                 )
                 plan.pollers.start()
 

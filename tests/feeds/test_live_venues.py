@@ -21,7 +21,7 @@ from cascade_tui.feeds import make_parser, spec, venue_ids
 from cascade_tui.feeds.base import SubscribeRequest, Subscription, VenueSpec
 from cascade_tui.feeds.connection import LIVE, Connection
 from cascade_tui.feeds.metadata import VenueMetadata
-from cascade_tui.model import Event, Liquidation, RawFrame, Trade
+from cascade_tui.model import Event, Liquidation, OpenInterest, RawFrame, Trade
 from cascade_tui.sources.live import LiveSource
 from tests.wsservers.binance import BinanceProtocol
 from tests.wsservers.bitget import BitgetProtocol
@@ -416,3 +416,51 @@ async def test_geo_blocked_venue_is_shown_blocked_and_asked_again_only_later(cap
             assert "HTTP 451" in line and "--demo" in line
         finally:
             await consumer.close()
+
+
+async def test_rest_polls_join_the_stream_and_follow_the_regime() -> None:
+    venue_spec_or_skip("htx")
+    body = (  # the documented swap_open_interest shape (as in the HTX adapter's tests)
+        '{"status":"ok","data":[{"volume":9000000,"amount":9000.0,"symbol":"BTC","value":810000000.0,'
+        '"contract_code":"BTC-USDT","business_type":"swap","pair":"BTC-USDT","contract_type":"swap"}],'
+        '"ts":1789670297000}'
+    )
+    polled: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        polled.append(str(request.url))
+        return httpx.Response(200, text=body)
+
+    regime = ["NORMAL"]
+    async with ProtocolServer(HtxProtocol()) as htx, httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+        source = LiveSource(
+            ["htx"],
+            VenueConfig(oi_symbols=["BTC"]),
+            metadata={"htx": VenueMetadata("htx")},
+            options=fast_options(url_rewrite=rewrite_hosts({"hbdm": htx})),
+            http_client=http,
+            poll_stagger_s=0.0,
+            regime=lambda: regime[0],
+        )
+        frames: list[RawFrame] = []
+
+        async def drain() -> None:
+            async for batch in source.batches():
+                frames.extend(item for item in batch if isinstance(item, RawFrame))
+
+        task = asyncio.create_task(drain())
+        try:
+            await eventually(lambda: any(f.channel == "rest:swap_open_interest" for f in frames))
+            [poller] = source.plans["htx"].pollers.pollers  # type: ignore[union-attr]
+            assert poller.interval() == 30.0
+            regime[0] = "EXTREME"
+            assert poller.interval() == 5.0
+            rest = next(f for f in frames if f.channel)
+            [oi] = make_parser("htx").parse(rest.data, rest.ts, rest.channel)
+            assert isinstance(oi, OpenInterest) and oi.oi == 9000.0 and oi.venue == "htx"
+            assert "swap_open_interest" in polled[0]
+            await eventually(lambda: source.feed_status()["htx"].state == LIVE)
+            assert source.feed_status()["htx"].frames >= 1
+        finally:
+            await source.close()
+            await asyncio.wait_for(task, 3)
