@@ -60,7 +60,7 @@ TOP_ROW_MIN, TOP_ROW_MAX = 11, 14  # venue/regime row height in the wide layout
 
 
 class CascadeApp(App[int]):
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).resolve().parent / "app.tcss"  # absolute: subclasses live elsewhere
     TITLE = "cascade-tui"
     BINDINGS: ClassVar[list[BindingType]] = list(APP_BINDINGS)
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (100, "-wide")]

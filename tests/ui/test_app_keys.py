@@ -260,3 +260,21 @@ async def test_bell_and_toasts_can_be_switched_off(make_app: AppFactory, fake_sn
         app.fixed_snapshot = msgspec.structs.replace(fake_snap, signals=(sig, *fake_snap.signals))
         app.refresh_frame()
         assert rang == []
+
+
+async def test_q_stops_the_running_engine_thread() -> None:
+    """With the real pipeline running in its worker thread, q stops it before exiting."""
+    pipeline = demo_pipeline(seed=5)
+    app = CascadeApp(pipeline, config=Config())
+    async with app.run_test(size=(120, 40)) as pilot:
+        for _ in range(200):
+            if pipeline.latest_snapshot is not None and app._shown is not None:
+                break
+            await pilot.pause(0.05)
+        assert app._shown is not None  # the frame timer pulled the pipeline's snapshot
+        await pilot.press("q")
+        await pilot.pause()
+        # q waited for the engine loop to return: nothing is left running in the worker thread
+        assert pipeline.finished.is_set()
+        assert pipeline.error is None
+    assert app.return_code == 0
