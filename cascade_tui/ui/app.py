@@ -80,7 +80,9 @@ class CascadeApp(App[int]):
         super().__init__()
         self.options = options or RunOptions()
         self.config = config or self.options.config
-        self.status = dict(status or {})
+        # the pipeline's own info dict: kept by reference, so later updates (Redis URL) show
+        self.status = status if status is not None else {}
+        self.redis_state = ""
         self.pipeline = pipeline
         self.fixed_snapshot = snapshot
         self.config_path = Path(config_path) if config_path else None
@@ -227,6 +229,7 @@ class CascadeApp(App[int]):
                 snap,
                 source=self.source_label(),
                 redis=self.status.get("redis", "off"),
+                redis_state=self.redis_state,
                 display_paused=self.view.display_paused,
             )
             self.query_one(VenuePanel).show(snap)
@@ -268,8 +271,11 @@ class CascadeApp(App[int]):
             for venue, st in list(pipeline.source.feed_status().items()):
                 venue_drops[venue] = int(st.drops)
             for sink in pipeline.sinks:
-                for queue, n in dict(sink.stats().get("drops", {})).items():
+                stats = sink.stats()
+                for queue, n in dict(stats.get("drops", {})).items():
                     queue_drops[f"{sink.name}.{queue}"] = int(n)
+                if sink.name == "redis":
+                    self.redis_state = str(stats.get("state", ""))
         except (AttributeError, TypeError, ValueError, RuntimeError):
             return  # a sink with odd stats must not break the dashboard; try again next second
         self.query_one(HealthPanel).set_drops(venue_drops, queue_drops)

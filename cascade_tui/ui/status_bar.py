@@ -19,12 +19,16 @@ class StatusBar(Widget):
         self.snapshot: Snapshot | None = None
         self.source_label = ""
         self.redis_label = "off"
+        self.redis_state = ""
         self.display_paused = False
 
-    def show(self, snapshot: Snapshot | None, *, source: str, redis: str, display_paused: bool) -> None:
+    def show(
+        self, snapshot: Snapshot | None, *, source: str, redis: str, redis_state: str = "", display_paused: bool
+    ) -> None:
         self.snapshot = snapshot
         self.source_label = source
         self.redis_label = redis
+        self.redis_state = redis_state
         self.display_paused = display_paused
         self.refresh()
 
@@ -36,9 +40,14 @@ class StatusBar(Widget):
         text.append(*sep)
         text.append(self.source_label or "—", "bold")
         text.append(*sep)
-        redis_style = pal.dim if self.redis_label == "off" else pal.get("state-live")
         text.append("redis ", pal.dim)
-        text.append(self.redis_label, redis_style)
+        if self.redis_label == "off":
+            text.append("off", pal.dim)
+        else:
+            text.append(self.redis_label)
+            if self.redis_state:
+                state_style = pal.state("live" if self.redis_state == "connected" else self.redis_state)
+                text.append(f" {self.redis_state}", f"bold {state_style}")
         snap = self.snapshot
         if snap is None:
             text.append(*sep)

@@ -278,3 +278,58 @@ async def test_q_stops_the_running_engine_thread() -> None:
         assert pipeline.finished.is_set()
         assert pipeline.error is None
     assert app.return_code == 0
+
+
+async def test_scores_update_in_place_and_keep_the_selection(make_app: AppFactory, fake_snap: Snapshot) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = app.query_one("#scores-table")
+        table.focus()
+        await pilot.press("down")  # BTC -> ETH
+        await pilot.pause()
+        panel = app.query_one(ScoresPanel)
+        assert panel.selected_asset == "ETH"
+        # ETH overtakes BTC: the rows reorder but the cursor stays on ETH
+        eth = next(a for a in fake_snap.assets if a.asset == "ETH")
+        rest = [a for a in fake_snap.assets if a.asset != "ETH"]
+        hotter = msgspec.structs.replace(eth, score=0.91, level=3, level_name="CRITICAL")
+        app.fixed_snapshot = msgspec.structs.replace(fake_snap, ts=fake_snap.ts + 1, assets=(hotter, *rest))
+        app.refresh_frame()
+        await pilot.pause()
+        assert table.coordinate_to_cell_key((0, 0)).row_key.value == "ETH"
+        assert table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value == "ETH"
+        assert panel.selected_asset == "ETH"
+        assert table.row_count == len(fake_snap.assets)  # updated in place, nothing re-added
+
+
+async def test_health_panel_shows_sink_drops_and_redis_state(fake_snap: Snapshot) -> None:
+    from typing import Any
+
+    from cascade_tui.sinks.base import Sink
+    from cascade_tui.ui.health_panel import HealthPanel
+
+    class CountingRedis(Sink):
+        name = "redis"
+
+        def stats(self) -> dict[str, Any]:
+            return {"state": "reconnecting", "drops": {"events": 12}}
+
+    class BrokenSink(Sink):
+        name = "odd"
+
+        def stats(self) -> dict[str, Any]:
+            return {"drops": "not a mapping"}
+
+    pipeline = demo_pipeline(seed=3)
+    pipeline.sinks = [CountingRedis()]
+    app = CascadeApp(pipeline, start_pipeline=False, snapshot=fake_snap, config=Config(),
+                     status={"source": "demo", "redis": "127.0.0.1:6379"})
+    async with app.run_test(size=(120, 40)):
+        app.refresh_health_extras()
+        app.refresh_frame(force=True)
+        health = rendered_text(app.query_one(HealthPanel))
+        assert "redis.events" in health and "12" in health
+        status = rendered_text(app.query_one(StatusBar))
+        assert "127.0.0.1:6379 reconnecting" in status
+        pipeline.sinks = [BrokenSink()]
+        app.refresh_health_extras()  # odd stats are skipped, never raised
