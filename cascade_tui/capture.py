@@ -151,7 +151,8 @@ class CaptureReader:
         for line in self._lines():
             if not line.endswith(b"\n"):
                 # a line cut short by a kill: everything before it was complete
-                self.error = f"{self.path}: truncated line {self.lines_read + 1}"
+                cut = f"truncated line {self.lines_read + 1}"
+                self.error = f"{self.error}; {cut}" if self.error else f"{self.path}: {cut}"
                 return
             self.lines_read += 1
             if first:

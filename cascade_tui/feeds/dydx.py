@@ -215,4 +215,5 @@ SPEC = VenueSpec(
     ),
     instruments_for=instruments_for,
     btc_instrument=BTC_INSTRUMENT,
+    message_interval_s=0.5,  # the indexer accepts at most 2 subscribe messages per second
 )

@@ -98,7 +98,13 @@ def build_pipeline(opts: RunOptions) -> Pipeline:
         from cascade_tui.sinks.alerts import AlertSink
 
         sinks.append(AlertSink(cfg.alerts))
-    pipeline = Pipeline(source, engine, sinks, duration_s=opts.duration_s, symbols=opts.symbols)
+    # live: contract metadata is filled in place by the source before its first frame
+    metadata = getattr(source, "parser_metadata", None)
+    pipeline = Pipeline(source, engine, sinks, duration_s=opts.duration_s, symbols=opts.symbols, metadata=metadata)
+    set_regime_source = getattr(source, "set_regime_source", None)
+    if set_regime_source is not None:
+        # REST pollers speed up (30 s -> 5 s) while BTC volatility is HIGH or EXTREME
+        set_regime_source(lambda: pipeline.latest_snapshot.volatility.regime if pipeline.latest_snapshot else None)
     # a remote viewer reads Redis; publishing back into it would loop its own events
     if opts.source != "redis" and opts.redis_url != "off":
         pipeline.startup_hooks.append(partial(_attach_redis, opts))

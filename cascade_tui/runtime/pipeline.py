@@ -16,13 +16,15 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
+import msgspec
+
 from cascade_tui.engine import Engine, EngineParams, Signal, Snapshot
 from cascade_tui.engine.params import validate
 from cascade_tui.feeds import make_parser
 from cascade_tui.feeds.base import FrameParser
 from cascade_tui.model import Event, Mark, RawFrame, Trade
 from cascade_tui.sinks.base import Sink
-from cascade_tui.sources.base import Source
+from cascade_tui.sources.base import FeedStatus, Source
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +61,7 @@ class Pipeline:
         self.wall_started: float | None = None
         self.wall_finished: float | None = None
         self.latest_snapshot: Snapshot | None = None
+        self.final_feed_status: dict[str, FeedStatus] | None = None
         self.error: BaseException | None = None
         self.finished = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -128,6 +131,9 @@ class Pipeline:
     async def run(self) -> None:
         self._loop = asyncio.get_running_loop()
         self.wall_started = time.time()
+        if self.source.kind == "live" and self.first_ts is None:
+            # live market time is wall time: --duration counts from now, even if no frame arrives
+            self.first_ts = self.wall_started
         if self._stop_requested:
             self._stop.set()
         started: list[Sink] = []
@@ -153,6 +159,10 @@ class Pipeline:
         finally:
             self.wall_finished = time.time()
             self._refresh_snapshot(force=True)
+            # what each venue looked like while running (closing marks them all "done")
+            self.final_feed_status = {
+                v: msgspec.structs.replace(st) for v, st in self.source.feed_status().items()
+            }
             await self.source.close()
             for sink in reversed(started):
                 try:

@@ -30,7 +30,9 @@ def build_stats(pipeline: Pipeline, extra: dict[str, Any] | None = None) -> dict
     wall = 0.0
     if pipeline.wall_started is not None:
         wall = (pipeline.wall_finished or pipeline.wall_started) - pipeline.wall_started
-    feed = pipeline.source.feed_status()
+    if pipeline.source.kind == "live":
+        duration = wall  # live market time is wall time, events or not
+    feed = pipeline.final_feed_status or pipeline.source.feed_status()
     liq = engine_stats.get("liquidations", {})
     venues: dict[str, Any] = {}
     for venue in sorted(set(pipeline.parsers) | set(feed) | set(liq)):

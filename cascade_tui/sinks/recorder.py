@@ -12,6 +12,7 @@ import asyncio
 import collections
 import contextlib
 import logging
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,8 @@ class RecorderSink(Sink):
         self.written = 0
         self.dropped = 0
         self.errors = 0
+        # a cancelled `to_thread` keeps running: close() must not drain at the same time
+        self._drain_lock = threading.Lock()
 
     def on_frame(self, frame: RawFrame) -> None:
         if len(self._buffer) == self._buffer.maxlen:
@@ -75,6 +78,10 @@ class RecorderSink(Sink):
 
     def _drain(self) -> None:
         """Write everything buffered (runs in a worker thread)."""
+        with self._drain_lock:
+            self._drain_locked()
+
+    def _drain_locked(self) -> None:
         if self._writer is None:
             return
         n = len(self._buffer)
@@ -108,8 +115,9 @@ class RecorderSink(Sink):
             try:
                 await asyncio.to_thread(self._drain)
             finally:
-                self._writer.close()
-                self._writer = None
+                with self._drain_lock:
+                    self._writer.close()
+                    self._writer = None
 
     def stats(self) -> dict[str, Any]:
         return {
