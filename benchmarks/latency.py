@@ -23,7 +23,7 @@ Stages (wall clock unless noted; p50/p99/max):
   event_stream       receipt -> the event arrived through `cascade:events` (written in
                      batches every 100 ms by design, so expect ~50-100 ms)
 
-    .venv/bin/python benchmarks/latency.py [--rates 1000,10000] [--seconds 15] [--warmup 3]
+    .venv/bin/python benchmarks/latency.py [--rates 1000,10000] [--seconds 30] [--warmup 3]
 
 Targets (issue #8): receive -> Redis publish p99 <= 2 ms at 10 k events/s; engine update
 p99 <= 20 µs.
@@ -434,7 +434,7 @@ def analyse(rate: float, seconds: float, warmup: float, res: dict[str, Any], sen
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rates", default="1000,10000", help="events/s to replay, comma-separated")
-    ap.add_argument("--seconds", type=float, default=15.0, help="measured seconds per rate")
+    ap.add_argument("--seconds", type=float, default=30.0, help="measured seconds per rate")
     ap.add_argument("--warmup", type=float, default=3.0, help="seconds sent before measuring")
     ap.add_argument("--seed", type=int, default=3)
     ap.add_argument("--role", choices=("bench", "server", "subscriber"), default="bench", help=argparse.SUPPRESS)

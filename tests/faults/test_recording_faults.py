@@ -64,7 +64,9 @@ def test_sigkill_while_recording_leaves_a_capture_readable_to_its_last_flush(tmp
     reader = CaptureReader(cap)
     frames = list(reader)
     assert len(frames) > 1000
-    assert reader.error is not None and "trailer" in reader.error  # damage is reported, not raised
+    # the kill left no gzip trailer, maybe half a write: reported, not raised
+    assert reader.error is not None
+    assert any(why in reader.error for why in ("trailer", "truncated", "damaged")), reader.error
     ts = [f.ts for f in frames]
     assert ts == sorted(ts)
     (tmp_path / "r").mkdir()
