@@ -94,7 +94,7 @@ def test_redis_killed_and_restarted(app: CliRun, server: DebugRedisServer) -> No
     server.proc.kill()  # SIGKILL: no goodbye, connections reset
     server.proc.wait()
     t0 = time.monotonic()
-    app.watch(2.0)
+    app.watch(1.0)
     assert app.lines_between(t0, time.monotonic()) > 0, "signals must still be printed while Redis is dead"
     restarted = time.time()
     server.start()  # same port, empty
@@ -115,10 +115,17 @@ def test_redis_frozen_by_debug_sleep(app: CliRun, server: DebugRedisServer) -> N
     client = server.client()
     wait_published_after(client, 0.0)
     app.wait_lines(3)
-    sleeper = threading.Thread(target=lambda: server.client().execute_command("DEBUG", "SLEEP", "3"))
+    def freeze() -> None:
+        frozen = server.client()
+        try:
+            frozen.execute_command("DEBUG", "SLEEP", "2")  # the whole server stops answering
+        finally:
+            frozen.close()
+
+    sleeper = threading.Thread(target=freeze)
     t0 = time.monotonic()
     sleeper.start()
-    app.watch(2.5)
+    app.watch(1.5)
     assert app.lines_between(t0, time.monotonic()) > 0, "signals must still be printed while Redis is frozen"
     sleeper.join(10)
     woke = time.time()
@@ -137,7 +144,7 @@ def test_redis_refusing_writes(app: CliRun, server: DebugRedisServer) -> None:
     client.config_set("maxmemory", "1mb")
     xlen_frozen = client.xlen("cascade:events")
     t0 = time.monotonic()
-    app.watch(2.0)
+    app.watch(1.0)
     assert app.lines_between(t0, time.monotonic()) > 0, "signals must still be printed while Redis refuses writes"
     assert client.xlen("cascade:events") == xlen_frozen, "the server really refused the writes"
     refused_until = time.time()
