@@ -35,6 +35,7 @@ from cascade_tui.backtest.evaluate import assign_labels, evaluate
 from cascade_tui.backtest.matching import MatchRules
 from cascade_tui.backtest.offline import (
     ParsedCapture,
+    RegimeLog,
     ReplayFilter,
     parse_capture,
     replay_capture,
@@ -75,10 +76,11 @@ def _venue_weights(items: Sequence[str]) -> dict[str, float]:
 
 def replay_all(
     paths: Sequence[Path], params: EngineParams, replay_filter: ReplayFilter | None, console: Console
-) -> tuple[list[ParsedCapture], list[list[Signal]]]:
+) -> tuple[list[ParsedCapture], list[list[Signal]], list[RegimeLog]]:
     """Parse and run every capture at full speed in one streaming pass, with a progress bar."""
     captures: list[ParsedCapture] = []
     signals: list[list[Signal]] = []
+    regime_paths: list[RegimeLog] = []
     with progress_bar(console) as progress:
         task = progress.add_task("replaying", total=len(paths))
         for path in paths:
@@ -88,13 +90,15 @@ def replay_all(
                 progress.update(task, description=f"replaying {name}: {frames:,} frames")
 
             try:
-                cap, sigs = replay_capture(path, params, replay_filter, on_frame=show)
+                regimes: RegimeLog = []
+                cap, sigs = replay_capture(path, params, replay_filter, on_frame=show, regime_log=regimes)
             except CaptureError as exc:
                 raise BadArguments(str(exc)) from None
             captures.append(cap)
             signals.append(sigs)
+            regime_paths.append(regimes)
             progress.advance(task)
-    return captures, signals
+    return captures, signals, regime_paths
 
 
 def backtest_parser() -> argparse.ArgumentParser:
@@ -177,10 +181,10 @@ def _run_backtest(args: argparse.Namespace) -> int:
     )
     err = Console(stderr=True)
     if args.sweep:
-        captures, signals = _parse_and_run(paths, params, replay_filter, err)
+        captures, signals, regime_paths = _parse_and_run(paths, params, replay_filter, err)
     else:
-        captures, signals = replay_all(paths, params, replay_filter, err)
-    report = evaluate(captures, signals, label_sets, rules, replay_filter)
+        captures, signals, regime_paths = replay_all(paths, params, replay_filter, err)
+    report = evaluate(captures, signals, label_sets, rules, replay_filter, regime_paths=regime_paths)
     report["headline_level"] = LEVEL_NAMES[level]
     if args.sweep:
         report["sweep"] = _sweep(captures, label_sets, params, rules, level, replay_filter, err)
@@ -199,11 +203,12 @@ def _run_backtest(args: argparse.Namespace) -> int:
 
 def _parse_and_run(
     paths: Sequence[Path], params: EngineParams, replay_filter: ReplayFilter | None, console: Console
-) -> tuple[list[ParsedCapture], list[list[Signal]]]:
+) -> tuple[list[ParsedCapture], list[list[Signal]], list[RegimeLog]]:
     """Like replay_all, but keeps the parsed events for the sweep."""
 
     captures: list[ParsedCapture] = []
     signals: list[list[Signal]] = []
+    regime_paths: list[RegimeLog] = []
     with progress_bar(console) as progress:
         task = progress.add_task("parsing", total=len(paths))
         for path in paths:
@@ -213,9 +218,11 @@ def _parse_and_run(
             except CaptureError as exc:
                 raise BadArguments(str(exc)) from None
             captures.append(cap)
-            signals.append(run_engine(cap, params, replay_filter))
+            regimes: RegimeLog = []
+            signals.append(run_engine(cap, params, replay_filter, regimes))
+            regime_paths.append(regimes)
             progress.advance(task)
-    return captures, signals
+    return captures, signals, regime_paths
 
 
 def _sweep(

@@ -101,6 +101,7 @@ def evaluate(
     rules: MatchRules,
     replay_filter: ReplayFilter | None = None,
     sizing: SizingParams | None = None,
+    regime_paths: Sequence[Sequence[tuple[float, str]]] | None = None,
 ) -> dict[str, Any]:
     per_capture, unassigned, warnings = assign_labels(captures, label_sets, rules.pre_s)
     indexes = [LiquidationIndex(filtered_liquidations(c, replay_filter)) for c in captures]
@@ -119,8 +120,12 @@ def evaluate(
             for cap, sigs, labs, cov, q in zip(captures, signals, per_capture, coverage, quiet, strict=True)
         ]
         levels[LEVEL_NAMES[level]] = level_report(Pooled.from_results(level, results))
+    regimes: Sequence[Sequence[tuple[float, str]] | None] = (
+        list(regime_paths) if regime_paths is not None else [None] * len(captures)
+    )
     sizing_parts = [
-        evaluate_sizing(cap.btc_prices, sigs, sizing) for cap, sigs in zip(captures, signals, strict=True)
+        evaluate_sizing(cap.btc_prices, sigs, sizing, path)
+        for cap, sigs, path in zip(captures, signals, regimes, strict=True)
     ]
     flt = replay_filter or ReplayFilter()
     return {

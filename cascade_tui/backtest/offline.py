@@ -145,11 +145,18 @@ class ReplayFilter:
         return self.only_throttled or bool(self.drop_venues)
 
 
+RegimeLog = list[tuple[float, str]]  # (engine ts, BTC volatility regime from then on)
+REGIME_SAMPLE_S = 10.0  # how often (market time) the regime is read for the sizing evaluation
+
+
 def run_engine(
-    capture: ParsedCapture, params: EngineParams, replay_filter: ReplayFilter | None = None
+    capture: ParsedCapture,
+    params: EngineParams,
+    replay_filter: ReplayFilter | None = None,
+    regime_log: RegimeLog | None = None,
 ) -> list[Signal]:
     """Every signal transition the engine emits over a parsed capture, in order."""
-    return run_frames(capture.frames, params, replay_filter)
+    return run_frames(capture.frames, params, replay_filter, regime_log)
 
 
 def replay_capture(
@@ -157,10 +164,11 @@ def replay_capture(
     params: EngineParams,
     replay_filter: ReplayFilter | None = None,
     on_frame: Callable[[int], None] | None = None,
+    regime_log: RegimeLog | None = None,
 ) -> tuple[ParsedCapture, list[Signal]]:
     """Parse and run in one pass without keeping the events (one evaluation, any capture size)."""
     out = ParsedCapture(path=Path(path), frames=[])
-    signals = run_frames(iter_capture(path, out, on_frame=on_frame), params, replay_filter)
+    signals = run_frames(iter_capture(path, out, on_frame=on_frame), params, replay_filter, regime_log)
     return out, signals
 
 
@@ -168,16 +176,27 @@ def run_frames(
     frames: Iterable[tuple[float, list[Event]]],
     params: EngineParams,
     replay_filter: ReplayFilter | None = None,
+    regime_log: RegimeLog | None = None,
 ) -> list[Signal]:
-    """The live pipeline's order: tick the clock to the frame's receive time, then its events."""
+    """The live pipeline's order: tick the clock to the frame's receive time, then its events.
+
+    With `regime_log`, the engine's BTC regime is read every REGIME_SAMPLE_S of market time
+    (from its snapshot, as the UI would) and each change is appended.
+    """
     engine = Engine(params)
     signals: list[Signal] = []
     keep = replay_filter.keeps if replay_filter is not None and replay_filter.active else None
+    next_sample = float("-inf")
     for ts, events in frames:
         signals.extend(engine.tick(ts))
         for ev in events:
             if keep is None or keep(ev):
                 signals.extend(engine.process(ev))
+        if regime_log is not None and ts >= next_sample:
+            next_sample = ts + REGIME_SAMPLE_S
+            regime = engine.snapshot().volatility.regime
+            if not regime_log or regime_log[-1][1] != regime:
+                regime_log.append((ts, regime))
     return signals
 
 

@@ -3,7 +3,8 @@
 The price path is the capture's own BTC trades/marks (last price per second). At each second
 the exposure is decided from the signals known by then (risk = max score of the open BTC and
 market-wide "*" signals whose direction is "long"; a closed signal is score 0) and applied
-to the return to the next second. Compared with holding the full position:
+to the return to the next second; the regime is the engine's BTC regime at that second
+(sampled from its snapshot every 10 s of market time during the run). Compared with holding the full position:
   - drawdown_avoided = max drawdown(hold) - max drawdown(sized)   (fractions, >0 is good)
   - loss_avoided     = Σ (1 - e) · max(-r, 0)   (falling seconds sat out)
   - opportunity_lost = Σ (1 - e) · max(r, 0)    (rising seconds missed)
@@ -32,18 +33,27 @@ def max_drawdown(equity: Sequence[float]) -> float:
 
 
 def exposure_path(
-    prices: Sequence[tuple[float, float]], signals: Sequence[Signal], params: SizingParams
+    prices: Sequence[tuple[float, float]],
+    signals: Sequence[Signal],
+    params: SizingParams,
+    regimes: Sequence[tuple[float, str]] | None = None,
 ) -> list[float]:
-    """Exposure decided at each price second from the signals with ts <= that second."""
+    """Exposure decided at each price second from what was known by then: the signals with
+    ts <= that second, and the regime (from `regimes` when the run recorded it, else the
+    regime carried by the latest BTC / "*" signal)."""
     relevant = sorted((s for s in signals if s.asset in (HELD_ASSET, MARKET)), key=lambda s: s.ts)
     scores = {HELD_ASSET: 0.0, MARKET: 0.0}
     regime = "NORMAL"
     out: list[float] = []
-    j = 0
+    j = k = 0
     for ts, _ in prices:
+        while regimes is not None and k < len(regimes) and regimes[k][0] <= ts:
+            regime = regimes[k][1]
+            k += 1
         while j < len(relevant) and relevant[j].ts <= ts:
             sig = relevant[j]
-            regime = sig.regime or regime
+            if regimes is None:
+                regime = sig.regime or regime
             open_and_long = sig.state != "close" and sig.direction == HELD_DIRECTION
             scores[sig.asset] = sig.score if open_and_long else 0.0
             j += 1
@@ -52,10 +62,13 @@ def exposure_path(
 
 
 def evaluate_sizing(
-    prices: Sequence[tuple[float, float]], signals: Sequence[Signal], params: SizingParams | None = None
+    prices: Sequence[tuple[float, float]],
+    signals: Sequence[Signal],
+    params: SizingParams | None = None,
+    regimes: Sequence[tuple[float, str]] | None = None,
 ) -> dict[str, float | int]:
     p = params or SizingParams()
-    exposures = exposure_path(prices, signals, p)
+    exposures = exposure_path(prices, signals, p, regimes)
     hold = [1.0]
     sized = [1.0]
     lost = avoided = 0.0

@@ -34,7 +34,7 @@ import msgspec
 
 from cascade_tui.backtest.evaluate import assign_labels, headline
 from cascade_tui.backtest.matching import MatchRules
-from cascade_tui.backtest.offline import ParsedCapture, parse_capture, run_engine
+from cascade_tui.backtest.offline import ParsedCapture, RegimeLog, parse_capture, run_engine
 from cascade_tui.engine.params import FACTORS, EngineParams, Gates, ParamError, Thresholds, Weights, validate
 from cascade_tui.sources.simulate.labels import Label
 
@@ -338,6 +338,10 @@ def tune(
     best_params = best.candidate.apply(base)
     validate_labels = [read_labels(p) for p in validate_label_paths]
     captures = [parse_capture(p) for p in validate_paths]
-    tuned_report = evaluate(captures, [run_engine(c, best_params) for c in captures], validate_labels, rules)
-    base_report = evaluate(captures, [run_engine(c, base) for c in captures], validate_labels, rules)
+    reports = []
+    for params in (best_params, base):
+        regimes: list[RegimeLog] = [[] for _ in captures]
+        signals = [run_engine(c, params, None, r) for c, r in zip(captures, regimes, strict=True)]
+        reports.append(evaluate(captures, signals, validate_labels, rules, regime_paths=regimes))
+    tuned_report, base_report = reports
     return TuneResult(done, best, best_params, reached, tuned_report, base_report)

@@ -58,3 +58,13 @@ def test_short_signals_and_other_assets_do_not_cut_a_long() -> None:
 def test_max_drawdown() -> None:
     assert max_drawdown([1.0, 1.2, 0.9, 1.3, 1.0]) == pytest.approx(0.25)
     assert max_drawdown([]) == 0.0
+
+
+def test_recorded_regime_path_caps_exposure_between_signals() -> None:
+    prices = [(float(t), 100.0) for t in range(10)]
+    # EXTREME from t=3 to t=6 (cap 0.5), NORMAL after; no signal at all
+    regimes = [(0.0, "NORMAL"), (3.0, "EXTREME"), (6.0, "NORMAL")]
+    path = exposure_path(prices, [], SizingParams(), regimes)
+    assert path == [1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 1.0, 1.0, 1.0, 1.0]
+    # without a recorded path the regime comes from signals only (none here): NORMAL throughout
+    assert exposure_path(prices, [], SizingParams()) == [1.0] * 10
