@@ -24,6 +24,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -44,6 +45,7 @@ MEMORY_TOLERANCE = 0.10
 MEMORY_SLACK_MB = 5.0
 LATENCY_TOLERANCE = 2.0
 STAGES = ("parse", "engine", "signal", "redis")
+ANSI = re.compile(r"\x1b\[[0-9;]*m")  # plotext colour codes: the chart file is plain text
 
 
 def rss_mb(pid: int) -> float | None:
@@ -130,21 +132,23 @@ def draw(rows: list[dict[str, Any]], path: Path, title: str) -> None:
     hours = [(r["engine_ts"] - origin) / 3600.0 if r.get("engine_ts") else None for r in rows]
     charts: list[str] = []
 
-    def chart(series: list[tuple[str, str]], ylabel: str, name: str) -> None:
+    def chart(series: list[tuple[str, str]], ylabel: str, name: str, log: bool = False) -> None:
         plt.clear_figure()
         plt.plotsize(100, 22)
         plt.theme("clear")
+        if log:
+            plt.yscale("log")  # stages differ by orders of magnitude
         for key, label in series:
-            pts = [(h, r[key]) for h, r in zip(hours, rows, strict=True) if h is not None and r.get(key) is not None]
+            pts = [(h, r[key]) for h, r in zip(hours, rows, strict=True) if h is not None and r.get(key)]
             if pts:
                 plt.plot([p[0] for p in pts], [p[1] for p in pts], label=label)
         plt.title(f"{title}: {name}")
         plt.xlabel("market hours")
         plt.ylabel(ylabel)
-        charts.append(plt.build())
+        charts.append(ANSI.sub("", plt.build()))
 
     chart([("rss_mb", "process RSS"), ("redis_used_mb", "Redis used_memory")], "MB", "memory")
-    chart([(f"p99_ms_{s}", f"{s} p99") for s in STAGES], "ms", "latency p99 (last 4096 samples per stage)")
+    chart([(f"p99_ms_{s}", f"{s} p99") for s in STAGES], "ms (log)", "latency p99 (last 4096 samples per stage)", log=True)
     chart([("redis_queue", "Redis sink queue")], "items", "queue depth")
     path.write_text("\n\n".join(charts) + "\n", encoding="utf-8")
 
