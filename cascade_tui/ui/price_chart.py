@@ -52,7 +52,7 @@ class PriceChart(PlotextPlot):
             return self._cached
         pal = Palette(self.app.theme_variables)
         if vol is None or len(vol.price_history) < 2 or self.size.width < 10 or self.size.height < 4:
-            text = Text("BTC price chart: waiting for an hour of prices…", style=pal.dim)
+            text = Text("BTC price chart: waiting for BTC prices…", style=pal.dim)
         else:
             self._draw(vol, pal)
             text = super().render()

@@ -36,8 +36,11 @@ class StatusBar(Widget):
         pal = Palette(self.app.theme_variables)
         sep = (" │ ", pal.dim)
         text = Text(no_wrap=True, overflow="ellipsis")
-        text.append(" ◆ cascade ", f"bold {pal.primary}")
-        text.append(*sep)
+        if self.size.width >= 100:  # the brand is the first thing to go on a small terminal
+            text.append(" ◆ cascade ", f"bold {pal.primary}")
+            text.append(*sep)
+        else:
+            text.append(" ")
         text.append(self.source_label or "—", "bold")
         text.append(*sep)
         text.append("redis ", pal.dim)

@@ -219,7 +219,7 @@ async def test_command_palette_offers_the_dashboard_actions(make_app: AppFactory
     app = make_app()
     async with app.run_test(size=(120, 40)):
         titles = {cmd.title for cmd in app.get_system_commands(app.screen)}
-        for wanted in ("Thresholds", "Save", "Window", "Tape floor", "Filter", "Pause view", "Theme", "Help"):
+        for wanted in ("Thresholds", "Save", "Window", "Floor", "Filter", "Freeze", "Theme", "Help"):
             assert wanted in titles
         assert "Play/pause" not in titles  # no demo/replay source here
 
