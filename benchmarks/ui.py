@@ -40,9 +40,9 @@ class MeasuredApp(CascadeApp):
 
     def refresh_frame(self, force: bool = False) -> None:
         self.ticks.append(time.perf_counter())
-        before = self._shown
+        before = self.shown_snapshot
         super().refresh_frame(force)
-        if self._shown is not before and self._shown is not None:
+        if self.shown_snapshot is not before and self.shown_snapshot is not None:
             self.frames_applied += 1
             if self.first_frame_at is None:
                 self.first_frame_at = time.perf_counter()

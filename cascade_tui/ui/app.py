@@ -95,7 +95,7 @@ class CascadeApp(App[int]):
             pipeline.source if pipeline is not None and isinstance(pipeline.source, PacedSource) else None
         )
         self.cascade_themes: list[str] = []
-        self._shown: Snapshot | None = None
+        self.shown_snapshot: Snapshot | None = None
         self._seen_signals: deque[tuple[str, float, str]] = deque(maxlen=1000)
         self._alerts_primed = False
         self._pipeline_worker: Worker[None] | None = None
@@ -175,6 +175,10 @@ class CascadeApp(App[int]):
             self._source_end_reported = True
             self.notify("the source has ended; the last state stays on screen", title="source finished")
 
+    @property
+    def pipeline_started(self) -> bool:
+        return self._pipeline_worker is not None
+
     def stop_pipeline(self) -> None:
         if self.pipeline is not None:
             self.pipeline.stop()
@@ -219,9 +223,9 @@ class CascadeApp(App[int]):
         if self.paced is not None:
             self.query_one(ReplayBar).show(self.paced.progress())
         snap = self.current_snapshot()
-        if not force and (self.view.display_paused or snap is self._shown):
+        if not force and (self.view.display_paused or snap is self.shown_snapshot):
             return
-        self._shown = snap
+        self.shown_snapshot = snap
         pal = self.palette
         self._fit_top_row(snap)
         with self.batch_update():
@@ -253,7 +257,7 @@ class CascadeApp(App[int]):
 
     def on_resize(self) -> None:
         # the breakpoint class may have just changed: re-fit after it is applied
-        self.call_after_refresh(self._fit_top_row, self._shown)
+        self.call_after_refresh(self._fit_top_row, self.shown_snapshot)
 
     def refresh_chart(self) -> None:
         if self.view.display_paused:
@@ -463,6 +467,6 @@ def run_dashboard(pipeline: Pipeline, options: RunOptions, status: dict[str, str
         result = app.run()
     finally:
         pipeline.stop()
-        pipeline.finished.wait(STOP_TIMEOUT_S if app._pipeline_worker is not None else 0)
+        pipeline.finished.wait(STOP_TIMEOUT_S if app.pipeline_started else 0)
     return int(result or 0)
 

@@ -8,7 +8,7 @@ import msgspec
 from rich.console import Console
 
 from cascade_tui.config import Config, UIConfig, load_config
-from cascade_tui.engine.params import EngineParams
+from cascade_tui.engine.params import EngineParams, Thresholds
 from cascade_tui.engine.types import Signal, Snapshot
 from cascade_tui.ui.app import CascadeApp
 from cascade_tui.ui.bindings import APP_BINDINGS
@@ -91,9 +91,9 @@ async def test_p_pauses_the_display_only(make_app: AppFactory, fake_snap: Snapsh
         newer = msgspec.structs.replace(fake_snap, ts=fake_snap.ts + 1)
         app.fixed_snapshot = newer
         app.refresh_frame()
-        assert app._shown is fake_snap  # frozen while paused
+        assert app.shown_snapshot is fake_snap  # frozen while paused
         await pilot.press("p")
-        assert app._shown is newer
+        assert app.shown_snapshot is newer
 
 
 async def test_T_cycles_the_cascade_themes(make_app: AppFactory) -> None:
@@ -135,11 +135,12 @@ async def test_level_select_and_nudge_change_the_threshold(make_app: AppFactory)
 
 
 async def test_nudge_that_breaks_the_ordering_is_refused(make_app: AppFactory) -> None:
-    app = make_app()
+    near = EngineParams(thresholds=Thresholds(watch=0.3, warning=0.68, critical=0.7))
+    app = make_app(config=Config(engine=near))
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press("2")
-        for _ in range(25):  # warning would reach critical (0.70): refused from there on
-            await pilot.press("right_square_bracket")
+        await pilot.press("2", "right_square_bracket")
+        assert app.view.params.thresholds.warning == 0.69
+        await pilot.press("right_square_bracket", "right_square_bracket")  # would reach critical
         assert app.view.params.thresholds.warning == 0.69
         assert app.view.params.thresholds.critical == 0.70
 
@@ -268,10 +269,10 @@ async def test_q_stops_the_running_engine_thread() -> None:
     app = CascadeApp(pipeline, config=Config())
     async with app.run_test(size=(120, 40)) as pilot:
         for _ in range(200):
-            if pipeline.latest_snapshot is not None and app._shown is not None:
+            if pipeline.latest_snapshot is not None and app.shown_snapshot is not None:
                 break
             await pilot.pause(0.05)
-        assert app._shown is not None  # the frame timer pulled the pipeline's snapshot
+        assert app.shown_snapshot is not None  # the frame timer pulled the pipeline's snapshot
         await pilot.press("q")
         await pilot.pause()
         # q waited for the engine loop to return: nothing is left running in the worker thread
@@ -333,3 +334,15 @@ async def test_health_panel_shows_sink_drops_and_redis_state(fake_snap: Snapshot
         assert "127.0.0.1:6379 reconnecting" in status
         pipeline.sinks = [BrokenSink()]
         app.refresh_health_extras()  # odd stats are skipped, never raised
+
+
+async def test_command_palette_runs_a_dashboard_action(make_app: AppFactory) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"Window")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause(0.2)
+        assert app.view.window_s == 20

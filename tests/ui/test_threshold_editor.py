@@ -93,7 +93,7 @@ def opened_levels(signals: list[Signal]) -> list[tuple[int, float]]:
 
 async def test_editor_changes_reach_the_engine_and_its_signals() -> None:
     """The real pipeline and engine: the new thresholds are in force and signals obey them."""
-    pipeline = demo_pipeline(seed=7, seconds=600.0)
+    pipeline = demo_pipeline(seed=7, seconds=300.0)
     seen: list[Signal] = []
     pipeline.on_signal_hooks.append(seen.append)
     app = CascadeApp(pipeline, start_pipeline=False, config=Config())
@@ -109,7 +109,7 @@ async def test_editor_changes_reach_the_engine_and_its_signals() -> None:
         await asyncio.wait_for(feed(pipeline), timeout=60)
     with_new = opened_levels(seen)
 
-    baseline = demo_pipeline(seed=7, seconds=600.0)
+    baseline = demo_pipeline(seed=7, seconds=300.0)
     base_seen: list[Signal] = []
     baseline.on_signal_hooks.append(base_seen.append)
     await feed(baseline)
