@@ -464,9 +464,10 @@ def run_dashboard(pipeline: Pipeline, options: RunOptions, status: dict[str, str
         config_path=status.get("config_path"),
     )
     try:
-        result = app.run()
+        app.run()
     finally:
-        pipeline.stop()
+        pipeline.stop()  # whatever ended the app (q, ctrl+q, a crash), the engine stops too
         pipeline.finished.wait(STOP_TIMEOUT_S if app.pipeline_started else 0)
-    return int(result or 0)
+    # 0 after q or ctrl+q; Textual sets 1 when the app itself crashed
+    return app.return_code if app.return_code is not None else 0
 
