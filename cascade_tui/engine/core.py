@@ -42,6 +42,7 @@ from cascade_tui.engine.latency import LatencyReservoir
 from cascade_tui.engine.params import FACTORS, LEVEL_NAMES, EngineParams, validate
 from cascade_tui.engine.rates import DecayedRates, SlotRing
 from cascade_tui.engine.scoring import (
+    FLOW_SCORE_INDEX,
     ScoreInputs,
     SurpriseCache,
     clip01,
@@ -60,15 +61,16 @@ from cascade_tui.engine.signals import (
     thresholds_in_force,
 )
 from cascade_tui.engine.state import (
+    CH_CAPPED_LONG,
+    CH_CAPPED_SHORT,
     CH_COUNT,
-    CH_USD_CAPPED,
-    CH_USD_LONG,
-    CH_USD_SHORT,
     OCCUPANCY_WINDOW_S,
+    WINDOW_CHANNELS,
     AssetState,
     AssetVenue,
     FeedStatus,
     VenueFlow,
+    direction_of,
 )
 from cascade_tui.engine.types import (
     Signal,
@@ -131,7 +133,7 @@ class Engine:
         self._assets: dict[str, AssetState] = {}
         self._active: dict[str, AssetState] = {}
         self._market_rates = DecayedRates()
-        self._market_win60 = SlotRing(60, 3)
+        self._market_win60 = SlotRing(60, WINDOW_CHANNELS)
         self._market_baseline = self._new_market_baseline(0)
         self._market_level = LevelState()
         self._market_score = 0.0
@@ -284,7 +286,7 @@ class Engine:
         self._sec = sec
         self._next_boundary = float(sec + 1)
         self._market_rates = DecayedRates(t)
-        self._market_win60 = SlotRing(60, 3, sec)
+        self._market_win60 = SlotRing(60, WINDOW_CHANNELS, sec)
         self._market_baseline = self._new_market_baseline(sec // 60)
 
     def _cross_seconds(self, t: float, out: list[Signal]) -> None:
@@ -400,17 +402,22 @@ class Engine:
         min_prints = max(self._params.gates.min_events, 1)
         market_cap = MARKET_FLOOR_MULT * self._usd_floor("BTC") / min_prints
         # market scope
-        self._market_rates.add(
-            t, usd, weight, not sampled, min(est_usd, market_cap) if market_cap > 0 else est_usd
+        market_capped = min(est_usd, market_cap) if market_cap > 0 else est_usd
+        self._market_rates.add(t, usd, weight, not sampled, market_capped)
+        market_usd = market_capped * weight
+        is_long = side == LONG
+        # channels: CH_COUNT, CH_USD_LONG, CH_USD_SHORT, CH_CAPPED_LONG, CH_CAPPED_SHORT
+        self._market_win60.add_row(
+            sec,
+            (1.0, usd, 0.0, market_usd, 0.0) if is_long else (1.0, 0.0, usd, 0.0, market_usd),
         )
-        long_usd, short_usd = (usd, 0.0) if side == LONG else (0.0, usd)
-        self._market_win60.add_row(sec, (1.0, long_usd, short_usd))  # CH_COUNT, CH_USD_LONG/SHORT
         self._market_venues[venue] = t
         self._market_baseline.add(sec // 60, weight, usd, sampled)
         # asset scope
         capped = min(est_usd, st.usd_floor / min_prints) if st.usd_floor > 0 else est_usd
         st.rates.add(t, usd, weight, not sampled, capped)
-        st.win60.add_row(sec, (1.0, long_usd, short_usd, capped * weight))  # ... and CH_USD_CAPPED
+        wc = capped * weight
+        st.win60.add_row(sec, (1.0, usd, 0.0, wc, 0.0) if is_long else (1.0, 0.0, usd, 0.0, wc))
         st.occ.mark(sec)
         st.baseline.add(sec // 60, weight, usd, sampled)
         st.last_liq_ts = t
@@ -479,22 +486,22 @@ class Engine:
         win = st.win60
         win.advance(sec)
         sums = win.sums
-        usd_long = sums[CH_USD_LONG]
-        usd_short = sums[CH_USD_SHORT]
+        capped_long = sums[CH_CAPPED_LONG]
+        capped_short = sums[CH_CAPPED_SHORT]
         bl = st.baseline
         inp.count5_full = full5
         inp.sampled_rate = sampled_rate
         inp.r5 = wcount5 / 5.0
         inp.r60 = wcount60 / 60.0
         inp.u20 = wusd20
-        inp.u60 = sums[CH_USD_CAPPED]
+        inp.u60 = capped_long + capped_short
         inp.base_rate_full = bl.rate_full
         inp.base_rate_sampled = bl.rate_sampled
         inp.base_usd20 = bl.usd_20s
         inp.usd_floor = st.usd_floor
         inp.oi_change_5m = st.oi.change(sec // 60, "5m") if st.oi.tracks else None
         inp.funding_ann = st.funding.annualized()
-        inp.direction_sign = -1 if usd_long >= usd_short else 1
+        inp.direction_sign = -1 if capped_long >= capped_short else 1
         inp.vol_expansion = self._expansion
         st.score, st.components, st.raw = score(inp, p, self._multiplier, self._surprise)
         desired = self._desired_level(st, sec, inp, round(sums[CH_COUNT]))
@@ -522,12 +529,17 @@ class Engine:
         """The level the score supports once the gates are applied (events = count in 60 s)."""
         if events == 0:
             return 0  # no liquidations, no liquidation cascade (OI/funding/vol alone never alarm)
-        desired = level_from_score(st.score, st.level.level, self._thresholds)
+        th = self._thresholds
+        desired = level_from_score(st.score, st.level.level, th)
         if desired >= WARNING:
             g = self._params.gates
             # events must also span 2+ seconds: one print split into fills is still one print
             enough_events = events >= g.min_events and st.occ.occupied(sec, 60) >= min(2, g.min_events)
-            if not (enough_events and inp.u60 >= st.usd_floor):
+            # the flow factors alone must reach WATCH: OI, funding and vol cannot carry an alarm
+            flow_ok = st.raw[FLOW_SCORE_INDEX] >= th.enter[0] - (
+                th.exit_gap if st.level.level >= WARNING else 0.0
+            )
+            if not (enough_events and flow_ok and inp.u60 >= st.usd_floor):
                 desired = 1
         if desired == CRITICAL and st.price.last is not None:
             move = st.price.move(sec, PRICE_CONFIRM_WINDOW_S, inp.direction_sign)
@@ -572,8 +584,6 @@ class Engine:
         if tr is None:
             return
         self._market_win60.advance(sec)
-        usd_long = self._market_win60.total(CH_USD_LONG)
-        usd_short = self._market_win60.total(CH_USD_SHORT)
         venues = sorted(v for v, ts in self._market_venues.items() if t - ts <= 60.0)
         self._emit(
             out,
@@ -584,7 +594,7 @@ class Engine:
             tr.episode,
             self._market_score,
             self._market_components,
-            LONG if usd_long >= usd_short else SHORT,
+            direction_of(self._market_win60),
             venues,
         )
 

@@ -9,6 +9,10 @@ Factors (detection-science §6):
 - oi: OI falling over 5 m (positions being force-closed shrink OI whichever side they were).
 - funding: side-aligned annualized funding above the excess level (crowded side at risk).
 - volatility: log2(σ_5m / σ_1h), BTC vol expanding.
+
+The first three measure the liquidation flow; the last three are context (detection-science
+§1.5: leverage proxies modulate, they do not trigger). The flow part is reported on its own
+("flow_score") so the signal gates can require real flow for WARNING and above.
 """
 
 from __future__ import annotations
@@ -155,7 +159,10 @@ RAW_KEYS: Final[tuple[str, ...]] = (
     "vol_log2_expansion",
     "multiplier",
     "sampled_occupancy",
+    "flow_score",
 )
+
+FLOW_SCORE_INDEX: Final = RAW_KEYS.index("flow_score")
 
 
 class SurpriseCache:
@@ -206,14 +213,9 @@ def score(
     f_oi = clip01(-oi_change / nz.oi_drop_pct)
     f_funding = clip01((funding_side - nz.funding_excess) / nz.funding_scale)
     f_vol = clip01(log2x / nz.volatility_log2x)
-    total = (
-        w.velocity * f_velocity
-        + w.acceleration * f_accel
-        + w.volume * f_volume
-        + w.oi * f_oi
-        + w.funding * f_funding
-        + w.volatility * f_vol
-    )
+    # the liquidation flow itself; OI, funding and volatility are context that adds to it
+    flow = w.velocity * f_velocity + w.acceleration * f_accel + w.volume * f_volume
+    total = flow + w.oi * f_oi + w.funding * f_funding + w.volatility * f_vol
     components = (f_velocity, f_accel, f_volume, f_oi, f_funding, f_vol)
     raw = (
         surprise,
@@ -229,5 +231,6 @@ def score(
         log2x,
         multiplier,
         inp.sampled_occupancy,
+        flow,  # without the regime multiplier: evidence of flow does not depend on the regime
     )
     return min(1.0, multiplier * total), components, raw

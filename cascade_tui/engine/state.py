@@ -11,6 +11,7 @@ from cascade_tui.engine.prices import PriceTrail
 from cascade_tui.engine.rates import DecayedRates, OccupancyMask, SlotRing
 from cascade_tui.engine.scoring import RAW_KEYS
 from cascade_tui.engine.signals import LevelState
+from cascade_tui.model import LONG, SHORT
 
 HISTORY_S: Final = 300
 OCCUPANCY_WINDOW_S: Final = 20  # sampled-feed occupancy is measured over this many 1 s slots
@@ -18,10 +19,19 @@ OCCUPANCY_WINDOW_S: Final = 20  # sampled-feed occupancy is measured over this m
 CH_COUNT: Final = 0
 CH_USD_LONG: Final = 1
 CH_USD_SHORT: Final = 2
-CH_USD_CAPPED: Final = 3  # USD with each print capped (what the USD floor gate counts)
+# USD with each print capped at floor/min_events (and throttled prints scaled up): what the
+# USD floor gate and the direction count, so one whale print can neither open nor flip them
+CH_CAPPED_LONG: Final = 3
+CH_CAPPED_SHORT: Final = 4
+WINDOW_CHANNELS: Final = 5
 # channels of the 300 s per-venue ring
 CH_VENUE_COUNT: Final = 0
 CH_VENUE_USD: Final = 1
+
+
+def direction_of(win60: SlotRing) -> str:
+    """ "long" (longs being liquidated) when capped long USD >= capped short USD in the window."""
+    return LONG if win60.total(CH_CAPPED_LONG) >= win60.total(CH_CAPPED_SHORT) else SHORT
 
 
 class FeedStatus:
@@ -133,7 +143,7 @@ class AssetState:
         self.asset = asset
         self.usd_floor = usd_floor
         self.rates = DecayedRates(t)
-        self.win60 = SlotRing(60, 4, sec)
+        self.win60 = SlotRing(60, WINDOW_CHANNELS, sec)
         self.occ = OccupancyMask(sec)
         self.venues: dict[str, AssetVenue] = {}
         self.baseline = Baseline(sec // 60, usd_floor, halflife_s)
@@ -152,9 +162,10 @@ class AssetState:
         self.win60.advance(sec)
         return self.win60.total(CH_USD_LONG), self.win60.total(CH_USD_SHORT)
 
-    def capped_usd_60s(self, sec: int) -> float:
+    def direction(self, sec: int) -> str:
+        """The side with more (capped) USD liquidated in the last 60 s."""
         self.win60.advance(sec)
-        return self.win60.total(CH_USD_CAPPED)
+        return direction_of(self.win60)
 
     def events_60s(self, sec: int) -> int:
         self.win60.advance(sec)

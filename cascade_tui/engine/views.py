@@ -18,7 +18,6 @@ from cascade_tui.engine.state import (
 )
 from cascade_tui.engine.types import AssetView, Velocity, VenueView, VolatilityView
 from cascade_tui.engine.volatility import BtcVolatility
-from cascade_tui.model import LONG, SHORT
 
 SATURATED_OCCUPANCY: Final = 0.7  # a sampled feed this occupied is most likely a lower bound
 _EMPTY_HISTORY: Final = (0.0,) * HISTORY_S
@@ -91,7 +90,7 @@ def asset_view(st: AssetState, t: float, sec: int) -> AssetView:
         score=st.score,
         level=st.level.level,
         level_name=LEVEL_NAMES[st.level.level],
-        direction=LONG if usd_long >= usd_short else SHORT,
+        direction=st.direction(sec),
         components=dict(zip(FACTORS, st.components, strict=True)),
         raw=dict(zip(RAW_KEYS, st.raw, strict=True)),
         velocity=velocities(st.rates, t),

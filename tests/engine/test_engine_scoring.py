@@ -65,7 +65,7 @@ def test_quiet_inputs_score_near_zero_and_burst_scores_high() -> None:
     p = EngineParams()
     cache = SurpriseCache()
     quiet, comps, raw = score(quiet_inputs(), p, 1.0, cache)
-    assert quiet < 0.05 and len(comps) == 6 and len(raw) == 13
+    assert quiet < 0.05 and len(comps) == 6 and len(raw) == 14
     inp = quiet_inputs()
     inp.count5_full, inp.r5, inp.r60 = 200.0, 40.0, 1.5
     inp.u20, inp.u60 = 3e6, 5e6

@@ -143,7 +143,7 @@ def test_assets_without_liquidations_appear_with_empty_scores() -> None:
     (eth,) = engine.snapshot().assets
     assert eth.asset == "ETH" and eth.score == 0.0 and eth.level_name == "NONE"
     assert eth.price == 4000.0 and eth.events_60s == 0 and eth.episode is None
-    assert all(v == 0.0 for v in eth.raw.values()) and len(eth.raw) == 13
+    assert all(v == 0.0 for v in eth.raw.values()) and len(eth.raw) == 14
 
 
 def test_stats_count_events_liquidations_and_out_of_order() -> None:
