@@ -30,7 +30,7 @@ from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
 
 from cascade_tui.config import Config, data_dir, default_config_path, save_config
-from cascade_tui.engine.params import EngineParams, ParamError, validate
+from cascade_tui.engine.params import WINDOWS, EngineParams, ParamError, validate
 from cascade_tui.engine.types import Signal, Snapshot
 from cascade_tui.runtime.options import RunOptions
 from cascade_tui.runtime.pipeline import Pipeline
@@ -60,10 +60,12 @@ TOP_ROW_MIN, TOP_ROW_MAX = 11, 14  # venue/regime row height in the wide layout
 
 
 class CascadeApp(App[int]):
+    """The dashboard over a running pipeline, or over one fixed snapshot (tests, pictures)."""
+
     CSS_PATH = Path(__file__).resolve().parent / "app.tcss"  # absolute: subclasses live elsewhere
     TITLE = "cascade-tui"
     BINDINGS: ClassVar[list[BindingType]] = list(APP_BINDINGS)
-    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (100, "-wide")]
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (110, "-wide")]
 
     def __init__(
         self,
@@ -90,7 +92,8 @@ class CascadeApp(App[int]):
         self._clock = clock
         ui = self.config.ui
         params = pipeline.engine.params if pipeline is not None else self.config.engine
-        self.view = ViewState(params=params, tape_min_usd=dict(ui.tape_min_usd), window_s=ui.window_s)
+        window_s = ui.window_s if ui.window_s in WINDOWS else 5  # a config typo must not break the view
+        self.view = ViewState(params=params, tape_min_usd=dict(ui.tape_min_usd), window_s=window_s)
         self.paced: PacedSource | None = (
             pipeline.source if pipeline is not None and isinstance(pipeline.source, PacedSource) else None
         )

@@ -39,14 +39,16 @@ class TapePanel(Panel):
         rows = self.visible_entries()
         if not rows:
             return Text("no liquidations above the floor yet", style=pal.dim)
+        # one cell of space left of each column (not both sides): the tape fits 42 columns
         table = Table(
-            box=None, expand=True, padding=(0, 1), pad_edge=False, show_edge=False, header_style=f"bold {pal.dim}"
+            box=None, expand=True, padding=(0, 0, 0, 1), pad_edge=False, show_edge=False,
+            header_style=f"bold {pal.dim}",
         )
         table.add_column("time", width=8, no_wrap=True)
-        table.add_column("venue", width=9, no_wrap=True)
+        table.add_column("venue", width=8, no_wrap=True)
         table.add_column("asset", width=5, no_wrap=True)
         table.add_column("side", width=5, no_wrap=True)
-        table.add_column("USD", justify="right", min_width=7, no_wrap=True)
+        table.add_column("USD", justify="right", min_width=6, no_wrap=True)
         for entry in rows:
             table.add_row(*self._row(entry, pal))
         return table
@@ -57,7 +59,7 @@ class TapePanel(Panel):
         usd_style = f"bold {tier}" if tier else ""
         if entry.usd >= 10_000_000:
             usd_style = f"bold reverse {tier}"
-        venue = Text(entry.venue[:8])
+        venue = Text(entry.venue[:7])
         if entry.sampled:
             venue.append("◐", pal.dim)
         return (
