@@ -168,3 +168,28 @@ def test_stale_venue_is_down_weighted_to_zero() -> None:
     blocked.set_feed_status("bybit", state="live", last_message_age_s=None)
     venue = blocked.snapshot().venues[0]
     assert venue.last_message_age_s is None and venue.weight == 1.0
+
+
+def test_a_whale_print_on_the_other_side_does_not_flip_the_direction() -> None:
+    engine = Engine()
+    market = Market(seed=7)
+    run(engine, market.quiet(900))
+    signals = run(engine, market.burst("BTC", 30, peak_rate=30.0))
+    signals += engine.process(liquidation("BTC", "short", 20e6, market.ts + 0.05))
+    signals += run(engine, market.burst("BTC", 30, peak_rate=30.0))
+    btc = [s for s in signals if s.asset == "BTC" and s.state != "close"]
+    assert btc and all(s.direction == "long" for s in btc)
+    assert next(a for a in engine.snapshot().assets if a.asset == "BTC").direction == "long"
+
+
+def test_context_factors_alone_never_carry_an_alarm_past_watch() -> None:
+    engine = Engine()
+    market = Market(seed=19)
+    run(engine, market.quiet(900))
+    # OI collapsing, funding crowded, vol exploding, but liquidations only at their usual pace
+    market.oi = {a: v * 0.9 for a, v in market.oi.items()}
+    signals = run(engine, market.quiet(120, vol_mult=6.0))
+    btc = next(a for a in engine.snapshot().assets if a.asset == "BTC")
+    assert btc.oi_change_pct["5m"] is not None and btc.oi_change_pct["5m"] < -5.0  # the context is there
+    signals += run(engine, market.quiet(480, vol_mult=6.0))
+    assert all(s.level <= 1 for s in signals)
