@@ -17,13 +17,15 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
-from cascade_tui.engine.params import EngineParams, ParamError, validate
+from cascade_tui.engine.params import REGIMES, EngineParams, ParamError, validate
 
 EDITABLE_SECTIONS: tuple[tuple[str, str], ...] = (
     ("thresholds", "Level thresholds (score 0–1)"),
     ("gates", "Gates (needed for WARNING and above)"),
     ("weights", "Factor weights (0–1)"),
     ("normalizers", "Normalizers (> 0)"),
+    ("regime", "Volatility regime (thresholds × factor per regime)"),
+    ("market", "Market-wide cascade"),
 )
 
 
@@ -38,16 +40,32 @@ class Field:
         return "field-" + self.dotted.replace(".", "--")
 
 
+def _plain(params: EngineParams) -> dict[str, Any]:
+    """Params as JSON-like data (tuples become lists, so elements can be replaced)."""
+    data: dict[str, Any] = msgspec.json.decode(msgspec.json.encode(params))
+    return data
+
+
 def editable_fields(params: EngineParams) -> list[Field]:
-    data: dict[str, Any] = msgspec.to_builtins(params)
+    data = _plain(params)
     fields: list[Field] = []
     for section, _ in EDITABLE_SECTIONS:
         for key, value in data[section].items():
             if isinstance(value, dict):
                 fields += [Field(f"{section}.{key}.{k}", v, False) for k, v in value.items()]
+            elif isinstance(value, list):  # e.g. regime.enter: one box per element
+                fields += [Field(f"{section}.{key}.{i}", v, isinstance(v, int)) for i, v in enumerate(value)]
             elif isinstance(value, int | float) and not isinstance(value, bool):
                 fields.append(Field(f"{section}.{key}", value, isinstance(value, int)))
     return fields
+
+
+def field_label(dotted: str) -> str:
+    """What the box is called in the editor: the key under its section, regimes by name."""
+    section_key = dotted.split(".", 1)[1]
+    if section_key.startswith("enter."):  # regime.enter holds LOW, NORMAL, HIGH, EXTREME
+        return f"enter {REGIMES[int(section_key.split('.')[1]) + 1]} (σ annual.)"
+    return section_key
 
 
 def format_value(value: float | int) -> str:
@@ -61,7 +79,7 @@ def format_value(value: float | int) -> str:
 
 def build_params(base: EngineParams, entered: dict[str, str]) -> EngineParams:
     """New params from text entries keyed by dotted name. Raises ParamError naming the key."""
-    data: dict[str, Any] = msgspec.to_builtins(base)
+    data = _plain(base)
     ints = {f.dotted for f in editable_fields(base) if f.is_int}
     for dotted, raw in entered.items():
         text = raw.strip().replace("_", "")
@@ -72,11 +90,14 @@ def build_params(base: EngineParams, entered: dict[str, str]) -> EngineParams:
             raise ParamError(f"{dotted}: {raw.strip() or 'empty'!r} is not {kind}") from None
         if isinstance(value, float) and value != value:  # NaN would slip through comparisons
             raise ParamError(f"{dotted}: not a number")
-        node = data
+        node: Any = data
         *parents, leaf = dotted.split(".")
         for part in parents:
-            node = node[part]
-        node[leaf] = value
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        if isinstance(node, list):
+            node[int(leaf)] = value
+        else:
+            node[leaf] = value
     try:
         params = msgspec.convert(data, EngineParams)
     except msgspec.ValidationError as exc:
@@ -92,10 +113,13 @@ def changed_keys(old: EngineParams, new: EngineParams) -> list[tuple[str, Any, A
         if isinstance(a, dict) and isinstance(b, dict):
             for k in sorted(set(a) | set(b)):
                 walk(a.get(k), b.get(k), f"{prefix}.{k}" if prefix else str(k))
+        elif isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+            for i, (x, y) in enumerate(zip(a, b, strict=True)):
+                walk(x, y, f"{prefix}.{i}")
         elif a != b:
             out.append((prefix, a, b))
 
-    walk(msgspec.to_builtins(old), msgspec.to_builtins(new), "")
+    walk(_plain(old), _plain(new), "")
     return out
 
 
@@ -124,7 +148,7 @@ class ThresholdEditor(ModalScreen[EngineParams | None]):
                     if f.dotted.split(".", 1)[0] != section:
                         continue
                     with Horizontal(classes="editor-row"):
-                        yield Label(f.dotted.split(".", 1)[1], classes="editor-label")
+                        yield Label(field_label(f.dotted), classes="editor-label")
                         yield Input(
                             format_value(f.value),
                             id=f.widget_id,

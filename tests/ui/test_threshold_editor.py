@@ -131,3 +131,14 @@ async def test_param_change_logged_with_the_engine_clock(make_app: AppFactory) -
         assert snap is not None
         assert app.view.ui_log[-1].ts == snap.ts
         assert msgspec.structs.replace(EngineParams().gates, min_events=5) == app.view.params.gates
+
+
+def test_regime_and_market_settings_are_editable_too() -> None:
+    base = EngineParams()
+    dotted = {f.dotted for f in editable_fields(base)}
+    assert {"regime.threshold_factor.HIGH", "regime.enter.3", "market.min_assets"} <= dotted
+    new = build_params(base, {"regime.enter.2": "0.7", "regime.threshold_factor.EXTREME": "1.2"})
+    assert new.regime.enter == (0.2, 0.35, 0.7, 1.0)
+    assert new.regime.threshold_factor["EXTREME"] == 1.2
+    with pytest.raises(ParamError, match=r"regime\.enter"):
+        build_params(base, {"regime.enter.2": "0.1"})  # no longer increasing
