@@ -144,7 +144,7 @@ class Pipeline:
                 await sink.start()
                 started.append(sink)
             # sinks learn the parameters in force before any signal (e.g. Redis cascade:params)
-            version = int(self.engine.stats().get("params_version", 0))
+            version = self.engine.snapshot().params_version
             for sink in started:
                 sink.on_params(self.engine.params, version)
             housekeeping = asyncio.create_task(self._housekeeping())
