@@ -346,3 +346,13 @@ async def test_command_palette_runs_a_dashboard_action(make_app: AppFactory) -> 
         await pilot.press("enter")
         await pilot.pause(0.2)
         assert app.view.window_s == 20
+
+
+async def test_f8_saves_a_screenshot_in_the_data_dir(make_app: AppFactory, isolated_dirs) -> None:  # type: ignore[no-untyped-def]
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("f8")
+        await pilot.pause()
+    shots = list((isolated_dirs / "data" / "screenshots").glob("*.svg"))
+    assert len(shots) == 1
+    assert "rich-terminal" in shots[0].read_text()  # an SVG of the screen
