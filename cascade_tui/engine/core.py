@@ -150,6 +150,9 @@ class Engine:
         self._tape: deque[TapeEntry] = deque(maxlen=TAPE_LEN)
         self._signals: deque[Signal] = deque(maxlen=SIGNALS_LEN)
         self._inp = ScoreInputs()
+        self._min_prints = 1
+        self._market_print_cap = 0.0
+        self._cache_param_values()
         self._surprise = SurpriseCache()
         # counters for stats()
         self._kind_counts: dict[str, int] = dict.fromkeys(EVENT_KINDS, 0)
@@ -169,6 +172,7 @@ class Engine:
         self._params_version += 1
         self._weights.clear()
         self._thresholds = thresholds_in_force(params, self._vol.regime.name)
+        self._cache_param_values()
         for st in self._assets.values():
             st.usd_floor = self._usd_floor(st.asset)
             st.baseline.usd_floor = st.usd_floor
@@ -340,6 +344,11 @@ class Engine:
             self._weights[venue] = w
         return w
 
+    def _cache_param_values(self) -> None:
+        """Values the per-event path derives from the params, computed once per set_params."""
+        self._min_prints = max(self._params.gates.min_events, 1)
+        self._market_print_cap = MARKET_FLOOR_MULT * self._usd_floor("BTC") / self._min_prints
+
     def _usd_floor(self, asset: str) -> float:
         floors = self._params.gates.usd_floor
         return floors.get(asset, floors.get("default", 0.0))
@@ -399,8 +408,8 @@ class Engine:
             est_usd = usd * throttle_correction(av.occ.occupied(sec, OCCUPANCY_WINDOW_S), OCCUPANCY_WINDOW_S)
         # scores count one print at most floor/min_events of USD, so reaching a USD floor takes
         # several prints: a whale liquidation alone is a large print, not a cascade
-        min_prints = max(self._params.gates.min_events, 1)
-        market_cap = MARKET_FLOOR_MULT * self._usd_floor("BTC") / min_prints
+        min_prints = self._min_prints
+        market_cap = self._market_print_cap
         # market scope
         market_capped = min(est_usd, market_cap) if market_cap > 0 else est_usd
         self._market_rates.add(t, usd, weight, not sampled, market_capped)
