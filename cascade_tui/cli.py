@@ -75,6 +75,10 @@ def main_parser() -> argparse.ArgumentParser:
     p.add_argument("--redis-url", metavar="URL", help="redis://… | rediss://… | off (default: auto)")
     p.add_argument("--redis-prefix", metavar="PREFIX", help="key namespace (default from config)")
     p.add_argument("--redis-from", default="$", metavar="ID", help="--source redis: stream id to start at")
+    p.add_argument(
+        "--history-url", metavar="URL",
+        help="history store: sqlite:///path, postgresql://…, off (default: SQLite in the data dir for live runs)",
+    )
     p.add_argument("--config", metavar="FILE", help="settings TOML")
     p.add_argument("--theme", metavar="NAME", help="colour theme")
     p.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
@@ -149,6 +153,7 @@ def options_from_args(args: argparse.Namespace, config: Config):  # -> RunOption
         redis_url=redis_url,
         redis_prefix=args.redis_prefix,
         redis_from=args.redis_from,
+        history_url=args.history_url,
         no_ui=args.no_ui,
         theme=args.theme,
         config=config,

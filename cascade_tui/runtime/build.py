@@ -81,6 +81,16 @@ async def _attach_redis(opts: RunOptions, pipeline: Pipeline) -> None:
     pipeline.shutdown_hooks.append(_close)
 
 
+def history_sink(opts: RunOptions) -> Sink | None:
+    """Live markets are kept by default; a demo or replay is only stored when asked, so
+    simulated or replayed signals never mix into the real history by accident."""
+    from cascade_tui.sinks.history import history_sink_for
+
+    if opts.history_url is None and opts.source in ("demo", "replay"):
+        return None
+    return history_sink_for(opts.history_url, opts.config.history.url)
+
+
 def build_pipeline(opts: RunOptions) -> Pipeline:
     cfg = opts.config
     engine = Engine(cfg.engine)
@@ -98,6 +108,9 @@ def build_pipeline(opts: RunOptions) -> Pipeline:
         from cascade_tui.sinks.alerts import AlertSink
 
         sinks.append(AlertSink(cfg.alerts))
+    history = history_sink(opts)
+    if history is not None:
+        sinks.append(history)
     # live: contract metadata is filled in place by the source before its first frame
     metadata = getattr(source, "parser_metadata", None)
     pipeline = Pipeline(source, engine, sinks, duration_s=opts.duration_s, symbols=opts.symbols, metadata=metadata)

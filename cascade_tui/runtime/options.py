@@ -22,6 +22,7 @@ class RunOptions:
     redis_url: str | None = None  # None = auto (env, localhost, embedded); "off" = no Redis
     redis_prefix: str | None = None  # None = config value ("" live, "replay:" for replays)
     redis_from: str = "$"  # remote viewer: stream id to start from ("$" = now, "0" = all)
+    history_url: str | None = None  # None = config; live runs default to SQLite, demo/replay to off
     no_ui: bool = False
     theme: str | None = None
     config: Config = field(default_factory=Config)
