@@ -12,26 +12,42 @@ from dataclasses import dataclass
 from textual.binding import Binding
 
 APP_BINDINGS: list[Binding] = [
-    Binding("q", "quit_dashboard", "Quit", id="quit"),
-    Binding("question_mark", "help", "Help", id="help", key_display="?"),
-    Binding("t", "threshold_editor", "Thresholds", id="threshold-editor"),
-    Binding("1", "select_level(1)", "Select WATCH", show=False, id="select-watch"),
-    Binding("2", "select_level(2)", "Select WARNING", show=False, id="select-warning"),
-    Binding("3", "select_level(3)", "Select CRITICAL", show=False, id="select-critical"),
-    Binding("right_square_bracket", "nudge(1)", "Raise threshold", show=False, id="nudge-up", key_display="]"),
-    Binding("left_square_bracket", "nudge(-1)", "Lower threshold", show=False, id="nudge-down", key_display="["),
-    Binding("s", "save_config", "Save", id="save-config"),
-    Binding("r", "restore_defaults", "Defaults", show=False, id="restore-defaults"),
-    Binding("w", "cycle_window", "Window", id="cycle-window"),
-    Binding("l", "cycle_tape_floor", "Floor", id="cycle-tape-floor", tooltip="cycle the tape size floor"),
-    Binding("slash", "filter_signals", "Filter", id="filter-signals", key_display="/"),
-    Binding("p", "pause_display", "Freeze", id="pause-display", tooltip="freeze the display; the engine keeps running"),
-    Binding("T", "cycle_theme", "Theme", show=False, id="cycle-theme"),
-    Binding("space", "toggle_source", "Play/pause", id="source-pause", key_display="space"),
-    Binding("plus,equals_sign", "source_speed(1)", "Faster", show=False, id="speed-up", key_display="+"),
-    Binding("minus", "source_speed(-1)", "Slower", show=False, id="speed-down", key_display="-"),
-    Binding("n", "next_signal", "Next signal", id="next-signal"),
-    Binding("f8", "screenshot", "Screenshot", show=False, id="screenshot"),
+    Binding("q", "quit_dashboard", "Quit", id="quit", tooltip="stop the engine and quit"),
+    Binding("question_mark", "help", "Help", id="help", key_display="?", tooltip="this list of keys"),
+    Binding("t", "threshold_editor", "Thresholds", id="threshold-editor",
+            tooltip="edit every threshold, gate, weight and normalizer"),
+    Binding("1", "select_level(1)", "Select WATCH", show=False, id="select-watch",
+            tooltip="select the WATCH threshold for [ and ]"),
+    Binding("2", "select_level(2)", "Select WARNING", show=False, id="select-warning",
+            tooltip="select the WARNING threshold for [ and ]"),
+    Binding("3", "select_level(3)", "Select CRITICAL", show=False, id="select-critical",
+            tooltip="select the CRITICAL threshold for [ and ]"),
+    Binding("right_square_bracket", "nudge(1)", "Raise threshold", show=False, id="nudge-up", key_display="]",
+            tooltip="raise the selected threshold by 0.01, at once"),
+    Binding("left_square_bracket", "nudge(-1)", "Lower threshold", show=False, id="nudge-down", key_display="[",
+            tooltip="lower the selected threshold by 0.01, at once"),
+    Binding("s", "save_config", "Save", id="save-config",
+            tooltip="save thresholds, window, theme to the config"),
+    Binding("r", "restore_defaults", "Defaults", show=False, id="restore-defaults",
+            tooltip="restore the default engine parameters"),
+    Binding("w", "cycle_window", "Window", id="cycle-window", tooltip="velocity window: 1, 5, 20, 60 s"),
+    Binding("l", "cycle_tape_floor", "Floor", id="cycle-tape-floor",
+            tooltip="tape size floor: per asset, $100k, $1M, all"),
+    Binding("slash", "filter_signals", "Filter", id="filter-signals", key_display="/",
+            tooltip="filter the signal log by asset"),
+    Binding("p", "pause_display", "Freeze", id="pause-display",
+            tooltip="freeze the display; the engine keeps running"),
+    Binding("T", "cycle_theme", "Theme", show=False, id="cycle-theme", tooltip="next colour theme"),
+    Binding("space", "toggle_source", "Play/pause", id="source-pause", key_display="space",
+            tooltip="demo/replay: pause or resume the market"),
+    Binding("plus,equals_sign", "source_speed(1)", "Faster", show=False, id="speed-up", key_display="+",
+            tooltip="demo/replay: faster"),
+    Binding("minus", "source_speed(-1)", "Slower", show=False, id="speed-down", key_display="-",
+            tooltip="demo/replay: slower"),
+    Binding("n", "next_signal", "Next signal", id="next-signal",
+            tooltip="demo/replay: run to the next signal and pause there"),
+    Binding("f8", "screenshot", "Screenshot", show=False, id="screenshot",
+            tooltip="save an SVG screenshot in the data directory"),
 ]
 
 # Actions that need a demo/replay source (hidden and disabled otherwise).
@@ -64,7 +80,7 @@ def key_help(keymap: Mapping[str, str]) -> list[KeyHelp]:
         assert b.id is not None
         keys = keymap.get(b.id)
         shown = keys if keys else (b.key_display or b.key)
-        rows.append(KeyHelp(b.id, shown.replace(",", " / "), b.description))
+        rows.append(KeyHelp(b.id, shown.replace(",", " / "), b.tooltip or b.description))
     return rows
 
 

@@ -49,8 +49,8 @@ class HelpScreen(ModalScreen[None]):
     def key_table(self) -> Table:
         """Every binding with the key in force, then the keys Textual itself provides."""
         table = Table(box=None, expand=True, padding=(0, 2), show_edge=False)
-        table.add_column("key", style="bold", no_wrap=True, min_width=14)
-        table.add_column("action")
+        table.add_column("key", style="bold", no_wrap=True, min_width=15)
+        table.add_column("action", ratio=1)
         table.add_column(Text("binding id (for [ui.keymap])"), style="dim", no_wrap=True)
         for row in key_help(self.keymap):
             table.add_row(row.keys, row.description, row.binding_id)
