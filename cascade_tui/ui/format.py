@@ -6,6 +6,7 @@ import math
 import time
 from collections.abc import Sequence
 
+LEVELS = ("NONE", "WATCH", "WARNING", "CRITICAL")
 SPARK_CHARS = " ▁▂▃▄▅▆▇█"
 BAR_FULL = "█"
 BAR_EMPTY = "░"
@@ -135,3 +136,8 @@ def sparkline(values: Sequence[float], width: int, top: float | None = None) -> 
             continue
         out.append(SPARK_CHARS[max(2, min(last, math.ceil(v / peak * last)))])
     return "".join(out)
+
+
+def level_name(level: int) -> str:
+    """NONE WATCH WARNING CRITICAL; an out-of-range level is shown, not raised."""
+    return LEVELS[level] if 0 <= level < len(LEVELS) else f"LEVEL {level}"

@@ -45,7 +45,7 @@ def asset_cells(asset: AssetView, window_index: int, pal: Palette) -> tuple[Text
     active = asset.level > 0
     score = Text(fmt.bar(asset.score, 4), style=level_colour if active else pal.primary)
     score.append(f" {asset.score:.2f}", style=f"bold {level_colour}" if active else "")
-    level = Text(LEVEL_NAMES[asset.level] if active else "—", style=f"bold {level_colour}" if active else pal.dim)
+    level = Text(fmt.level_name(asset.level) if active else "—", style=f"bold {level_colour}" if active else pal.dim)
     velocity = asset.velocity[window_index] if window_index < len(asset.velocity) else None
     evs = velocity.events_per_s if velocity else 0.0
     usds = velocity.usd_per_s if velocity else 0.0

@@ -5,7 +5,6 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widget import Widget
 
-from cascade_tui.engine.params import LEVEL_NAMES
 from cascade_tui.engine.types import Snapshot
 from cascade_tui.ui import format as fmt
 from cascade_tui.ui.palette import Palette
@@ -72,7 +71,7 @@ class StatusBar(Widget):
         text.append(*sep)
         text.append("market ", pal.dim)
         level = snap.market_level
-        text.append(LEVEL_NAMES[level] if level else "calm", f"bold {pal.level(level)}" if level else pal.dim)
+        text.append(fmt.level_name(level) if level else "calm", f"bold {pal.level(level)}" if level else pal.dim)
         if self.display_paused:
             text.append(*sep)
             text.append(" DISPLAY PAUSED ", f"bold reverse {pal.accent}")

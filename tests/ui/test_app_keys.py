@@ -356,3 +356,28 @@ async def test_f8_saves_a_screenshot_in_the_data_dir(make_app: AppFactory, isola
     shots = list((isolated_dirs / "data" / "screenshots").glob("*.svg"))
     assert len(shots) == 1
     assert "rich-terminal" in shots[0].read_text()  # an SVG of the screen
+
+
+async def test_odd_snapshot_values_are_shown_not_raised(make_app: AppFactory, fake_snap: Snapshot) -> None:
+    """NaN numbers, an unknown level or regime, empty series: the dashboard still draws."""
+    nan = float("nan")
+    asset = msgspec.structs.replace(
+        fake_snap.assets[0], score=nan, level=7, level_name="?", velocity=(), components={}, price=None,
+        oi_change_pct={}, funding_annualized=nan,
+    )
+    venue = msgspec.structs.replace(fake_snap.venues[0], velocity=(), history=(), state="weird", last_message_age_s=nan)
+    vol = msgspec.structs.replace(
+        fake_snap.volatility, regime="BIZARRE", rv={}, price_history=(1.0,), regime_history=(), btc_price=nan,
+        regime_since=None,
+    )
+    odd = msgspec.structs.replace(
+        fake_snap, assets=(asset,), venues=(venue,), volatility=vol, market_level=9, started_ts=None, latency={},
+    )
+    app = make_app(snapshot=odd)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        table = app.query_one("#scores-table")
+        assert table.get_cell(asset.asset, "level").plain == "LEVEL 7"
+        assert "LEVEL 9" in rendered_text(app.query_one(StatusBar))
+        await pilot.press("w", "l", "T")
+        await pilot.pause()
