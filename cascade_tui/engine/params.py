@@ -143,4 +143,25 @@ def validate(p: EngineParams) -> EngineParams:
     for k, v in p.venue_weights.items():
         if not (0.0 <= v <= 5.0):
             raise ParamError(f"venue_weights.{k}: must be within [0, 5]")
+    if not g.refractory_s >= 0:
+        raise ParamError("gates.refractory_s: must be >= 0")
+    if not p.regime.min_dwell_s >= 0:
+        raise ParamError("regime.min_dwell_s: must be >= 0")
+    for k, v in p.regime.threshold_factor.items():
+        if not (0.0 < v <= 3.0):
+            raise ParamError(f"regime.threshold_factor.{k}: must be within (0, 3]")
+    for k, v in p.regime.multiplier.items():
+        if not (0.0 < v <= 5.0):
+            raise ParamError(f"regime.multiplier.{k}: must be within (0, 5]")
+    m = p.market
+    if not (1 <= m.breadth_level <= 3):
+        raise ParamError("market.breadth_level: must be 1, 2 or 3")
+    if m.min_assets < 1:
+        raise ParamError("market.min_assets: must be >= 1")
+    if not m.window_s > 0:
+        raise ParamError("market.window_s: must be > 0")
+    if not p.baseline_halflife_s > 0:
+        raise ParamError("baseline_halflife_s: must be > 0")
+    if not p.tape_min_usd >= 0:
+        raise ParamError("tape_min_usd: must be >= 0")
     return p

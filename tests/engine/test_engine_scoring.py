@@ -10,7 +10,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cascade_tui.engine import Engine
-from cascade_tui.engine.params import REGIMES, EngineParams, ParamError, RegimeParams, Thresholds
+from cascade_tui.engine.params import (
+    REGIMES,
+    EngineParams,
+    MarketParams,
+    ParamError,
+    RegimeParams,
+    Thresholds,
+)
 from cascade_tui.engine.scoring import ScoreInputs, SurpriseCache, negbin_surprise, occupancy_rate, score
 from cascade_tui.engine.signals import thresholds_in_force
 
@@ -123,3 +130,8 @@ def test_set_params_rejects_bad_values_and_keeps_the_old_ones() -> None:
         engine.set_params(
             msgspec.structs.replace(EngineParams(), regime=RegimeParams(enter=(0.5, 0.4, 0.6, 1.0)))
         )
+    zero_factor = RegimeParams(threshold_factor=dict.fromkeys(REGIMES, 0.0))
+    with pytest.raises(ParamError, match="threshold_factor"):
+        engine.set_params(msgspec.structs.replace(EngineParams(), regime=zero_factor))
+    with pytest.raises(ParamError, match="min_assets"):
+        engine.set_params(msgspec.structs.replace(EngineParams(), market=MarketParams(min_assets=0)))
