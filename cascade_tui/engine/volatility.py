@@ -175,12 +175,15 @@ class BtcVolatility:
         return self.bv_1h.annualized(5.0, 360, math.pi / 2.0)
 
     def regime_sigma(self) -> float | None:
-        """BV-based 1 h σ, falling back to the longest window with at least half its data."""
+        """BV-based 1 h σ, falling back to 15 m (half full) or a full 5 m window.
+
+        No regime from less than 5 minutes of prices: a start in the middle of a burst would
+        otherwise read a minute of cascade as the regime and hold it for the dwell time."""
         bv = self.bv()
         if bv is not None:
             return bv
-        for w, step in ((self.rv_15m, 5.0), (self.rv_5m, 1.0), (self.rv_1m, 1.0)):
-            s = w.annualized(step, w.n // 2)
+        for w, step, need in ((self.rv_15m, 5.0, self.rv_15m.n // 2), (self.rv_5m, 1.0, self.rv_5m.n)):
+            s = w.annualized(step, need)
             if s is not None:
                 return s
         return None
