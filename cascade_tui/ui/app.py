@@ -223,8 +223,8 @@ class CascadeApp(App[int]):
 
     def refresh_frame(self, force: bool = False) -> None:
         """Apply the newest snapshot to every panel (one batched repaint)."""
-        if self.paced is not None:
-            self.query_one(ReplayBar).show(self.paced.progress())
+        if self.paced is not None and self.pipeline is not None:
+            self.query_one(ReplayBar).show(self.paced.progress(), ended=self.pipeline.finished.is_set())
         snap = self.current_snapshot()
         if not force and (self.view.display_paused or snap is self.shown_snapshot):
             return

@@ -21,10 +21,12 @@ class ReplayBar(Widget):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.progress: dict[str, Any] = {}
+        self.ended = False
 
-    def show(self, progress: dict[str, Any]) -> None:
-        if progress != self.progress:
+    def show(self, progress: dict[str, Any], *, ended: bool = False) -> None:
+        if progress != self.progress or ended != self.ended:
             self.progress = dict(progress)
+            self.ended = ended
             self.refresh()
 
     def fraction(self) -> float | None:
@@ -38,7 +40,10 @@ class ReplayBar(Widget):
         p = self.progress
         paused = bool(p.get("paused"))
         text = Text(no_wrap=True, overflow="ellipsis")
-        text.append(" ⏸ paused " if paused else " ▶ playing", f"bold {pal.accent if paused else pal.get('state-live')}")
+        if self.ended:
+            text.append(" ■ ended  ", f"bold {pal.dim}")
+        else:
+            text.append(" ⏸ paused " if paused else " ▶ playing", f"bold {pal.accent if paused else pal.get('state-live')}")
         text.append(f"  {speed_label(float(p.get('speed') or 0.0))}", "bold")
         text.append("  " + fmt.date_clock(p.get("ts")) + " UTC", pal.fg)
         frac = self.fraction()

@@ -342,9 +342,17 @@ async def test_command_palette_runs_a_dashboard_action(make_app: AppFactory) -> 
         await pilot.press("ctrl+p")
         await pilot.pause()
         await pilot.press(*"Window")
-        await pilot.pause(0.3)
+        from textual.command import CommandList
+
+        for _ in range(100):  # the palette searches asynchronously: wait for its results
+            await pilot.pause(0.05)
+            if app.screen.query(CommandList) and app.screen.query_one(CommandList).option_count:
+                break
         await pilot.press("enter")
-        await pilot.pause(0.2)
+        for _ in range(40):
+            if app.view.window_s == 20:
+                break
+            await pilot.pause(0.05)
         assert app.view.window_s == 20
 
 
