@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import itertools
 import json
+import math
 from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
@@ -187,8 +188,11 @@ def test_labels_match_what_the_full_feed_shows(cascade_run: tuple[MarketSimulato
         inside = [
             e for e in liquidations if e.asset == label.asset and label.start <= e.event_ts <= label.end
         ]
-        same_side = sum(e.usd for e in inside if e.side == label.direction)
-        assert same_side > 0.6 * sum(e.usd for e in inside), label
+        # §5.3: 85–90 % of a cascade's events are on one side. Counted in events, not USD: one
+        # heavy-tailed print on the other side (or from the background) can outweigh a minor's
+        # Bybit share in dollars.
+        same_side = sum(1 for e in inside if e.side == label.direction)
+        assert same_side > 0.6 * len(inside), label
         checked += 1
     assert checked >= 2
 
@@ -313,3 +317,25 @@ def test_endless_runs_are_lazy_and_subsets_are_respected() -> None:
     assert sim.assets == ["BTC", "ETH"]
     with pytest.raises(ValueError):
         MarketSimulator(seed=1, venues=["hyperliquid"])  # no public liquidation feed to emit
+
+
+@needs_parsers
+@pytest.mark.parametrize("seed", [1, 5])
+def test_quiet_btc_realized_vol_stays_near_sigma_base(seed: int) -> None:
+    """Two quiet hours: the annualised RV of BTC's Binance trade prints (5 s grid) stays within
+    0.5×–1.6× the seed's σ_base (un-normalised vol multipliers ran realistic seed 5 at ~2×)."""
+    from cascade_tui.feeds import make_parser
+
+    sim = MarketSimulator(seed=seed, profile="quiet", assets=["BTC"], venues=["binance"])
+    parser = make_parser("binance")
+    last_by_bucket: dict[int, float] = {}
+    for frame in sim.frames(7200.0):
+        for event in parser.parse(frame.data, frame.ts, frame.channel):
+            if isinstance(event, Trade):
+                last_by_bucket[int((event.event_ts - sim.start_ts) // 5.0)] = event.price
+    assert parser.stats.parse_errors == 0
+    prices = [last_by_bucket[k] for k in sorted(last_by_bucket)]
+    assert len(prices) > 1400  # a trade in nearly every 5 s bucket
+    returns = [math.log(b / a) for a, b in itertools.pairwise(prices)]
+    rv = math.sqrt(sum(r * r for r in returns) / (len(returns) * 5.0) * 365 * 86400)
+    assert 0.5 * sim.sigma_base <= rv <= 1.6 * sim.sigma_base, (rv, sim.sigma_base)

@@ -140,15 +140,24 @@ class Profile:
     whale_every_s: float = 0.0  # single $20–50 M prints ("whale")
     first_episode_within_s: float = 0.0  # demo: something happens soon after start
     network_faults: bool = False  # 0.1 % frame drops and a 30–120 s disconnect per venue every ~6 h (§5.7)
+    # Scales the log of each episode's vol jump (§5.6: ln 3–ln 10 by class). The demo packs a
+    # month of cascades into hours; at full strength their jumps would keep BTC's 1 h vol in
+    # EXTREME all the time, so the demo's episodes raise vol less, and only around themselves.
+    episode_vol_scale: float = 1.0
+    # BTC's σ_base is drawn from this range per seed (§5.6: 25–70 % to cover every regime band).
+    # The demo's frequent cascades already lift vol, so its quiet level sits lower.
+    sigma_base_range: tuple[float, float] = (0.25, 0.70)
 
 
 PROFILES: Final[dict[str, Profile]] = {
     "demo": Profile(
         "demo",
-        {"minor": 15.0, "moderate": 5.0, "major": 1.0},
-        common_shocks_per_hour=1.0,
+        {"minor": 8.0, "moderate": 1.5, "major": 0.25},
+        common_shocks_per_hour=0.25,
         regime_dwell_s=2400.0,
         first_episode_within_s=90.0,
+        episode_vol_scale=0.5,
+        sigma_base_range=(0.25, 0.40),
     ),
     "realistic": Profile(
         "realistic",

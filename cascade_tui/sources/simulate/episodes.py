@@ -258,7 +258,7 @@ class EpisodePlanner:
                     shock=shock_share * leg_move,
                     shock_at=0.0 if exogenous else ramp,
                     shock_s=_uniform(rng, (10.0, 30.0)),
-                    vol_jump_log=math.log(_uniform(rng, cls.vol_jump)),
+                    vol_jump_log=self.profile.episode_vol_scale * math.log(_uniform(rng, cls.vol_jump)),
                     vol_half_life_s=_uniform(rng, cls.vol_half_life_s),
                     waves=waves,
                 )

@@ -43,7 +43,14 @@ FUNDING_SD = 0.0001
 FUNDING_HALF_LIFE_S = 86_400.0
 LOGVOL_SD = 0.35
 LOGVOL_HALF_LIFE_S = 6 * 3600.0
-REGIME_MULTS = (0.6, 1.0, 1.7)  # calm / normal / active vol regimes
+# Calm / normal / active vol regimes (a Markov chain drawing uniformly among them). The raw
+# multipliers are normalised to a mean square of 1 so they shape the vol, not its level.
+_RAW_REGIME_MULTS = (0.75, 1.0, 1.3)
+REGIME_MULTS = tuple(
+    m / math.sqrt(sum(x * x for x in _RAW_REGIME_MULTS) / len(_RAW_REGIME_MULTS)) for m in _RAW_REGIME_MULTS
+)
+# E[e^{2h}] = e^{2·sd²} for the stationary OU log-vol h: subtracting sd² from h makes E[e^{2h}] = 1.
+LOGVOL_VARIANCE_SHIFT = LOGVOL_SD * LOGVOL_SD
 OI_REBUILD_S = 6 * 3600.0
 OI_HOURLY_SD = 0.003
 STUDENT_NU = 4.0
@@ -60,6 +67,11 @@ def season(t: np.ndarray) -> np.ndarray:
     factor = np.where((hour >= 13.5) & (hour < 21.0), 1.3, np.where((hour >= 21.0) | (hour < 1.0), 0.8, 1.0))
     weekday = ((t // 86_400.0) + 3) % 7  # 1970-01-01 was a Thursday; 5, 6 = Saturday, Sunday
     return factor * np.where(weekday >= 5, 0.7, 1.0)
+
+
+# The seasonal factor scales σ too; divided by its root mean square over a week, it moves vol
+# around the week without changing the weekly mean variance (σ_base² stays the average).
+SEASON_VOL_NORM = float(np.sqrt(np.mean(season(np.arange(0.0, 7 * 86_400.0, 60.0)) ** 2)))
 
 
 @dataclass
@@ -188,7 +200,12 @@ class Market:
     """The true market for a set of assets; advanced one chunk at a time."""
 
     def __init__(
-        self, rng: np.random.Generator, start_ts: float, profile: Profile, asset_idx: list[int]
+        self,
+        rng: np.random.Generator,
+        start_ts: float,
+        profile: Profile,
+        asset_idx: list[int],
+        sigma_base: float | None = None,
     ) -> None:
         self.rng = rng
         self.profile = profile
@@ -198,7 +215,8 @@ class Market:
         self.start_ts = start_ts
         a = len(asset_idx)
         self.n_assets = a
-        self.sigma_base = float(rng.uniform(0.25, 0.70))  # BTC annualised, per seed (§5.6)
+        drawn = float(rng.uniform(*profile.sigma_base_range))  # BTC annualised, per seed (§5.6)
+        self.sigma_base = drawn if sigma_base is None else float(sigma_base)
         self.n0 = float(rng.uniform(0.35, 0.65))
         self.pool = MarkPool(rng, float(rng.uniform(*SIZE_MEDIAN_USD)), float(rng.uniform(*SIZE_SIGMA_LN)))
         self.rate = np.array([s.rate for s in self.specs])
@@ -401,7 +419,11 @@ class Market:
             if u_regime[k] < regime_switch:
                 self.regime = int(rng.integers(0, len(REGIME_MULTS)))
             h = h * h_keep + h_noise * z_h[k]
-            regime = REGIME_MULTS[self.regime] * sch.seasonal[k] * math.exp(h + sch.spike[k])
+            regime = (
+                REGIME_MULTS[self.regime]
+                * (sch.seasonal[k] / SEASON_VOL_NORM)
+                * math.exp(h - LOGVOL_VARIANCE_SHIFT + sch.spike[k])
+            )
             sig = vol_base * regime * np.exp(self.jump_log)
             self.jump_log *= self.jump_decay
 

@@ -27,6 +27,7 @@ OKX_OI_EVERY_S = 3.0
 OKX_FUNDING_EVERY_S = 60.0
 DROP_PROB = 0.001  # network faults: share of WebSocket frames lost
 GAP_EVERY_S = 6 * 3600.0  # network faults: mean time between disconnects of one venue
+FORCED_PRINT_OFFSET = 0.00001  # a forced market order prints about a tick through the touch
 GAP_S = (30.0, 120.0)
 
 
@@ -287,7 +288,10 @@ class Observer:
 
     def _binance_forced_trades(self, chunk: Chunk) -> tuple[np.ndarray, ...] | None:
         """Every Binance BTC liquidation executes as a taker order on the book, so it prints in
-        the trade feed too (unthrottled): one aggregate per 100 ms and side, at the last fill."""
+        the trade feed too (unthrottled): one aggregate per 100 ms and side, at the last fill.
+        The liquidation engine's order hits the book, so it prints at the market price (a
+        tick through the touch), not at the bankruptcy price of the forceOrder frame: printing
+        that price, 2–17 bp off the market, added a fake jump to the BTC price series."""
         rows = np.flatnonzero((chunk.ev_asset == self.btc) & (chunk.ev_venue == VENUE_INDEX["binance"]))
         if rows.size == 0:
             return None
@@ -298,7 +302,12 @@ class Observer:
         np.maximum.at(last, inverse, np.arange(rows.size))
         qty = np.round(np.bincount(inverse, chunk.ev_qty[rows]), 3)
         picked = rows[last]
-        return (chunk.ev_ts[picked], chunk.ev_price[picked], qty, sells[last], np.bincount(inverse))
+        ts = chunk.ev_ts[picked]
+        path = chunk.price[:, self.btc]
+        grid = np.concatenate([[chunk.t0], chunk.step_ts])
+        market = np.interp(ts, grid, np.concatenate([[path[0]], path]))
+        touch = market * np.where(sells[last], 1.0 - FORCED_PRINT_OFFSET, 1.0 + FORCED_PRINT_OFFSET)
+        return (ts, touch, qty, sells[last], np.bincount(inverse))
 
     def _binance_oi_poll(self, chunk: Chunk) -> list[Outgoing]:
         out: list[Outgoing] = []

@@ -35,6 +35,8 @@ class MarketSimulator:
     far, including the unobserved Hyperliquid share — the ground truth the lower-bound feeds
     are compared against. `gaps` lists simulated disconnects (profiles with network faults).
     `start_ts` is rounded down to a whole second so venue windows align with the clock.
+    `sigma_base` fixes BTC's base annualised volatility instead of drawing it from the
+    profile's range (calibration runs at the §2.5 reference level, regime sweeps).
     """
 
     def __init__(
@@ -44,6 +46,7 @@ class MarketSimulator:
         profile: str = "demo",
         assets: Sequence[str] | None = None,
         venues: Sequence[str] | None = None,
+        sigma_base: float | None = None,
     ) -> None:
         if profile not in PROFILES:
             raise ValueError(f"unknown profile {profile!r}; known: {', '.join(PROFILES)}")
@@ -64,7 +67,7 @@ class MarketSimulator:
         self.true_totals: dict[tuple[str, str, str], list[float]] = {}
         rng = np.random.Generator(np.random.PCG64(seed))
         self._market = Market(
-            rng, self.start_ts, PROFILES[profile], [ASSET_NAMES.index(a) for a in self.assets]
+            rng, self.start_ts, PROFILES[profile], [ASSET_NAMES.index(a) for a in self.assets], sigma_base
         )
         self._observer = Observer(rng, self._market.specs, self.venues, PROFILES[profile].network_faults)
         self._started = False
