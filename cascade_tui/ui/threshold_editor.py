@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 import msgspec
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
@@ -141,13 +141,15 @@ class ThresholdEditor(ModalScreen[EngineParams | None]):
             yield from self._compose_body()
 
     def _compose_body(self) -> ComposeResult:
+        # one grid per section (label | box): fewer widgets than a row container per field,
+        # which keeps opening the editor quick
         with VerticalScroll(id="editor-body"):
             for section, title in EDITABLE_SECTIONS:
                 yield Static(title, classes="editor-section")
-                for f in self.fields:
-                    if f.dotted.split(".", 1)[0] != section:
-                        continue
-                    with Horizontal(classes="editor-row"):
+                with Grid(classes="editor-grid"):
+                    for f in self.fields:
+                        if f.dotted.split(".", 1)[0] != section:
+                            continue
                         yield Label(field_label(f.dotted), classes="editor-label")
                         yield Input(
                             format_value(f.value),

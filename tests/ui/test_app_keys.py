@@ -389,3 +389,27 @@ async def test_odd_snapshot_values_are_shown_not_raised(make_app: AppFactory, fa
         assert "LEVEL 9" in rendered_text(app.query_one(StatusBar))
         await pilot.press("w", "l", "T")
         await pilot.pause()
+
+
+async def test_frames_keep_coming_while_a_dialog_is_open() -> None:
+    """The frame timer runs under the editor and help screens without error."""
+    from cascade_tui.runtime.pipeline import Pipeline
+    from cascade_tui.sources.demo import DemoSource
+
+    pipeline = Pipeline(DemoSource(seed=3, speed=20))
+    app = CascadeApp(pipeline, config=Config())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("t")
+        await pilot.pause(0.6)
+        first = app.shown_snapshot
+        await pilot.pause(0.6)
+        assert isinstance(app.screen, ThresholdEditor)
+        assert app.shown_snapshot is not None and app.shown_snapshot is not first
+        await pilot.press("escape", "question_mark")
+        await pilot.pause(0.4)
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        await pilot.pause()
+        await pilot.press("q")
+        await pilot.pause()
+    assert app.return_code == 0
