@@ -84,7 +84,7 @@ class PriceChart(PlotextPlot):
         plt.xticks([round(x) for x in _nice_ticks(xs[0], 0.0)])
         lo, hi = min(ys), max(ys)
         ticks = [lo + (hi - lo) * k / 3 for k in range(4)] if hi > lo else [lo]
-        plt.yticks(ticks, [_short_price(t) for t in ticks])
+        plt.yticks(ticks, [_short_price(t, hi - lo) for t in ticks])
 
 
 
@@ -96,6 +96,9 @@ def _nice_ticks(lo: float, hi: float) -> list[float]:
     return [hi - k * step for k in range(count, -1, -1)]
 
 
-def _short_price(value: float) -> str:
-    """Axis labels narrow enough to leave the width to the line: 91.7k."""
-    return f"{value / 1000:.1f}k" if value >= 10_000 else f"{value:,.0f}"
+def _short_price(value: float, span: float) -> str:
+    """Axis labels narrow enough to leave the width to the line (91.7k), yet distinct
+    when the hour's range is narrow (81,652)."""
+    if value >= 10_000 and span >= 400:
+        return f"{value / 1000:.1f}k"
+    return f"{value:,.0f}" if value >= 100 else f"{value:.4g}"

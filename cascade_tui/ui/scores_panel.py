@@ -85,6 +85,9 @@ class ScoreBreakdown(Widget):
             return Text("select an asset to see its score components", style=pal.dim)
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(f"{a.asset} ", "bold")
+        if a.history:  # the score over the last 5 minutes, on the fixed 0..1 scale
+            text.append(fmt.sparkline(a.history, 10, top=1.0), pal.level(a.level) if a.level else pal.primary)
+            text.append(" ")
         text.append(f"{a.score:.2f} ", f"bold {pal.level(a.level)}")
         text.append(f"{fmt.usd(a.usd_60s)} in {a.events_60s} liq/60s", pal.fg)
         if a.venues:
