@@ -64,6 +64,9 @@ class Leg:
     vol_jump_log: float
     vol_half_life_s: float
     waves: tuple[float, ...] = ()  # later bursts (seconds after t0): extreme episodes come in 2–3 waves
+    # Sustained rate between bursts (events/s): the peak, or less when the fuel budget could
+    # not pay for the peak rate over the whole duration (the bursts still reach the peak).
+    plateau_rate: float = math.inf
     active: bool = False
     done: bool = False
     fuel_out: bool = False
@@ -94,7 +97,8 @@ class Leg:
             burst += np.where(since >= 0.0, np.exp(-np.maximum(since, 0.0) / self.burst_tau), 0.0)
         burst *= 0.6 * self.peak_rate
         # Enough immigrants that the fast kernel alone sustains roughly the peak rate.
-        plateau = self.peak_rate * (1.0 - 0.6 * self.n_crit) * np.clip(tau / self.ramp_s, 0.0, 1.0)
+        sustained = min(self.peak_rate, self.plateau_rate)
+        plateau = sustained * (1.0 - 0.6 * self.n_crit) * np.clip(tau / self.ramp_s, 0.0, 1.0)
         return burst + np.where((tau >= 0.0) & (tau <= self.duration), plateau, 0.0)
 
     def shock_at_steps(self, tau: np.ndarray, dt: float) -> np.ndarray:
@@ -229,6 +233,11 @@ class EpisodePlanner:
                 mark_mult = max(mark_mult, 2.5)
                 n_waves = int(rng.integers(1, 3))
                 waves = tuple(sorted(_uniform(rng, (0.2, 0.7)) * leg_duration for _ in range(n_waves)))
+            # the plateau the budget pays for over the duration (20 % spare for bursts and waves)
+            plateau_rate = min(
+                leg_peak,
+                leg_budget / (leg_duration * 1.2 * self.mean_mark_usd * spec.size_scale * mark_mult),
+            )
             w = _log_uniform(rng, cls.depth_withdrawal)
             shock_share = 0.4 if exogenous else 0.1
             # Depth withdrawal amplifies the static impact of all forced flow on the asset; cap
@@ -261,6 +270,7 @@ class EpisodePlanner:
                     vol_jump_log=self.profile.episode_vol_scale * math.log(_uniform(rng, cls.vol_jump)),
                     vol_half_life_s=_uniform(rng, cls.vol_half_life_s),
                     waves=waves,
+                    plateau_rate=max(plateau_rate, 1.0),
                 )
             )
             self.busy_until[a] = max(self.busy_until[a], legs[-1].end_estimate)

@@ -56,6 +56,12 @@ OI_HOURLY_SD = 0.003
 STUDENT_NU = 4.0
 POOL_SIZE = 8192
 LEG_EVENT_SIDE_SHARE = 0.87  # within a cascade 85–90 % of events are on one side
+# A near-critical leg (n_c 0.90–0.98) fed by its plateau immigrants creeps toward several times
+# its planned rate as the 45 s kernel fills up, burning its fuel budget (sized for the planned
+# rate over the planned duration) in a fraction of the duration: extreme episodes ran dry in
+# ~10 min instead of 40–60. The self-excited part of a live leg's rate is held at this share of
+# its sustained (plateau) rate, about what the fast kernel alone gives (0.6·n_c); bursts come on top.
+LEG_SELF_EXCITED_CAP = 0.7
 WHALE_USD = (20e6, 50e6)
 VOL_SPIKE_S = 600.0
 VOL_SPIKE_LOG = math.log(5.0)
@@ -105,7 +111,8 @@ class Schedule:
     seasonal: np.ndarray  # (n,) s_tod
     mu_bg: np.ndarray  # (n, A) background immigrant rate (incl. common-shock bursts)
     ret_jump: np.ndarray  # (n, A) common-shock price co-jumps
-    n_ep: np.ndarray  # (n, A) branching ratio of leg events
+    n_ep: np.ndarray  # (n, A) branching ratio of leg events that stays with the leg
+    n_handover: np.ndarray  # (n, A) branching ratio of leg events handed to the background
     mu_ep: np.ndarray  # (n, A) leg immigrant rate
     shock: np.ndarray  # (n, A) exogenous price drift of legs (positive = against the leg's side)
     starts: dict[int, list[Leg]]  # step -> legs starting in it
@@ -124,10 +131,12 @@ class LegArrays:
         self.withdrawal = np.ones(n_assets)
         self.mark_mult = np.ones(n_assets)
         self.index = np.full(n_assets, -1)  # index of the leg in the chunk's `legs`
+        self.rate_cap = np.full(n_assets, np.inf)  # cap on a live leg's self-excited events/s
 
     def set(self, a: int, leg: Leg, index: int) -> None:
         self.side[a], self.fuel[a], self.impact[a] = leg.side, leg.fuel, leg.impact_per_usd
         self.withdrawal[a], self.mark_mult[a], self.index[a] = leg.depth_withdrawal, leg.mark_mult, index
+        self.rate_cap[a] = LEG_SELF_EXCITED_CAP * min(leg.peak_rate, leg.plateau_rate)
 
 
 @dataclass
@@ -329,7 +338,8 @@ class Market:
             k = min(n - 1, int((ts - t0) / dt))
             sign = float(rng.choice([-1.0, 1.0]))
             ret_jump[k] += sign * float(rng.uniform(0.002, 0.005)) * betas * self.vol_mult
-        n_ep = np.full((n, a_n), self.n0)
+        n_ep = np.zeros((n, a_n))
+        n_handover = np.full((n, a_n), self.n0)
         mu_ep = np.zeros((n, a_n))
         shock = np.zeros((n, a_n))
         starts: dict[int, list[Leg]] = {}
@@ -337,7 +347,13 @@ class Market:
             a = self.local[leg.asset]
             tau = tau_mid - leg.t0
             live = tau >= 0.0
-            n_ep[:, a] = np.where(live, leg.n_at(tau, self.n0), n_ep[:, a])
+            # Past its duration the leg keeps only its excess over n₀: the ordinary share of its
+            # events' aftershocks (45 s kernel) is background activity, not the cascade. Kept
+            # whole, that tail stretched minor labels to 70–300 s for a 30–120 s class.
+            past = live & (tau > leg.duration)
+            n_leg = leg.n_at(tau, self.n0)
+            n_ep[:, a] = np.where(live, np.where(past, n_leg - self.n0, n_leg), n_ep[:, a])
+            n_handover[:, a] = np.where(live & ~past, 0.0, n_handover[:, a])
             mu_ep[:, a] += np.where(live, leg.immigrants_at(tau), 0.0)
             shock[:, a] += leg.side * leg.shock_at_steps(tau, dt)
             if not leg.active:
@@ -354,7 +370,18 @@ class Market:
             if t0 <= w[0] < t0 + CHUNK_S:
                 whales.setdefault(int((w[0] - t0) / dt), []).append(w)
         return Schedule(
-            step_end, seasonal, mu_bg, ret_jump, n_ep, mu_ep, shock, starts, fund_bump, spike, whales
+            step_end,
+            seasonal,
+            mu_bg,
+            ret_jump,
+            n_ep,
+            n_handover,
+            mu_ep,
+            shock,
+            starts,
+            fund_bump,
+            spike,
+            whales,
         )
 
     def run_chunk(self, limit: float) -> Chunk:
@@ -433,9 +460,12 @@ class Market:
             z10 = (logp - hist[self.hist_pos]) / (sig * math.sqrt(FEEDBACK_WINDOW_STEPS))
             fb_long = FEEDBACK_GAMMA * self.rate * np.maximum(0.0, -z10 - 2.0) ** 1.5
             fb_short = FEEDBACK_GAMMA * self.rate * np.maximum(0.0, z10 - 2.0) ** 1.5
-            lam_bg = sch.mu_bg[k] + fb_long + fb_short + self.n0 * k_bg + k_bg @ self.cross
             alive = on.fuel > 0.0
-            lam_ep = np.where(alive, sch.mu_ep[k] + sch.n_ep[k] * k_ep, self.n0 * k_ep)
+            # a leg out of fuel or past its duration hands its events' ordinary aftershocks over
+            handover = np.where(alive, sch.n_handover[k], self.n0) * k_ep
+            lam_bg = sch.mu_bg[k] + fb_long + fb_short + self.n0 * k_bg + k_bg @ self.cross + handover
+            # bursts (in mu_ep) come on top of the capped self-excitation, so waves reach the peak
+            lam_ep = np.where(alive, sch.mu_ep[k] + np.minimum(sch.n_ep[k] * k_ep, on.rate_cap), 0.0)
             counts = rng.poisson(np.minimum(np.concatenate([lam_bg, lam_ep]), MAX_EVENT_RATE) * dt)
             whales = sch.whales.get(k)
             s_bg *= decay
@@ -483,7 +513,7 @@ class Market:
                 leg.fuel = float(on.fuel[a])
         chunk = self._events(t0, sch.step_end, out_price, out_oi, out_funding, rec, legs)
         self._tally(chunk, limit)
-        self._retire_legs(lam_ep=(kern * s_ep).sum(axis=0) * np.maximum(sch.n_ep[-1], self.n0))
+        self._retire_legs(lam_ep=(kern * s_ep).sum(axis=0) * sch.n_ep[-1])
         return chunk
 
     def _draw_events(
