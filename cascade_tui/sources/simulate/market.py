@@ -236,7 +236,7 @@ class Market:
         self.cross = self._cross_matrix()
         self.logp = np.log(np.array([s.price for s in self.specs]) * np.exp(rng.normal(0.0, 0.05, a)))
         self.h = float(rng.normal(0.0, LOGVOL_SD))
-        self.regime = 1
+        self.regime = 1  # runs start in the normal regime; the chain moves every ~regime_dwell_s
         self.jump_log = np.zeros(a)  # episode volatility jumps, decaying
         self.jump_decay = np.ones(a)
         self.funding_dev = rng.normal(0.0, FUNDING_SD, a)
