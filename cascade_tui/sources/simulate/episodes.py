@@ -28,6 +28,8 @@ LONG_SIDE = 1  # longs liquidated (forced sells, price falls)
 SHORT_SIDE = -1
 IMPACT_KAPPA = 0.01  # §5.6: 1 % price move per unit of Q / D_s
 END_USD_SHARE = 0.98  # a label ends when this share of its USD has been liquidated
+EXTREME_WAVE_TAU_S = (60.0, 120.0)  # decay of an extreme episode's bursts (other classes: 5–30 s)
+EXTREME_PLATEAU_SHARE = 0.4  # of an extreme leg's budget; its waves burn the rest
 MAX_FUNDING_BUMP = 0.0004  # per 8 h; crowded states sit at 0.03–0.05 % (§5.6)
 
 
@@ -227,16 +229,22 @@ class EpisodePlanner:
                 50.0, max(1.0, leg_budget / (expected_events * self.mean_mark_usd * spec.size_scale))
             )
             waves: tuple[float, ...] = ()
+            plateau_share = 1.0  # of the budget, paid out between bursts
             if cls.name == "extreme":
                 # §5.5: 2–3 waves, and a market-wide peak near $50 M/s that the capped event
                 # rate can only reach with the large positions such a crash liquidates
                 mark_mult = max(mark_mult, 2.5)
                 n_waves = int(rng.integers(1, 3))
                 waves = tuple(sorted(_uniform(rng, (0.2, 0.7)) * leg_duration for _ in range(n_waves)))
+                # the waves, minutes long, carry most of the USD (§5.9: a $1–3 B peak minute
+                # market-wide and 70 % of the USD within ~40 min); the plateau gets the rest
+                plateau_share = EXTREME_PLATEAU_SHARE
             # the plateau the budget pays for over the duration (20 % spare for bursts and waves)
             plateau_rate = min(
                 leg_peak,
-                leg_budget / (leg_duration * 1.2 * self.mean_mark_usd * spec.size_scale * mark_mult),
+                plateau_share
+                * leg_budget
+                / (leg_duration * 1.2 * self.mean_mark_usd * spec.size_scale * mark_mult),
             )
             w = _log_uniform(rng, cls.depth_withdrawal)
             shock_share = 0.4 if exogenous else 0.1
@@ -259,7 +267,7 @@ class EpisodePlanner:
                     n_crit=_uniform(rng, (0.90, 0.98)),
                     ramp_s=max(ramp, 2.0),
                     burst_at=0.0 if exogenous else ramp,
-                    burst_tau=_uniform(rng, (5.0, 30.0)),
+                    burst_tau=_uniform(rng, EXTREME_WAVE_TAU_S if cls.name == "extreme" else (5.0, 30.0)),
                     relax_tau=leg_duration / 3.0,
                     mark_mult=mark_mult,
                     depth_withdrawal=w,
