@@ -127,8 +127,12 @@ def parse_config(text: str, source: str = "<config>") -> Config:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{source}: nested too deeply to be a settings file") from None
     try:
         cfg = msgspec.convert(raw, Config, strict=False)
+    except RecursionError:
+        raise ConfigError(f"{source}: nested too deeply to be a settings file") from None
     except msgspec.ValidationError as exc:
         dotted, why = _path_from_msgspec(str(exc))
         line = _line_of(text, dotted) if dotted else None

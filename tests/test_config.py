@@ -42,3 +42,9 @@ def test_errors_name_line_and_key(text: str, expected: str) -> None:
 def test_missing_file_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no such config file"):
         load_config(tmp_path / "nope.toml")
+
+
+def test_unknown_engine_key_is_named() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config("[engine.thresholds]\nwarnng = 0.5\n", "cfg.toml")
+    assert "cfg.toml:2: engine.thresholds.warnng: unknown key" in str(info.value)

@@ -20,7 +20,7 @@ VOL_WINDOWS: Final[tuple[str, ...]] = ("1m", "5m", "15m", "1h")
 FACTORS: Final[tuple[str, ...]] = ("velocity", "acceleration", "volume", "oi", "funding", "volatility")
 
 
-class Thresholds(msgspec.Struct, frozen=True):
+class Thresholds(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Score needed to enter each level; a level is left `exit_gap` below its entry."""
 
     watch: float = 0.30
@@ -29,7 +29,7 @@ class Thresholds(msgspec.Struct, frozen=True):
     exit_gap: float = 0.08
 
 
-class Gates(msgspec.Struct, frozen=True):
+class Gates(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     min_events: int = 3  # events (or occupied seconds on sampled feeds) in 60 s for >= WARNING
     # absolute USD liquidated in 60 s needed for >= WARNING, per asset; "default" for others
     usd_floor: dict[str, float] = msgspec.field(
@@ -48,7 +48,7 @@ class Gates(msgspec.Struct, frozen=True):
     refractory_s: float = 60.0  # a closed episode must stay closed this long before a new one opens
 
 
-class Weights(msgspec.Struct, frozen=True):
+class Weights(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """The seed plan's factor weights (they need not sum to 1; the score is clipped to [0, 1])."""
 
     velocity: float = 0.25
@@ -59,7 +59,7 @@ class Weights(msgspec.Struct, frozen=True):
     volatility: float = 0.10
 
 
-class Normalizers(msgspec.Struct, frozen=True):
+class Normalizers(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Each factor's raw value divided by its normalizer, clipped to [0, 1]."""
 
     velocity_surprise: float = 8.0  # -log10 p of the 5 s count against baseline; 8 ≈ p = 1e-8
@@ -71,7 +71,7 @@ class Normalizers(msgspec.Struct, frozen=True):
     volatility_log2x: float = 2.0  # log2(sigma_5m / sigma_1h)
 
 
-class RegimeParams(msgspec.Struct, frozen=True):
+class RegimeParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     # entry thresholds on annualized BTC vol (fraction): LOW, NORMAL, HIGH, EXTREME
     enter: tuple[float, float, float, float] = (0.20, 0.35, 0.60, 1.00)
     exit_ratio: float = 0.85  # leave a regime below 85 % of its entry
@@ -86,7 +86,7 @@ class RegimeParams(msgspec.Struct, frozen=True):
     )
 
 
-class MarketParams(msgspec.Struct, frozen=True):
+class MarketParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Cross-symbol (market-wide, asset "*") signal."""
 
     breadth_level: int = 2  # an asset counts toward breadth at this level or above
@@ -94,7 +94,7 @@ class MarketParams(msgspec.Struct, frozen=True):
     window_s: float = 20.0
 
 
-class EngineParams(msgspec.Struct, frozen=True):
+class EngineParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     thresholds: Thresholds = msgspec.field(default_factory=Thresholds)
     gates: Gates = msgspec.field(default_factory=Gates)
     weights: Weights = msgspec.field(default_factory=Weights)
