@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Regenerate screenshots/*.svg and *.png of the dashboard, in every bundled theme.
 
-The pictures show the seeded demo market (seed 7, 15 minutes of market time) through the
-real engine, so they change only when the engine or the UI does. PNGs are rendered with
+The pictures show the seeded demo market (seed 7, 40 minutes of market time: a market-wide
+cascade under way) through the real engine, so they change only when the engine, the
+simulator or the UI does. PNGs are rendered with
 `rsvg-convert` (Debian: librsvg2-bin) or the `cairosvg` Python package, whichever exists;
 without either, only SVGs are written and the script says so.
 
@@ -30,6 +31,7 @@ from cascade_tui.ui.demo_snapshot import demo_snapshot
 from cascade_tui.ui.themes import load_themes
 
 STATUS = {"source": "demo seed 7", "redis": "off"}
+MARKET_SECONDS = 2400.0  # seed 7 is mid-cascade here (several assets at WARNING)
 
 
 @dataclass(frozen=True)
@@ -93,7 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    snapshot = demo_snapshot(seed=7, seconds=900.0)
+    snapshot = demo_snapshot(seed=7, seconds=MARKET_SECONDS)
     converter = png_converter()
     for shot in shots():
         svg_text = asyncio.run(render(shot, snapshot))
