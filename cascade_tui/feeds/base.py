@@ -68,6 +68,11 @@ def valid_event(ev: Event) -> bool:
     return False
 
 
+# Capture channel carrying a venue's instrument metadata (JSON object keyed by instrument id),
+# written at the start of a live recording so a replay sizes contracts exactly as live did.
+META_CHANNEL = "meta:instruments"
+
+
 class FrameParser:
     """Base class: counting, validation and error containment around a venue's `_parse`."""
 
@@ -87,6 +92,8 @@ class FrameParser:
         """Events in one frame. `channel` is "" for WebSocket frames, "rest:<name>" for REST."""
         stats = self.stats
         stats.frames += 1
+        if channel == META_CHANNEL:
+            return self._absorb_metadata(frame)
         try:
             events = self._parse(frame, recv_ts, channel)
         except Ignore:
@@ -112,6 +119,23 @@ class FrameParser:
 
     def _parse(self, frame: str | bytes, recv_ts: float, channel: str) -> list[Event]:
         raise NotImplementedError
+
+    def _absorb_metadata(self, frame: str | bytes) -> list[Event]:
+        """Merge recorded instrument metadata in place (parsers hold this dict by reference)."""
+        try:
+            doc = json_decode(frame)
+            if not isinstance(doc, dict) or not all(isinstance(v, dict) for v in doc.values()):
+                raise ValueError("metadata frame is not an object of objects")
+        except (msgspec.DecodeError, ValueError) as exc:
+            self.stats.parse_errors += 1
+            self.stats.last_error = f"{META_CHANNEL}: {exc}"
+            return []
+        if isinstance(self.metadata, dict):
+            self.metadata.update(doc)
+        else:
+            self.metadata = {**self.metadata, **doc}
+        self.stats.ignored += 1
+        return []
 
 
 # --------------------------------------------------------------------------- connections

@@ -6,7 +6,9 @@ Order of preference for each venue:
      `VenueConfig.metadata_cache_hours` — no request at all;
   2. the venue's REST endpoint (short timeout), which refreshes the cache;
   3. the cache however old it is (logged as stale);
-  4. nothing: the parser falls back to its bundled values (logged).
+  4. the instrument tables shipped in `cascade_tui/data/instruments/` (built from recorded
+     REST snapshots by scripts/build_instrument_tables.py), under the parser's own bundled
+     values for the main symbols (logged).
 Start-up is never held for long: all venues load concurrently under one deadline, and a
 machine without network fails over to the cache in milliseconds (DNS errors are fast).
 
@@ -18,12 +20,14 @@ every liquidation.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -318,6 +322,28 @@ SOURCES: dict[str, MetadataSource] = {
 }
 
 
+# ----------------------------------------------------------------------------- shipped tables
+
+
+@functools.cache
+def _shipped(venue: str) -> Instruments:
+    try:
+        text = resources.files("cascade_tui.data").joinpath("instruments", f"{venue}.json").read_text("utf-8")
+    except (FileNotFoundError, ModuleNotFoundError, OSError):
+        return {}
+    doc = json.loads(text)
+    instruments = doc.get("instruments") if isinstance(doc, dict) else None
+    return instruments if isinstance(instruments, dict) else {}
+
+
+def bundled_instruments(venue: str) -> Instruments:
+    """A fresh copy of the instrument table shipped with the package for `venue` ({} if none).
+
+    The last fallback for contract values: a replay of a capture recorded without metadata,
+    or a live start with neither network nor cache, still sizes hundreds of contracts."""
+    return {k: dict(v) for k, v in _shipped(venue).items()}
+
+
 # ----------------------------------------------------------------------------- cache
 
 
@@ -441,8 +467,8 @@ async def load_venue(
             log.debug("metadata %s: network unavailable (%s); using the cache from %s ago", venue, reason, _age_text(age))
             cached.source, cached.detail = "stale-cache", f"{reason}; cache {_age_text(age)} old"
             return cached
-        log.debug("metadata %s: network unavailable (%s) and no cache; the parser's bundled values apply", venue, reason)
-        return VenueMetadata(venue, source="bundled", detail=reason)
+        log.debug("metadata %s: network unavailable (%s) and no cache; shipped tables apply", venue, reason)
+        return VenueMetadata(venue, instruments=bundled_instruments(venue), source="bundled", detail=reason)
     write_cache(cache_dir, fresh)
     log.info("metadata %s: %d instruments from the network", venue, len(fresh.instruments))
     return fresh

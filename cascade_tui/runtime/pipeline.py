@@ -21,7 +21,8 @@ import msgspec
 from cascade_tui.engine import Engine, EngineParams, Signal, Snapshot
 from cascade_tui.engine.params import validate
 from cascade_tui.feeds import make_parser
-from cascade_tui.feeds.base import FrameParser
+from cascade_tui.feeds.base import META_CHANNEL, FrameParser
+from cascade_tui.feeds.metadata import bundled_instruments
 from cascade_tui.model import Event, Mark, RawFrame, Trade
 from cascade_tui.sinks.base import Sink
 from cascade_tui.sources.base import FeedStatus, Source
@@ -62,6 +63,7 @@ class Pipeline:
         self.wall_finished: float | None = None
         self.latest_snapshot: Snapshot | None = None
         self.final_feed_status: dict[str, FeedStatus] | None = None
+        self._pending_meta: list[RawFrame] = []
         self.error: BaseException | None = None
         self.finished = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -121,11 +123,18 @@ class Pipeline:
     def parser(self, venue: str) -> FrameParser | None:
         p = self.parsers.get(venue)
         if p is None:
+            # live metadata when the source fetched it, else the tables shipped with the package
+            metadata = self.metadata.get(venue) or bundled_instruments(venue)
             try:
-                p = make_parser(venue, self.metadata.get(venue))
+                p = make_parser(venue, metadata)
             except (KeyError, ImportError, AttributeError):
                 return None
             self.parsers[venue] = p
+            if self.source.kind == "live" and metadata:
+                # a recording starts each venue with the metadata in force, so its replay
+                # sizes contracts exactly as this run did
+                meta = RawFrame(0.0, venue, msgspec.json.encode(metadata).decode(), META_CHANNEL)
+                self._pending_meta.append(meta)
         return p
 
     async def run(self) -> None:
@@ -215,9 +224,11 @@ class Pipeline:
             t0 = perf()
             if isinstance(item, RawFrame):
                 self.frames += 1
+                parser = self.parser(item.venue)
+                if self._pending_meta:
+                    self._record_metadata(item)
                 for sink in self.sinks:
                     sink.on_frame(item)
-                parser = self.parser(item.venue)
                 if parser is None:
                     self.unknown_venue_frames += 1
                     continue
@@ -253,6 +264,13 @@ class Pipeline:
                 self._emit(signals)
                 engine.record_latency("signal", perf() - t0)
         return False
+
+    def _record_metadata(self, before: RawFrame) -> None:
+        for meta in self._pending_meta:
+            stamped = RawFrame(before.ts, meta.venue, meta.data, meta.channel)
+            for sink in self.sinks:
+                sink.on_frame(stamped)
+        self._pending_meta.clear()
 
     def _emit(self, signals: list[Signal]) -> None:
         for sig in signals:

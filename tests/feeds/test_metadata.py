@@ -17,6 +17,7 @@ from cascade_tui.feeds import make_parser
 from cascade_tui.feeds.metadata import (
     SOURCES,
     VenueMetadata,
+    bundled_instruments,
     fetch_venue,
     load_metadata,
     load_venue,
@@ -202,7 +203,9 @@ async def test_offline_falls_back_to_a_stale_cache_then_to_bundled(tmp_path: Pat
         bundled = await load_venue("gate", client, cache_dir=tmp_path, max_age_h=24)
     assert stale.source == "stale-cache" and stale.instruments["BTC-USDT-SWAP"]["ctVal"] == "0.01"
     assert "Name or service not known" in stale.detail
-    assert bundled.source == "bundled" and bundled.instruments == {} and bundled.perpetuals == []
+    # no network, no cache: the tables shipped with the package (built from recorded REST snapshots)
+    assert bundled.source == "bundled" and bundled.perpetuals == []
+    assert bundled.instruments == bundled_instruments("gate") and bundled.instruments["BTC_USDT"]["quanto_multiplier"]
     assert "cache 72.0 h old" in stale.detail
 
 

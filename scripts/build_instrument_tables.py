@@ -1,0 +1,67 @@
+"""Builds cascade_tui/data/instruments/<venue>.json from the REST instrument snapshots in
+../shared/samples/cryptofeed (see samples/SOURCES.md), using the same normalizers as the
+live metadata fetch. These tables are the last fallback for contract values (after live
+metadata and the on-disk cache), so replays of captures without metadata still size
+contracts correctly for hundreds of instruments.
+
+    .venv/bin/python scripts/build_instrument_tables.py [--samples ../shared/samples/cryptofeed]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from cascade_tui.feeds.metadata import SOURCES
+
+REPO = Path(__file__).resolve().parents[1]
+OUT = REPO / "cascade_tui" / "data" / "instruments"
+
+# venue -> (sample file, url fragment of the request the live fetch makes)
+SAMPLES = {
+    "binance": ("BINANCE_FUTURES.0", "/fapi/v1/exchangeInfo"),
+    "okx": ("OKX.0", "instType=SWAP"),
+    "bitmex": ("BITMEX.0", "/instrument/active"),
+    "gate": ("GATEIO_FUTURES.0", "/futures/usdt/contracts"),
+    "htx": ("HUOBI_SWAP.0", "/linear-swap-api/v1/swap_contract_info"),
+    "kraken": ("KRAKEN_FUTURES.0", "/derivatives/api/v3/instruments"),
+}
+
+
+def bodies(path: Path, fragment: str) -> tuple[list[object], float]:
+    """The newest `<url> -> <ts>: <json>` body whose url contains `fragment`."""
+    found: list[tuple[float, object]] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        head, sep, body = line.partition(": ")
+        if not sep or " -> " not in head:
+            continue
+        url, _, ts = head.partition(" -> ")
+        if fragment in url:
+            found.append((float(ts), json.loads(body)))
+    if not found:
+        raise SystemExit(f"{path}: no response for {fragment}")
+    ts, body = max(found, key=lambda x: x[0])
+    return [body], ts
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--samples", type=Path, default=REPO.parent / "shared" / "samples" / "cryptofeed")
+    args = ap.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+    for venue, (name, fragment) in SAMPLES.items():
+        got, ts = bodies(args.samples / name, fragment)
+        instruments, _ = SOURCES[venue].normalize(got)
+        doc = {
+            "venue": venue,
+            "source": f"cryptofeed sample_data/{name} (see shared/samples/SOURCES.md)",
+            "fetched_ts": ts,
+            "instruments": dict(sorted(instruments.items())),
+        }
+        (OUT / f"{venue}.json").write_text(json.dumps(doc, separators=(",", ":")) + "\n", encoding="utf-8")
+        print(f"{venue}: {len(instruments)} instruments")
+
+
+if __name__ == "__main__":
+    main()
