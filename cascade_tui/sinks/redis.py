@@ -1,10 +1,14 @@
 """Publishes metrics, signals and events to Redis (DESIGN.md §4, docs/redis.md).
 
 The hooks run on the engine's loop and only enqueue: the snapshot goes into a one-slot
-mailbox, events and signals into one bounded queue. A writer task flushes every ~100 ms in
-one pipelined round trip (latest value wins per key). Redis down, slow or restarted never
-stalls the engine: the writer reconnects with backoff, and after every (re)connect writes
-the current state again (metrics from the latest snapshot, params, heartbeat).
+mailbox, events and signals into one bounded queue. Two writer tasks, each with its own
+connection: the bulk writer flushes metrics, events, params and the heartbeat every ~100 ms
+in one pipelined round trip (latest value wins per key); the signal writer is woken by each
+signal and writes it (key, history, PUBLISH) at once in its own small pipeline, so a signal
+never waits behind a bulk batch of events. Signals are written by that one task, oldest
+first, so their order is kept. Redis down, slow or restarted never stalls the engine: both
+writers reconnect with backoff, and after every (re)connect the bulk writer writes the
+current state again (metrics from the latest snapshot, params, heartbeat).
 
 Overflow policy (capacity = `RedisConfig.queue_size` items): the oldest metric write goes
 first, then the oldest event, and signals are kept longest; drops are counted per kind.
@@ -165,6 +169,10 @@ class RedisSink(Sink):
         self._client: aioredis.Redis | None = None
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        # the signal fast path: its own connection, task and wake-up
+        self._signal_client: aioredis.Redis | None = None
+        self._signal_task: asyncio.Task[None] | None = None
+        self._signal_wake = asyncio.Event()
         self._closing = False
         self._started_wall = time.time()
         self._last_heartbeat = 0.0
@@ -181,7 +189,9 @@ class RedisSink(Sink):
 
     def on_signal(self, sig: Signal) -> None:
         self.queue.put_signal(sig)
-        self._wake.set()  # signals go out without waiting for the tick
+        self._signal_wake.set()  # signals go out at once, on their own connection
+        if self._client is None:
+            self._wake.set()  # and a disconnected bulk writer retries now rather than after its backoff
 
     def on_snapshot(self, snap: Snapshot) -> None:
         self._latest_snapshot = snap
@@ -197,21 +207,25 @@ class RedisSink(Sink):
         if self._task is None:
             self._started_wall = time.time()
             self._task = asyncio.create_task(self._run(), name="redis-sink")
+            self._signal_task = asyncio.create_task(self._run_signals(), name="redis-sink-signals")
 
     async def close(self) -> None:
         if self._closing:
             return
         self._closing = True
         self._wake.set()
-        task = self._task
-        if task is not None:
-            try:
-                await asyncio.wait_for(asyncio.shield(task), CLOSE_FLUSH_S)
-            except (TimeoutError, asyncio.CancelledError):
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+        self._signal_wake.set()
+        tasks = [t for t in (self._signal_task, self._task) if t is not None]
+        if tasks:
+            # both writers share the one close budget; what is still writing after it is cancelled
+            await asyncio.wait(tasks, timeout=CLOSE_FLUSH_S)
+            for task in tasks:
+                if not task.done():
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await task
         await self._drop_client()
+        await self._drop_signal_client()
         self.state = "down"
 
     def stats(self) -> dict[str, Any]:
@@ -277,7 +291,11 @@ class RedisSink(Sink):
         base = min(BACKOFF_MAX_S, BACKOFF_FIRST_S * 2 ** min(attempt, 10))
         return base * random.uniform(0.5, 1.0)
 
-    async def _connect(self) -> bool:
+    async def _open_client(self, track_state: bool = True) -> aioredis.Redis | None:
+        """A pinged client, or None (the failure counted) when the server cannot be reached.
+
+        Only the bulk writer's connection moves `state` (track_state); the signal writer's
+        failures are counted alone."""
         client = aioredis.from_url(
             self._url,
             socket_connect_timeout=CONNECT_TIMEOUT_S,
@@ -288,9 +306,18 @@ class RedisSink(Sink):
         try:
             await client.ping()
         except REDIS_ERRORS as exc:
-            self._on_error(exc)
+            if track_state:
+                self._on_error(exc)
+            else:
+                self._count_error(exc)
             with contextlib.suppress(Exception):
                 await client.aclose()
+            return None
+        return client
+
+    async def _connect(self) -> bool:
+        client = await self._open_client()
+        if client is None:
             return False
         if self._lost_since is not None:
             self.reconnects += 1
@@ -309,6 +336,86 @@ class RedisSink(Sink):
         if client is not None:
             with contextlib.suppress(Exception):
                 await client.aclose()
+
+    async def _drop_signal_client(self) -> None:
+        client, self._signal_client = self._signal_client, None
+        if client is not None:
+            with contextlib.suppress(Exception):
+                await client.aclose()
+
+    # ------------------------------------------------------------------ signal writer task
+
+    async def _run_signals(self) -> None:
+        """Write each signal as soon as it is queued, on the signal connection (opened ahead
+        of the first signal, so a signal does not pay for the connect)."""
+        attempt = 0
+        tried_after_close = False
+        while True:
+            final = self._closing
+            if final and not self.queue.signals:
+                return
+            if self._signal_client is None:
+                if final:
+                    # closing while disconnected: one last attempt to deliver what is queued
+                    if tried_after_close:
+                        return
+                    tried_after_close = True
+                self._signal_client = await self._open_client(track_state=False)
+                if self._signal_client is None:
+                    attempt += 1
+                    if not self._closing:
+                        await self._sleep_signals(self._backoff(attempt))
+                    continue
+                attempt = 0
+            if not self.queue.signals:
+                await self._signal_wake.wait()
+                self._signal_wake.clear()
+                continue
+            try:
+                await self._flush_signals(self._signal_client)
+            except REDIS_ERRORS as exc:
+                # counted; the connection state shown is the bulk writer's
+                self._count_error(exc)
+                await self._drop_signal_client()
+            except Exception as exc:  # a bug must not end publishing for the rest of the run
+                self._count_error(exc)
+                log.exception("redis %s: unexpected error while writing signals", self.display)
+                if final:
+                    return
+                await self._sleep_signals(TICK_S)
+
+    async def _sleep_signals(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._signal_wake.wait(), seconds)
+        self._signal_wake.clear()
+
+    async def _flush_signals(self, client: aioredis.Redis) -> None:
+        """One small pipeline with every queued signal, oldest first."""
+        queue = self.queue
+        signals = list(queue.signals)
+        pipe = client.pipeline(transaction=False)
+        newest_signal_ts = signals[0][1].ts
+        for _, sig in signals:
+            payload = signal_encoder.encode(sig)
+            pipe.set(self.keys.signal(sig.level_name, sig.ts), payload, ex=TTL_SIGNAL_S)
+            pipe.zadd(self.keys.signals_history, {payload: sig.ts})
+            pipe.publish(self.keys.signals_channel, payload)
+            newest_signal_ts = max(newest_signal_ts, sig.ts)
+        # age is measured on the engine clock so replayed (old) signals are kept too
+        pipe.zremrangebyscore(
+            self.keys.signals_history, "-inf", f"({newest_signal_ts - self.config.history_max_age_s}"
+        )
+        pipe.zremrangebyrank(self.keys.signals_history, 0, -(self.config.history_max + 1))
+        t0 = time.perf_counter()
+        results = await pipe.execute(raise_on_error=False)
+        self._own_latency.append(time.perf_counter() - t0)
+        self._count_refusals(results)
+        queue.forget_written({}, 0, signals[-1][0])
+        self.published += len(signals)
+
+    def _count_error(self, exc: BaseException) -> None:
+        self.errors += 1
+        self.last_error = scrub_secrets(f"{type(exc).__name__}: {exc}", self._url)
 
     def _on_error(self, exc: BaseException) -> None:
         """Count a connection-level failure and move connected -> reconnecting -> down."""
@@ -353,22 +460,6 @@ class RedisSink(Sink):
                 pipe.set(w.key, w.value, ex=w.ttl)
             else:
                 pipe.hset(w.key, w.field, w.value)
-        last_signal_seq = 0
-        newest_signal_ts: float | None = None
-        signals = list(queue.signals)
-        for seq, sig in signals:
-            last_signal_seq = seq
-            payload = signal_encoder.encode(sig)
-            pipe.set(self.keys.signal(sig.level_name, sig.ts), payload, ex=TTL_SIGNAL_S)
-            pipe.zadd(self.keys.signals_history, {payload: sig.ts})
-            pipe.publish(self.keys.signals_channel, payload)
-            newest_signal_ts = sig.ts if newest_signal_ts is None else max(newest_signal_ts, sig.ts)
-        if newest_signal_ts is not None:
-            # age is measured on the engine clock so replayed (old) signals are kept too
-            pipe.zremrangebyscore(
-                self.keys.signals_history, "-inf", f"({newest_signal_ts - self.config.history_max_age_s}"
-            )
-            pipe.zremrangebyrank(self.keys.signals_history, 0, -(self.config.history_max + 1))
         # params before events: a remote viewer reading the first events already finds them
         params_sent = False
         if self._params_dirty and self._params_payload is not None:
@@ -405,8 +496,7 @@ class RedisSink(Sink):
         results = await pipe.execute(raise_on_error=False)
         self._own_latency.append(time.perf_counter() - t0)
         self._count_refusals(results)
-        queue.forget_written(metric_seqs, last_event_seq, last_signal_seq)
-        self.published += len(signals)
+        queue.forget_written(metric_seqs, last_event_seq, 0)
         self.events_written += n_events
         if params_sent:
             self._params_dirty = False
