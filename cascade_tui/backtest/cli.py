@@ -29,6 +29,7 @@ from cascade_tui.backtest.cli_common import (
     parse_args_or_code,
     pct_or_dash,
     progress_bar,
+    report_console,
     rules_from_args,
 )
 from cascade_tui.backtest.evaluate import assign_labels, evaluate
@@ -194,7 +195,7 @@ def _run_backtest(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(to_json(report) + "\n")
         return 0
-    console = Console()
+    console = report_console()
     render(report, console, LEVEL_NAMES[level])
     if args.sweep:
         _render_sweep(report["sweep"], console)

@@ -123,3 +123,12 @@ def pct_or_dash(x: float | None) -> str:
 
 def num_or_dash(x: float | None, unit: str = "") -> str:
     return "—" if x is None else f"{x:.2f}{unit}"
+
+
+def report_console() -> Console:
+    """stdout console for reports: full-width tables even when piped to a file or a pager
+    (rich would otherwise fold every column to fit 80 characters)."""
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=160)
+    return console

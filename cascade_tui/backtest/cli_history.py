@@ -8,10 +8,15 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from rich.console import Console
 from rich.table import Table
 
-from cascade_tui.backtest.cli_common import BadArguments, config_from, fail, parse_args_or_code
+from cascade_tui.backtest.cli_common import (
+    BadArguments,
+    config_from,
+    fail,
+    parse_args_or_code,
+    report_console,
+)
 from cascade_tui.sinks.history import default_history_path
 from cascade_tui.sinks.history_db import read_history
 
@@ -59,7 +64,7 @@ def _run_history(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(json.dumps({"v": 1, **data}, sort_keys=True, indent=2) + "\n")
         return 0
-    console = Console()
+    console = report_console()
     console.print(f"[bold]History[/] {data['source']}")
     sigs = Table(title=f"Last {len(data['signals'])} signal transitions", title_justify="left")
     for col in ("time (UTC)", "asset", "level", "state", "direction", "score", "regime"):

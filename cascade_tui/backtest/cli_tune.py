@@ -22,6 +22,7 @@ from cascade_tui.backtest.cli_common import (
     parse_args_or_code,
     pct_or_dash,
     progress_bar,
+    report_console,
     rules_from_args,
 )
 from cascade_tui.backtest.report import render
@@ -164,7 +165,7 @@ def _run_tune(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(json.dumps(summary, sort_keys=True, indent=2) + "\n")
         return 0
-    console = Console()
+    console = report_console()
     table = Table(title=f"Training candidates at {name} (best 10 by the objective)", title_justify="left")
     for col in ("#", "candidate", "prec", "recall", "F1", "delay50", "ok"):
         table.add_column(col, justify="left" if col == "candidate" else "right")
