@@ -173,7 +173,9 @@ class CascadeApp(App[int]):
         if event.worker is not self._pipeline_worker:
             return
         if event.state == WorkerState.ERROR:
-            self.notify(f"engine stopped: {event.worker.error}", title="pipeline error", severity="error", timeout=30)
+            self.notify(
+                f"engine stopped: {event.worker.error}", title="pipeline error", severity="error", timeout=30
+            )
         elif event.state == WorkerState.SUCCESS and not self._source_end_reported:
             self._source_end_reported = True
             self.notify("the source has ended; the last state stays on screen", title="source finished")
@@ -473,4 +475,3 @@ def run_dashboard(pipeline: Pipeline, options: RunOptions, status: dict[str, str
         pipeline.finished.wait(STOP_TIMEOUT_S if app.pipeline_started else 0)
     # 0 after q or ctrl+q; Textual sets 1 when the app itself crashed
     return app.return_code if app.return_code is not None else 0
-

@@ -23,7 +23,9 @@ PICTURE_LATENCY: dict[str, LatencyView] = {
 }
 
 
-def demo_pipeline(seed: int = 7, params: EngineParams | None = None, seconds: float | None = None) -> Pipeline:
+def demo_pipeline(
+    seed: int = 7, params: EngineParams | None = None, seconds: float | None = None
+) -> Pipeline:
     """A pipeline over the seeded demo market at full speed that nobody has started yet."""
     return Pipeline(DemoSource(seed=seed, speed=0.0), Engine(params), duration_s=seconds)
 

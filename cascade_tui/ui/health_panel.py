@@ -38,7 +38,12 @@ class HealthPanel(Panel):
         if snap is None:
             return Text("no health data yet", style=pal.dim)
         table = Table(
-            box=None, expand=True, padding=(0, 1), pad_edge=False, show_edge=False, header_style=f"bold {pal.dim}"
+            box=None,
+            expand=True,
+            padding=(0, 1),
+            pad_edge=False,
+            show_edge=False,
+            header_style=f"bold {pal.dim}",
         )
         table.add_column("venue", width=12, no_wrap=True)
         table.add_column("state", width=11, no_wrap=True)
@@ -47,7 +52,9 @@ class HealthPanel(Panel):
         table.add_column("err", width=4, justify="right", no_wrap=True)
         table.add_column("drop", width=5, justify="right", no_wrap=True)
         # problems first: when the panel is short, the rows cut off are the healthy ones
-        venues = sorted(snap.venues, key=lambda v: (v.state == "live", v.parse_errors == 0, v.reconnects == 0))
+        venues = sorted(
+            snap.venues, key=lambda v: (v.state == "live", v.parse_errors == 0, v.reconnects == 0)
+        )
         for v in venues:
             age_style = pal.state("stale") if (v.last_message_age_s or 0) > 30 else ""
             table.add_row(
@@ -56,7 +63,10 @@ class HealthPanel(Panel):
                 Text(fmt.age(v.last_message_age_s), style=age_style),
                 Text(str(v.reconnects), style=pal.state("stale") if v.reconnects else pal.dim),
                 Text(str(v.parse_errors), style=pal.state("down") if v.parse_errors else pal.dim),
-                Text(str(self.venue_drops.get(v.venue, 0)), style=pal.state("down") if self.venue_drops.get(v.venue) else pal.dim),
+                Text(
+                    str(self.venue_drops.get(v.venue, 0)),
+                    style=pal.state("down") if self.venue_drops.get(v.venue) else pal.dim,
+                ),
             )
         return Group(self._latency_line(snap.latency), self._drops_line(), table)
 

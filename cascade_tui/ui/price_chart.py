@@ -66,8 +66,10 @@ class PriceChart(PlotextPlot):
         plt.clear_data()
         plt.clear_figure()
         prices = list(vol.price_history)
-        regimes = list(vol.regime_history[-len(prices):]) if vol.regime_history else []
-        regimes = [regimes[0]] * (len(prices) - len(regimes)) + regimes if regimes else ["NORMAL"] * len(prices)
+        regimes = list(vol.regime_history[-len(prices) :]) if vol.regime_history else []
+        regimes = (
+            [regimes[0]] * (len(prices) - len(regimes)) + regimes if regimes else ["NORMAL"] * len(prices)
+        )
         # decimate to about two points per column: plotext cost grows with the point count
         step = max(1, len(prices) // max(1, 2 * self.size.width))
         idx = list(range(0, len(prices), step))
@@ -77,7 +79,9 @@ class PriceChart(PlotextPlot):
         ys = [prices[i] for i in idx]
         rs = tuple(regimes[i] for i in idx)
         for start, end, regime in regime_runs(rs):
-            plt.plot(xs[start : end + 1], ys[start : end + 1], color=_rgb(pal.regime(regime)), marker="braille")
+            plt.plot(
+                xs[start : end + 1], ys[start : end + 1], color=_rgb(pal.regime(regime)), marker="braille"
+            )
         plt.xlabel("minutes ago")
         plt.frame(False)
         plt.ticks_color(_rgb(pal.dim))
@@ -85,7 +89,6 @@ class PriceChart(PlotextPlot):
         lo, hi = min(ys), max(ys)
         ticks = [lo + (hi - lo) * k / 3 for k in range(4)] if hi > lo else [lo]
         plt.yticks(ticks, [_short_price(t, hi - lo) for t in ticks])
-
 
 
 def _nice_ticks(lo: float, hi: float) -> list[float]:

@@ -43,7 +43,10 @@ class ReplayBar(Widget):
         if self.ended:
             text.append(" ■ ended  ", f"bold {pal.dim}")
         else:
-            text.append(" ⏸ paused " if paused else " ▶ playing", f"bold {pal.accent if paused else pal.get('state-live')}")
+            text.append(
+                " ⏸ paused " if paused else " ▶ playing",
+                f"bold {pal.accent if paused else pal.get('state-live')}",
+            )
         text.append(f"  {speed_label(float(p.get('speed') or 0.0))}", "bold")
         text.append("  " + fmt.date_clock(p.get("ts")) + " UTC", pal.fg)
         frac = self.fraction()

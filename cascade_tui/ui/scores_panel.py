@@ -45,7 +45,9 @@ def asset_cells(asset: AssetView, window_index: int, pal: Palette) -> tuple[Text
     active = asset.level > 0
     score = Text(fmt.bar(asset.score, 4), style=level_colour if active else pal.primary)
     score.append(f" {asset.score:.2f}", style=f"bold {level_colour}" if active else "")
-    level = Text(fmt.level_name(asset.level) if active else "—", style=f"bold {level_colour}" if active else pal.dim)
+    level = Text(
+        fmt.level_name(asset.level) if active else "—", style=f"bold {level_colour}" if active else pal.dim
+    )
     velocity = asset.velocity[window_index] if window_index < len(asset.velocity) else None
     evs = velocity.events_per_s if velocity else 0.0
     usds = velocity.usd_per_s if velocity else 0.0
@@ -128,7 +130,11 @@ class ScoresPanel(Vertical, can_focus=False):
             cursor_type="row", cursor_foreground_priority="renderable", id="scores-table"
         )
         for key, label, width in COLUMNS:
-            table.add_column(Text(label, justify="right" if key in ("evs", "usds", "oi", "funding") else "left"), key=key, width=width)
+            table.add_column(
+                Text(label, justify="right" if key in ("evs", "usds", "oi", "funding") else "left"),
+                key=key,
+                width=width,
+            )
         yield table
         yield ScoreBreakdown(self.view)
 

@@ -84,5 +84,10 @@ class SignalLog(VerticalScroll, can_focus=True):
                 body.append(fmt.clock(line.ts) + " ", pal.dim)
                 body.append(f"⚙ {line.note}", pal.accent)
         if not lines:
-            body.append("no signals yet" if not self.view.signal_filter else f"no signals for {self.view.signal_filter}", pal.dim)
+            body.append(
+                "no signals yet"
+                if not self.view.signal_filter
+                else f"no signals for {self.view.signal_filter}",
+                pal.dim,
+            )
         self.query_one("#signal-lines", Static).update(body)

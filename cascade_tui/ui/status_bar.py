@@ -22,7 +22,13 @@ class StatusBar(Widget):
         self.display_paused = False
 
     def show(
-        self, snapshot: Snapshot | None, *, source: str, redis: str, redis_state: str = "", display_paused: bool
+        self,
+        snapshot: Snapshot | None,
+        *,
+        source: str,
+        redis: str,
+        redis_state: str = "",
+        display_paused: bool,
     ) -> None:
         self.snapshot = snapshot
         self.source_label = source
@@ -71,7 +77,9 @@ class StatusBar(Widget):
         text.append(*sep)
         text.append("market ", pal.dim)
         level = snap.market_level
-        text.append(fmt.level_name(level) if level else "calm", f"bold {pal.level(level)}" if level else pal.dim)
+        text.append(
+            fmt.level_name(level) if level else "calm", f"bold {pal.level(level)}" if level else pal.dim
+        )
         if self.display_paused:
             text.append(*sep)
             text.append(" DISPLAY PAUSED ", f"bold reverse {pal.accent}")

@@ -41,7 +41,11 @@ class TapePanel(Panel):
             return Text("no liquidations above the floor yet", style=pal.dim)
         # one cell of space left of each column (not both sides): the tape fits 42 columns
         table = Table(
-            box=None, expand=True, padding=(0, 0, 0, 1), pad_edge=False, show_edge=False,
+            box=None,
+            expand=True,
+            padding=(0, 0, 0, 1),
+            pad_edge=False,
+            show_edge=False,
             header_style=f"bold {pal.dim}",
         )
         table.add_column("time", width=8, no_wrap=True)

@@ -41,8 +41,17 @@ APP_VARIABLE_DEFAULTS: Final[dict[str, str]] = {
 }
 
 _COLOUR_KEYS: Final = (
-    "primary", "secondary", "accent", "warning", "error", "success",
-    "foreground", "background", "surface", "panel", "boost",
+    "primary",
+    "secondary",
+    "accent",
+    "warning",
+    "error",
+    "success",
+    "foreground",
+    "background",
+    "surface",
+    "panel",
+    "boost",
 )
 
 

@@ -49,7 +49,12 @@ class VenuePanel(Panel):
             return Text("no venue data yet", style=pal.dim)
         spark_width = max(6, self.content_size.width - FIXED_COLUMNS_WIDTH)
         table = Table(
-            box=None, expand=True, padding=(0, 1), pad_edge=False, show_edge=False, header_style=f"bold {pal.dim}"
+            box=None,
+            expand=True,
+            padding=(0, 1),
+            pad_edge=False,
+            show_edge=False,
+            header_style=f"bold {pal.dim}",
         )
         table.add_column("venue", width=11, no_wrap=True)
         table.add_column("state", width=12, no_wrap=True)
@@ -69,9 +74,14 @@ class VenuePanel(Panel):
         state = Text(state_label(venue), style=pal.state(venue.state))
         active = events > 0
         ev_text = Text(fmt.rate(events), style="bold" if active else pal.dim)
-        usd_text = Text(fmt.usd(usd), style=pal.side("long" if venue.long_usd >= venue.short_usd else "short") if active else pal.dim)
+        usd_text = Text(
+            fmt.usd(usd),
+            style=pal.side("long" if venue.long_usd >= venue.short_usd else "short") if active else pal.dim,
+        )
         history = venue.history[-SPARK_SECONDS:]
         if venue.saturated:
             state.append(" SAT", style=f"bold {pal.accent}")
-        spark = Text(fmt.sparkline(history, spark_width), style=pal.primary if venue.state == "live" else pal.dim)
+        spark = Text(
+            fmt.sparkline(history, spark_width), style=pal.primary if venue.state == "live" else pal.dim
+        )
         return name, state, ev_text, usd_text, spark

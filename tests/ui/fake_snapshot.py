@@ -37,8 +37,16 @@ VENUES: tuple[tuple[str, bool, str, str], ...] = (
     ("dydx", False, "blocked", "HTTP 451"),
     ("hyperliquid", False, "disabled", ""),
 )
-VENUE_SHARE = {"binance": 0.35, "bybit": 0.25, "okx": 0.15, "bitmex": 0.04, "deribit": 0.03, "gate": 0.05,
-               "bitget": 0.08, "kraken": 0.02}
+VENUE_SHARE = {
+    "binance": 0.35,
+    "bybit": 0.25,
+    "okx": 0.15,
+    "bitmex": 0.04,
+    "deribit": 0.03,
+    "gate": 0.05,
+    "bitget": 0.08,
+    "kraken": 0.02,
+}
 ASSETS: tuple[tuple[str, float, float, int, str], ...] = (
     # asset, price, score, level, direction
     ("BTC", 88_412.5, 0.63, 2, "long"),
@@ -55,8 +63,12 @@ def _velocities(base_events: float, base_usd: float) -> tuple[Velocity, ...]:
     # shorter windows run hotter during a cascade
     boost = {1: 1.9, 5: 1.5, 20: 1.0, 60: 0.6}
     return tuple(
-        Velocity(window_s=w, events_per_s=base_events * boost[w], usd_per_s=base_usd * boost[w],
-                 acceleration=base_events * (boost[w] - 1.0))
+        Velocity(
+            window_s=w,
+            events_per_s=base_events * boost[w],
+            usd_per_s=base_usd * boost[w],
+            acceleration=base_events * (boost[w] - 1.0),
+        )
         for w in WINDOWS
     )
 
@@ -104,8 +116,10 @@ def build_snapshot(seed: int = 7, *, quiet: bool = False) -> Snapshot:
     for i, (name, px, score, level, direction) in enumerate(ASSETS):
         score = 0.02 + 0.01 * i if quiet else score
         level = 0 if quiet else level
-        comps = {f: round(min(1.0, max(0.0, score * (1.25 - 0.12 * k) + rng.uniform(-0.08, 0.08))), 3)
-                 for k, f in enumerate(FACTORS)}
+        comps = {
+            f: round(min(1.0, max(0.0, score * (1.25 - 0.12 * k) + rng.uniform(-0.08, 0.08))), 3)
+            for k, f in enumerate(FACTORS)
+        }
         events = 0.0 if quiet else round(6.0 * score**2, 2)
         usd = events * px * (0.8 if name == "BTC" else 400 / max(px, 1.0)) * 0.5
         assets.append(
@@ -155,25 +169,48 @@ def build_snapshot(seed: int = 7, *, quiet: bool = False) -> Snapshot:
         venue = ("binance", "bybit", "okx", "bitget")[k % 4]
         usd = sizes[(k * 3) % len(sizes)] * (0.9 + 0.2 * rng.random())
         tape.append(
-            TapeEntry(ts=NOW - k * 0.7, event_ts=NOW - k * 0.7 - 0.05, venue=venue, asset=name,
-                      instrument=f"{name}USDT", side="long" if k % 5 else "short", price=px,
-                      usd=round(usd, 2), sampled=venue in ("binance", "okx", "bitget"))
+            TapeEntry(
+                ts=NOW - k * 0.7,
+                event_ts=NOW - k * 0.7 - 0.05,
+                venue=venue,
+                asset=name,
+                instrument=f"{name}USDT",
+                side="long" if k % 5 else "short",
+                price=px,
+                usd=round(usd, 2),
+                sampled=venue in ("binance", "okx", "bitget"),
+            )
         )
     signals = []
     plan = [
-        ("BTC", 2, "escalate", 0.63), ("ETH", 2, "escalate", 0.56), ("SOL", 1, "open", 0.41),
-        ("BTC", 1, "open", 0.33), ("ETH", 1, "open", 0.31), ("DOGE", 0, "close", 0.12),
-        ("XRP", 3, "deescalate", 0.66), ("XRP", 3, "escalate", 0.74), ("*", 2, "open", 0.55),
+        ("BTC", 2, "escalate", 0.63),
+        ("ETH", 2, "escalate", 0.56),
+        ("SOL", 1, "open", 0.41),
+        ("BTC", 1, "open", 0.33),
+        ("ETH", 1, "open", 0.31),
+        ("DOGE", 0, "close", 0.12),
+        ("XRP", 3, "deescalate", 0.66),
+        ("XRP", 3, "escalate", 0.74),
+        ("*", 2, "open", 0.55),
         ("DOGE", 1, "open", 0.32),
     ]
     for k, (asset, level, state, score) in enumerate(plan):
         ts = NOW - 4 - k * 37.5
         signals.append(
-            Signal(v=1, ts=ts, asset=asset, level=level, level_name=LEVEL_NAMES[level], state=state,
-                   episode=f"{asset}-{int((ts - 60) * 1000)}", score=score,
-                   components={f: round(score, 2) for f in FACTORS},
-                   direction="short" if asset == "DOGE" else "long",
-                   venues=["binance", "bybit", "okx"][: 1 + k % 3], regime="EXTREME")
+            Signal(
+                v=1,
+                ts=ts,
+                asset=asset,
+                level=level,
+                level_name=LEVEL_NAMES[level],
+                state=state,
+                episode=f"{asset}-{int((ts - 60) * 1000)}",
+                score=score,
+                components={f: round(score, 2) for f in FACTORS},
+                direction="short" if asset == "DOGE" else "long",
+                venues=["binance", "bybit", "okx"][: 1 + k % 3],
+                regime="EXTREME",
+            )
         )
     if quiet:
         tape, signals = [], []

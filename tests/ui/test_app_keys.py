@@ -240,10 +240,18 @@ async def test_critical_signal_rings_the_bell_and_toasts(make_app: AppFactory, f
         app.notify = notify  # type: ignore[method-assign]
         base = fake_snap.signals[0]
         critical = msgspec.structs.replace(
-            base, ts=fake_snap.ts + 2, asset="SOL", level=3, level_name="CRITICAL", state="escalate",
-            episode="SOL-1", score=0.81,
+            base,
+            ts=fake_snap.ts + 2,
+            asset="SOL",
+            level=3,
+            level_name="CRITICAL",
+            state="escalate",
+            episode="SOL-1",
+            score=0.81,
         )
-        app.fixed_snapshot = msgspec.structs.replace(fake_snap, ts=fake_snap.ts + 2, signals=(critical, *fake_snap.signals))
+        app.fixed_snapshot = msgspec.structs.replace(
+            fake_snap, ts=fake_snap.ts + 2, signals=(critical, *fake_snap.signals)
+        )
         app.refresh_frame()
         await pilot.pause()
         assert rang == [True]
@@ -257,7 +265,9 @@ async def test_bell_and_toasts_can_be_switched_off(make_app: AppFactory, fake_sn
     rang: list[bool] = []
     async with app.run_test(size=(120, 40)):
         app.bell = lambda: rang.append(True)  # type: ignore[method-assign]
-        sig: Signal = msgspec.structs.replace(fake_snap.signals[0], ts=fake_snap.ts + 3, level=3, state="open", episode="x")
+        sig: Signal = msgspec.structs.replace(
+            fake_snap.signals[0], ts=fake_snap.ts + 3, level=3, state="open", episode="x"
+        )
         app.fixed_snapshot = msgspec.structs.replace(fake_snap, signals=(sig, *fake_snap.signals))
         app.refresh_frame()
         assert rang == []
@@ -281,7 +291,9 @@ async def test_q_stops_the_running_engine_thread() -> None:
     assert app.return_code == 0
 
 
-async def test_scores_update_in_place_and_keep_the_selection(make_app: AppFactory, fake_snap: Snapshot) -> None:
+async def test_scores_update_in_place_and_keep_the_selection(
+    make_app: AppFactory, fake_snap: Snapshot
+) -> None:
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         table = app.query_one("#scores-table")
@@ -323,8 +335,13 @@ async def test_health_panel_shows_sink_drops_and_redis_state(fake_snap: Snapshot
 
     pipeline = demo_pipeline(seed=3)
     pipeline.sinks = [CountingRedis()]
-    app = CascadeApp(pipeline, start_pipeline=False, snapshot=fake_snap, config=Config(),
-                     status={"source": "demo", "redis": "127.0.0.1:6379"})
+    app = CascadeApp(
+        pipeline,
+        start_pipeline=False,
+        snapshot=fake_snap,
+        config=Config(),
+        status={"source": "demo", "redis": "127.0.0.1:6379"},
+    )
     async with app.run_test(size=(120, 40)):
         app.refresh_health_extras()
         app.refresh_frame(force=True)
@@ -370,16 +387,36 @@ async def test_odd_snapshot_values_are_shown_not_raised(make_app: AppFactory, fa
     """NaN numbers, an unknown level or regime, empty series: the dashboard still draws."""
     nan = float("nan")
     asset = msgspec.structs.replace(
-        fake_snap.assets[0], score=nan, level=7, level_name="?", velocity=(), components={}, price=None,
-        oi_change_pct={}, funding_annualized=nan,
+        fake_snap.assets[0],
+        score=nan,
+        level=7,
+        level_name="?",
+        velocity=(),
+        components={},
+        price=None,
+        oi_change_pct={},
+        funding_annualized=nan,
     )
-    venue = msgspec.structs.replace(fake_snap.venues[0], velocity=(), history=(), state="weird", last_message_age_s=nan)
+    venue = msgspec.structs.replace(
+        fake_snap.venues[0], velocity=(), history=(), state="weird", last_message_age_s=nan
+    )
     vol = msgspec.structs.replace(
-        fake_snap.volatility, regime="BIZARRE", rv={}, price_history=(1.0,), regime_history=(), btc_price=nan,
+        fake_snap.volatility,
+        regime="BIZARRE",
+        rv={},
+        price_history=(1.0,),
+        regime_history=(),
+        btc_price=nan,
         regime_since=None,
     )
     odd = msgspec.structs.replace(
-        fake_snap, assets=(asset,), venues=(venue,), volatility=vol, market_level=9, started_ts=None, latency={},
+        fake_snap,
+        assets=(asset,),
+        venues=(venue,),
+        volatility=vol,
+        market_level=9,
+        started_ts=None,
+        latency={},
     )
     app = make_app(snapshot=odd)
     async with app.run_test(size=(120, 40)) as pilot:

@@ -32,7 +32,9 @@ def demo_snap() -> Snapshot:
 
 
 def app_for(snapshot: Snapshot, theme: str = "cascade-dark", **kwargs: Any) -> CascadeApp:
-    return CascadeApp(snapshot=snapshot, status=STATUS, config=Config(), options=RunOptions(theme=theme), **kwargs)
+    return CascadeApp(
+        snapshot=snapshot, status=STATUS, config=Config(), options=RunOptions(theme=theme), **kwargs
+    )
 
 
 async def no_blink(pilot: Pilot[Any]) -> None:

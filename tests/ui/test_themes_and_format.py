@@ -26,7 +26,9 @@ def test_bundled_themes_load_with_every_app_colour() -> None:
 
 def test_a_bad_theme_file_is_refused_naming_the_key(tmp_path: Path) -> None:
     (tmp_path / "ok.toml").write_text('name = "ok"\nprimary = "#336699"\n')
-    (tmp_path / "bad.toml").write_text('name = "bad"\nprimary = "#336699"\n[variables]\nlong-liq = "reddish"\n')
+    (tmp_path / "bad.toml").write_text(
+        'name = "bad"\nprimary = "#336699"\n[variables]\nlong-liq = "reddish"\n'
+    )
     (tmp_path / "typo.toml").write_text('name = "typo"\nprimery = "#336699"\n')
     (tmp_path / "broken.toml").write_text("name = \n")
     loaded = load_themes(tmp_path)
@@ -45,8 +47,18 @@ def test_stylesheet_uses_only_theme_variables() -> None:
     assert not re.search(r"#[0-9a-fA-F]{3,8}\b", css), "hard-coded hex colour in app.tcss"
     assert not re.search(r"\b(rgb|hsl)a?\(", css)
     used = set(re.findall(r"\$([a-z][a-z0-9-]*)", css))
-    textual_base = {"background", "surface", "panel", "foreground", "primary", "secondary", "accent", "error",
-                    "warning", "success"}
+    textual_base = {
+        "background",
+        "surface",
+        "panel",
+        "foreground",
+        "primary",
+        "secondary",
+        "accent",
+        "error",
+        "warning",
+        "success",
+    }
     assert used <= textual_base | set(APP_VARIABLE_DEFAULTS), used - textual_base - set(APP_VARIABLE_DEFAULTS)
 
 

@@ -22,8 +22,15 @@ AppFactory = Callable[..., CascadeApp]
 def test_every_threshold_gate_weight_and_normalizer_is_editable() -> None:
     dotted = {f.dotted for f in editable_fields(EngineParams())}
     assert {"thresholds.watch", "thresholds.warning", "thresholds.critical", "thresholds.exit_gap"} <= dotted
-    assert {"gates.min_events", "gates.usd_floor.BTC", "gates.usd_floor.default", "gates.refractory_s"} <= dotted
-    assert {f"weights.{w}" for w in ("velocity", "acceleration", "volume", "oi", "funding", "volatility")} <= dotted
+    assert {
+        "gates.min_events",
+        "gates.usd_floor.BTC",
+        "gates.usd_floor.default",
+        "gates.refractory_s",
+    } <= dotted
+    assert {
+        f"weights.{w}" for w in ("velocity", "acceleration", "volume", "oi", "funding", "volatility")
+    } <= dotted
     assert "normalizers.velocity_surprise" in dotted
 
 
@@ -40,7 +47,10 @@ def test_build_params_refuses_bad_values_naming_the_key() -> None:
     with pytest.raises(ParamError, match=r"normalizers\.oi_drop_pct"):
         build_params(base, {"normalizers.oi_drop_pct": "0"})
     new = build_params(base, {"thresholds.critical": "0.8", "gates.usd_floor.BTC": "3_000_000"})
-    assert changed_keys(base, new) == [("gates.usd_floor.BTC", 2.0e6, 3.0e6), ("thresholds.critical", 0.7, 0.8)]
+    assert changed_keys(base, new) == [
+        ("gates.usd_floor.BTC", 2.0e6, 3.0e6),
+        ("thresholds.critical", 0.7, 0.8),
+    ]
 
 
 async def set_field(app: CascadeApp, dotted: str, value: str) -> None:
@@ -71,7 +81,9 @@ async def test_valid_edit_is_applied_and_logged(make_app: AppFactory) -> None:
         ("gates.usd_floor.ETH", "-5", "gates.usd_floor.ETH: must be >= 0"),
     ],
 )
-async def test_invalid_edit_is_refused_with_a_message(make_app: AppFactory, dotted: str, value: str, message: str) -> None:
+async def test_invalid_edit_is_refused_with_a_message(
+    make_app: AppFactory, dotted: str, value: str, message: str
+) -> None:
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("t")
