@@ -98,7 +98,7 @@ class Leg:
             since = tau - at
             burst += np.where(since >= 0.0, np.exp(-np.maximum(since, 0.0) / self.burst_tau), 0.0)
         burst *= 0.6 * self.peak_rate
-        # Enough immigrants that the fast kernel alone sustains roughly the peak rate.
+        # Enough immigrants that the fast kernel alone sustains roughly the plateau rate.
         sustained = min(self.peak_rate, self.plateau_rate)
         plateau = sustained * (1.0 - 0.6 * self.n_crit) * np.clip(tau / self.ramp_s, 0.0, 1.0)
         return burst + np.where((tau >= 0.0) & (tau <= self.duration), plateau, 0.0)
@@ -236,8 +236,8 @@ class EpisodePlanner:
                 mark_mult = max(mark_mult, 2.5)
                 n_waves = int(rng.integers(1, 3))
                 waves = tuple(sorted(_uniform(rng, (0.2, 0.7)) * leg_duration for _ in range(n_waves)))
-                # the waves, minutes long, carry most of the USD (§5.9: a $1–3 B peak minute
-                # market-wide and 70 % of the USD within ~40 min); the plateau gets the rest
+                # the waves, minutes long, carry most of the USD so it comes early (§5.9: 70 %
+                # within ~40 min); the plateau between them gets the rest
                 plateau_share = EXTREME_PLATEAU_SHARE
             # the plateau the budget pays for over the duration (20 % spare for bursts and waves)
             plateau_rate = min(
