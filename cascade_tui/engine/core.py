@@ -21,7 +21,12 @@ at the current clock (counted in stats()["out_of_order"]).
 How the work is split (all O(1) amortized per event):
 - per event: decayed rates of its venue, its asset and the market (one exp each), 60 s and
   300 s slot rings, occupancy bits, the asset's baseline minute, and — for a liquidation —
-  the asset's score and level;
+  the asset's score and level, at most once per EVAL_INTERVAL_S of engine clock per asset:
+  a liquidation 100 ms or more after the asset's last liquidation-triggered evaluation is
+  scored at once; one inside that interval is scored by a deferred evaluation at the
+  interval's end (run, at that engine time, by the first event or tick that reaches it), so
+  a burst's signal opens within 100 ms of engine time of its triggering event while a
+  burst of thousands of prints is scored ~10 times a second, not thousands;
 - per second of engine clock (lazily, when the clock crosses a second): the BTC volatility
   grid and regime, and a re-evaluation of every active asset and of the market-wide state, so
   quiet periods decay scores and close signals.
@@ -104,6 +109,8 @@ MARKET_USD_MULT: Final = 10.0  # market USD rule: U20 >= 10 × its baseline ...
 MARKET_FLOOR_MULT: Final = 4.0  # ... and >= 4 × the BTC USD floor
 DOWN_STATES: Final = frozenset({"stale", "blocked", "disabled"})
 MARKET: Final = "*"
+EVAL_INTERVAL_S: Final = 0.1  # engine seconds between liquidation-triggered evaluations of an asset
+_INF: Final = math.inf
 _LEVEL_KEYS: Final = LEVEL_NAMES[1:]
 _isfinite = math.isfinite
 _floor = math.floor
@@ -132,6 +139,8 @@ class Engine:
         self._venues: dict[str, VenueFlow] = {}
         self._assets: dict[str, AssetState] = {}
         self._active: dict[str, AssetState] = {}
+        self._due: dict[str, AssetState] = {}  # assets with a deferred evaluation pending
+        self._next_due = _INF  # the earliest eval_due among them
         self._market_rates = DecayedRates()
         self._market_win60 = SlotRing(60, WINDOW_CHANNELS)
         self._market_baseline = self._new_market_baseline(0)
@@ -236,7 +245,9 @@ class Engine:
             self._out_of_order += 1
             t = clock
         elif t >= self._next_boundary:
-            self._cross_seconds(t, out)
+            self._cross_seconds(t, out)  # runs the deferred evaluations in between too
+        elif t >= self._next_due:
+            self._run_due(t, out)
         self._clock = t
         kind = type(ev)
         if kind is Liquidation:
@@ -259,7 +270,9 @@ class Engine:
         if not _isfinite(ts) or self._clock is None or ts <= self._clock:
             return out
         if ts >= self._next_boundary:
-            self._cross_seconds(ts, out)
+            self._cross_seconds(ts, out)  # runs the deferred evaluations in between too
+        elif ts >= self._next_due:
+            self._run_due(ts, out)
         self._clock = ts
         return out
 
@@ -302,7 +315,11 @@ class Engine:
             # after 10 quiet minutes every score has decayed; sweep the rest at its end only
             seconds = [*range(first, first + MAX_SWEEP_SECONDS), new_sec]  # type: ignore[assignment]
         for s in seconds:
+            if self._next_due <= s:
+                self._run_due(float(s), out)
             self._on_second(s, out)
+        if self._next_due <= t:
+            self._run_due(t, out)
         self._sec = new_sec
         self._next_boundary = float(new_sec + 1)
 
@@ -321,13 +338,18 @@ class Engine:
             self._update_market(ts, sec, out)
             return
         done: list[str] = []
+        due = self._due
         for name, st in self._active.items():
+            if st.eval_due != _INF:  # this sweep covers the deferred evaluation
+                st.eval_due = _INF
+                del due[name]
             self._evaluate(st, ts, sec, out)
             st.history.record(sec, st.score)
             if st.level.level == 0 and ts - st.last_liq_ts > ACTIVE_AFTER_LAST_LIQ_S:
                 done.append(name)
         for name in done:
             del self._active[name]
+        self._next_due = min((st.eval_due for st in due.values()), default=_INF)
         self._update_market(ts, sec, out)
 
     # ------------------------------------------------------------------ events
@@ -445,10 +467,35 @@ class Engine:
                     sampled=sampled,
                 )
             )
-        level_before = st.level.level
-        self._evaluate(st, t, sec, out)
-        if st.level.level != level_before:
-            self._update_market(t, sec, out)
+        if t - st.last_eval_ts >= EVAL_INTERVAL_S:
+            st.last_eval_ts = t
+            level_before = st.level.level
+            self._evaluate(st, t, sec, out)
+            if st.level.level != level_before:
+                self._update_market(t, sec, out)
+        elif st.eval_due == _INF:
+            due = st.eval_due = st.last_eval_ts + EVAL_INTERVAL_S
+            self._due[st.asset] = st
+            if due < self._next_due:
+                self._next_due = due
+
+    def _run_due(self, limit: float, out: list[Signal]) -> None:
+        """Run the deferred evaluations due at or before `limit`, each at its own due time
+        (in due order; ties in the order they were deferred), so results never depend on
+        when the next event happened to arrive."""
+        due = self._due
+        ready = sorted((st for st in due.values() if st.eval_due <= limit), key=lambda st: st.eval_due)
+        for st in ready:
+            t = st.eval_due
+            st.eval_due = _INF
+            del due[st.asset]
+            st.last_eval_ts = t
+            sec = _floor(t)
+            level_before = st.level.level
+            self._evaluate(st, t, sec, out)
+            if st.level.level != level_before:
+                self._update_market(t, sec, out)
+        self._next_due = min((st.eval_due for st in due.values()), default=_INF)
 
     def _on_price(self, ev: Trade | Mark, t: float, is_trade: bool) -> None:
         price = ev.price

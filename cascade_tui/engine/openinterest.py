@@ -50,13 +50,15 @@ class OiTrack:
 class AssetOpenInterest:
     """All instruments of one asset."""
 
-    __slots__ = ("_cached", "_cached_key", "_updates", "tracks")
+    __slots__ = ("_cached", "_cached_key", "_span_cache", "_updates", "tracks")
 
     def __init__(self) -> None:
         self.tracks: dict[tuple[str, str], OiTrack] = {}
         self._updates = 0
         self._cached_key: tuple[int, int] | None = None
         self._cached: dict[str, float | None] = {}
+        # one span's change, for the score's per-evaluation read: span -> (minute, updates, value)
+        self._span_cache: dict[str, tuple[int, int, float | None]] = {}
 
     def update(self, venue: str, instrument: str, minute: int, oi: float) -> None:
         track = self.tracks.get((venue, instrument))
@@ -88,7 +90,13 @@ class AssetOpenInterest:
         return dict(self._fresh(minute))
 
     def change(self, minute: int, span_name: str) -> float | None:
-        return self._fresh(minute)[span_name]
+        """One span's % change; recomputed (that span only) when the minute or the data changed."""
+        hit = self._span_cache.get(span_name)
+        if hit is not None and hit[0] == minute and hit[1] == self._updates:
+            return hit[2]
+        value = self.change_pct(minute, OI_SPANS[span_name])
+        self._span_cache[span_name] = (minute, self._updates, value)
+        return value
 
 
 class AssetFunding:
@@ -103,8 +111,12 @@ class AssetFunding:
         self.samples: deque[tuple[float, float]] = deque(maxlen=OI_MINUTES + 1)
 
     def update(self, venue: str, rate: float, interval_h: float, t: float) -> None:
-        self.by_venue[venue] = annualized_funding(rate, interval_h)
+        ann_venue = annualized_funding(rate, interval_h)
         self.latest_rate = rate
+        samples = self.samples
+        if self.by_venue.get(venue) == ann_venue and samples and t - samples[-1][0] < 60.0:
+            return  # the same rate again within the sample's minute: nothing else changes
+        self.by_venue[venue] = ann_venue
         ann = self._annualized = sum(self.by_venue.values()) / len(self.by_venue)
         # one trend sample per minute is enough for an hourly change
         if not self.samples or t - self.samples[-1][0] >= 60.0:

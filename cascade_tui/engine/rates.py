@@ -185,6 +185,19 @@ class SlotRing:
                 ch[:] = [0.0] * size
             self.sums = [0.0] * len(self.channels)
             self._since_resum = 0
+        elif gap == 1:
+            # the common case (one second later): clear one slot per channel
+            idx = (self.sec + 1) % size
+            sums = self.sums
+            for k, ch in enumerate(self.channels):
+                removed = ch[idx]
+                if removed:
+                    sums[k] -= removed
+                    ch[idx] = 0.0
+            self._since_resum += 1
+            if self._since_resum >= size:
+                self.sums = [math.fsum(ch) for ch in self.channels]
+                self._since_resum = 0
         else:
             # clear slots sec+1 .. sec+gap (at most two contiguous runs), subtracting them
             lo = (self.sec + 1) % size

@@ -124,8 +124,10 @@ class AssetState:
         "asset",
         "baseline",
         "components",
+        "eval_due",
         "funding",
         "history",
+        "last_eval_ts",
         "last_liq_ts",
         "level",
         "occ",
@@ -153,6 +155,10 @@ class AssetState:
         self.raw: tuple[float, ...] = (0.0,) * len(RAW_KEYS)  # in scoring.RAW_KEYS order
         self.history = ScoreHistory(sec)
         self.last_liq_ts = float("-inf")
+        # evaluation cadence (engine clock): when a liquidation last scored the asset, and
+        # when a deferred evaluation is due (inf: none pending)
+        self.last_eval_ts = float("-inf")
+        self.eval_due = float("inf")
         self.price = PriceTrail()
         self.oi = AssetOpenInterest()
         self.funding = AssetFunding()
