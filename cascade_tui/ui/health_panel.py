@@ -9,7 +9,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from cascade_tui.engine.types import LatencyView
+from cascade_tui.engine.types import LatencyView, Snapshot
 from cascade_tui.ui import format as fmt
 from cascade_tui.ui.panel import Panel
 from cascade_tui.ui.venue_panel import state_label
@@ -19,6 +19,9 @@ STAGE_ORDER = ("parse", "engine", "signal", "publish")
 
 
 class HealthPanel(Panel):
+    def row_count(self, snapshot: Snapshot | None) -> int:
+        return len(snapshot.venues) if snapshot is not None else 0
+
     def __init__(self, view: ViewState, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(view, id=id, classes=classes)
         self.venue_drops: Mapping[str, int] = {}

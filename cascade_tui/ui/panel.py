@@ -20,15 +20,25 @@ class Panel(Widget, can_focus=True):
         super().__init__(id=id, classes=classes)
         self.view = view
         self.snapshot: Snapshot | None = None
+        self._rows = -1
 
     @property
     def palette(self) -> Palette:
         return Palette(self.app.theme_variables)
 
     def show(self, snapshot: Snapshot | None) -> None:
+        # a panel sized by its content (height: auto) needs a layout pass when its row
+        # count changes, e.g. from "no data yet" to one row per venue; otherwise repaint only
+        rows = self.row_count(snapshot)
+        relayout = rows != self._rows
+        self._rows = rows
         self.snapshot = snapshot
         self.update_titles()
-        self.refresh()
+        self.refresh(layout=relayout)
+
+    def row_count(self, snapshot: Snapshot | None) -> int:
+        """How many rows the panel's content has (override for panels whose height varies)."""
+        return 0
 
     def update_titles(self) -> None:
         """Set border title/subtitle from the view state (override where they change)."""

@@ -8,7 +8,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.content import Content
 
-from cascade_tui.engine.types import VenueView
+from cascade_tui.engine.types import Snapshot, VenueView
 from cascade_tui.ui import format as fmt
 from cascade_tui.ui.palette import Palette
 from cascade_tui.ui.panel import Panel
@@ -38,6 +38,9 @@ def velocity_at(venue: VenueView, window_index: int) -> tuple[float, float]:
 
 
 class VenuePanel(Panel):
+    def row_count(self, snapshot: Snapshot | None) -> int:
+        return len(snapshot.venues) if snapshot is not None else 0
+
     def update_titles(self) -> None:
         self.border_title = f"Venues · liquidations per second over {self.view.window_s}s"
         self.border_subtitle = Content("◐ sampled feed (lower bound) · SAT saturated · [w] window")

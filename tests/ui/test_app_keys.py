@@ -450,3 +450,19 @@ async def test_frames_keep_coming_while_a_dialog_is_open() -> None:
         await pilot.press("q")
         await pilot.pause()
     assert app.return_code == 0
+
+
+async def test_stacked_venue_panel_grows_when_venues_arrive(
+    make_app: AppFactory, fake_snap: Snapshot
+) -> None:
+    app = make_app(snapshot=None)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        venues = app.query_one("#venues")
+        empty_height = venues.region.height
+        app.fixed_snapshot = fake_snap
+        app.refresh_frame()
+        await pilot.pause()
+        # one row per venue plus the header and the border (capped by max-height)
+        assert venues.region.height > empty_height
+        assert venues.region.height == min(15, len(fake_snap.venues) + 3)
