@@ -24,6 +24,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import msgspec
+from msgspec import UNSET, UnsetType
+
 from cascade_tui.feeds.base import (
     FrameParser,
     Ignore,
@@ -56,6 +59,57 @@ STREAMS_PER_CONNECTION = 200  # doc max 1024; stay well under it and under URL l
 # Market-data events this parser turns into events; other event types are valid but unused.
 _KNOWN_EVENTS = frozenset({"forceOrder", "aggTrade", "markPriceUpdate"})
 
+# --------------------------------------------------------------------------- typed fast path
+# The hot streams decoded straight into structs holding only the fields we read (others are
+# skipped by the decoder). A frame that does not fit these schemas exactly (a raw `/ws`
+# object, a number where Binance sends a string, an unused event type, bad JSON) fails the
+# typed decode and goes through the generic dict path, which counts it as before.
+
+_Ms = int | float | None  # what the generic decoder yields for a JSON time field
+
+
+class _ForceOrderBody(msgspec.Struct):
+    s: str
+    S: str
+    z: str
+    ap: str
+    p: str
+    T: _Ms | UnsetType = UNSET
+
+
+class _ForceOrder(msgspec.Struct, tag_field="e", tag="forceOrder"):
+    o: _ForceOrderBody
+    E: _Ms = None
+
+
+class _AggTrade(msgspec.Struct, tag_field="e", tag="aggTrade"):
+    s: str
+    p: str
+    q: str
+    m: bool
+    T: int | float
+
+
+class _MarkPrice(msgspec.Struct, tag_field="e", tag="markPriceUpdate"):
+    s: str
+    p: str
+    E: int | float
+    i: str | None = None
+    r: str | None = None
+    T: _Ms = None
+
+
+_Item = _ForceOrder | _AggTrade | _MarkPrice
+
+
+class _Envelope(msgspec.Struct):
+    stream: str
+    data: _Item | list[_Item]
+
+
+_typed_decode = msgspec.json.Decoder(_Envelope).decode
+_FAST_PATH_MISS = (msgspec.DecodeError,)  # ValidationError is a DecodeError
+
 
 class BinanceParser(FrameParser):
     venue = VENUE
@@ -70,6 +124,13 @@ class BinanceParser(FrameParser):
         self._marks.clear()
 
     def _parse(self, frame: str | bytes, recv_ts: float, channel: str) -> list[Event]:
+        if not channel:
+            try:
+                env = _typed_decode(frame)
+            except _FAST_PATH_MISS:
+                pass
+            else:
+                return self._parse_typed(env, recv_ts)
         msg = decode(frame)
         if channel:
             return self._parse_rest(msg, recv_ts, channel)
@@ -97,6 +158,91 @@ class BinanceParser(FrameParser):
         if not known:
             raise Ignore  # depth, bookTicker, kline ...: valid frames we do not use
         return events
+
+    def _parse_typed(self, env: _Envelope, recv_ts: float) -> list[Event]:
+        """The same events as the dict path below, from the typed envelope."""
+        data = env.data
+        items = data if isinstance(data, list) else (data,)
+        if not items:
+            raise Ignore  # an empty array: nothing we use (as the dict path)
+        events: list[Event] = []
+        for item in items:
+            kind = type(item)
+            if kind is _AggTrade:
+                self._typed_agg_trade(item, recv_ts, events)  # type: ignore[arg-type]
+            elif kind is _MarkPrice:
+                self._typed_mark_price(item, recv_ts, events)  # type: ignore[arg-type]
+            else:
+                self._typed_force_order(item, recv_ts, events)  # type: ignore[arg-type]
+        return events
+
+    def _typed_force_order(self, item: _ForceOrder, recv_ts: float, out: list[Event]) -> None:
+        order = item.o
+        symbol = order.s
+        side = order.S
+        if side not in ("SELL", "BUY"):
+            raise FrameError(f"forceOrder side {side!r}")
+        qty = float(order.z)  # accumulated filled qty (l is only the last fill)
+        if qty == 0.0:
+            return  # nothing filled (e.g. an expired order): no liquidation happened
+        price = float(order.ap)
+        if price == 0.0:
+            price = float(order.p)
+        t_ms = item.E if order.T is UNSET else order.T
+        out.append(
+            Liquidation(
+                venue=VENUE,
+                instrument=symbol,
+                asset=self._info.asset(symbol),
+                side=LONG if side == "SELL" else SHORT,
+                price=price,
+                qty=qty,
+                usd=qty * price,
+                raw_size=qty,
+                event_ts=ms_to_s(t_ms),
+                recv_ts=recv_ts,
+                sampled=True,
+            )
+        )
+
+    def _typed_agg_trade(self, item: _AggTrade, recv_ts: float, out: list[Event]) -> None:
+        symbol = item.s
+        price = float(item.p)
+        qty = float(item.q)
+        out.append(
+            Trade(
+                venue=VENUE,
+                instrument=symbol,
+                asset=self._info.asset(symbol),
+                price=price,
+                qty=qty,
+                usd=qty * price,
+                taker_side="sell" if item.m else "buy",
+                event_ts=fnum(item.T) / 1000.0,
+                recv_ts=recv_ts,
+            )
+        )
+
+    def _typed_mark_price(self, item: _MarkPrice, recv_ts: float, out: list[Event]) -> None:
+        symbol = item.s
+        asset = self._info.asset(symbol)
+        event_ts = fnum(item.E) / 1000.0
+        mark = float(item.p)
+        self._marks[symbol] = mark
+        out.append(
+            Mark(
+                venue=VENUE,
+                instrument=symbol,
+                asset=asset,
+                price=mark,
+                event_ts=event_ts,
+                recv_ts=recv_ts,
+                index=opt_num(item.i),
+            )
+        )
+        rate = opt_num(item.r)  # "" on delivery contracts: no funding
+        if rate is not None:
+            out.append(self._funding(symbol, asset, rate, opt_num(item.T), event_ts, recv_ts))
 
     # ------------------------------------------------------------------ streams
 

@@ -24,6 +24,9 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import msgspec
+from msgspec import UNSET, UnsetType
+
 from cascade_tui.feeds.base import (
     FrameParser,
     Ignore,
@@ -59,6 +62,50 @@ _MARK_FIELDS = ("markPrice", "indexPrice")
 _FUNDING_FIELDS = ("fundingRate", "nextFundingTime", "fundingIntervalHour")
 _OI_FIELDS = ("openInterest", "singleOpenInterest", "openInterestValue", "singleOpenInterestValue")
 
+# --------------------------------------------------------------------------- typed fast path
+# Hot topics decoded straight into structs with only the fields we read (others skipped by
+# the decoder). A frame that does not fit exactly (an ack, a number where Bybit sends a
+# string, bad JSON) fails the typed decode and takes the generic dict path, which counts it.
+
+
+class _Message(msgspec.Struct):
+    topic: str
+    data: msgspec.Raw
+    type: Any = None
+    ts: int | float | str | UnsetType | None = UNSET
+
+
+class _Row(msgspec.Struct):
+    """One allLiquidation or publicTrade row."""
+
+    s: str
+    S: str
+    v: str
+    p: str
+    T: int | float
+
+
+class _Ticker(msgspec.Struct):
+    """The tickers fields we read; UNSET = not in this message (a delta leaves it out)."""
+
+    symbol: str | UnsetType = UNSET
+    markPrice: str | UnsetType = UNSET
+    indexPrice: str | UnsetType = UNSET
+    fundingRate: str | UnsetType = UNSET
+    nextFundingTime: str | UnsetType = UNSET
+    fundingIntervalHour: str | UnsetType = UNSET
+    openInterest: str | UnsetType = UNSET
+    singleOpenInterest: str | UnsetType = UNSET
+    openInterestValue: str | UnsetType = UNSET
+    singleOpenInterestValue: str | UnsetType = UNSET
+
+
+_TICKER_FIELDS = _Ticker.__struct_fields__
+_decode_message = msgspec.json.Decoder(_Message).decode
+_decode_rows = msgspec.json.Decoder(list[_Row]).decode
+_decode_ticker = msgspec.json.Decoder(_Ticker).decode
+_TS_MISSING = object()
+
 
 def is_inverse(symbol: str, metadata: Mapping[str, Any] | None = None) -> bool:
     """Inverse contracts quote sizes in USD; linear ones in base coin."""
@@ -74,10 +121,14 @@ class _BybitInfo(InstrumentInfo):
     """Bybit's instruments-info calls the base asset `baseCoin`; accept both spellings."""
 
     def asset(self, instrument: str, fallback_symbol: str | None = None) -> str:
+        cached = self._assets.get(instrument)
+        if cached is not None:
+            return cached
         if self.field(instrument, "baseAsset") is None:
             coin = self.field(instrument, "baseCoin")
             if isinstance(coin, str) and coin:
-                return "BTC" if coin.upper() == "XBT" else coin.upper()
+                asset = self._assets[instrument] = "BTC" if coin.upper() == "XBT" else coin.upper()
+                return asset
         return super().asset(instrument, fallback_symbol)
 
 
@@ -101,6 +152,12 @@ class BybitParser(FrameParser):
         return inv
 
     def _parse(self, frame: str | bytes, recv_ts: float, channel: str) -> list[Event]:
+        try:
+            events = self._parse_typed(frame, recv_ts)
+        except msgspec.DecodeError:  # ValidationError too: not the shape we know
+            events = None
+        if events is not None:
+            return events
         msg = as_dict(decode(frame), "bybit frame")
         topic = msg.get("topic")
         if not isinstance(topic, str):
@@ -118,76 +175,107 @@ class BybitParser(FrameParser):
             return self._ticker(msg, recv_ts)
         raise Ignore  # orderbook, kline...: valid, unused
 
+    def _parse_typed(self, frame: str | bytes, recv_ts: float) -> list[Event] | None:
+        """Events of a hot topic from typed structs; None for any other topic."""
+        msg = _decode_message(frame)
+        kind = msg.topic.split(".", 1)[0]
+        if kind == "tickers":
+            t = _decode_ticker(msg.data)
+            data = {name: value for name in _TICKER_FIELDS if (value := getattr(t, name)) is not UNSET}
+            topic_symbol = msg.topic.split(".", 1)[-1]
+            symbol = str(data.get("symbol") or topic_symbol)
+            ts = _TS_MISSING if msg.ts is UNSET else msg.ts
+            return self._ticker_update(symbol, data, msg.type == "snapshot", ts, recv_ts)
+        if kind == "allLiquidation":
+            out: list[Event] = []
+            for row in _decode_rows(msg.data):
+                out.append(self._liquidation(row.s, row.S, row.v, row.p, row.T, recv_ts))
+            return out
+        if kind == "publicTrade":
+            trades: list[Event] = []
+            for row in _decode_rows(msg.data):
+                trades.append(self._trade(row.s, row.S, row.v, row.p, row.T, recv_ts))
+            return trades
+        return None
+
+    def _liquidation(self, symbol: str, side: Any, v: Any, p: Any, t_ms: Any, recv_ts: float) -> Liquidation:
+        if side not in ("Buy", "Sell"):
+            raise FrameError(f"allLiquidation side {side!r}")
+        size = fnum(v)
+        price = fnum(p)  # bankruptcy price
+        if self._is_inverse(symbol):
+            qty, usd = (size / price if price else float("nan")), size
+        else:
+            qty, usd = size, size * price
+        return Liquidation(
+            venue=VENUE,
+            instrument=symbol,
+            asset=self._info.asset(symbol),
+            side=LONG if side == "Buy" else SHORT,  # S is the position side
+            price=price,
+            qty=qty,
+            usd=usd,
+            raw_size=size,
+            event_ts=ms_to_s(t_ms),
+            recv_ts=recv_ts,
+            sampled=False,
+        )
+
+    def _trade(self, symbol: str, side: Any, v: Any, p: Any, t_ms: Any, recv_ts: float) -> Trade:
+        if side not in ("Buy", "Sell"):
+            raise FrameError(f"publicTrade side {side!r}")
+        size = fnum(v)
+        price = fnum(p)
+        if self._is_inverse(symbol):
+            qty, usd = (size / price if price else float("nan")), size
+        else:
+            qty, usd = size, size * price
+        return Trade(
+            venue=VENUE,
+            instrument=symbol,
+            asset=self._info.asset(symbol),
+            price=price,
+            qty=qty,
+            usd=usd,
+            taker_side="buy" if side == "Buy" else "sell",
+            event_ts=ms_to_s(t_ms),
+            recv_ts=recv_ts,
+        )
+
     def _liquidations(self, msg: dict[str, Any], recv_ts: float) -> list[Event]:
         out: list[Event] = []
         for row in as_list(msg["data"], "allLiquidation.data"):
             row = as_dict(row, "allLiquidation row")
-            symbol = str(row["s"])
-            side = row["S"]
-            if side not in ("Buy", "Sell"):
-                raise FrameError(f"allLiquidation side {side!r}")
-            size = fnum(row["v"])
-            price = fnum(row["p"])  # bankruptcy price
-            if self._is_inverse(symbol):
-                qty, usd = (size / price if price else float("nan")), size
-            else:
-                qty, usd = size, size * price
-            out.append(
-                Liquidation(
-                    venue=VENUE,
-                    instrument=symbol,
-                    asset=self._info.asset(symbol),
-                    side=LONG if side == "Buy" else SHORT,  # S is the position side
-                    price=price,
-                    qty=qty,
-                    usd=usd,
-                    raw_size=size,
-                    event_ts=ms_to_s(row["T"]),
-                    recv_ts=recv_ts,
-                    sampled=False,
-                )
-            )
+            out.append(self._liquidation(str(row["s"]), row["S"], row["v"], row["p"], row["T"], recv_ts))
         return out
 
     def _trades(self, msg: dict[str, Any], recv_ts: float) -> list[Event]:
         out: list[Event] = []
         for row in as_list(msg["data"], "publicTrade.data"):
             row = as_dict(row, "publicTrade row")
-            symbol = str(row["s"])
-            side = row["S"]
-            if side not in ("Buy", "Sell"):
-                raise FrameError(f"publicTrade side {side!r}")
-            size = fnum(row["v"])
-            price = fnum(row["p"])
-            if self._is_inverse(symbol):
-                qty, usd = (size / price if price else float("nan")), size
-            else:
-                qty, usd = size, size * price
-            out.append(
-                Trade(
-                    venue=VENUE,
-                    instrument=symbol,
-                    asset=self._info.asset(symbol),
-                    price=price,
-                    qty=qty,
-                    usd=usd,
-                    taker_side="buy" if side == "Buy" else "sell",
-                    event_ts=ms_to_s(row["T"]),
-                    recv_ts=recv_ts,
-                )
-            )
+            out.append(self._trade(str(row["s"]), row["S"], row["v"], row["p"], row["T"], recv_ts))
         return out
 
     def _ticker(self, msg: dict[str, Any], recv_ts: float) -> list[Event]:
         data = as_dict(msg["data"], "tickers.data")
         topic_symbol = str(msg["topic"]).split(".", 1)[-1]
         symbol = str(data.get("symbol") or topic_symbol)
-        if msg.get("type") == "snapshot" or symbol not in self._tickers:
+        return self._ticker_update(
+            symbol, data, msg.get("type") == "snapshot", msg.get("ts", _TS_MISSING), recv_ts
+        )
+
+    def _ticker_update(
+        self, symbol: str, data: dict[str, Any], snapshot: bool, ts: Any, recv_ts: float
+    ) -> list[Event]:
+        """Merge a snapshot or delta into the symbol's state and emit what it touched."""
+        if snapshot or symbol not in self._tickers:
             state = self._tickers[symbol] = dict(data)
         else:
             state = self._tickers[symbol]
             state.update(data)
-        event_ts = ms_to_s(msg["ts"])
+        if ts is _TS_MISSING:
+            raise KeyError("ts")  # after the merge, as a frame without "ts" always did
+        event_ts = ms_to_s(ts)
         asset = self._info.asset(symbol)
         out: list[Event] = []
         mark = opt_num(state.get("markPrice"))

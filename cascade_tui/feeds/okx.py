@@ -25,6 +25,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import msgspec
+from msgspec import UNSET, UnsetType
+
 from cascade_tui.feeds.base import (
     FrameParser,
     Ignore,
@@ -69,6 +72,66 @@ BUNDLED: dict[str, dict[str, Any]] = {
     "XRP-USD-SWAP": {"ctVal": 10, "ctType": "inverse", "ctValCcy": "USD"},
     "DOGE-USD-SWAP": {"ctVal": 10, "ctType": "inverse", "ctValCcy": "USD"},
 }
+
+
+# --------------------------------------------------------------------------- typed fast path
+# Hot channels decoded straight into structs with only the fields we read (others skipped by
+# the decoder). A frame that does not fit exactly (an event/ack, a number where OKX sends a
+# string, "pong", bad JSON) fails the typed decode and takes the generic dict path.
+
+
+class _Arg(msgspec.Struct):
+    channel: str
+
+
+class _Message(msgspec.Struct):
+    arg: _Arg
+    data: msgspec.Raw
+    event: Any = UNSET  # present on acks and errors: those take the generic path
+
+
+class _LiqDetail(msgspec.Struct):
+    side: str
+    sz: str
+    bkPx: str
+    ts: str
+
+
+class _LiqItem(msgspec.Struct):
+    instId: str
+    details: list[_LiqDetail]
+
+
+class _TradeRow(msgspec.Struct):
+    instId: str
+    side: str
+    sz: str
+    px: str
+    ts: str
+
+
+class _FundingRow(msgspec.Struct):
+    instId: str
+    fundingRate: str
+    fundingTime: str | None = None
+    nextFundingTime: str | None = None
+    ts: str | None = None
+
+
+class _OiRow(msgspec.Struct):
+    instId: str
+    oiCcy: str
+    ts: str
+    oiUsd: str | None = None
+    oi: str | UnsetType | None = UNSET
+
+
+_decode_message = msgspec.json.Decoder(_Message).decode
+_decode_liq = msgspec.json.Decoder(list[_LiqItem]).decode
+_decode_trades = msgspec.json.Decoder(list[_TradeRow]).decode
+_decode_funding = msgspec.json.Decoder(list[_FundingRow]).decode
+_decode_oi = msgspec.json.Decoder(list[_OiRow]).decode
+_MISSING: Any = object()
 
 
 class UnknownContract(FrameError):
@@ -127,6 +190,12 @@ class OkxParser(FrameParser):
     # ------------------------------------------------------------------ frames
 
     def _parse(self, frame: str | bytes, recv_ts: float, channel: str) -> list[Event]:
+        try:
+            events = self._parse_typed(frame, recv_ts)
+        except msgspec.DecodeError:  # ValidationError too: not the shape we know
+            events = None
+        if events is not None:
+            return events
         if is_text(frame, "pong"):
             raise Ignore
         msg = as_dict(decode(frame), "okx frame")
@@ -151,6 +220,42 @@ class OkxParser(FrameParser):
             raise Ignore  # books, tickers...: valid, unused
         raise FrameError("okx arg without a channel")
 
+    def _parse_typed(self, frame: str | bytes, recv_ts: float) -> list[Event] | None:
+        """Events of a hot channel from typed structs; None for any other frame."""
+        msg = _decode_message(frame)
+        if msg.event is not UNSET:
+            return None
+        ch = msg.arg.channel
+        if ch == "liquidation-orders":
+            out: list[Event] = []
+            replayed = 0
+            for item in _decode_liq(msg.data):
+                for d in item.details:
+                    ev = self._liquidation(item.instId, d.side, d.sz, d.bkPx, d.ts, recv_ts)
+                    if ev is None:
+                        replayed += 1
+                    else:
+                        out.append(ev)
+            if replayed and not out:
+                raise Ignore  # a pure replay of liquidations already counted
+            return out
+        if ch == "trades" or ch == "trades-all":
+            return [
+                self._trade(r.instId, r.side, r.sz, r.px, r.ts, recv_ts) for r in _decode_trades(msg.data)
+            ]
+        if ch == "funding-rate":
+            return [
+                self._funding_row(r.instId, r.fundingRate, r.fundingTime, r.nextFundingTime, r.ts, recv_ts)
+                for r in _decode_funding(msg.data)
+            ]
+        if ch == "open-interest":
+            oi_events: list[Event] = []
+            for r in _decode_oi(msg.data):
+                oi = _MISSING if r.oi is UNSET else r.oi
+                oi_events.append(self._open_interest_row(r.instId, r.oiCcy, r.oiUsd, oi, r.ts, recv_ts))
+            return oi_events
+        return None
+
     def _liquidations(self, data: list[Any], recv_ts: float) -> list[Event]:
         out: list[Event] = []
         replayed = 0
@@ -159,111 +264,142 @@ class OkxParser(FrameParser):
             inst_id = str(item["instId"])
             for d in as_list(item["details"], "liquidation details"):
                 d = as_dict(d, "liquidation detail")
-                if not self._seen.add((inst_id, d["ts"], d["sz"], d["bkPx"])):
-                    replayed += 1  # replayed after (re)subscribe: already counted
-                    continue
-                side = d["side"]
-                if side not in ("buy", "sell"):
-                    raise FrameError(f"liquidation side {side!r}")
-                size = fnum(d["sz"])
-                price = fnum(d["bkPx"])
-                qty, usd = self._to_base_usd(inst_id, size, price)
-                out.append(
-                    Liquidation(
-                        venue=VENUE,
-                        instrument=inst_id,
-                        asset=self._info.asset(inst_id),
-                        side=LONG if side == "sell" else SHORT,  # order side
-                        price=price,
-                        qty=qty,
-                        usd=usd,
-                        raw_size=size,
-                        event_ts=ms_to_s(d["ts"]),
-                        recv_ts=recv_ts,
-                        sampled=True,
-                    )
-                )
+                ts, sz, bk_px = d["ts"], d["sz"], d["bkPx"]
+                ev = self._liquidation(inst_id, d.get("side", _MISSING), sz, bk_px, ts, recv_ts)
+                if ev is None:
+                    replayed += 1
+                else:
+                    out.append(ev)
         if replayed and not out:
             raise Ignore  # a pure replay of liquidations already counted
         return out
+
+    def _liquidation(
+        self, inst_id: str, side: Any, sz: Any, bk_px: Any, ts: Any, recv_ts: float
+    ) -> Liquidation | None:
+        """One liquidation detail; None when it is a replay already counted."""
+        if not self._seen.add((inst_id, ts, sz, bk_px)):
+            return None  # replayed after (re)subscribe: already counted
+        if side is _MISSING:
+            raise KeyError("side")
+        if side not in ("buy", "sell"):
+            raise FrameError(f"liquidation side {side!r}")
+        size = fnum(sz)
+        price = fnum(bk_px)
+        qty, usd = self._to_base_usd(inst_id, size, price)
+        return Liquidation(
+            venue=VENUE,
+            instrument=inst_id,
+            asset=self._info.asset(inst_id),
+            side=LONG if side == "sell" else SHORT,  # order side
+            price=price,
+            qty=qty,
+            usd=usd,
+            raw_size=size,
+            event_ts=ms_to_s(ts),
+            recv_ts=recv_ts,
+            sampled=True,
+        )
 
     def _trades(self, data: list[Any], recv_ts: float) -> list[Event]:
         out: list[Event] = []
         for row in data:
             row = as_dict(row, "trade")
             inst_id = str(row["instId"])
-            side = row["side"]
-            if side not in ("buy", "sell"):
-                raise FrameError(f"trade side {side!r}")
-            size = fnum(row["sz"])
-            price = fnum(row["px"])
-            qty, usd = self._to_base_usd(inst_id, size, price)
-            self._prices[inst_id] = price
-            out.append(
-                Trade(
-                    venue=VENUE,
-                    instrument=inst_id,
-                    asset=self._info.asset(inst_id),
-                    price=price,
-                    qty=qty,
-                    usd=usd,
-                    taker_side=side,
-                    event_ts=ms_to_s(row["ts"]),
-                    recv_ts=recv_ts,
-                )
-            )
+            out.append(self._trade(inst_id, row["side"], row["sz"], row["px"], row["ts"], recv_ts))
         return out
+
+    def _trade(self, inst_id: str, side: Any, sz: Any, px: Any, ts: Any, recv_ts: float) -> Trade:
+        if side not in ("buy", "sell"):
+            raise FrameError(f"trade side {side!r}")
+        size = fnum(sz)
+        price = fnum(px)
+        qty, usd = self._to_base_usd(inst_id, size, price)
+        self._prices[inst_id] = price
+        return Trade(
+            venue=VENUE,
+            instrument=inst_id,
+            asset=self._info.asset(inst_id),
+            price=price,
+            qty=qty,
+            usd=usd,
+            taker_side=side,
+            event_ts=ms_to_s(ts),
+            recv_ts=recv_ts,
+        )
 
     def _funding(self, data: list[Any], recv_ts: float) -> list[Event]:
         out: list[Event] = []
         for row in data:
             row = as_dict(row, "funding-rate")
             inst_id = str(row["instId"])
-            funding_ms = opt_num(row.get("fundingTime"))
-            next_ms = opt_num(row.get("nextFundingTime"))
-            # OKX shortens the interval for volatile contracts: derive it, never assume 8 h
-            interval = DEFAULT_FUNDING_H
-            if funding_ms and next_ms and next_ms > funding_ms:
-                interval = (next_ms - funding_ms) / 3_600_000.0
             out.append(
-                Funding(
-                    venue=VENUE,
-                    instrument=inst_id,
-                    asset=self._info.asset(inst_id),
-                    rate=fnum(row["fundingRate"]),
-                    interval_h=interval,
-                    event_ts=ms_to_s(row.get("ts") or funding_ms),
-                    recv_ts=recv_ts,
-                    next_ts=funding_ms / 1000.0 if funding_ms else None,  # the coming settlement
+                self._funding_row(
+                    inst_id,
+                    row["fundingRate"],
+                    row.get("fundingTime"),
+                    row.get("nextFundingTime"),
+                    row.get("ts"),
+                    recv_ts,
                 )
             )
         return out
+
+    def _funding_row(
+        self, inst_id: str, rate: Any, funding_time: Any, next_time: Any, ts: Any, recv_ts: float
+    ) -> Funding:
+        funding_ms = opt_num(funding_time)
+        next_ms = opt_num(next_time)
+        # OKX shortens the interval for volatile contracts: derive it, never assume 8 h
+        interval = DEFAULT_FUNDING_H
+        if funding_ms and next_ms and next_ms > funding_ms:
+            interval = (next_ms - funding_ms) / 3_600_000.0
+        return Funding(
+            venue=VENUE,
+            instrument=inst_id,
+            asset=self._info.asset(inst_id),
+            rate=fnum(rate),
+            interval_h=interval,
+            event_ts=ms_to_s(ts or funding_ms),
+            recv_ts=recv_ts,
+            next_ts=funding_ms / 1000.0 if funding_ms else None,  # the coming settlement
+        )
 
     def _open_interest(self, data: list[Any], recv_ts: float) -> list[Event]:
         out: list[Event] = []
         for row in data:
             row = as_dict(row, "open-interest")
             inst_id = str(row["instId"])
-            oi_base = fnum(row["oiCcy"])  # coin units; `oi` is contracts
-            usd = opt_num(row.get("oiUsd"))
-            if usd is None and not _is_spot(inst_id):
-                ct_val, inverse = self._contracts.get(inst_id) or self._maybe_contract(inst_id)
-                if inverse and ct_val:
-                    usd = fnum(row["oi"]) * ct_val
-                elif inst_id in self._prices:
-                    usd = oi_base * self._prices[inst_id]
             out.append(
-                OpenInterest(
-                    venue=VENUE,
-                    instrument=inst_id,
-                    asset=self._info.asset(inst_id),
-                    oi=oi_base,
-                    event_ts=ms_to_s(row["ts"]),
-                    recv_ts=recv_ts,
-                    usd=usd,
+                self._open_interest_row(
+                    inst_id, row["oiCcy"], row.get("oiUsd"), row.get("oi", _MISSING), row["ts"], recv_ts
                 )
             )
         return out
+
+    def _open_interest_row(
+        self, inst_id: str, oi_ccy: Any, oi_usd: Any, oi: Any, ts: Any, recv_ts: float
+    ) -> OpenInterest:
+        """One OI row; `oi` (contracts, _MISSING when absent) is read only when needed."""
+        oi_base = fnum(oi_ccy)  # coin units; `oi` is contracts
+        usd = opt_num(oi_usd)
+        if usd is None and not _is_spot(inst_id):
+            ct_val, inverse = self._contracts.get(inst_id) or self._maybe_contract(inst_id)
+            if inverse and ct_val:
+                if oi is _MISSING:
+                    raise KeyError("oi")
+                usd = fnum(oi) * ct_val
+            elif inst_id in self._prices:
+                usd = oi_base * self._prices[inst_id]
+        return OpenInterest(
+            venue=VENUE,
+            instrument=inst_id,
+            asset=self._info.asset(inst_id),
+            oi=oi_base,
+            event_ts=ms_to_s(ts),
+            recv_ts=recv_ts,
+            usd=usd,
+        )
 
     def _maybe_contract(self, inst_id: str) -> tuple[float, bool]:
         try:
