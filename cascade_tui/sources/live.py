@@ -10,19 +10,24 @@ Start-up (`prepare()`, also run by the first `batches()` call):
      polls. A venue whose module is missing or broken is shown `disabled` with the error;
      the others go on.
 Running: one `Connection` task per Subscription and one poller group per venue push frames
-into one bounded queue (full: the oldest frame is dropped and counted per venue).
-`batches()` yields what is queued, in arrival order. A reconnect is a marker in the queue:
-the venue's `reconnect_hook` runs when the marker is reached, after every earlier frame was
-processed, so a parser never resets in the middle of the old connection's frames.
+into per-venue queues under one total bound (`queue_size`). When the total is full, the
+venue holding the most queued frames loses its oldest one (counted per venue): a flood on
+one venue drops that venue's frames, never a quiet venue's. `batches()` merges the venues
+oldest-first (by arrival), so without drops the order is exactly the arrival order, and a
+venue's own frames always keep their receive order. A reconnect is a marker in the venue's
+queue: its `reconnect_hook` runs when the marker is reached, after every earlier frame of
+that venue was processed, so a parser never resets in the middle of the old connection's
+frames.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,6 +67,61 @@ class _Reconnect:
     """Queue marker: `venue` opened a new connection; reset its parser when reached."""
 
     venue: str
+
+
+class VenueQueues:
+    """Per-venue FIFO queues under one total capacity, read oldest-first across venues.
+
+    Every item gets an arrival number; reading takes the venue whose head arrived first.
+    Overflow evicts the head of the longest queue (the flooding venue)."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = max(1, capacity)
+        self.queues: dict[str, deque[tuple[int, RawFrame | _Reconnect]]] = {}
+        self._len = 0
+        self._arrivals = 0
+
+    def __len__(self) -> int:
+        return self._len
+
+    def __bool__(self) -> bool:
+        return self._len > 0
+
+    def __iter__(self) -> Iterator[RawFrame | _Reconnect]:
+        """Everything queued, in the order it will be read."""
+        for _, item in heapq.merge(*self.queues.values(), key=lambda entry: entry[0]):
+            yield item
+
+    def put(self, item: RawFrame | _Reconnect) -> RawFrame | _Reconnect | None:
+        """Queue `item` at the back of its venue; returns the item evicted to make room, if any."""
+        queue = self.queues.get(item.venue)
+        if queue is None:
+            queue = self.queues[item.venue] = deque()
+        self._arrivals += 1
+        queue.append((self._arrivals, item))
+        self._len += 1
+        if self._len <= self.capacity:
+            return None
+        longest = max(self.queues.values(), key=len)
+        self._len -= 1
+        return longest.popleft()[1]
+
+    def _oldest_venue(self) -> deque[tuple[int, RawFrame | _Reconnect]]:
+        oldest: deque[tuple[int, RawFrame | _Reconnect]] | None = None
+        for queue in self.queues.values():
+            if queue and (oldest is None or queue[0][0] < oldest[0][0]):
+                oldest = queue
+        if oldest is None:
+            raise IndexError("pop from empty VenueQueues")
+        return oldest
+
+    def peek(self) -> RawFrame | _Reconnect:
+        return self._oldest_venue()[0][1]
+
+    def pop(self) -> RawFrame | _Reconnect:
+        """The item that arrived first among the venues' heads."""
+        self._len -= 1
+        return self._oldest_venue().popleft()[1]
 
 
 @dataclass
@@ -111,8 +171,7 @@ class LiveSource(Source):
         self._metadata_timeout_s = metadata_timeout_s
         self._client = http_client
         self._own_client = http_client is None
-        self._queue: deque[RawFrame | _Reconnect] = deque()
-        self._queue_size = max(1, queue_size)
+        self._queue = VenueQueues(queue_size)
         self._poll_stagger_s = poll_stagger_s  # spreads a venue's first REST polls over this many s
         self._ready = asyncio.Event()
         self._drops: dict[str, int] = {}
@@ -231,15 +290,14 @@ class LiveSource(Source):
     # ------------------------------------------------------------------ the queue
 
     def _put(self, item: RawFrame | _Reconnect) -> None:
-        queue = self._queue
-        queue.append(item)
-        while len(queue) > self._queue_size:
-            oldest = queue.popleft()
-            if isinstance(oldest, _Reconnect):
-                # everything before it has been handed out: its reset is due before the next batch
-                self._resets_due.append(oldest.venue)
+        evicted = self._queue.put(item)
+        if evicted is not None:
+            if isinstance(evicted, _Reconnect):
+                # all of its venue's earlier frames were handed out or dropped: reset before the
+                # next batch
+                self._resets_due.append(evicted.venue)
             else:
-                self._drops[oldest.venue] = self._drops.get(oldest.venue, 0) + 1
+                self._drops[evicted.venue] = self._drops.get(evicted.venue, 0) + 1
         self._ready.set()
 
     def _mark_reconnect(self, venue: str) -> None:
@@ -268,11 +326,10 @@ class LiveSource(Source):
                 self._reset(self._resets_due.pop(0))
             batch: list[Item] = []
             while queue and len(batch) < MAX_BATCH:
-                item = queue.popleft()
+                if batch and isinstance(queue.peek(), _Reconnect):
+                    break  # yield what came before first; reset on the next round
+                item = queue.pop()
                 if isinstance(item, _Reconnect):
-                    if batch:  # yield what came before first; reset on the next round
-                        queue.appendleft(item)
-                        break
                     self._reset(item.venue)
                     continue
                 batch.append(item)
