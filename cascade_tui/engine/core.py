@@ -396,7 +396,10 @@ class Engine:
         if not (_isfinite(usd) and usd >= 0.0 and _isfinite(ev.price) and side in (LONG, SHORT) and ev.asset):
             self._rejected += 1
             return
-        self._count_event("liquidation", t)
+        # _count_event inlined: this is the hottest path
+        self._kind_counts["liquidation"] += 1
+        self._events_total += 1
+        self._sec_events += 1
         sec = self._sec
         venue = ev.venue
         sampled = ev.sampled
@@ -533,8 +536,9 @@ class Engine:
         wcount5, wcount60, wusd20, full5 = st.rates.score_sums_at(t)
         sampled_rate: float | None = None
         most_occupied = 0
+        weights = self._weights
         for venue, av in st.venues.items():
-            if av.sampled and self._venue_weight(venue) > 0.0:
+            if av.sampled and (weights.get(venue) or self._venue_weight(venue)) > 0.0:
                 occupied = av.occ.occupied(sec, OCCUPANCY_WINDOW_S)
                 most_occupied = max(most_occupied, occupied)
                 sampled_rate = (sampled_rate or 0.0) + occupancy_rate(occupied, OCCUPANCY_WINDOW_S)

@@ -229,9 +229,10 @@ class SlotRing:
             self.advance(sec)
         idx = self.sec % self.size
         sums = self.sums
-        for k, (ch, v) in enumerate(zip(self.channels, values, strict=True)):
+        channels = self.channels
+        for k, v in enumerate(values):  # callers pass exactly one value per channel
             if v:
-                ch[idx] += v
+                channels[k][idx] += v
                 sums[k] += v
 
     def total(self, channel: int) -> float:
