@@ -326,11 +326,8 @@ def test_endless_runs_are_lazy_and_subsets_are_respected() -> None:
         MarketSimulator(seed=1, venues=["hyperliquid"])  # no public liquidation feed to emit
 
 
-@needs_parsers
-@pytest.mark.parametrize("seed", [1, 5])
-def test_quiet_btc_realized_vol_stays_near_sigma_base(seed: int) -> None:
-    """Two quiet hours: the annualised RV of BTC's Binance trade prints (5 s grid) stays within
-    0.5×–1.6× the seed's σ_base (un-normalised vol multipliers ran realistic seed 5 at ~2×)."""
+def _quiet_btc_rv(seed: int) -> tuple[float, float]:
+    """(annualised RV of BTC's Binance trade prints on a 5 s grid over 2 quiet hours, σ_base)."""
     from cascade_tui.feeds import make_parser
 
     sim = MarketSimulator(seed=seed, profile="quiet", assets=["BTC"], venues=["binance"])
@@ -344,5 +341,19 @@ def test_quiet_btc_realized_vol_stays_near_sigma_base(seed: int) -> None:
     prices = [last_by_bucket[k] for k in sorted(last_by_bucket)]
     assert len(prices) > 1400  # a trade in nearly every 5 s bucket
     returns = [math.log(b / a) for a, b in itertools.pairwise(prices)]
-    rv = math.sqrt(sum(r * r for r in returns) / (len(returns) * 5.0) * 365 * 86400)
-    assert 0.5 * sim.sigma_base <= rv <= 1.6 * sim.sigma_base, (rv, sim.sigma_base)
+    return math.sqrt(sum(r * r for r in returns) / (len(returns) * 5.0) * 365 * 86400), sim.sigma_base
+
+
+@needs_parsers
+def test_quiet_btc_realized_vol_stays_near_sigma_base() -> None:
+    """Quiet BTC vol averages σ_base² in variance (the un-normalised vol multipliers ran it at
+    up to ~2× σ_base). Two hours are one draw of the slow vol state (calm/normal/active regime
+    × 6 h-half-life log-vol, log-sd ≈ 0.45), so each seed gets a wide band and the pooled
+    root-mean-square ratio of four seeds a tighter one."""
+    ratios = []
+    for seed in (1, 2, 3, 4):
+        rv, sigma_base = _quiet_btc_rv(seed)
+        assert 0.35 * sigma_base <= rv <= 2.0 * sigma_base, (seed, rv, sigma_base)
+        ratios.append(rv / sigma_base)
+    pooled = math.sqrt(sum(x * x for x in ratios) / len(ratios))
+    assert 0.55 <= pooled <= 1.45, ratios

@@ -45,7 +45,7 @@ LOGVOL_SD = 0.35
 LOGVOL_HALF_LIFE_S = 6 * 3600.0
 # Calm / normal / active vol regimes (a Markov chain drawing uniformly among them). The raw
 # multipliers are normalised to a mean square of 1 so they shape the vol, not its level.
-_RAW_REGIME_MULTS = (0.75, 1.0, 1.3)
+_RAW_REGIME_MULTS = (0.65, 1.0, 1.5)
 REGIME_MULTS = tuple(
     m / math.sqrt(sum(x * x for x in _RAW_REGIME_MULTS) / len(_RAW_REGIME_MULTS)) for m in _RAW_REGIME_MULTS
 )
