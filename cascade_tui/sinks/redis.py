@@ -54,7 +54,7 @@ HEARTBEAT_EVERY_S = 1.0
 # events per bulk round trip: building a pipeline runs on the engine's loop (~25 µs per
 # XADD in redis-py), so a big batch stalls frame processing for its whole build; small
 # batches, each followed by an await, let the loop process frames in between
-MAX_EVENTS_PER_FLUSH = 100
+MAX_EVENTS_PER_FLUSH = 40
 CONNECT_TIMEOUT_S = 1.0
 COMMAND_TIMEOUT_S = 2.0
 BACKOFF_FIRST_S = 0.1
