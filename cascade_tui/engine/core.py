@@ -13,6 +13,8 @@ API (the contract every source, sink and the UI relies on):
     engine.record_latency(stage: str, seconds: float) -> None  # stages measured outside the
                                                   # engine (parse, publish) join the snapshot
     engine.stats() -> dict                        # counters for --stats (signals, events)
+    engine.next_evaluation_ts -> float | None     # engine time a deferred evaluation is due
+                                                  # (tick(ts >= it) runs it); None if none
 
 Clock: the engine's time is the receive time of the frame being processed (`recv_ts`), never
 `time.time()`. Events are expected in non-decreasing recv_ts order; a late event is processed
@@ -264,6 +266,14 @@ class Engine:
             self._rejected += 1
             return out
         return out
+
+    @property
+    def next_evaluation_ts(self) -> float | None:
+        """Engine time of the earliest deferred evaluation, None when none is pending.
+
+        A live runtime with no frame arriving can `tick()` the engine at this time so a
+        deferred signal is not held until the next frame."""
+        return None if self._next_due == _INF else self._next_due
 
     def tick(self, ts: float) -> list[Signal]:
         out: list[Signal] = []

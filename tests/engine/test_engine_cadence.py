@@ -81,3 +81,14 @@ def test_cadenced_signals_are_byte_identical_between_runs() -> None:
     _, a = _run(events)
     _, b = _run(events)
     assert a and [signal_encoder.encode(s) for s in a] == [signal_encoder.encode(s) for s in b]
+
+
+def test_next_evaluation_ts_reports_the_pending_due_time() -> None:
+    engine = Engine()
+    assert engine.next_evaluation_ts is None
+    engine.process(liquidation("BTC", "long", 10_000.0, START_TS + 0.20))
+    assert engine.next_evaluation_ts is None  # scored at once
+    engine.process(liquidation("BTC", "long", 10_000.0, START_TS + 0.25))
+    assert engine.next_evaluation_ts == pytest.approx(START_TS + 0.30)
+    engine.tick(START_TS + 0.30)
+    assert engine.next_evaluation_ts is None
