@@ -3,7 +3,8 @@
 The hooks run on the engine's loop and only enqueue: the snapshot goes into a one-slot
 mailbox, events and signals into one bounded queue. Two writer tasks, each with its own
 connection: the bulk writer flushes metrics, events, params and the heartbeat every ~100 ms
-in one pipelined round trip (latest value wins per key); the signal writer is woken by each
+in pipelined round trips of at most MAX_EVENTS_PER_FLUSH events (latest value wins per
+key); the signal writer is woken by each
 signal and writes it (key, history, PUBLISH) at once in its own small pipeline, so a signal
 never waits behind a bulk batch of events. Signals are written by that one task, oldest
 first, so their order is kept. Redis down, slow or restarted never stalls the engine: both
