@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 SNAPSHOT_INTERVAL_S = 0.125  # ~8 Hz for the UI
 PUBLISH_INTERVAL_S = 0.1  # sinks' on_snapshot (Redis metrics are coalesced to this)
 LIVE_TICK_S = 0.25  # live sources: advance the clock when the market is silent
+SLICE = 256  # frames processed between two yields to the loop
 
 
 class Pipeline:
@@ -64,6 +65,8 @@ class Pipeline:
         self.latest_snapshot: Snapshot | None = None
         self.final_feed_status: dict[str, FeedStatus] | None = None
         self._pending_meta: list[RawFrame] = []
+        self._due_timer: asyncio.TimerHandle | None = None
+        self._due_at = 0.0
         self.error: BaseException | None = None
         self.finished = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -161,6 +164,8 @@ class Pipeline:
                 await self._consume()
             finally:
                 housekeeping.cancel()
+                if self._due_timer is not None:
+                    self._due_timer.cancel()
         except BaseException as exc:
             if not isinstance(exc, asyncio.CancelledError | KeyboardInterrupt):
                 self.error = exc
@@ -199,8 +204,10 @@ class Pipeline:
                     batch = next_batch.result()
                 except StopAsyncIteration:
                     break
-                if self.process_batch(batch):
+                if await self._process_in_slices(batch):
                     break
+                if self.source.kind == "live":
+                    self._schedule_due_evaluation()
                 now = time.monotonic()
                 if now - self._last_snapshot_wall >= SNAPSHOT_INTERVAL_S:
                     self._refresh_snapshot()
@@ -214,6 +221,36 @@ class Pipeline:
             if aclose is not None:
                 with contextlib.suppress(RuntimeError, StopAsyncIteration):
                     await aclose()
+
+    async def _process_in_slices(self, batch: list[RawFrame | Event]) -> bool:
+        """A big batch is processed in slices with a yield between them, so sink tasks (the
+        Redis signal writer) are not held behind thousands of frames."""
+        if len(batch) <= SLICE:
+            return self.process_batch(batch)
+        for i in range(0, len(batch), SLICE):
+            if self.process_batch(batch[i : i + SLICE]):
+                return True
+            await asyncio.sleep(0)
+        return False
+
+    def _schedule_due_evaluation(self) -> None:
+        """Live: the engine defers a burst's evaluation to the end of its 100 ms slot; tick it
+        then instead of waiting for the next frame, so a signal is never held by silence."""
+        due = getattr(self.engine, "next_evaluation_ts", None)
+        loop = self._loop
+        if due is None or loop is None or (self._due_timer is not None and self._due_at <= due):
+            return
+        if self._due_timer is not None:
+            self._due_timer.cancel()
+        self._due_at = due
+        self._due_timer = loop.call_later(max(0.0, due - time.time()), self._run_due_evaluation)
+
+    def _run_due_evaluation(self) -> None:
+        self._due_timer = None
+        signals = self.engine.tick(max(time.time(), self._due_at))
+        if signals:
+            self._emit(signals)
+        self._schedule_due_evaluation()
 
     def process_batch(self, batch: list[RawFrame | Event]) -> bool:
         """Feed one batch through parser and engine. Returns True when --duration is reached."""
