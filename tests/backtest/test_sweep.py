@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from cascade_tui.backtest.cli import main_backtest
 from cascade_tui.backtest.sweep import auc_pr, shifted
-from cascade_tui.engine.params import EngineParams
+from cascade_tui.engine.params import EngineParams, Thresholds
 
 
 def test_auc_pr_is_interpolated_average_precision() -> None:
@@ -22,7 +23,7 @@ def test_auc_pr_is_interpolated_average_precision() -> None:
 
 
 def test_shifted_moves_every_threshold_together() -> None:
-    base = EngineParams()  # 0.30 / 0.50 / 0.70
+    base = msgspec.structs.replace(EngineParams(), thresholds=Thresholds(watch=0.30, warning=0.50, critical=0.70))
     p = shifted(base, 2, 0.60)
     assert p is not None
     assert (p.thresholds.watch, p.thresholds.warning, p.thresholds.critical) == pytest.approx(

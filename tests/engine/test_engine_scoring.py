@@ -113,7 +113,8 @@ def test_thresholds_never_compound_under_repeated_set_params(
     for _ in range(repeats):
         engine.set_params(p)
     th = thresholds_in_force(engine.params, regime)
-    expected = tuple(min(x * factor, 1.0) for x in (0.30, 0.50, 0.70))
+    t = Thresholds()
+    expected = tuple(min(x * factor, 1.0) for x in (t.watch, t.warning, t.critical))
     assert th.enter == pytest.approx(expected)
     assert engine.params.thresholds == Thresholds()  # the base values are never rewritten
     assert engine.snapshot().params_version == repeats
@@ -124,7 +125,7 @@ def test_set_params_rejects_bad_values_and_keeps_the_old_ones() -> None:
     bad = msgspec.structs.replace(EngineParams(), thresholds=Thresholds(watch=0.6, warning=0.5))
     with pytest.raises(ParamError):
         engine.set_params(bad)
-    assert engine.params.thresholds.watch == 0.30
+    assert engine.params.thresholds.watch == Thresholds().watch
     assert engine.snapshot().params_version == 0
     with pytest.raises(ParamError):
         engine.set_params(
