@@ -126,12 +126,14 @@ async def test_level_select_and_nudge_change_the_threshold(make_app: AppFactory)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("3", "right_square_bracket")
         assert app.view.params.thresholds.critical == 0.71
+        w0 = app.view.params.thresholds.watch
         await pilot.press("1", "left_square_bracket", "left_square_bracket")
-        assert app.view.params.thresholds.watch == 0.28
-        assert "▸WATCH 0.28" in str(app.query_one(ScoresPanel).border_subtitle)
+        w2 = round(w0 - 0.02, 2)
+        assert app.view.params.thresholds.watch == w2
+        assert f"▸WATCH {w2:.2f}" in str(app.query_one(ScoresPanel).border_subtitle)
         notes = [entry.text for entry in app.view.ui_log]
         assert "threshold: thresholds.critical 0.7→0.71" in notes
-        assert notes[-1] == "threshold: thresholds.watch 0.29→0.28"
+        assert notes[-1] == f"threshold: thresholds.watch {round(w0 - 0.01, 2):g}→{w2:g}"
 
 
 async def test_nudge_that_breaks_the_ordering_is_refused(make_app: AppFactory) -> None:

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from cascade_tui.engine.params import Thresholds
+
 CLI = Path(sys.executable).parent / "cascade-tui"
 TIMEOUT_S = 30.0
 
@@ -86,7 +88,8 @@ def test_demo_fills_the_panels_takes_a_threshold_and_quits_cleanly(terminal: Ter
     )
     assert "demo seed 7" in screen
     terminal.keys("1", "]", "]")
-    screen = terminal.wait_for(lambda s: "▸WATCH 0.32" in s, "the nudged WATCH threshold")
+    nudged = f"▸WATCH {Thresholds().watch + 0.02:.2f}"  # two steps of 0.01 above the default
+    screen = terminal.wait_for(lambda s: nudged in s, "the nudged WATCH threshold")
     terminal.keys("q")
     exit_file: Path = terminal.exit_file  # type: ignore[attr-defined]
     deadline = time.monotonic() + TIMEOUT_S
