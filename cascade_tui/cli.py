@@ -157,6 +157,7 @@ def options_from_args(args: argparse.Namespace, config: Config):  # -> RunOption
         no_ui=args.no_ui,
         theme=args.theme,
         config=config,
+        config_path=args.config,
     )
 
 

@@ -118,6 +118,8 @@ def build_pipeline(opts: RunOptions) -> Pipeline:
     if set_regime_source is not None:
         # REST pollers speed up (30 s -> 5 s) while BTC volatility is HIGH or EXTREME
         set_regime_source(lambda: pipeline.latest_snapshot.volatility.regime if pipeline.latest_snapshot else None)
+    if opts.config_path:
+        pipeline.info["config_path"] = opts.config_path
     # a remote viewer reads Redis; publishing back into it would loop its own events
     if opts.source != "redis" and opts.redis_url != "off":
         pipeline.startup_hooks.append(partial(_attach_redis, opts))

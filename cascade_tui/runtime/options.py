@@ -26,3 +26,4 @@ class RunOptions:
     no_ui: bool = False
     theme: str | None = None
     config: Config = field(default_factory=Config)
+    config_path: str | None = None  # --config FILE (the dashboard's `s` saves back there)
