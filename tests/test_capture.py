@@ -40,7 +40,8 @@ def test_lines_follow_the_documented_format(tmp_path: Path) -> None:
     with CaptureWriter(path) as w:
         for f in FRAMES:
             w.write(f)
-    lines = gzip.open(path, "rt", encoding="utf-8").read().splitlines()
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        lines = fh.read().splitlines()
     assert json.loads(lines[0]) == {"v": 1, "kind": "cascade-tui-capture"}
     first = json.loads(lines[1])
     assert first == {"ts": 1_700_000_000.125, "venue": "binance", "frame": FRAMES[0].data}
