@@ -296,10 +296,27 @@ class BinanceParser(FrameParser):
         )
 
     def _mark_price(self, item: dict[str, Any], recv_ts: float, out: list[Event]) -> None:
-        symbol = str(item["s"])
+        # "r" is "" on delivery contracts: no funding
+        self._mark_and_funding(
+            str(item["s"]), item["E"], item["p"], item.get("i"), item.get("r"), item.get("T"), recv_ts, out
+        )
+
+    def _mark_and_funding(
+        self,
+        symbol: str,
+        time_ms: Any,
+        mark_raw: Any,
+        index_raw: Any,
+        rate_raw: Any,
+        next_raw: Any,
+        recv_ts: float,
+        out: list[Event],
+    ) -> None:
+        """A Mark, and a Funding when a rate is given: shared by the markPrice stream and
+        the REST premiumIndex poll, which carry the same numbers under other names."""
         asset = self._info.asset(symbol)
-        event_ts = ms_to_s(item["E"])
-        mark = fnum(item["p"])
+        event_ts = ms_to_s(time_ms)
+        mark = fnum(mark_raw)
         self._marks[symbol] = mark
         out.append(
             Mark(
@@ -309,13 +326,12 @@ class BinanceParser(FrameParser):
                 price=mark,
                 event_ts=event_ts,
                 recv_ts=recv_ts,
-                index=opt_num(item.get("i")),
+                index=opt_num(index_raw),
             )
         )
-        rate = opt_num(item.get("r"))  # "" on delivery contracts: no funding
+        rate = opt_num(rate_raw)
         if rate is not None:
-            next_ms = opt_num(item.get("T"))
-            out.append(self._funding(symbol, asset, rate, next_ms, event_ts, recv_ts))
+            out.append(self._funding(symbol, asset, rate, opt_num(next_raw), event_ts, recv_ts))
 
     def _funding(
         self, symbol: str, asset: str, rate: float, next_ms: float | None, event_ts: float, recv_ts: float
@@ -354,26 +370,10 @@ class BinanceParser(FrameParser):
         if channel == "rest:premiumIndex":
             events: list[Event] = []
             for body in rows(msg, "premiumIndex"):
-                symbol = str(body["symbol"])
-                asset = self._info.asset(symbol)
-                event_ts = ms_to_s(body["time"])
-                mark = fnum(body["markPrice"])
-                self._marks[symbol] = mark
-                events.append(
-                    Mark(
-                        venue=VENUE,
-                        instrument=symbol,
-                        asset=asset,
-                        price=mark,
-                        event_ts=event_ts,
-                        recv_ts=recv_ts,
-                        index=opt_num(body.get("indexPrice")),
-                    )
-                )
-                rate = opt_num(body.get("lastFundingRate"))
-                if rate is not None:
-                    next_ms = opt_num(body.get("nextFundingTime"))
-                    events.append(self._funding(symbol, asset, rate, next_ms, event_ts, recv_ts))
+                self._mark_and_funding(
+                    str(body["symbol"]), body["time"], body["markPrice"], body.get("indexPrice"),
+                    body.get("lastFundingRate"), body.get("nextFundingTime"), recv_ts, events,
+                )  # fmt: skip
             return events
         raise FrameError(f"unknown REST channel {channel!r}")
 
