@@ -73,7 +73,8 @@ async def _attach_redis(opts: RunOptions, pipeline: Pipeline) -> None:
         return
     prefix = redis_prefix(opts)
     pipeline.sinks.append(RedisSink(target.url, prefix=prefix, config=opts.config.redis, display=target.display))
-    pipeline.info["redis"] = f"{target.kind}: {target.display}" + (f" prefix {prefix!r}" if prefix else "")
+    label = target.display if target.display.startswith(target.kind) else f"{target.kind}: {target.display}"
+    pipeline.info["redis"] = label + (f" prefix {prefix!r}" if prefix else "")
 
     async def _close(_: Pipeline) -> None:
         await target.close()
