@@ -29,7 +29,7 @@ from cascade_tui.sources.base import FeedStatus, Source
 
 log = logging.getLogger(__name__)
 
-SNAPSHOT_INTERVAL_S = 0.125  # ~8 Hz for the UI
+SNAPSHOT_INTERVAL_S = 0.0625  # twice the UI's 8 Hz, so every UI tick finds a fresh snapshot (~0.2 ms each)
 PUBLISH_INTERVAL_S = 0.1  # sinks' on_snapshot (Redis metrics are coalesced to this)
 LIVE_TICK_S = 0.25  # live sources: advance the clock when the market is silent
 SLICE = 256  # frames processed between two yields to the loop
