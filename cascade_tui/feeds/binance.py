@@ -178,17 +178,42 @@ class BinanceParser(FrameParser):
 
     def _typed_force_order(self, item: _ForceOrder, recv_ts: float, out: list[Event]) -> None:
         order = item.o
-        symbol = order.s
-        side = order.S
+        t_ms = item.E if order.T is UNSET else order.T
+        self._liquidation(order.s, order.S, order.z, order.ap, order.p, t_ms, recv_ts, out)
+
+    def _typed_agg_trade(self, item: _AggTrade, recv_ts: float, out: list[Event]) -> None:
+        self._trade(item.s, item.p, item.q, item.m, item.T, recv_ts, out)
+
+    def _typed_mark_price(self, item: _MarkPrice, recv_ts: float, out: list[Event]) -> None:
+        self._mark_and_funding(item.s, item.E, item.p, item.i, item.r, item.T, recv_ts, out)
+
+    # ------------------------------------------------------------------ streams
+
+    def _force_order(self, item: dict[str, Any], recv_ts: float, out: list[Event]) -> None:
+        order = as_dict(item.get("o"), "forceOrder.o")
+        t_ms = order.get("T", item.get("E"))
+        self._liquidation(str(order["s"]), order["S"], order["z"], order["ap"], order.get("p"), t_ms, recv_ts, out)
+
+    def _agg_trade(self, item: dict[str, Any], recv_ts: float, out: list[Event]) -> None:
+        maker_is_buyer = item["m"]
+        if not isinstance(maker_is_buyer, bool):
+            raise FrameError("aggTrade 'm' is not a boolean")
+        self._trade(str(item["s"]), item["p"], item["q"], maker_is_buyer, item["T"], recv_ts, out)
+
+    # The builders below are shared by the typed fast path and the dict path, which read the
+    # same numbers from the same frames; only how the fields are reached differs.
+
+    def _liquidation(
+        self, symbol: str, side: Any, z: Any, ap: Any, p: Any, t_ms: Any, recv_ts: float, out: list[Event]
+    ) -> None:
         if side not in ("SELL", "BUY"):
             raise FrameError(f"forceOrder side {side!r}")
-        qty = float(order.z)  # accumulated filled qty (l is only the last fill)
+        qty = fnum(z)  # accumulated filled qty (l is only the last fill)
         if qty == 0.0:
             return  # nothing filled (e.g. an expired order): no liquidation happened
-        price = float(order.ap)
+        price = fnum(ap)
         if price == 0.0:
-            price = float(order.p)
-        t_ms = item.E if order.T is UNSET else order.T
+            price = fnum(p)
         out.append(
             Liquidation(
                 venue=VENUE,
@@ -205,82 +230,11 @@ class BinanceParser(FrameParser):
             )
         )
 
-    def _typed_agg_trade(self, item: _AggTrade, recv_ts: float, out: list[Event]) -> None:
-        symbol = item.s
-        price = float(item.p)
-        qty = float(item.q)
-        out.append(
-            Trade(
-                venue=VENUE,
-                instrument=symbol,
-                asset=self._info.asset(symbol),
-                price=price,
-                qty=qty,
-                usd=qty * price,
-                taker_side="sell" if item.m else "buy",
-                event_ts=fnum(item.T) / 1000.0,
-                recv_ts=recv_ts,
-            )
-        )
-
-    def _typed_mark_price(self, item: _MarkPrice, recv_ts: float, out: list[Event]) -> None:
-        symbol = item.s
-        asset = self._info.asset(symbol)
-        event_ts = fnum(item.E) / 1000.0
-        mark = float(item.p)
-        self._marks[symbol] = mark
-        out.append(
-            Mark(
-                venue=VENUE,
-                instrument=symbol,
-                asset=asset,
-                price=mark,
-                event_ts=event_ts,
-                recv_ts=recv_ts,
-                index=opt_num(item.i),
-            )
-        )
-        rate = opt_num(item.r)  # "" on delivery contracts: no funding
-        if rate is not None:
-            out.append(self._funding(symbol, asset, rate, opt_num(item.T), event_ts, recv_ts))
-
-    # ------------------------------------------------------------------ streams
-
-    def _force_order(self, item: dict[str, Any], recv_ts: float, out: list[Event]) -> None:
-        order = as_dict(item.get("o"), "forceOrder.o")
-        symbol = str(order["s"])
-        side = order["S"]
-        if side not in ("SELL", "BUY"):
-            raise FrameError(f"forceOrder side {side!r}")
-        qty = fnum(order["z"])  # accumulated filled qty (l is only the last fill)
-        if qty == 0.0:
-            return  # nothing filled (e.g. an expired order): no liquidation happened
-        price = fnum(order["ap"])
-        if price == 0.0:
-            price = fnum(order["p"])
-        out.append(
-            Liquidation(
-                venue=VENUE,
-                instrument=symbol,
-                asset=self._info.asset(symbol),
-                side=LONG if side == "SELL" else SHORT,
-                price=price,
-                qty=qty,
-                usd=qty * price,
-                raw_size=qty,
-                event_ts=ms_to_s(order.get("T", item.get("E"))),
-                recv_ts=recv_ts,
-                sampled=True,
-            )
-        )
-
-    def _agg_trade(self, item: dict[str, Any], recv_ts: float, out: list[Event]) -> None:
-        symbol = str(item["s"])
-        price = fnum(item["p"])
-        qty = fnum(item["q"])
-        maker_is_buyer = item["m"]
-        if not isinstance(maker_is_buyer, bool):
-            raise FrameError("aggTrade 'm' is not a boolean")
+    def _trade(
+        self, symbol: str, p: Any, q: Any, maker_is_buyer: bool, t_ms: Any, recv_ts: float, out: list[Event]
+    ) -> None:
+        price = fnum(p)
+        qty = fnum(q)
         out.append(
             Trade(
                 venue=VENUE,
@@ -290,7 +244,7 @@ class BinanceParser(FrameParser):
                 qty=qty,
                 usd=qty * price,
                 taker_side="sell" if maker_is_buyer else "buy",
-                event_ts=ms_to_s(item["T"]),
+                event_ts=ms_to_s(t_ms),
                 recv_ts=recv_ts,
             )
         )

@@ -31,7 +31,6 @@ log = logging.getLogger(__name__)
 
 SNAPSHOT_INTERVAL_S = 0.0625  # twice the UI's 8 Hz, so every UI tick finds a fresh snapshot (~0.2 ms each)
 PUBLISH_INTERVAL_S = 0.1  # sinks' on_snapshot (Redis metrics are coalesced to this)
-LIVE_TICK_S = 0.25  # live sources: advance the clock when the market is silent
 SLICE = 256  # frames processed between two yields to the loop
 
 
@@ -355,7 +354,8 @@ class Pipeline:
             )
 
     async def _housekeeping(self) -> None:
-        """Keeps the snapshot fresh and, for live sources, the clock moving in silence."""
+        """Keeps the snapshot fresh and, for live sources, the clock moving in silence
+        (ticked at the snapshot interval)."""
         live = self.source.kind == "live"
         while True:
             await asyncio.sleep(SNAPSHOT_INTERVAL_S)
