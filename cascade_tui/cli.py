@@ -15,8 +15,9 @@ import time
 from pathlib import Path
 
 from cascade_tui import __version__
-from cascade_tui.config import Config, ConfigError, data_dir, load_config
+from cascade_tui.config import Config, ConfigError, load_config
 from cascade_tui.model import VENUES
+from cascade_tui.paths import data_dir
 
 log = logging.getLogger("cascade_tui")
 

@@ -43,13 +43,13 @@ DEFAULT_FILE = "history.sqlite"
 
 
 def default_history_path() -> Path:
-    from cascade_tui.config import data_dir
+    from cascade_tui.paths import data_dir
 
     return data_dir() / DEFAULT_FILE
 
 
 def make_backend(url: str, retention_days: float) -> HistoryBackend:
-    """ "" -> SQLite at config.data_dir()/history.sqlite; postgresql://… -> PostgreSQL."""
+    """ "" -> SQLite at paths.data_dir()/history.sqlite; postgresql://… -> PostgreSQL."""
     if is_postgres_url(url):
         return PostgresBackend(url, retention_days)
     return SQLiteBackend(sqlite_path(url, default_history_path()))

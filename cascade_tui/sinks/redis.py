@@ -35,9 +35,7 @@ from cascade_tui.config import RedisConfig
 from cascade_tui.engine.params import EngineParams
 from cascade_tui.engine.types import LatencyView, Signal, Snapshot, signal_encoder
 from cascade_tui.model import Event
-from cascade_tui.runtime.redis_server import redact_url, scrub_secrets
-from cascade_tui.sinks.base import Sink
-from cascade_tui.sinks.redis_schema import (
+from cascade_tui.redis_schema import (
     TTL_HEARTBEAT_S,
     TTL_SIGNAL_S,
     RedisKeys,
@@ -47,6 +45,8 @@ from cascade_tui.sinks.redis_schema import (
     snapshot_metrics,
     stream_entry,
 )
+from cascade_tui.runtime.redis_server import redact_url, scrub_secrets
+from cascade_tui.sinks.base import Sink
 
 log = logging.getLogger(__name__)
 
