@@ -47,6 +47,7 @@ from cascade_tui.redis_schema import (
 )
 from cascade_tui.runtime.redis_server import redact_url, scrub_secrets
 from cascade_tui.sinks.base import Sink
+from cascade_tui.stats_math import percentile
 
 log = logging.getLogger(__name__)
 
@@ -142,13 +143,6 @@ class OutboundQueue:
             self.events.popleft()
         while self.signals and self.signals[0][0] <= last_signal_seq:
             self.signals.popleft()
-
-
-def _percentile(sorted_values: list[float], q: float) -> float:
-    if not sorted_values:
-        return 0.0
-    idx = min(len(sorted_values) - 1, max(0, round(q * (len(sorted_values) - 1))))
-    return sorted_values[idx]
 
 
 class RedisSink(Sink):
@@ -521,6 +515,8 @@ class RedisSink(Sink):
         values = sorted(self._own_latency)
         ts = self._latest_snapshot.ts if self._latest_snapshot is not None else time.time()
         view = LatencyView(
-            p50_ms=_percentile(values, 0.5) * 1000, p99_ms=_percentile(values, 0.99) * 1000, n=len(values)
+            p50_ms=(percentile(values, 0.5, is_sorted=True) or 0.0) * 1000,
+            p99_ms=(percentile(values, 0.99, is_sorted=True) or 0.0) * 1000,
+            n=len(values),
         )
         pipe.hset(self.keys.latency, OWN_LATENCY_STAGE, latency_payload(view, ts))
