@@ -593,14 +593,20 @@ class Engine:
                 dict(zip(FACTORS, st.components, strict=True)),
                 direction,
                 st.venues_60s(t),
+                st.why,
             )
 
     def _desired_level(self, st: AssetState, sec: int, inp: ScoreInputs, events: int) -> int:
-        """The level the score supports once the gates are applied (events = count in 60 s)."""
-        if events == 0:
-            return 0  # no liquidations, no liquidation cascade (OI/funding/vol alone never alarm)
+        """The level the score supports once the gates are applied (events = count in 60 s).
+
+        Also records on st.why which test supports the level and which gate holds the next."""
         th = self._thresholds
-        desired = level_from_score(st.score, st.level.level, th)
+        score_level = level_from_score(st.score, st.level.level, th)
+        if events == 0:
+            st.why = {"trigger": "quiet", "score": round(st.score, 3)}
+            return 0  # no liquidations, no liquidation cascade (OI/funding/vol alone never alarm)
+        desired = score_level
+        why: dict[str, float | str] = {"trigger": "score" if desired else "none", "score": round(st.score, 3)}
         if desired >= WARNING:
             g = self._params.gates
             # events must also span 2+ seconds: one print split into fills is still one print
@@ -609,12 +615,24 @@ class Engine:
             flow_ok = st.raw[FLOW_SCORE_INDEX] >= th.enter[0] - (
                 th.exit_gap if st.level.level >= WARNING else 0.0
             )
-            if not (enough_events and flow_ok and inp.u60 >= st.usd_floor):
+            floor_ok = inp.u60 >= st.usd_floor
+            if not (enough_events and flow_ok and floor_ok):
                 desired = 1
-        if desired == CRITICAL and st.price.last is not None:
-            move = st.price.move(sec, PRICE_CONFIRM_WINDOW_S, inp.direction_sign)
-            if move is None or move < price_confirm_move(st.asset):
+                why["held_by"] = "events" if not enough_events else ("flow" if not flow_ok else "usd_floor")
+                why["usd_60s"] = round(inp.u60, 2)
+                why["needs_usd"] = round(st.usd_floor, 2)
+        if desired == CRITICAL:
+            needs = price_confirm_move(st.asset)
+            move = st.price.move(sec, PRICE_CONFIRM_WINDOW_S, inp.direction_sign) if st.price.last is not None else None
+            if move is None or move < needs:
                 desired = WARNING
+                why["held_by"] = "price_move"
+                why["price_move_pct"] = round(100.0 * (move or 0.0), 3)
+                why["needs_pct"] = round(100.0 * needs, 3)
+        if "held_by" not in why and desired < CRITICAL:
+            why["held_by"] = "score"
+            why["needs_score"] = round(th.enter[desired], 3)
+        st.why = why
         return desired
 
     def _update_market(self, t: float, sec: int, out: list[Signal]) -> None:
@@ -653,6 +671,12 @@ class Engine:
         tr = self._market_level.step(MARKET, t, desired, p)
         if tr is None:
             return
+        why: dict[str, float | str] = {
+            "trigger": "breadth" if breadth_ok else ("usd_surge" if usd_ok else "quiet"),
+            "assets": len(contributing),
+            "needs_assets": p.market.min_assets,
+            "usd_20s_x": round(u20 / base20, 2) if base20 > 0 else 0.0,
+        }
         self._market_win60.advance(sec)
         venues = sorted(v for v, ts in self._market_venues.items() if t - ts <= 60.0)
         self._emit(
@@ -666,6 +690,7 @@ class Engine:
             self._market_components,
             direction_of(self._market_win60),
             venues,
+            why,
         )
 
     def _emit(
@@ -680,6 +705,7 @@ class Engine:
         components: dict[str, float],
         direction: str,
         venues: list[str],
+        why: dict[str, float | str],
     ) -> None:
         sig = Signal(
             v=SIGNAL_VERSION,
@@ -694,6 +720,7 @@ class Engine:
             direction=direction,
             venues=venues,
             regime=self._vol.regime.name,
+            why=dict(why),
         )
         if state in ("open", "escalate"):
             self._signal_counts[LEVEL_NAMES[level]] += 1

@@ -138,6 +138,7 @@ class AssetState:
         "score",
         "usd_floor",
         "venues",
+        "why",
         "win60",
     )
 
@@ -162,6 +163,7 @@ class AssetState:
         self.price = PriceTrail()
         self.oi = AssetOpenInterest()
         self.funding = AssetFunding()
+        self.why: dict[str, float | str] = {}  # see Signal.why: what holds the level and the next
 
     def usd_60s(self, sec: int) -> tuple[float, float]:
         """(long USD, short USD) liquidated in the last 60 s."""

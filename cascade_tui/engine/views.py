@@ -104,6 +104,7 @@ def asset_view(st: AssetState, t: float, sec: int) -> AssetView:
         venues=tuple(st.venues_60s(t)),
         episode=st.level.episode,
         history=st.history.values(sec),
+        why=dict(st.why),
     )
 
 
