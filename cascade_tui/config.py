@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-import platformdirs
 
 from cascade_tui.engine.params import EngineParams, ParamError, validate
+from cascade_tui.paths import default_config_path
 
 
 class VenueConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -76,14 +76,6 @@ class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 class ConfigError(ValueError):
     """A config that cannot be used; str() names the file, line and key."""
-
-
-def default_config_path() -> Path:
-    return Path(platformdirs.user_config_dir("cascade-tui")) / "config.toml"
-
-
-def data_dir() -> Path:
-    return Path(os.environ.get("CASCADE_DATA_DIR") or platformdirs.user_data_dir("cascade-tui"))
 
 
 def _line_of(text: str, dotted: str) -> int | None:
