@@ -25,7 +25,7 @@ def signal_lines(stdout: str) -> list[dict]:
 
 SIGNAL_FIELDS = {
     "v", "ts", "asset", "level", "level_name", "state", "episode", "score",
-    "components", "direction", "venues", "regime",
+    "components", "direction", "venues", "regime", "why",
 }
 
 
