@@ -47,7 +47,7 @@ from cascade_tui.backtest.sweep import SWEEP_THRESHOLDS, sweep
 from cascade_tui.capture import CaptureError
 from cascade_tui.engine.params import LEVEL_NAMES, EngineParams, ParamError, validate
 from cascade_tui.engine.types import Signal
-from cascade_tui.sources.simulate.labels import Label
+from cascade_tui.labels import Label
 
 
 def main_tune(argv: list[str]) -> int:

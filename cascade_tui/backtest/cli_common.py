@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from cascade_tui.backtest.matching import DEFAULT_FLOOR, SEVERITY_ORDER, MatchRules
 from cascade_tui.config import Config, ConfigError, load_config
 from cascade_tui.engine.params import LEVEL_NAMES
-from cascade_tui.sources.simulate.labels import Label, read_labels
+from cascade_tui.labels import Label, read_labels
 
 
 class BadArguments(Exception):

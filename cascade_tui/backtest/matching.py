@@ -39,7 +39,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from cascade_tui.engine.types import Signal
-from cascade_tui.sources.simulate.labels import Label
+from cascade_tui.labels import Label
 
 # Severity classes from mild to severe; the labels contract uses "minor" and "major",
 # hand-made labels may use the four classes of detection-science §4.1.

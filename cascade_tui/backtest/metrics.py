@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from cascade_tui.backtest.matching import MARKET, AlarmOutcome, LabelOutcome, MatchResult
 from cascade_tui.backtest.offline import ObservedLiquidation
 from cascade_tui.engine.params import LEVEL_NAMES
-from cascade_tui.sources.simulate.labels import Label
+from cascade_tui.labels import Label
 
 DAY_S = 86400.0
 COVERAGE_CLASSES: tuple[str, ...] = ("complete", "throttled", "unobserved")

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from cascade_tui.labels import Label
 from cascade_tui.sources.simulate.config import (
     ASSETS,
     CLASSES,
@@ -22,7 +23,6 @@ from cascade_tui.sources.simulate.config import (
     EpisodeClass,
     Profile,
 )
-from cascade_tui.sources.simulate.labels import Label
 
 LONG_SIDE = 1  # longs liquidated (forced sells, price falls)
 SHORT_SIDE = -1

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from cascade_tui.labels import Label
 from cascade_tui.sources.simulate.config import (
     ASSETS,
     CHUNK_S,
@@ -34,7 +35,6 @@ from cascade_tui.sources.simulate.config import (
     Profile,
 )
 from cascade_tui.sources.simulate.episodes import IMPACT_KAPPA, Episode, EpisodePlanner, Leg, funding_bump
-from cascade_tui.sources.simulate.labels import Label
 
 FEEDBACK_GAMMA = 0.5  # §5.6 price -> liquidation feedback in background
 FEEDBACK_WINDOW_STEPS = round(10.0 / STEP_S)

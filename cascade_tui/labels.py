@@ -1,5 +1,8 @@
 """Ground-truth cascade labels (DESIGN.md §5.1): JSON lines, one episode per line.
 
+A small shared module: the simulator writes labels, the backtest reads them, and neither
+imports the other for it.
+
     {"start": epoch s, "end": epoch s, "asset": "BTC", "direction": "long", "usd": 1.2e8,
      "severity": "major" | "minor", "class": "moderate", ...extras}
 
