@@ -104,6 +104,7 @@ def _delay_stats(outcomes: Sequence[LabelOutcome]) -> dict[str, float | None]:
         "median": percentile(delays, 50),
         "p90": percentile(delays, 90),
         "max": max(delays) if delays else None,
+        "n": len(delays),
     }
 
 

@@ -29,6 +29,11 @@ LONG_SIDE = 1  # longs liquidated (forced sells, price falls)
 SHORT_SIDE = -1
 IMPACT_KAPPA = 0.01  # §5.6: 1 % price move per unit of Q / D_s
 END_USD_SHARE = 0.98  # a label ends when this share of its USD has been liquidated
+# Onset: the first moment the leg's true stream meets an observable rule, ONSET_PRINTS of its
+# liquidations within ONSET_WINDOW_S (detection-science §4.2: lag is measured from a fixed,
+# observable onset; the first print of a slow ramp is indistinguishable from the background).
+ONSET_PRINTS = 4
+ONSET_WINDOW_S = 2.0
 EXTREME_WAVE_TAU_S = (60.0, 120.0)  # decay of an extreme episode's bursts (other classes: 5–30 s)
 EXTREME_PLATEAU_SHARE = 0.4  # of an extreme leg's budget; its waves burn the rest
 MAX_FUNDING_BUMP = 0.0004  # per 8 h; crowded states sit at 0.03–0.05 % (§5.6)
@@ -85,6 +90,22 @@ class Leg:
     price_end: float = 0.0
     venue_usd: list[float] = field(default_factory=lambda: [0.0] * len(VENUE_SHARES))
     usd_by_second: dict[int, float] = field(default_factory=dict)
+    onset_ts: float = math.inf
+    recent_ts: list[float] = field(default_factory=list)  # the last few event times before onset
+
+    def note_onset(self, ts: np.ndarray) -> None:
+        """Find the onset among this chunk's (time-ordered) leg events, if not found yet."""
+        if self.onset_ts < math.inf or ts.size == 0:
+            return
+        k = ONSET_PRINTS - 1
+        times = np.concatenate([np.asarray(self.recent_ts[-k:]), ts])
+        if times.size > k:
+            met = np.flatnonzero(times[k:] - times[:-k] <= ONSET_WINDOW_S)
+            if met.size:
+                self.onset_ts = float(times[k + met[0]])
+                self.recent_ts = []
+                return
+        self.recent_ts = times[-k:].tolist()
 
     @property
     def end_estimate(self) -> float:
@@ -367,6 +388,11 @@ def _end_ts(by_second: dict[int, float], last_ts: float) -> float:
     return last_ts
 
 
+def _onset(leg: Leg) -> float:
+    """The leg's onset, or its first event when its stream never met the onset rule."""
+    return leg.onset_ts if leg.onset_ts < math.inf else leg.first_ts
+
+
 def labels_for(episode: Episode, venue_names: tuple[str, ...]) -> list[Label]:
     """Labels of a finished episode: one per leg with events, plus "*" for a cross-symbol one."""
     out: list[Label] = []
@@ -378,6 +404,7 @@ def labels_for(episode: Episode, venue_names: tuple[str, ...]) -> list[Label]:
             Label(
                 start=round(leg.first_ts, 3),
                 end=round(_end_ts(leg.usd_by_second, leg.last_ts), 3),
+                onset=round(_onset(leg), 3),
                 asset=ASSETS[leg.asset].name,
                 direction=direction,
                 usd=round(leg.usd, 2),
@@ -403,6 +430,7 @@ def labels_for(episode: Episode, venue_names: tuple[str, ...]) -> list[Label]:
         out.append(
             Label(
                 start=round(min(leg.first_ts for leg in legs), 3),
+                onset=round(min(_onset(leg) for leg in legs), 3),
                 end=round(_end_ts(by_second, max(leg.last_ts for leg in legs)), 3),
                 asset="*",
                 direction=direction,

@@ -737,6 +737,7 @@ class Market:
                 continue
             ts = chunk.ev_ts[mask]
             usd = chunk.ev_usd[mask]
+            leg.note_onset(ts)
             leg.first_ts = min(leg.first_ts, float(ts[0]))
             leg.last_ts = max(leg.last_ts, float(ts[-1]))
             leg.usd += float(usd.sum())
