@@ -238,3 +238,37 @@ async def test_silent_link_is_recorded_as_stale() -> None:
         finally:
             await conn.close()
             await asyncio.wait_for(task, 2)
+
+
+async def test_no_network_shows_the_reason_and_the_reconnects_in_health_and_stats() -> None:
+    """Issue 14 item 7: live without network showed `reconnect 9` but health rc 0, no reason."""
+    from cascade_tui.config import VenueConfig
+    from cascade_tui.feeds.metadata import VenueMetadata
+    from cascade_tui.runtime.pipeline import Pipeline
+    from cascade_tui.runtime.stats import build_stats
+    from cascade_tui.sources.live import LiveSource
+    from tests.wsservers.fixtures import offline_http
+
+    async with offline_http() as http:
+        source = LiveSource(
+            ["okx"],
+            VenueConfig(oi_symbols=["BTC"]),
+            metadata={"okx": VenueMetadata("okx", source="bundled")},
+            options=fast_options(url_rewrite=lambda url: f"wss://{UNRESOLVABLE}/ws"),
+            http_client=http,
+        )
+        pipeline = Pipeline(source, metadata=source.parser_metadata)
+        task = asyncio.create_task(pipeline.run())
+
+        def health() -> object:
+            snap = pipeline.latest_snapshot
+            return next((v for v in snap.venues if v.venue == "okx"), None) if snap else None
+
+        try:
+            await eventually(lambda: (v := health()) is not None and v.reconnects >= 2 and v.failure == DNS)
+            assert source.feed_status()["okx"].failure == DNS
+        finally:
+            pipeline.stop()
+            await asyncio.wait_for(task, 5)
+    stats = build_stats(pipeline, {})
+    assert stats["venues"]["okx"]["failure"] == DNS and stats["venues"]["okx"]["reconnects"] >= 2
