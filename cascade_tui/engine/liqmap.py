@@ -484,10 +484,19 @@ class LiquidationMap:
         side = am.short
         return sum(side.get(j, 0.0) for j in range(k, k + n + 1))
 
-    def near_cluster(self, asset: str, t: float) -> dict[str, float | str] | None:
+    def forget(self, asset: str) -> None:
+        """Drop an asset's map (the engine evicted the asset)."""
+        self._assets.pop(asset, None)
+
+    def assets_near(self, t: float) -> list[str]:
+        """Assets with a near cluster on either side now (checked once a second by the engine)."""
+        return [a for a in self._assets if self.near_cluster(a, t) is not None]
+
+    def near_cluster(self, asset: str, t: float, side: str | None = None) -> dict[str, float | str] | None:
         """The WATCH `why` when price is within `near_pct` of a cluster that is large against
         the asset's usual liquidation flow, else None. Never more than WATCH (the engine's
-        hook enforces it): an estimate alone is context, not a cascade."""
+        hook enforces it): an estimate alone is context, not a cascade. `side` ("long" or
+        "short") asks about one side only."""
         am = self._assets.get(asset)
         p = self.params
         if am is None or am.price is None or t - am.started < p.min_history_s:
@@ -496,6 +505,8 @@ class LiquidationMap:
         need = max(p.near_cluster_mult * usual, p.near_cluster_floor_usd)
         best: tuple[float, bool] | None = None
         for long in (True, False):
+            if side is not None and (side == LONG) != long:
+                continue
             usd = self.within(asset, long, p.near_pct)
             if usd >= need and (best is None or usd > best[0]):
                 best = (usd, long)
@@ -583,3 +594,29 @@ class LiquidationMap:
             + len(am.short)
             + sum(len(d) for d in (*am.venue_long.values(), *am.venue_short.values()))
         )
+
+
+class LiquidationMapViews:
+    """Views for the snapshot, rebuilt per asset only when its map changed or a second passed
+    (the near_cluster flag and the usual flow move with the clock)."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, tuple[int, int, LiqMapView]] = {}
+
+    def views(self, liqmap: LiquidationMap, t: float) -> tuple[LiqMapView, ...]:
+        out: list[LiqMapView] = []
+        second = math.floor(t)
+        for asset in liqmap.assets:
+            version = liqmap.version(asset)
+            hit = self._cache.get(asset)
+            if hit is not None and hit[0] == version and hit[1] == second:
+                out.append(hit[2])
+                continue
+            view = liqmap.view(asset, t)
+            if view is None or view.price is None:
+                continue
+            self._cache[asset] = (version, second, view)
+            out.append(view)
+        for gone in set(self._cache) - set(liqmap.assets):
+            del self._cache[gone]
+        return tuple(out)

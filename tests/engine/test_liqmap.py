@@ -194,3 +194,31 @@ def test_params_are_validated() -> None:
         validate_liqmap(LiqMapParams(leverage_mix=()))
     with pytest.raises(ValueError, match="mmr"):
         validate_liqmap(LiqMapParams(mmr={"binance": 0.9}))
+
+
+def test_engine_raises_near_cluster_watch_and_never_more() -> None:
+    from cascade_tui.engine import Engine
+
+    engine = Engine()
+    engine.liqmap = LiquidationMap(
+        LiqMapParams(leverage_mix=((100.0, 1.0),), near_cluster_floor_usd=1e6, min_history_s=0.0)
+    )
+    signals = []
+    for ev in (mark(T0, 100_000.0), oi(T0, 0.0), trade(T0 + 1, 100_000.0, 1e6, "buy"), oi(T0 + 2, 100.0)):
+        signals += engine.process(ev)
+    # $10 M of 100× longs liquidate at ~99 400: 0.6 % under the price, no liquidation anywhere
+    for s in range(3, 40):
+        signals += engine.process(mark(T0 + s, 100_000.0))
+    opened = [s for s in signals if s.state == "open"]
+    assert len(opened) == 1
+    sig = opened[0]
+    assert (sig.asset, sig.level_name, sig.direction) == ("BTC", "WATCH", "long")
+    assert sig.why["trigger"] == "near_cluster" and sig.why["side"] == "long"
+    assert max(s.level for s in signals) == 1
+    snap = engine.snapshot()
+    (view,) = snap.liqmap
+    assert view.asset == "BTC" and view.total_long_usd == pytest.approx(1e7)
+    # the price moves away: the WATCH closes after its hold
+    for s in range(40, 120):
+        signals += engine.process(mark(T0 + s, 103_000.0))
+    assert signals[-1].state == "close"

@@ -53,7 +53,9 @@ MINOR_USD = 2e6
 MAJOR_USD = 20e6
 EXTREME_USD = 500e6
 DEFAULT_ASSETS = ("BTC", "ETH", "SOL")
-LIQUIDATION_ROUNDS = 1  # liquidation engines work through a step's crossings once; the next step sees the new price
+LIQUIDATION_ROUNDS = (
+    1  # liquidation engines work through a step's crossings once; the next step sees the new price
+)
 
 
 @dataclass(slots=True)
@@ -184,7 +186,9 @@ class MechanisticMarket:
             for _ in range(n):
                 drift = float(self.rng.normal(0.0, 0.02))
                 usd = float(self.size_median[a] * math.exp(SIZE_SIGMA_LN * self.rng.standard_normal()))
-                pid, pos = self._new_position(a, bool(self.rng.random() < 0.5), usd, self.price[a] * math.exp(drift))
+                pid, pos = self._new_position(
+                    a, bool(self.rng.random() < 0.5), usd, self.price[a] * math.exp(drift)
+                )
                 if (pos.long and pos.liq >= self.price[a]) or (not pos.long and pos.liq <= self.price[a]):
                     continue
                 book.add(pid, pos)
@@ -231,7 +235,6 @@ class MechanisticMarket:
                     usd = pos.qty * float(self.price[ca])
                     close_flow[ca] += -usd if pos.long else usd
             for a in range(n_assets):
-                spec = self.specs[a]
                 book = self.books[a]
                 flow = 0.0  # net taker USD (buy positive)
                 p = float(self.price[a])
