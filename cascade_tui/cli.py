@@ -21,7 +21,7 @@ from cascade_tui.paths import data_dir
 
 log = logging.getLogger("cascade_tui")
 
-SUBCOMMANDS = ("simulate", "backtest", "tune", "history")
+SUBCOMMANDS = ("simulate", "backtest", "tune", "history", "liqmap")
 
 
 class UsageError(Exception):
@@ -53,7 +53,7 @@ def main_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="cascade-tui",
         description="Watch crypto liquidation feeds, score liquidation-cascade risk, raise signals.",
-        epilog="Subcommands: cascade-tui simulate|backtest|tune|history --help",
+        epilog="Subcommands: cascade-tui simulate|backtest|tune|history|liqmap --help",
     )
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--demo", action="store_true", help="simulated market (no network needed)")
@@ -67,7 +67,7 @@ def main_parser() -> argparse.ArgumentParser:
         "(default 1; replays with --no-ui default to 0)",
     )
     p.add_argument("--seed", type=int, default=7, help="demo market seed (default 7)")
-    p.add_argument("--profile", default="demo", help="demo market profile: demo, realistic, quiet, volspike, whale")
+    p.add_argument("--profile", default="demo", help="demo market profile: demo, realistic, quiet, volspike, whale, mechanistic")
     p.add_argument("--venues", type=_csv, help=f"comma-separated venues: {','.join(VENUES)}")
     p.add_argument("--symbols", type=_csv, help="comma-separated base assets, e.g. BTC,ETH")
     p.add_argument("--duration", type=_positive, metavar="S", help="stop after S seconds of market time")
@@ -93,7 +93,13 @@ def simulate_parser() -> argparse.ArgumentParser:
     p.add_argument("--duration", type=_positive, required=True, metavar="S", help="seconds of market time")
     p.add_argument("--out", required=True, metavar="CAP", help="capture file to write (.cap.gz)")
     p.add_argument("--labels", required=True, metavar="FILE", help="labels file to write (JSON lines)")
-    p.add_argument("--profile", default="realistic", help="realistic (default), demo, quiet, volspike, whale")
+    p.add_argument(
+        "--profile", default="realistic", help="realistic (default), demo, quiet, volspike, whale, mechanistic"
+    )
+    p.add_argument(
+        "--mechanistic", action="store_true",
+        help="the position-book market: cascades arise from leveraged positions (= --profile mechanistic)",
+    )
     p.add_argument("--start-ts", type=float, default=None, help="market start, epoch seconds")
     return p
 
@@ -219,10 +225,13 @@ def run_ui(opts) -> int:  # opts: RunOptions
 def run_simulate(argv: list[str]) -> int:
     args = simulate_parser().parse_args(argv)
     from cascade_tui.capture import CaptureWriter
-    from cascade_tui.sources.simulate import MarketSimulator, write_labels
+    from cascade_tui.sources.simulate import write_labels
+    from cascade_tui.sources.simulate.mechanistic_simulator import MECHANISTIC_PROFILE, make_simulator
 
+    if args.mechanistic:
+        args.profile = MECHANISTIC_PROFILE
     kwargs = {} if args.start_ts is None else {"start_ts": args.start_ts}
-    sim = MarketSimulator(args.seed, profile=args.profile, **kwargs)
+    sim = make_simulator(args.seed, args.profile, **kwargs)
     header = {"source": "simulate", "seed": args.seed, "profile": args.profile, "duration_s": args.duration}
     t0 = time.perf_counter()
     with CaptureWriter(args.out, header) as writer:
@@ -245,6 +254,10 @@ def main(argv: list[str] | None = None) -> int:
         try:
             if cmd == "simulate":
                 return run_simulate(rest)
+            if cmd == "liqmap":
+                from cascade_tui.liqmap_cli import main as liqmap_main
+
+                return liqmap_main(rest)
             from cascade_tui.backtest import cli as bt
 
             if cmd == "history":

@@ -41,6 +41,9 @@ from cascade_tui.model import LONG, Liquidation, Mark, OpenInterest, Trade
 
 WITHIN_PCTS: Final[tuple[float, ...]] = (0.5, 1.0, 2.0, 5.0)
 USUAL_FLOW_HALFLIFE_S: Final = 6 * 3600.0
+VOL_SAMPLE_S: Final = 5.0  # price variance is sampled on steps of at least 5 s ...
+VOL_HALFLIFE_S: Final = 3600.0  # ... and averaged over about an hour
+DEFAULT_VAR_PER_S: Final = 0.5**2 / (365.0 * 86400.0)  # 50 % a year until measured
 _LN2: Final = math.log(2.0)
 
 
@@ -186,6 +189,9 @@ class AssetMap:
         "short_lo",
         "started",
         "tracks",
+        "var_per_s",
+        "vol_price",
+        "vol_t",
         "venue_long",
         "venue_short",
         "version",
@@ -220,6 +226,10 @@ class AssetMap:
         self.flow_t = t
         self.started = t
         self.version = 0
+        # price variance per second (EWMA of squared log returns over >= VOL_SAMPLE_S steps)
+        self.var_per_s: float | None = None
+        self.vol_price = 0.0
+        self.vol_t = t
 
 
 class LiquidationMap:
@@ -290,6 +300,14 @@ class LiquidationMap:
         am = self._asset(asset, t)
         k = self.band_of(price)
         am.price = price
+        dt = t - am.vol_t
+        if am.vol_price <= 0.0:
+            am.vol_price, am.vol_t = price, t
+        elif dt >= VOL_SAMPLE_S:
+            r2 = math.log(price / am.vol_price) ** 2 / dt
+            w = 1.0 - math.exp(-dt * _LN2 / VOL_HALFLIFE_S)
+            am.var_per_s = r2 if am.var_per_s is None else am.var_per_s + w * (r2 - am.var_per_s)
+            am.vol_price, am.vol_t = price, t
         if am.hi < am.lo:  # first price: open the window
             am.price_band = k
             am.lo, am.hi = k - self._span_bands, k + self._span_bands
@@ -483,6 +501,47 @@ class LiquidationMap:
             return sum(side.get(j, 0.0) for j in range(k - n, k + 1))
         side = am.short
         return sum(side.get(j, 0.0) for j in range(k, k + n + 1))
+
+    def reach_probability(self, asset: str, distance: float, horizon_s: float) -> float:
+        """Chance that price touches a level `distance` (log-price) away within the horizon,
+        for a driftless random walk at the asset's measured volatility (reflection
+        principle: 2·(1 − Φ(d / σ√h)))."""
+        am = self._assets.get(asset)
+        var = am.var_per_s if am is not None and am.var_per_s is not None else DEFAULT_VAR_PER_S
+        spread = math.sqrt(max(var, 1e-18) * horizon_s)
+        return math.erfc(abs(distance) / (spread * math.sqrt(2.0)))
+
+    def expected_near(self, asset: str, long: bool, horizon_s: float, radius_pct: float) -> float:
+        """USD of one side expected to be liquidated within the horizon, over the bands within
+        radius_pct of price: Σ band USD × the chance price reaches the band."""
+        am = self._assets.get(asset)
+        if am is None or am.price is None:
+            return 0.0
+        ln_p = math.log(am.price)
+        k = am.price_band
+        n = math.ceil(math.log1p(radius_pct / 100.0) / self._ln_g)
+        side = am.long if long else am.short
+        total = 0.0
+        for j in range(k - n, k + 1) if long else range(k, k + n + 1):
+            usd = side.get(j)
+            if usd:
+                edge = (j + 1) * self._ln_g if long else j * self._ln_g
+                total += usd * self.reach_probability(asset, edge - ln_p, horizon_s)
+        return total
+
+    def expected(self, asset: str, horizon_s: float = 3600.0) -> dict[tuple[bool, int], float]:
+        """(long, band) -> USD expected to be liquidated within the horizon: the band's
+        estimated USD × the chance price reaches it. The map's ranking of bands."""
+        am = self._assets.get(asset)
+        if am is None or am.price is None:
+            return {}
+        ln_p = math.log(am.price)
+        out: dict[tuple[bool, int], float] = {}
+        for long, side in ((True, am.long), (False, am.short)):
+            for j, usd in side.items():
+                edge = (j + 1) * self._ln_g if long else j * self._ln_g
+                out[(long, j)] = usd * self.reach_probability(am.asset, edge - ln_p, horizon_s)
+        return out
 
     def forget(self, asset: str) -> None:
         """Drop an asset's map (the engine evicted the asset)."""

@@ -39,6 +39,7 @@ from cascade_tui.sources.paced import PacedSource
 from cascade_tui.ui.bindings import APP_BINDINGS, SOURCE_ACTIONS, next_speed, unknown_keymap_ids
 from cascade_tui.ui.filter_screen import FilterScreen
 from cascade_tui.ui.health_panel import HealthPanel
+from cascade_tui.ui.liqmap_panel import LiqMapPanel
 from cascade_tui.ui.help_screen import HelpScreen
 from cascade_tui.ui.palette import Palette
 from cascade_tui.ui.regime_panel import RegimePanel
@@ -119,6 +120,7 @@ class CascadeApp(App[int]):
             with Horizontal(id="mid-row", classes="row"):
                 yield ScoresPanel(self.view, id="scores")
                 yield TapePanel(self.view, id="tape", classes="panel")
+            yield LiqMapPanel(self.view, id="liqmap", classes="panel")
             with Horizontal(id="bottom-row", classes="row"):
                 yield SignalLog(self.view, id="signals")
                 yield HealthPanel(self.view, id="health", classes="panel")
@@ -246,6 +248,7 @@ class CascadeApp(App[int]):
             self.query_one(RegimePanel).show_numbers(snap)
             self.query_one(ScoresPanel).show(snap, pal, force=force)
             self.query_one(TapePanel).show(snap)
+            self.query_one(LiqMapPanel).show(snap)
             self.query_one(SignalLog).show(snap, pal, force=force)
             self.query_one(HealthPanel).show(snap)
         if snap is not None:
@@ -391,6 +394,9 @@ class CascadeApp(App[int]):
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.config.ui.keymap))
+
+    def action_cycle_liqmap_asset(self) -> None:
+        self.query_one(LiqMapPanel).cycle_asset()
 
     def action_cycle_window(self) -> None:
         self.view.cycle_window()

@@ -23,17 +23,22 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from cascade_tui.sources.simulate.config import ASSETS, CHUNK_S, STEP_S, VENUE_SHARES, YEAR_S, AssetSpec
-from cascade_tui.sources.simulate.labels import Label
+from cascade_tui.labels import Label
 from cascade_tui.sources.simulate.market import Chunk
 
 # The leveraged book is this share of the asset's open interest; the rest (hedged, unlevered)
 # is constant and never liquidated.
 BOOK_SHARE = 0.08
-HOLD_MEAN_S = 6 * 3600.0  # mean holding time of a position
+HOLD_MEAN_S = 3 * 3600.0  # mean holding time of a position
 SIZE_MEDIAN_USD = 60_000.0  # BTC; alts scale by AssetSpec.size_scale
 SIZE_SIGMA_LN = 1.2
 SENTIMENT_HALF_LIFE_S = 2 * 3600.0
 SENTIMENT_TILT = 0.30  # long share of opens = 0.5 + tilt × tanh(sentiment)
+# Appetite for leverage: opens/s are scaled by exp(appetite − sd²/2), an OU process, so open
+# interest builds up and bleeds off in phases (as it does before and after real cascades)
+# instead of turning over at a constant level that no OI change would reveal.
+APPETITE_SD = 0.6
+APPETITE_HALF_LIFE_S = 3 * 3600.0
 NOISE_SIGMA_ANN = 0.30  # BTC's exogenous (non-flow) volatility; alts × vol_mult
 IMPACT_PER_DEPTH = 0.01  # USD equal to the 1 % depth moves price 1 %
 WITHDRAWAL_TAU_S = 10.0  # forced flow is remembered this long ...
@@ -149,6 +154,7 @@ class MechanisticMarket:
         self.books = [AssetBook(s) for s in self.specs]
         self.price = np.array([s.price for s in self.specs], dtype=float)
         self.sentiment = rng.standard_normal(n)
+        self.appetite = APPETITE_SD * rng.standard_normal(n)
         self.forced_decayed = np.zeros(n)
         self.base_qty = np.array([s.oi_usd * (1.0 - BOOK_SHARE) / s.price for s in self.specs])
         self.size_median = np.array([SIZE_MEDIAN_USD * s.size_scale for s in self.specs])
@@ -187,7 +193,7 @@ class MechanisticMarket:
                 drift = float(self.rng.normal(0.0, 0.02))
                 usd = float(self.size_median[a] * math.exp(SIZE_SIGMA_LN * self.rng.standard_normal()))
                 pid, pos = self._new_position(
-                    a, bool(self.rng.random() < 0.5), usd, self.price[a] * math.exp(drift)
+                    a, bool(self.rng.random() < 0.5), usd, float(self.price[a]) * math.exp(drift)
                 )
                 if (pos.long and pos.liq >= self.price[a]) or (not pos.long and pos.liq <= self.price[a]):
                     continue
@@ -220,12 +226,15 @@ class MechanisticMarket:
         decay = math.exp(-STEP_S / WITHDRAWAL_TAU_S)
         sent_keep = math.exp(-STEP_S * math.log(2.0) / SENTIMENT_HALF_LIFE_S)
         sent_sd = math.sqrt(1.0 - sent_keep * sent_keep)
+        app_keep = math.exp(-STEP_S * math.log(2.0) / APPETITE_HALF_LIFE_S)
+        app_sd = APPETITE_SD * math.sqrt(1.0 - app_keep * app_keep)
         for k in range(n_steps):
             t_start = t0 + k * STEP_S
             t_end = float(step_ts[k])
             self.sentiment = self.sentiment * sent_keep + sent_sd * rng.standard_normal(n_assets)
+            self.appetite = self.appetite * app_keep + app_sd * rng.standard_normal(n_assets)
             self.forced_decayed *= decay
-            n_open = rng.poisson(self.open_rate * STEP_S)
+            n_open = rng.poisson(self.open_rate * STEP_S * np.exp(self.appetite - APPETITE_SD**2 / 2.0))
             noise = self.noise_sd * rng.standard_normal(n_assets)
             close_flow = np.zeros(n_assets)  # a close is a taker order against the position
             while self._closes and self._closes[0][0] <= t_end:
@@ -359,17 +368,17 @@ class MechanisticMarket:
         )  # fmt: skip
         peak = max(ep.per_5s.items(), key=lambda kv: kv[1])[0] if ep.per_5s else math.floor(ep.start / 5.0)
         return Label(
-            start=ep.start,
-            end=ep.end,
+            start=float(ep.start),
+            end=float(ep.end),
             asset=spec.name,
             direction="long" if ep.usd_long >= ep.usd_short else "short",
-            usd=usd,
+            usd=float(usd),
             severity="minor" if cls == "minor" else "major",
             cls=cls,
             peak_ts=peak * 5.0 + 2.5,
             count=ep.count,
-            price_move=ep.price_end / ep.price_start - 1.0,
+            price_move=float(ep.price_end / ep.price_start - 1.0),
             exogenous=False,
             venues=sorted(v for v in ep.venue_usd if v in ("binance", "bybit", "okx")),
-            venue_usd=dict(sorted(ep.venue_usd.items())),
+            venue_usd={v: float(u) for v, u in sorted(ep.venue_usd.items())},
         )

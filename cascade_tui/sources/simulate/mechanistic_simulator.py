@@ -16,9 +16,10 @@ import numpy as np
 
 from cascade_tui.model import RawFrame
 from cascade_tui.sources.simulate.config import ASSET_NAMES, OBSERVED_VENUES, VENUE_SHARES
-from cascade_tui.sources.simulate.labels import Label
+from cascade_tui.labels import Label
 from cascade_tui.sources.simulate.mechanistic import DEFAULT_ASSETS, MechanisticMarket
 from cascade_tui.sources.simulate.observe import Observer
+from cascade_tui.sources.simulate.simulator import MarketSimulator
 
 MECHANISTIC_PROFILE = "mechanistic"
 
@@ -92,3 +93,11 @@ class MechanisticSimulator:
             entry = self.true_totals.setdefault(key, [0, 0.0])
             entry[0] += 1
             entry[1] += u
+
+
+def make_simulator(seed: int, profile: str, **kwargs: float) -> MechanisticSimulator | MarketSimulator:
+    """The simulator for a profile name: "mechanistic" is the position-book market, every
+    other profile the injected-episode MarketSimulator (which rejects unknown names)."""
+    if profile == MECHANISTIC_PROFILE:
+        return MechanisticSimulator(seed, **kwargs)  # type: ignore[arg-type]
+    return MarketSimulator(seed, profile=profile, **kwargs)  # type: ignore[arg-type]
