@@ -190,11 +190,11 @@ class AssetMap:
         "started",
         "tracks",
         "var_per_s",
-        "vol_price",
-        "vol_t",
         "venue_long",
         "venue_short",
         "version",
+        "vol_price",
+        "vol_t",
     )
 
     def __init__(self, asset: str, t: float) -> None:

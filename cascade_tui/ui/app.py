@@ -39,8 +39,8 @@ from cascade_tui.sources.paced import PacedSource
 from cascade_tui.ui.bindings import APP_BINDINGS, SOURCE_ACTIONS, next_speed, unknown_keymap_ids
 from cascade_tui.ui.filter_screen import FilterScreen
 from cascade_tui.ui.health_panel import HealthPanel
-from cascade_tui.ui.liqmap_panel import LiqMapPanel
 from cascade_tui.ui.help_screen import HelpScreen
+from cascade_tui.ui.liqmap_panel import LiqMapPanel
 from cascade_tui.ui.palette import Palette
 from cascade_tui.ui.regime_panel import RegimePanel
 from cascade_tui.ui.replay_bar import ReplayBar, speed_label

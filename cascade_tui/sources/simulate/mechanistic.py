@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from cascade_tui.sources.simulate.config import ASSETS, CHUNK_S, STEP_S, VENUE_SHARES, YEAR_S, AssetSpec
 from cascade_tui.labels import Label
+from cascade_tui.sources.simulate.config import ASSETS, CHUNK_S, STEP_S, VENUE_SHARES, YEAR_S, AssetSpec
 from cascade_tui.sources.simulate.market import Chunk
 
 # The leveraged book is this share of the asset's open interest; the rest (hedged, unlevered)
