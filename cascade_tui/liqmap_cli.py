@@ -46,15 +46,26 @@ def parser() -> argparse.ArgumentParser:
 
 
 def maps_from_captures(paths: Sequence[str]) -> list[LiqMapView]:
-    from cascade_tui.backtest.offline import ParsedCapture, iter_capture
+    """Replay captures through a fresh engine (frame by frame, as the live pipeline would);
+    a frame of an unknown venue is skipped, a bad frame counted by its parser."""
+    from cascade_tui.capture import CaptureReader
     from cascade_tui.engine import Engine
+    from cascade_tui.feeds import make_parser
+    from cascade_tui.feeds.base import FrameParser
 
     engine = Engine()
+    parsers: dict[str, FrameParser | None] = {}
     for path in paths:
-        out = ParsedCapture(path=Path(path), frames=[])
-        for ts, events in iter_capture(path, out):
-            engine.tick(ts)
-            engine.process_frame(events)
+        for frame in CaptureReader(path):
+            if frame.venue not in parsers:
+                try:
+                    parsers[frame.venue] = make_parser(frame.venue)
+                except (KeyError, ImportError, AttributeError):
+                    parsers[frame.venue] = None
+            parser = parsers[frame.venue]
+            engine.tick(frame.ts)
+            if parser is not None:
+                engine.process_frame(parser.parse(frame.data, frame.ts, frame.channel))
     return list(engine.snapshot().liqmap)
 
 
@@ -133,7 +144,13 @@ def main(argv: list[str]) -> int:
             print(f"cascade-tui liqmap: error: no such file: {path}", file=sys.stderr)
             return 2
     if args.captures:
-        views = maps_from_captures(args.captures)
+        from cascade_tui.capture import CaptureError
+
+        try:
+            views = maps_from_captures(args.captures)
+        except CaptureError as exc:
+            print(f"cascade-tui liqmap: error: {exc}", file=sys.stderr)
+            return 2
         if args.asset:
             views = [v for v in views if v.asset == args.asset]
     else:

@@ -52,8 +52,14 @@ def test_liqmap_command_prints_the_map_of_a_capture(
     assert set(btc["long_within"]) == {"0.5", "1", "2", "5"}
 
 
-def test_liqmap_command_bad_arguments(capture: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_liqmap_command_bad_arguments(
+    capture: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert liqmap_main(["/nonexistent.cap.gz"]) == 2
+    bad = tmp_path / "bad.cap.gz"
+    bad.write_text("not a capture")
+    assert liqmap_main([str(bad)]) == 2
+    assert "not a capture" in capsys.readouterr().err
     assert liqmap_main([str(capture), "--step", "0"]) == 2
     assert liqmap_main([str(capture), "--asset", "DOGE"]) == 1  # not in this market
     assert "no liquidation map" in capsys.readouterr().err
