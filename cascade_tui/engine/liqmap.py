@@ -43,7 +43,8 @@ WITHIN_PCTS: Final[tuple[float, ...]] = (0.5, 1.0, 2.0, 5.0)
 USUAL_FLOW_HALFLIFE_S: Final = 6 * 3600.0
 VOL_SAMPLE_S: Final = 5.0  # price variance is sampled on steps of at least 5 s ...
 VOL_HALFLIFE_S: Final = 3600.0  # ... and averaged over about an hour
-DEFAULT_VAR_PER_S: Final = 0.5**2 / (365.0 * 86400.0)  # 50 % a year until measured
+DEFAULT_VAR_PER_S: Final = 0.5**2 / (365.0 * 86400.0)  # 50 % a year until measured ...
+MIN_VAR_PER_S: Final = 0.1**2 / (365.0 * 86400.0)  # ... and never below 10 % a year
 _LN2: Final = math.log(2.0)
 
 
@@ -82,9 +83,16 @@ class LiqMapParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     band_fraction: float = 0.001  # 0.1 % bands
     span_fraction: float = 0.15  # keep bands within ±15 % of price
     dense_band_usd_mult: float = 0.25  # a band is dense at this × usual hourly liquidated USD
-    near_pct: float = 1.0  # near_cluster looks this far from price (%)
-    near_cluster_mult: float = 4.0  # ... for USD >= this × usual hourly liquidated USD
-    near_cluster_floor_usd: float = 1.0e6  # ... and at least this much USD
+    # near_cluster (chosen on the validation markets of benchmarks/liqmap_quality.py): the USD
+    # of one side expected to be liquidated within near_horizon_s — bands within near_pct of
+    # price, each × the chance price reaches it at the asset's measured volatility — reaches
+    # near_cluster_mult × the usual hourly liquidated USD and the floor; it holds until the
+    # expectation falls under near_exit_ratio × that (hysteresis: no flicker at the edge)
+    near_pct: float = 3.0
+    near_horizon_s: float = 300.0
+    near_cluster_mult: float = 0.05
+    near_cluster_floor_usd: float = 1.0e6
+    near_exit_ratio: float = 0.5
     min_history_s: float = 1800.0  # usual flow is not trusted before this much clock
     match_bands: int = 3  # a seen liquidation matches a band within ±3 bands (0.3 %)
     match_window_s: float = 120.0  # ... crossed at most this long before
@@ -104,8 +112,12 @@ def validate_liqmap(p: LiqMapParams) -> LiqMapParams:
         raise ValueError("liqmap.band_fraction: must be within [0.0001, 0.01]")
     if not (0.01 <= p.span_fraction <= 0.5):
         raise ValueError("liqmap.span_fraction: must be within [0.01, 0.5]")
-    if not (p.near_pct > 0 and p.near_cluster_mult > 0 and p.near_cluster_floor_usd >= 0):
+    if not (
+        p.near_pct > 0 and p.near_horizon_s > 0 and p.near_cluster_mult > 0 and p.near_cluster_floor_usd >= 0
+    ):
         raise ValueError("liqmap.near_*: must be positive")
+    if not (0.0 < p.near_exit_ratio <= 1.0):
+        raise ValueError("liqmap.near_exit_ratio: must be within (0, 1]")
     return p
 
 
@@ -179,6 +191,8 @@ class AssetMap:
         "long",
         "long_hi",
         "matched_usd",
+        "near",
+        "near_sec",
         "pq",
         "price",
         "price_band",
@@ -226,6 +240,9 @@ class AssetMap:
         self.flow_t = t
         self.started = t
         self.version = 0
+        # near_cluster state per side ("long"/"short" -> why), refreshed once per second
+        self.near: dict[str, dict[str, float | str]] = {}
+        self.near_sec = -1
         # price variance per second (EWMA of squared log returns over >= VOL_SAMPLE_S steps)
         self.var_per_s: float | None = None
         self.vol_price = 0.0
@@ -306,7 +323,8 @@ class LiquidationMap:
         elif dt >= VOL_SAMPLE_S:
             r2 = math.log(price / am.vol_price) ** 2 / dt
             w = 1.0 - math.exp(-dt * _LN2 / VOL_HALFLIFE_S)
-            am.var_per_s = r2 if am.var_per_s is None else am.var_per_s + w * (r2 - am.var_per_s)
+            var = DEFAULT_VAR_PER_S if am.var_per_s is None else am.var_per_s
+            am.var_per_s = var + w * (r2 - var)
             am.vol_price, am.vol_t = price, t
         if am.hi < am.lo:  # first price: open the window
             am.price_band = k
@@ -508,7 +526,7 @@ class LiquidationMap:
         principle: 2·(1 − Φ(d / σ√h)))."""
         am = self._assets.get(asset)
         var = am.var_per_s if am is not None and am.var_per_s is not None else DEFAULT_VAR_PER_S
-        spread = math.sqrt(max(var, 1e-18) * horizon_s)
+        spread = math.sqrt(max(var, MIN_VAR_PER_S) * horizon_s)
         return math.erfc(abs(distance) / (spread * math.sqrt(2.0)))
 
     def expected_near(self, asset: str, long: bool, horizon_s: float, radius_pct: float) -> float:
@@ -552,35 +570,47 @@ class LiquidationMap:
         return [a for a in self._assets if self.near_cluster(a, t) is not None]
 
     def near_cluster(self, asset: str, t: float, side: str | None = None) -> dict[str, float | str] | None:
-        """The WATCH `why` when price is within `near_pct` of a cluster that is large against
-        the asset's usual liquidation flow, else None. Never more than WATCH (the engine's
-        hook enforces it): an estimate alone is context, not a cascade. `side` ("long" or
-        "short") asks about one side only."""
+        """The WATCH `why` when the USD of a side expected to be liquidated within
+        `near_horizon_s` is large against the asset's usual liquidation flow, else None.
+        Never more than WATCH (the engine's hook enforces it): an estimate alone is context,
+        not a cascade. `side` ("long" or "short") asks about one side only."""
         am = self._assets.get(asset)
+        if am is None:
+            return None
+        self._refresh_near(am, t)
+        if side is not None:
+            return am.near.get(side)
+        held = list(am.near.values())
+        return max(held, key=lambda why: float(why["expected_usd"])) if held else None
+
+    def _refresh_near(self, am: AssetMap, t: float) -> None:
+        """Update both sides' near_cluster state, at most once per second of clock."""
+        second = math.floor(t)
+        if second == am.near_sec:
+            return
+        am.near_sec = second
         p = self.params
-        if am is None or am.price is None or t - am.started < p.min_history_s:
-            return None
-        usual = self.usual_hourly_usd(asset, t)
+        if am.price is None or t - am.started < p.min_history_s:
+            am.near.clear()
+            return
+        usual = self.usual_hourly_usd(am.asset, t)
         need = max(p.near_cluster_mult * usual, p.near_cluster_floor_usd)
-        best: tuple[float, bool] | None = None
-        for long in (True, False):
-            if side is not None and (side == LONG) != long:
-                continue
-            usd = self.within(asset, long, p.near_pct)
-            if usd >= need and (best is None or usd > best[0]):
-                best = (usd, long)
-        if best is None:
-            return None
-        usd, long = best
-        return {
-            "trigger": "near_cluster",
-            "side": "long" if long else "short",
-            "cluster_usd": round(usd, 0),
-            "within_pct": p.near_pct,
-            "usual_hourly_usd": round(usual, 0),
-            "cluster_x": round(usd / usual, 2) if usual > 0 else 0.0,
-            "needs_x": p.near_cluster_mult,
-        }
+        for long, name in ((True, "long"), (False, "short")):
+            expected = self.expected_near(am.asset, long, p.near_horizon_s, p.near_pct)
+            held = name in am.near
+            if expected >= need or (held and expected >= p.near_exit_ratio * need):
+                am.near[name] = {
+                    "trigger": "near_cluster",
+                    "side": name,
+                    "expected_usd": round(expected, 0),
+                    "horizon_s": p.near_horizon_s,
+                    "within_pct": p.near_pct,
+                    "usual_hourly_usd": round(usual, 0),
+                    "cluster_x": round(expected / usual, 3) if usual > 0 else 0.0,
+                    "needs_x": p.near_cluster_mult,
+                }
+            else:
+                am.near.pop(name, None)
 
     def _nearest_dense(self, am: AssetMap, long: bool, threshold: float) -> float | None:
         if am.price is None or threshold <= 0:
