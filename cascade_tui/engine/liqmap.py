@@ -8,9 +8,9 @@ What is estimated, from what (issue 17):
   taker-buy USD among the asset's trades; 50/50 when no trade was seen), then spread over a
   leverage mix. A position of leverage L at a venue with maintenance margin mmr is liquidated
   at  long: entry × (1 − 1/L + mmr),  short: entry × (1 + 1/L − mmr).
-- An OI DECREASE removes positions pro rata across that venue's bands, after subtracting the
-  quantity the venue reported liquidated in the same interval (that is already gone from the
-  map, by the band crossing below). Pro rata, because voluntary closes are not chosen by
+- An OI DECREASE of a share f of the venue's open interest removes the same share f of every
+  band of that venue (after subtracting the quantity the venue reported liquidated in the
+  same interval: that is already gone from the map, by the band crossing below). Pro rata, because voluntary closes are not chosen by
   distance to liquidation: in the mechanistic market (and, as far as anyone can observe, in
   real ones) every open position has the same chance of being closed by its owner; the
   positions nearest liquidation leave by the crossing rule instead.
@@ -397,7 +397,8 @@ class LiquidationMap:
         if track is None:  # the OI already open: where it was opened is unknown
             am.tracks[key] = _Track(ev.oi, am.buy_usd, am.sell_usd, am.pq, am.q)
             return
-        delta = ev.oi - track.oi
+        before = track.oi
+        delta = ev.oi - before
         buy, sell = am.buy_usd - track.buy, am.sell_usd - track.sell
         dq = am.q - track.q
         entry = (am.pq - track.pq) / dq if dq > 0 else am.price
@@ -417,8 +418,9 @@ class LiquidationMap:
             self._open(am, ev.venue, delta * entry, entry, long_share)
         elif delta < 0:
             voluntary = -delta - liq_qty
-            if voluntary > 0:
-                self._close_pro_rata(am, ev.venue, voluntary * am.price)
+            if voluntary > 0 and before > 0:
+                # that share of ALL the venue's open positions closed: every band loses it
+                self._close_pro_rata(am, ev.venue, min(1.0, voluntary / before))
 
     def _open(self, am: AssetMap, venue: str, usd: float, entry: float, long_share: float) -> None:
         mmr = self.params.mmr.get(venue, self.params.default_mmr)
@@ -445,23 +447,23 @@ class LiquidationMap:
                     am.short_lo = min(am.short_lo, j)
         am.version += 1
 
-    def _close_pro_rata(self, am: AssetMap, venue: str, usd: float) -> None:
-        vl = am.venue_long.get(venue, {})
-        vs = am.venue_short.get(venue, {})
-        total = sum(vl.values()) + sum(vs.values())
-        if total <= 0:
-            return
-        keep = max(0.0, 1.0 - usd / total)
-        for bands_v, side in ((vl, am.long), (vs, am.short)):
+    def _close_pro_rata(self, am: AssetMap, venue: str, fraction: float) -> None:
+        """Remove `fraction` of every band the venue holds (voluntary closes are pro rata)."""
+        keep = 1.0 - fraction
+        for bands_v, side in (
+            (am.venue_long.get(venue, {}), am.long),
+            (am.venue_short.get(venue, {}), am.short),
+        ):
             for j, v in list(bands_v.items()):
-                removed = v * (1.0 - keep)
-                bands_v[j] = v * keep
+                removed = v * fraction
                 left = side.get(j, 0.0) - removed
                 if left > 1e-6:
                     side[j] = left
                 else:
                     side.pop(j, None)
-                if keep == 0.0:
+                if keep > 0.0:
+                    bands_v[j] = v * keep
+                else:
                     del bands_v[j]
         am.version += 1
 

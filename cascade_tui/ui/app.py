@@ -24,7 +24,7 @@ import msgspec
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import BindingType
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
@@ -119,8 +119,9 @@ class CascadeApp(App[int]):
                 yield RegimePanel(id="regime", classes="panel")
             with Horizontal(id="mid-row", classes="row"):
                 yield ScoresPanel(self.view, id="scores")
-                yield TapePanel(self.view, id="tape", classes="panel")
-            yield LiqMapPanel(self.view, id="liqmap", classes="panel")
+                with Vertical(id="mid-right"):
+                    yield TapePanel(self.view, id="tape", classes="panel")
+                    yield LiqMapPanel(self.view, id="liqmap", classes="panel")
             with Horizontal(id="bottom-row", classes="row"):
                 yield SignalLog(self.view, id="signals")
                 yield HealthPanel(self.view, id="health", classes="panel")

@@ -23,12 +23,11 @@ SHADES = " ░▒▓█"
 
 
 def usd(x: float) -> str:
-    if x >= 1e9:
-        return f"${x / 1e9:.1f}B"
-    if x >= 1e6:
-        return f"${x / 1e6:.1f}M"
-    if x >= 1e3:
-        return f"${x / 1e3:.0f}k"
+    """Compact USD: $1.2B, $13M, $8.2M, $45k, $4.5k, $188."""
+    for scale, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if x >= scale:
+            v = x / scale
+            return f"${v:.0f}{suffix}" if v >= 10 else f"${v:.1f}{suffix}"
     return f"${x:.0f}"
 
 
@@ -92,11 +91,11 @@ class LiqMapPanel(Panel):
         name = view.asset if view is not None else "—"
         self.border_title = f"Liquidation map · {name} (estimate)"
         if view is None:
-            self.border_subtitle = "m: next asset"
+            self.border_subtitle = "m: asset"
             return
         cov = fmt.pct(view.coverage * 100, digits=0, sign=False) if view.coverage is not None else "—"
         ratio = f"{view.seen_per_est:.2f}" if view.seen_per_est is not None else "—"
-        self.border_subtitle = f"seen in est. bands {cov} · seen/est {ratio} · m: next asset"
+        self.border_subtitle = f"seen in est. bands {cov} · seen/est {ratio} · m: asset"
 
     def render(self) -> Text:
         pal = self.palette
@@ -121,8 +120,10 @@ class LiqMapPanel(Panel):
             text.append(shade, colour)
         text.append("\n")
         axis = [" "] * width
-        for pct in (-5, -2, -1, 1, 2, 5):
-            i = mid + round(pct / (RANGE_PCT / max(mid, 1)))
+        cells_per_pct = max(mid, 1) / RANGE_PCT
+        marks = (-5, -2, -1, 1, 2, 5) if cells_per_pct >= 8 else (-5, -2, 2, 5)
+        for pct in marks:
+            i = mid + round(pct * cells_per_pct)
             label = f"{pct:+d}%"
             start = max(0, min(width - len(label), i - len(label) // 2))
             axis[start : start + len(label)] = list(label)
@@ -131,24 +132,28 @@ class LiqMapPanel(Panel):
         axis[start : start + len(price_label)] = list(price_label)
         text.append("".join(axis), pal.dim)
         text.append("\n")
-        text.append("longs ", f"bold {pal.side('long')}")
-        text.append(within_line(view.long_within), pal.fg)
-        text.append(dense_text(view.nearest_dense_long_pct, "-"), pal.dim)
-        text.append("\n")
-        text.append("shorts", f"bold {pal.side('short')}")
-        text.append(within_line(view.short_within), pal.fg)
-        text.append(dense_text(view.nearest_dense_short_pct, "+"), pal.dim)
-        if view.near_cluster is not None:
-            text.append("  near cluster: WATCH", f"bold {pal.level(1)}")
+        for side, within, dense, sign in (
+            ("long", view.long_within, view.nearest_dense_long_pct, "-"),
+            ("short", view.short_within, view.nearest_dense_short_pct, "+"),
+        ):
+            text.append(f"{side}s".ljust(7), f"bold {pal.side(side)}")
+            text.append(within_line(within), pal.fg)
+            text.append(dense_text(dense, sign), pal.dim)
+            near = view.near_cluster
+            if near is not None and near.get("side") == side:
+                text.append("  near cluster: WATCH", f"bold {pal.level(1)}")
+            if side == "long":
+                text.append("\n")
         return text
 
 
 def within_line(within: dict[str, float]) -> str:
-    return "".join(f"  ≤{k}% {usd(v)}" for k, v in within.items())
+    """USD within 1, 2 and 5 % of price (0.5 % is in the Redis key and the command)."""
+    return "".join(f"≤{k}% {usd(v)} " for k, v in within.items() if k != "0.5")
 
 
 def dense_text(pct: float | None, sign: str) -> str:
-    return f"  dense band {sign}{pct:.1f}%" if pct is not None else "  no dense band"
+    return f"dense {sign}{pct:.1f}%" if pct is not None else "no dense"
 
 
 def fmt_price(price: float) -> str:
