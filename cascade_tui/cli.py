@@ -141,6 +141,7 @@ def options_from_args(args: argparse.Namespace, config: Config):  # -> RunOption
     for path in args.replay or []:
         if not Path(path).is_file():
             raise UsageError(f"--replay: no such file: {path}")
+    _check_profile(args.profile)
     speed = args.speed
     if speed is None:
         speed = 0.0 if (source == "replay" and args.no_ui) else 1.0
@@ -166,6 +167,15 @@ def options_from_args(args: argparse.Namespace, config: Config):  # -> RunOption
         config=config,
         config_path=args.config,
     )
+
+
+def _check_profile(profile: str) -> None:
+    from cascade_tui.sources.simulate import PROFILES
+    from cascade_tui.sources.simulate.mechanistic_simulator import MECHANISTIC_PROFILE
+
+    known = [*PROFILES, MECHANISTIC_PROFILE]
+    if profile not in known:
+        raise UsageError(f"--profile: unknown profile {profile!r}; known: {', '.join(known)}")
 
 
 def _check_redis_urls(option: str | None, config: Config) -> None:
@@ -230,6 +240,7 @@ def run_simulate(argv: list[str]) -> int:
 
     if args.mechanistic:
         args.profile = MECHANISTIC_PROFILE
+    _check_profile(args.profile)
     kwargs = {} if args.start_ts is None else {"start_ts": args.start_ts}
     sim = make_simulator(args.seed, args.profile, **kwargs)
     header = {"source": "simulate", "seed": args.seed, "profile": args.profile, "duration_s": args.duration}
