@@ -49,7 +49,7 @@ from cascade_tui.cli_support import (
 )
 from cascade_tui.engine.params import LEVEL_NAMES, EngineParams, ParamError, validate
 from cascade_tui.engine.types import Signal
-from cascade_tui.sources.simulate.labels import Label
+from cascade_tui.labels import Label
 
 
 def main_tune(argv: list[str]) -> int:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from cascade_tui.backtest.matching import DEFAULT_FLOOR, SEVERITY_ORDER, MatchRules
 from cascade_tui.cli_support import BadArguments, existing_files
 from cascade_tui.engine.params import LEVEL_NAMES
-from cascade_tui.sources.simulate.labels import Label, read_labels
+from cascade_tui.labels import Label, read_labels
 
 
 def load_label_sets(paths: Sequence[str]) -> list[list[Label]]:

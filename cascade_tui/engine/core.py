@@ -203,6 +203,7 @@ class Engine:
         frames: int | None = None,
         parse_errors: int | None = None,
         reconnects: int | None = None,
+        failure: str | None = None,
     ) -> None:
         """Connection health from the runtime; a stale/blocked/disabled venue weighs 0.
 
@@ -223,6 +224,8 @@ class Engine:
             fs.parse_errors = parse_errors
         if reconnects is not None:
             fs.reconnects = reconnects
+        if failure is not None:
+            fs.failure = failure
         self._weights.pop(venue, None)
 
     def record_latency(self, stage: str, seconds: float) -> None:

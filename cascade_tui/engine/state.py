@@ -39,7 +39,7 @@ def direction_of(win60: SlotRing) -> str:
 class FeedStatus:
     """Connection health of one venue as the runtime last reported it."""
 
-    __slots__ = ("frames", "last_message_age_s", "parse_errors", "reconnects", "state", "state_detail")
+    __slots__ = ("failure", "frames", "last_message_age_s", "parse_errors", "reconnects", "state", "state_detail")
 
     def __init__(self) -> None:
         self.state = "unknown"
@@ -48,6 +48,7 @@ class FeedStatus:
         self.frames = 0
         self.parse_errors = 0
         self.reconnects = 0
+        self.failure = ""
 
 
 class VenueFlow:

@@ -63,6 +63,9 @@ class VenueView(msgspec.Struct, frozen=True, gc=False):
     parse_errors: int = 0
     reconnects: int = 0
     weight: float = 1.0  # effective weight (down-weighted when stale/blocked)
+    # last connection failure, classified (feeds/failure.py: dns refused tls timeout blocked ...;
+    # failure_label() gives the short text); "" when none
+    failure: str = ""
 
 
 class AssetView(msgspec.Struct, frozen=True, gc=False):

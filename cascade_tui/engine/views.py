@@ -47,6 +47,7 @@ def venue_view(
         "frames": feed.frames,
         "parse_errors": feed.parse_errors,
         "reconnects": feed.reconnects,
+        "failure": feed.failure,
         "weight": weight,
     }
     if flow is None:

@@ -13,6 +13,9 @@ A `Connection` keeps one `Subscription` of one venue alive for as long as it run
   carry it (`OverlapFilter`);
 - treat HTTP 403/451 on the upgrade as `blocked` (geo/IP refusal): shown as such and retried
   only every `blocked_retry_s`, never in a hot loop.
+- record every failure classified (`ConnectionStatus.failure`: dns, refused, tls, timeout,
+  blocked, ... from feeds/failure.py) and count every reconnect, including the retries of a
+  link that never got through.
 
 Every frame is handed to `emit` as a `RawFrame` stamped with `time.time()` at receipt, in the
 order the link received it. `on_reconnect` is called when a new link is up and before it
@@ -39,6 +42,10 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI
 
 from cascade_tui.backoff import Backoff
 from cascade_tui.feeds.base import Subscription, VenueSpec
+from cascade_tui.feeds.failure import CLOSED as FAILURE_CLOSED
+from cascade_tui.feeds.failure import ERROR as FAILURE_ERROR
+from cascade_tui.feeds.failure import STALE as FAILURE_STALE
+from cascade_tui.feeds.failure import classify_failure
 from cascade_tui.model import RawFrame
 
 log = logging.getLogger(__name__)
@@ -88,7 +95,15 @@ class ConnectionStatus:
     last_message_ts: float | None = None  # wall time of the last frame
     frames: int = 0
     errors: int = 0  # failed connects, dropped links, stale links (not parse errors)
+    # times the loop went back to connecting after a failed attempt or a lost link (a run
+    # that never got through counts every retry: "reconnect 9" on screen is reconnects 9)
     reconnects: int = 0
+    connects: int = 0  # links opened (the first, reconnections and rotations)
+    # the last failure, classified (feeds/failure.py: dns refused tls timeout blocked ...),
+    # its human text and wall time; kept after recovery (it is the *last* failure)
+    failure: str = ""
+    failure_detail: str = ""
+    failure_ts: float | None = None
     rotations: int = 0
     # failed attempts since the last link that stayed up `Backoff.stable_after_s` (a server
     # that accepts and drops at once must not turn the backoff into a fixed 1 s loop)
@@ -176,6 +191,7 @@ class _Link:
         self.last_frame_at = opened_at
         self.delivered = asyncio.Event()  # set by the first frame
         self.ended: str | None = None  # why the reader stopped; None while reading
+        self.failure = FAILURE_CLOSED  # its classified kind (feeds/failure.py), once ended
         self.tasks: list[asyncio.Task[None]] = []
 
     async def close(self, timeout: float) -> None:
@@ -249,11 +265,14 @@ class Connection:
                 except InvalidURI as exc:  # a broken spec: retrying cannot help
                     self.status.errors += 1
                     self._set(DISABLED, f"bad URL: {exc}")
+                    self._record_failure(FAILURE_ERROR, self.status.detail)
                     self._failed(self.status.detail)
                     return
                 except Exception as exc:
                     self.status.errors += 1
                     reason = describe_error(exc, self.url)
+                    self._record_failure(classify_failure(exc), reason)
+                    self.status.reconnects += 1
                     if blocked_status(exc) is not None:
                         minutes = self.options.blocked_retry_s / 60.0
                         self._set(BLOCKED, f"{reason}; next try in {minutes:.0f} min")
@@ -266,7 +285,6 @@ class Connection:
                     await self._sleep(backoff.delay(self.status.attempt, self._rng))
                     continue
                 if ever_connected:
-                    self.status.reconnects += 1
                     self._reconnected()
                 ever_connected = True
                 self._current = link
@@ -281,6 +299,8 @@ class Connection:
                     self.status.attempt = 0
                 self.status.errors += 1
                 self.status.attempt += 1
+                self.status.reconnects += 1
+                self._record_failure(FAILURE_STALE if self.status.state == STALE else current.failure, reason)
                 if self.status.state != STALE:
                     self._set(RECONNECTING, f"attempt {self.status.attempt}: {reason}")
                 log.info("%s: link ended (%s); reconnecting", self.label, reason)
@@ -328,6 +348,7 @@ class Connection:
         self._serial += 1
         link = _Link(self._serial, ws, self._clock())
         self._links.add(link)
+        self.status.connects += 1
         return link
 
     async def _start(self, link: _Link) -> None:
@@ -348,6 +369,7 @@ class Connection:
         except ConnectionClosed as exc:
             if link.ended is None:
                 link.ended = describe_error(exc, self.url)
+                link.failure = classify_failure(exc)
 
     async def _read(self, link: _Link) -> None:
         keepalive = self.spec.keepalive
@@ -367,6 +389,7 @@ class Connection:
             raise
         except Exception as exc:  # ConnectionClosedError, PayloadTooBig, OSError ...
             link.ended = describe_error(exc, self.url)
+            link.failure = classify_failure(exc)
 
     async def _answer(
         self, link: _Link, reply: Callable[[str | bytes], str | None], data: str | bytes
@@ -481,6 +504,11 @@ class Connection:
                 self._on_failure(self, detail)
             except Exception:
                 log.exception("%s: failure hook failed", self.label)
+
+    def _record_failure(self, kind: str, detail: str) -> None:
+        self.status.failure = kind
+        self.status.failure_detail = detail
+        self.status.failure_ts = self._wall()
 
     def _set(self, state: str, detail: str) -> None:
         self.status.state = state
