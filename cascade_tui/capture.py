@@ -60,7 +60,8 @@ class CaptureWriter:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._raw = open(self.path, "wb")  # noqa: SIM115 - closed in close()
-        self._gz = gzip.GzipFile(fileobj=self._raw, mode="wb", compresslevel=5)
+        # mtime 0: the same frames make the same bytes (a seeded simulation is byte-identical)
+        self._gz = gzip.GzipFile(fileobj=self._raw, mode="wb", compresslevel=5, mtime=0)
         head = {"v": 1, "kind": CAPTURE_KIND}
         head.update(header or {})
         self._gz.write(msgspec.json.encode(head) + b"\n")
