@@ -107,6 +107,7 @@ class CaptureReader:
         self.header: dict[str, Any] = {}
         self.lines_read = 0  # lines including the header
         self.frames_read = 0
+        self.bytes_read = 0  # compressed bytes consumed so far (progress against the file size)
         self.error: str | None = None
 
     def _lines(self) -> Iterator[bytes]:
@@ -120,6 +121,7 @@ class CaptureReader:
                 chunk = raw.read(1 << 16)
                 if not chunk:
                     break
+                self.bytes_read += len(chunk)
                 while chunk:
                     try:
                         data = inflate.decompress(chunk)

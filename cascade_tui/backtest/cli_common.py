@@ -8,12 +8,22 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from cascade_tui.backtest.matching import DEFAULT_FLOOR, SEVERITY_ORDER, MatchRules
+from cascade_tui.capture import CaptureError, CaptureReader
 from cascade_tui.config import Config, ConfigError, load_config
 from cascade_tui.engine.params import LEVEL_NAMES
-from cascade_tui.labels import Label, read_labels
+from cascade_tui.labels import SEED_SETS, Label, read_labels, seed_set
 
 
 class BadArguments(Exception):
@@ -76,15 +86,53 @@ def config_from(path: str | None) -> Config:
         raise BadArguments(str(exc)) from None
 
 
-def progress_bar(console: Console) -> Progress:
+def progress_bar(console: Console, bytes_total: bool = False) -> Progress:
+    """A transient progress bar on `console` (stderr for every command: stdout carries the
+    report or the JSON). Rich draws it only on a terminal, so pipes and files get nothing."""
+    count: ProgressColumn = DownloadColumn() if bytes_total else MofNCompleteColumn()
     return Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
-        MofNCompleteColumn(),
+        count,
         TimeElapsedColumn(),
+        TimeRemainingColumn(),
         console=console,
         transient=True,
     )
+
+
+def add_scoring_args(p: argparse.ArgumentParser, level_help: str, config_help: str) -> None:
+    """The options every scoring command shares: the alarm level, the base settings file and
+    the matching rules (backtest and tune read them alike)."""
+    p.add_argument("--level", default="WARNING", help=level_help)
+    p.add_argument("--config", metavar="FILE", help=config_help)
+    add_matching_args(p)
+
+
+def check_label_pairing(captures: Sequence[object], labels: Sequence[object], option: str) -> None:
+    """One labels file for all captures, or one per capture: anything else is a usage error."""
+    if len(labels) not in (1, len(captures)):
+        raise BadArguments(
+            f"{option}: give one file, or one per capture ({len(captures)}), not {len(labels)}"
+        )
+
+
+def refuse_test_markets(paths: Sequence[Path]) -> None:
+    """Never tune on test: a simulated capture whose seed is in the held-apart test range is
+    refused (the benchmark scores on those markets; settings chosen on them would be flattered)."""
+    for path in paths:
+        reader = CaptureReader(path)
+        try:
+            next(iter(reader), None)
+        except CaptureError:
+            continue  # the tuner reports unreadable captures itself
+        seed = reader.header.get("seed")
+        if reader.header.get("source") == "simulate" and isinstance(seed, int) and seed_set(seed) == "test":
+            test = SEED_SETS["test"]
+            raise BadArguments(
+                f"{path} is a test-set market (seed {seed}; seeds {test.start}–{test.stop - 1} are held "
+                "apart for scoring): never tune on test, use training and validation seeds"
+            )
 
 
 def add_matching_args(p: argparse.ArgumentParser) -> None:
@@ -113,7 +161,8 @@ def add_matching_args(p: argparse.ArgumentParser) -> None:
         "--floor",
         default=DEFAULT_FLOOR,
         choices=SEVERITY_ORDER,
-        help="labels below this severity are don't-care (default moderate: minor is don't-care)",
+        help="labels below this severity are don't-care (default moderate: minor is don't-care; "
+        "--floor minor counts every label)",
     )
 
 
