@@ -44,7 +44,7 @@ import msgspec
 
 from cascade_tui.backtest.evaluate import evaluate
 from cascade_tui.backtest.matching import MatchRules
-from cascade_tui.backtest.offline import ParsedCapture, replay_capture
+from cascade_tui.backtest.offline import ParsedCapture, RegimeLog, replay_capture
 from cascade_tui.capture import CaptureWriter
 from cascade_tui.engine.params import EngineParams
 from cascade_tui.engine.types import Signal
@@ -117,19 +117,22 @@ def knob_value(params: object, path: str) -> float:
     return float(params)  # type: ignore[arg-type]
 
 
-def replay(job: tuple[str, str | None, float | None]) -> tuple[ParsedCapture, list[Signal]]:
+Run = tuple[list[ParsedCapture], list[list[Signal]], list[RegimeLog]]
+
+
+def replay(job: tuple[str, str | None, float | None]) -> tuple[ParsedCapture, list[Signal], RegimeLog]:
     cap, knob, value = job
     params = EngineParams()
     if knob is not None and value is not None:
         params = with_knob(params, knob, value)
-    return replay_capture(cap, params)
+    regimes: RegimeLog = []
+    parsed, signals = replay_capture(cap, params, regime_log=regimes)
+    return parsed, signals, regimes
 
 
-def run_all(
-    pool: ProcessPoolExecutor, caps: Sequence[str], knob: str | None, value: float | None
-) -> tuple[list[ParsedCapture], list[list[Signal]]]:
+def run_all(pool: ProcessPoolExecutor, caps: Sequence[str], knob: str | None, value: float | None) -> Run:
     results = list(pool.map(replay, [(cap, knob, value) for cap in caps]))
-    return [r[0] for r in results], [r[1] for r in results]
+    return [r[0] for r in results], [r[1] for r in results], [r[2] for r in results]
 
 
 # ---------------------------------------------------------------------------- figures
@@ -167,11 +170,11 @@ def level_figures(report: dict[str, Any], level: str) -> dict[str, Any]:
     }
 
 
-def score(
-    caps: list[ParsedCapture], signals: list[list[Signal]], labels: list[list[Label]], rules: MatchRules
-) -> dict[str, Any]:
-    report = evaluate(caps, signals, labels, rules)
-    return {level: level_figures(report, level) for level in LEVELS}
+def score(run: Run, labels: list[list[Label]], rules: MatchRules) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Per-level figures, and the position-sizing evaluation of the same run."""
+    caps, signals, regimes = run
+    report = evaluate(caps, signals, labels, rules, regime_paths=regimes)
+    return {level: level_figures(report, level) for level in LEVELS}, report["sizing"]
 
 
 # ---------------------------------------------------------------------------- markdown
@@ -255,6 +258,14 @@ def markdown(result: dict[str, Any]) -> str:
             "",
             frontier_table(fr["knob"], fr["shipped"], fr["points"]),
         ]
+    sz = result.get("sizing") or {}
+    if sz:
+        lines += [
+            "",
+            f"Position sizing (`engine/sizing.py`) on the same markets: a long BTC position sized by the "
+            f"signals had a max drawdown of {100 * sz['sized_max_drawdown']:.1f} % against "
+            f"{100 * sz['hold_max_drawdown']:.1f} % unsized, at a mean exposure of {sz['mean_exposure']:.2f}.",
+        ]
     lines += [
         "",
         f"Engine replay and scoring took {result['wall_s']:.0f} s wall on {result['jobs']} process(es).",
@@ -301,8 +312,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         caps = [c for c, _, _ in pairs]
         labels = [read_labels(lab) for _, lab, _ in pairs]
         t1 = time.perf_counter()
-        parsed, signals = run_all(pool, caps, None, None)
-        levels = score(parsed, signals, labels, rules)
+        levels, sizing = score(run_all(pool, caps, None, None), labels, rules)
         defaults = EngineParams()
         knob = args.knob or next((k for k, _ in KNOBS if has_knob(defaults, k)), None)
         frontier: dict[str, Any] | None = None
@@ -322,8 +332,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if abs(value - shipped) < 1e-9:
                     points.append({"value": value, **levels})
                     continue
-                k_parsed, k_signals = run_all(pool, caps, knob, value)
-                points.append({"value": value, **score(k_parsed, k_signals, labels, rules)})
+                points.append({"value": value, **score(run_all(pool, caps, knob, value), labels, rules)[0]})
             if not any(abs(p["value"] - shipped) < 1e-9 for p in points):
                 points.append({"value": shipped, **levels})
             frontier = {"knob": knob, "shipped": shipped, "points": sorted(points, key=lambda p: p["value"])}
@@ -343,6 +352,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "bait": bait,
         "levels": levels,
         "frontier": frontier,
+        "sizing": sizing,
         "simulate_s": round(t_sim, 1),
         "wall_s": round(time.perf_counter() - t1, 1),
         "jobs": args.jobs,
