@@ -17,8 +17,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from cascade_tui import __version__
-from cascade_tui.config import Config, ConfigError, data_dir, load_config
+from cascade_tui.config import Config, ConfigError, load_config
 from cascade_tui.model import VENUES
+from cascade_tui.paths import data_dir
 
 log = logging.getLogger("cascade_tui")
 
@@ -245,6 +246,7 @@ def run_simulate(argv: list[str]) -> int:
     sim = MarketSimulator(args.seed, profile=args.profile, **kwargs)
     header = {"source": "simulate", "seed": args.seed, "profile": args.profile, "duration_s": args.duration}
     t0 = time.perf_counter()
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     with CaptureWriter(args.out, header) as writer, _market_progress(args.duration) as advance:
         for frame in sim.frames(args.duration):
             writer.write(frame)
@@ -299,7 +301,11 @@ def main(argv: list[str] | None = None) -> int:
                 return run_simulate(rest)
             from cascade_tui.backtest import cli as bt
 
-            return {"backtest": bt.main_backtest, "tune": bt.main_tune, "history": bt.main_history}[cmd](rest)
+            if cmd == "history":
+                from cascade_tui.history_cli import main_history
+
+                return main_history(rest)
+            return {"backtest": bt.main_backtest, "tune": bt.main_tune}[cmd](rest)
         except (UsageError, ConfigError, FileNotFoundError) as exc:
             print(f"cascade-tui {cmd}: error: {exc}", file=sys.stderr)
             return 2

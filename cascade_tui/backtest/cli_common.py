@@ -1,56 +1,16 @@
-"""What the backtest, tune and history commands share: argument checks, progress bar, errors."""
+"""What the backtest and tune commands share: labels, levels and the matching rules."""
 
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-
 from cascade_tui.backtest.matching import DEFAULT_FLOOR, SEVERITY_ORDER, MatchRules
 from cascade_tui.capture import CaptureError, CaptureReader
-from cascade_tui.config import Config, ConfigError, load_config
+from cascade_tui.cli_support import BadArguments, existing_files
 from cascade_tui.engine.params import LEVEL_NAMES
 from cascade_tui.labels import SEED_SETS, Label, read_labels, seed_set
-
-
-class BadArguments(Exception):
-    """Printed as `cascade-tui <cmd>: error: ...`, exit 2."""
-
-
-def parse_args_or_code(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Namespace | int:
-    """argparse exits on errors and --help; turn that into a return code."""
-    try:
-        return parser.parse_args(list(argv))
-    except SystemExit as exc:
-        return int(exc.code) if isinstance(exc.code, int) else 2
-
-
-def fail(cmd: str, message: str) -> int:
-    print(f"cascade-tui {cmd}: error: {message}", file=sys.stderr)
-    return 2
-
-
-def existing_files(paths: Sequence[str], what: str) -> list[Path]:
-    out = []
-    for p in paths:
-        path = Path(p)
-        if not path.is_file():
-            raise BadArguments(f"{what} {p}: no such file")
-        out.append(path)
-    return out
 
 
 def load_label_sets(paths: Sequence[str]) -> list[list[Label]]:
@@ -79,28 +39,6 @@ def rules_from_args(args: argparse.Namespace) -> MatchRules:
         raise BadArguments(str(exc)) from None
 
 
-def config_from(path: str | None) -> Config:
-    try:
-        return load_config(path) if path else Config()
-    except ConfigError as exc:
-        raise BadArguments(str(exc)) from None
-
-
-def progress_bar(console: Console, bytes_total: bool = False) -> Progress:
-    """A transient progress bar on `console` (stderr for every command: stdout carries the
-    report or the JSON). Rich draws it only on a terminal, so pipes and files get nothing."""
-    count: ProgressColumn = DownloadColumn() if bytes_total else MofNCompleteColumn()
-    return Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        count,
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        transient=True,
-    )
-
-
 def add_scoring_args(p: argparse.ArgumentParser, level_help: str, config_help: str) -> None:
     """The options every scoring command shares: the alarm level, the base settings file and
     the matching rules (backtest and tune read them alike)."""
@@ -121,9 +59,8 @@ def refuse_test_markets(paths: Sequence[Path]) -> None:
     """Never tune on test: a simulated capture whose seed is in the held-apart test range is
     refused (the benchmark scores on those markets; settings chosen on them would be flattered)."""
     for path in paths:
-        reader = CaptureReader(path)
         try:
-            next(iter(reader), None)
+            reader = CaptureReader(path)  # reads the header only
         except CaptureError:
             continue  # the tuner reports unreadable captures itself
         seed = reader.header.get("seed")
@@ -166,18 +103,3 @@ def add_matching_args(p: argparse.ArgumentParser) -> None:
     )
 
 
-def pct_or_dash(x: float | None) -> str:
-    return "—" if x is None else f"{100 * x:.0f}%"
-
-
-def num_or_dash(x: float | None, unit: str = "") -> str:
-    return "—" if x is None else f"{x:.2f}{unit}"
-
-
-def report_console() -> Console:
-    """stdout console for reports: full-width tables even when piped to a file or a pager
-    (rich would otherwise fold every column to fit 80 characters)."""
-    console = Console()
-    if not console.is_terminal:
-        console = Console(width=160)
-    return console

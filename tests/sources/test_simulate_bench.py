@@ -266,7 +266,7 @@ def test_benchmark_scores_test_seeds_only() -> None:
 def test_same_seed_gives_a_byte_identical_capture(tmp_path: Path) -> None:
     paths = []
     for k in range(2):
-        path = tmp_path / f"run{k}" / "market.cap.gz"  # gzip keeps the file name: same name
+        path = tmp_path / f"run{k}.cap.gz"
         with CaptureWriter(path, {"source": "simulate", "seed": 2001, "profile": "bench"}) as writer:
             for frame in MarketSimulator(2001, profile="bench").frames(600.0):
                 writer.write(frame)
