@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from cascade_tui import __version__
@@ -67,7 +69,9 @@ def main_parser() -> argparse.ArgumentParser:
         "(default 1; replays with --no-ui default to 0)",
     )
     p.add_argument("--seed", type=int, default=7, help="demo market seed (default 7)")
-    p.add_argument("--profile", default="demo", help="demo market profile: demo, realistic, quiet, volspike, whale")
+    p.add_argument(
+        "--profile", default="demo", help="demo market profile: demo, bench, realistic, quiet, volspike, whale"
+    )
     p.add_argument("--venues", type=_csv, help=f"comma-separated venues: {','.join(VENUES)}")
     p.add_argument("--symbols", type=_csv, help="comma-separated base assets, e.g. BTC,ETH")
     p.add_argument("--duration", type=_positive, metavar="S", help="stop after S seconds of market time")
@@ -93,7 +97,11 @@ def simulate_parser() -> argparse.ArgumentParser:
     p.add_argument("--duration", type=_positive, required=True, metavar="S", help="seconds of market time")
     p.add_argument("--out", required=True, metavar="CAP", help="capture file to write (.cap.gz)")
     p.add_argument("--labels", required=True, metavar="FILE", help="labels file to write (JSON lines)")
-    p.add_argument("--profile", default="realistic", help="realistic (default), demo, quiet, volspike, whale")
+    p.add_argument(
+        "--profile",
+        default="bench",
+        help="bench (default: cascades among bait), demo, realistic, quiet, volspike, whale",
+    )
     p.add_argument("--start-ts", type=float, default=None, help="market start, epoch seconds")
     return p
 
@@ -128,6 +136,8 @@ def options_from_args(args: argparse.Namespace, config: Config):  # -> RunOption
         source = args.source or "live"
     if source == "replay" and not args.replay:
         raise UsageError("--source replay needs --replay FILE")
+    if source == "demo":
+        _check_profile(args.profile)
     if args.venues:
         unknown = [v for v in args.venues if v not in VENUES]
         if unknown:
@@ -160,6 +170,15 @@ def options_from_args(args: argparse.Namespace, config: Config):  # -> RunOption
         config=config,
         config_path=args.config,
     )
+
+
+def _check_profile(name: str) -> None:
+    from cascade_tui.sources.simulate.config import check_profile
+
+    try:
+        check_profile(name)
+    except ValueError as exc:
+        raise UsageError(f"--profile: {exc}") from None
 
 
 def _check_redis_urls(option: str | None, config: Config) -> None:
@@ -218,23 +237,58 @@ def run_ui(opts) -> int:  # opts: RunOptions
 
 def run_simulate(argv: list[str]) -> int:
     args = simulate_parser().parse_args(argv)
+    _check_profile(args.profile)
     from cascade_tui.capture import CaptureWriter
-    from cascade_tui.sources.simulate import MarketSimulator, write_labels
+    from cascade_tui.labels import write_labels
+    from cascade_tui.sources.simulate import MarketSimulator
 
     kwargs = {} if args.start_ts is None else {"start_ts": args.start_ts}
     sim = MarketSimulator(args.seed, profile=args.profile, **kwargs)
     header = {"source": "simulate", "seed": args.seed, "profile": args.profile, "duration_s": args.duration}
     t0 = time.perf_counter()
-    with CaptureWriter(args.out, header) as writer:
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    with CaptureWriter(args.out, header) as writer, _market_progress(args.duration) as advance:
         for frame in sim.frames(args.duration):
             writer.write(frame)
+            if writer.frames % 2000 == 0:
+                advance(frame.ts - sim.start_ts)
         frames = writer.frames
     write_labels(sim.labels, args.labels)
+    if not sim.labels:
+        log.warning(
+            "no cascade happened in %g s of the %s profile: the labels file is empty (try a longer "
+            "--duration or --profile demo)",
+            args.duration,
+            args.profile,
+        )
     log.info(
         "wrote %d frames to %s and %d labels to %s in %.1f s",
         frames, args.out, len(sim.labels), args.labels, time.perf_counter() - t0,
     )
     return 0
+
+
+@contextlib.contextmanager
+def _market_progress(duration_s: float) -> Iterator[Callable[[float], None]]:
+    """A progress bar over simulated seconds on stderr, only when stderr is a terminal."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        yield lambda _done: None
+        return
+    with Progress(
+        TextColumn("simulating"),
+        BarColumn(),
+        TextColumn("{task.completed:,.0f} / {task.total:,.0f} s of market"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("simulate", total=duration_s)
+        yield lambda done: progress.update(task, completed=min(done, duration_s))
 
 
 def main(argv: list[str] | None = None) -> int:
