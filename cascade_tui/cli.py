@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 import time
@@ -132,8 +133,12 @@ def options_from_args(args: argparse.Namespace, config: Config):  # -> RunOption
         if unknown:
             raise UsageError(f"--venues: unknown venue(s) {', '.join(unknown)}; known: {', '.join(VENUES)}")
     for path in args.replay or []:
+        if Path(path).is_dir():
+            raise UsageError(f"--replay: {path} is a directory, not a capture file")
         if not Path(path).is_file():
             raise UsageError(f"--replay: no such file: {path}")
+    _check_output_path(args.record, "--record")
+    _check_output_path(args.stats, "--stats")
     speed = args.speed
     if speed is None:
         speed = 0.0 if (source == "replay" and args.no_ui) else 1.0
@@ -159,6 +164,21 @@ def options_from_args(args: argparse.Namespace, config: Config):  # -> RunOption
         config=config,
         config_path=args.config,
     )
+
+
+def _check_output_path(path: str | None, option: str) -> None:
+    """An output file must go into a folder that exists and can be written: a typo should fail
+    now, naming the path, not after an hour of recording (the folder is never created)."""
+    if not path:
+        return
+    p = Path(path)
+    folder = p.parent
+    if p.is_dir():
+        raise UsageError(f"{option}: {path} is a directory; give a file name")
+    if not folder.is_dir():
+        raise UsageError(f"{option}: folder {folder} does not exist (create it first): {path}")
+    if not os.access(folder, os.W_OK):
+        raise UsageError(f"{option}: folder {folder} is not writable: {path}")
 
 
 def _check_redis_urls(option: str | None, config: Config) -> None:
@@ -224,10 +244,9 @@ def run_simulate(argv: list[str]) -> int:
     sim = MarketSimulator(args.seed, profile=args.profile, **kwargs)
     header = {"source": "simulate", "seed": args.seed, "profile": args.profile, "duration_s": args.duration}
     t0 = time.perf_counter()
-    with CaptureWriter(args.out, header) as writer:
-        for frame in sim.frames(args.duration):
-            writer.write(frame)
-        frames = writer.frames
+    with CaptureWriter(args.out, header, sync=False) as writer:
+        writer.write_many(sim.frames(args.duration))
+    frames = writer.frames  # counted as flushed: read after close
     write_labels(sim.labels, args.labels)
     log.info(
         "wrote %d frames to %s and %d labels to %s in %.1f s",

@@ -51,6 +51,13 @@ class ReplaySource(PacedSource):
                 log.warning(msg)
                 self.errors.append(msg)
                 self.error = msg
+        clock = self.clock
+        if clock.out_of_order or clock.bad_time:
+            log.warning(
+                "replay: %d frames out of order and %d with a bad receive time (too far from their "
+                "neighbours), played at the current clock",
+                clock.out_of_order, clock.bad_time,
+            )  # fmt: skip
 
     def counters(self) -> dict[str, int]:
         """What the replay counted and skipped, for --stats."""
