@@ -108,12 +108,9 @@ def _setup_logging(level: str, to_file: bool) -> Path | None:
         handlers = [logging.FileHandler(path, encoding="utf-8")]
     else:
         handlers = [logging.StreamHandler(sys.stderr)]
-    logging.basicConfig(
-        level=getattr(logging, level),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        handlers=handlers,
-        force=True,
-    )
+    from cascade_tui.runtime.logs import install
+
+    install(handlers, getattr(logging, level))  # secrets masked, control characters escaped
     return path
 
 

@@ -6,7 +6,7 @@ PATH on a unix socket in a temp dir, stopped by `RedisTarget.close()`. Without a
 target is "off" with a reason: Redis is optional, the dashboard still runs.
 
 Passwords never leave this module in clear: `RedisTarget.display`, errors and logs use
-`redact_url()`, and the URL field is kept out of the dataclass repr.
+`cascade_tui.redaction.redact_url()`, and the URL field is kept out of the dataclass repr.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import atexit
 import contextlib
 import logging
 import os
-import re
 import shutil
 import socket
 import subprocess
@@ -25,7 +24,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import redis.asyncio as aioredis
 from redis.backoff import NoBackoff
@@ -33,6 +32,7 @@ from redis.exceptions import RedisError
 from redis.retry import Retry
 
 from cascade_tui.config import RedisConfig
+from cascade_tui.redaction import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -43,57 +43,7 @@ EMBEDDED_START_TIMEOUT_S = 5.0
 EMBEDDED_STOP_TIMEOUT_S = 3.0
 EMBEDDED_MAXMEMORY = "64mb"
 URL_SCHEMES = ("redis", "rediss", "unix")
-MASK = "***"
 UNIX_PATH_MAX = 100  # sun_path is 108 bytes on Linux, 104 on macOS
-# query parameters whose values are credentials (webhook tokens, signed URLs, redis password=)
-_SECRET_QUERY = re.compile(r"token|key|secret|pass|auth|sig|credential|code", re.IGNORECASE)
-
-
-def redact_url(url: str, *, keep_path: bool = True) -> str:
-    """The URL with its password (or bare user-info token) and secret query values masked.
-
-    keep_path=False also hides the path, for webhooks whose path is the secret (Slack, Discord).
-    """
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        port = parts.port
-    except ValueError:
-        return MASK  # unparseable: show nothing rather than risk a secret
-    netloc = host if ":" not in host else f"[{host}]"
-    if port is not None:
-        netloc = f"{netloc}:{port}"
-    if parts.password is not None:
-        user = quote(parts.username or "", safe="")
-        netloc = f"{user}:{MASK}@{netloc}"
-    elif parts.username:
-        netloc = f"{MASK}@{netloc}"  # a lone user-info part is usually a token
-    path = parts.path if keep_path else ("/" + MASK if parts.path not in ("", "/") else parts.path)
-    query = ""
-    if parts.query:
-        pairs = parse_qsl(parts.query, keep_blank_values=True)
-        query = urlencode(
-            [(k, MASK if (_SECRET_QUERY.search(k) or not keep_path) else v) for k, v in pairs], safe="*"
-        )
-    if "://" in url:  # urlunsplit would turn unix:///path into unix:/path
-        return f"{parts.scheme}://{netloc}{path}" + (f"?{query}" if query else "")
-    return urlunsplit((parts.scheme, netloc, path, query, ""))
-
-
-def scrub_secrets(text: str, url: str) -> str:
-    """Remove the URL's password and secret query values from free text (exception messages)."""
-    try:
-        parts = urlsplit(url)
-        secrets = [parts.password or "", parts.username if parts.password is None else ""]
-        secrets += [v for k, v in parse_qsl(parts.query) if _SECRET_QUERY.search(k)]
-    except ValueError:
-        return text
-    for secret in secrets:
-        if secret and len(secret) >= 3:
-            text = text.replace(secret, MASK)
-    if url and url in text:
-        text = text.replace(url, redact_url(url))
-    return text
 
 
 class RedisUrlError(ValueError):

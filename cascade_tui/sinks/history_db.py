@@ -9,7 +9,7 @@ Tables (time column `ts`: epoch seconds REAL in SQLite, timestamptz in PostgreSQ
   funding        funding-rate observations per venue and asset
 PostgreSQL with the TimescaleDB extension available: every table becomes a hypertable with a
 retention policy. Without it (and in SQLite): plain tables indexed on ts, pruned by the sink
-(rows older than the retention before the newest written ts).
+(live runs: rows older than the retention before the wall clock; replays and viewers: never).
 """
 
 from __future__ import annotations
@@ -202,7 +202,7 @@ def to_datetime(ts: float) -> datetime:
 class PostgresBackend(HistoryBackend):
     """psycopg 3 async; TimescaleDB hypertables + retention policies when the extension exists."""
 
-    def __init__(self, url: str, retention_days: float, connect_timeout_s: float = 5.0) -> None:
+    def __init__(self, url: str, retention_days: float | None, connect_timeout_s: float = 5.0) -> None:
         self.url = url
         self.retention_days = retention_days
         self.connect_timeout_s = connect_timeout_s
@@ -241,10 +241,11 @@ class PostgresBackend(HistoryBackend):
                         "SELECT create_hypertable(%s, 'ts', if_not_exists => TRUE, migrate_data => TRUE)",
                         (table,),
                     )
-                    await conn.execute(
-                        "SELECT add_retention_policy(%s, %s::interval, if_not_exists => TRUE)",
-                        (table, f"{self.retention_days} days"),
-                    )
+                    if self.retention_days is not None:  # a replay's store keeps everything
+                        await conn.execute(
+                            "SELECT add_retention_policy(%s, %s::interval, if_not_exists => TRUE)",
+                            (table, f"{self.retention_days} days"),
+                        )
         except psycopg.Error:
             # available but not loadable (shared_preload_libraries): plain tables + pruning
             return False
