@@ -246,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
 
             return {"backtest": bt.main_backtest, "tune": bt.main_tune, "history": bt.main_history}[cmd](rest)
         except (UsageError, ConfigError, FileNotFoundError) as exc:
-            print(f"cascade-tui {cmd}: error: {exc}", file=sys.stderr)
+            _print_error(f"cascade-tui {cmd}", exc)
             return 2
     parser = main_parser()
     args = parser.parse_args(argv)
@@ -255,21 +255,36 @@ def main(argv: list[str] | None = None) -> int:
         opts = options_from_args(args, config)
     except (UsageError, ConfigError) as exc:
         parser.print_usage(sys.stderr)
-        print(f"cascade-tui: error: {exc}", file=sys.stderr)
+        _print_error("cascade-tui", exc)
         return 2
     _setup_logging(args.log_level, to_file=not args.no_ui)
     try:
         return run_headless(opts) if args.no_ui else run_ui(opts)
     except (UsageError, ConfigError) as exc:
-        print(f"cascade-tui: error: {exc}", file=sys.stderr)
+        _print_error("cascade-tui", exc)
         return 2
     except Exception as exc:
         from cascade_tui.capture import CaptureError
 
         if isinstance(exc, CaptureError):
-            print(f"cascade-tui: error: {exc}", file=sys.stderr)
+            _print_error("cascade-tui", exc)
             return 2
-        raise
+        # an unexpected failure: the traceback, with any URL secret in it masked
+        import traceback
+
+        from cascade_tui.redaction import redact_text
+        from cascade_tui.text import printable
+
+        print(redact_text(printable("".join(traceback.format_exception(exc)), keep_newlines=True)), file=sys.stderr)
+        return 1
+
+
+def _print_error(prefix: str, exc: BaseException) -> None:
+    """`prefix: error: message`, the message stripped of control characters and secrets."""
+    from cascade_tui.redaction import redact_text
+    from cascade_tui.text import printable
+
+    print(f"{prefix}: error: {redact_text(printable(str(exc)))}", file=sys.stderr)
 
 
 if __name__ == "__main__":
