@@ -36,6 +36,7 @@ from cascade_tui.paths import data_dir, default_config_path
 from cascade_tui.runtime.options import RunOptions
 from cascade_tui.runtime.pipeline import Pipeline
 from cascade_tui.sources.paced import PacedSource
+from cascade_tui.text import printable
 from cascade_tui.ui.bindings import APP_BINDINGS, SOURCE_ACTIONS, next_speed, unknown_keymap_ids
 from cascade_tui.ui.filter_screen import FilterScreen
 from cascade_tui.ui.health_panel import HealthPanel
@@ -317,7 +318,7 @@ class CascadeApp(App[int]):
         if ui.bell:
             self.bell()
         if ui.toasts:
-            asset = "MARKET-WIDE" if sig.asset == "*" else sig.asset
+            asset = "MARKET-WIDE" if sig.asset == "*" else printable(sig.asset)
             who = "longs" if sig.direction == "long" else "shorts"
             self.notify(
                 f"{asset} {who} liquidating · score {sig.score:.2f} · {', '.join(sig.venues)}",
