@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import signal
 import sys
 import time
 from pathlib import Path
@@ -182,9 +181,10 @@ def run_headless(opts) -> int:  # opts: RunOptions
     log.info("cascade-tui %s headless: source %s", __version__, pipeline.info["source"])
 
     async def _main() -> None:
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, pipeline.stop)
+        from cascade_tui.runtime.lifecycle import install_stop_signals
+
+        # SIGINT, SIGTERM and SIGHUP: a clean stop, stats written, exit 0
+        install_stop_signals(asyncio.get_running_loop(), pipeline.stop)
         await pipeline.run()
 
     try:
@@ -201,15 +201,23 @@ def run_headless(opts) -> int:  # opts: RunOptions
 
 def run_ui(opts) -> int:  # opts: RunOptions
     from cascade_tui.runtime.build import build_pipeline
+    from cascade_tui.runtime.lifecycle import at_clean_exit, exit_without_terminal, watch_hangup
     from cascade_tui.runtime.stats import build_stats, write_stats
     from cascade_tui.ui.app import run_dashboard
 
     pipeline = build_pipeline(opts)
+    # the terminal closing (SIGHUP) stops the run cleanly without touching the gone terminal
+    watch_hangup(lambda: exit_without_terminal(pipeline.stop, pipeline.finished))
+
+    def finish() -> None:
+        if opts.stats:
+            write_stats(opts.stats, build_stats(pipeline, {"redis": pipeline.info.get("redis", "off")}))
+
+    at_clean_exit(finish)  # after SIGHUP the process ends in exit_without_terminal
     try:
         code = run_dashboard(pipeline, opts, pipeline.info)
     finally:
-        if opts.stats:
-            write_stats(opts.stats, build_stats(pipeline, {"redis": pipeline.info.get("redis", "off")}))
+        finish()
     return code
 
 

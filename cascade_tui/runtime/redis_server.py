@@ -17,6 +17,7 @@ import contextlib
 import logging
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -33,6 +34,7 @@ from redis.retry import Retry
 
 from cascade_tui.config import RedisConfig
 from cascade_tui.redaction import redact_url
+from cascade_tui.runtime.lifecycle import die_with_parent, pid_alive
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +128,11 @@ class EmbeddedRedis:
 
     def __init__(self, binary: str) -> None:
         self.binary = binary
-        self.dir = Path(tempfile.mkdtemp(prefix="cascade-redis-"))
+        remove_stale_dirs()
+        self.dir = Path(tempfile.mkdtemp(prefix=DIR_PREFIX))
+        # who owns this dir: a later start removes it (and kills a leftover server) once
+        # this process is gone, e.g. after a kill -9 on a system without a parent-death signal
+        (self.dir / OWNER_FILE).write_text(f"{os.getpid()}\n", encoding="ascii")
         self.socket = self.dir / "redis.sock"
         # a unix socket keeps the server private to this user; its path must fit sun_path
         # (108 bytes), else (a long TMPDIR) fall back to a free port on 127.0.0.1
@@ -166,11 +172,18 @@ class EmbeddedRedis:
     async def start(self) -> None:
         try:
             self.proc = subprocess.Popen(
-                self.argv(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+                self.argv(),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                preexec_fn=die_with_parent(),  # kill -9 of the app takes the server down too
+                start_new_session=True,  # a ctrl+c in the terminal is the app's to handle, not the server's
             )
         except OSError as exc:
             self._cleanup_dir()
             raise RuntimeError(f"cannot start {self.binary}: {exc}") from None
+        with contextlib.suppress(OSError):
+            (self.dir / SERVER_FILE).write_text(f"{self.proc.pid}\n", encoding="ascii")
         atexit.register(self.stop_now)
         deadline = time.monotonic() + EMBEDDED_START_TIMEOUT_S
         while time.monotonic() < deadline:
@@ -210,6 +223,57 @@ class EmbeddedRedis:
 
     def _cleanup_dir(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+DIR_PREFIX = "cascade-redis-"
+OWNER_FILE = "owner.pid"  # the app that started the server
+SERVER_FILE = "server.pid"  # the redis-server itself
+
+
+def _read_pid(path: Path) -> int:
+    try:
+        return int(path.read_text(encoding="ascii").strip())
+    except (OSError, ValueError):
+        return 0
+
+
+def _is_server_of(pid: int, directory: Path) -> bool:
+    """pid is a redis-server started for `directory` (not a reused pid of something else)."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return any(b"redis-server" in part for part in cmdline[:1]) and str(directory).encode() in cmdline
+
+
+def remove_stale_dirs(tmp: Path | None = None) -> list[Path]:
+    """Remove the temp dirs of embedded servers whose app is gone (killed, crashed), and
+    kill such a server if it still runs. Only this user's dirs with an owner file are
+    touched. Returns what was removed."""
+    base = Path(tmp or tempfile.gettempdir())
+    removed: list[Path] = []
+    uid = os.getuid()
+    try:
+        candidates = [p for p in base.iterdir() if p.name.startswith(DIR_PREFIX)]
+    except OSError:
+        return removed
+    for directory in candidates:
+        try:
+            if not directory.is_dir() or directory.is_symlink() or directory.stat().st_uid != uid:
+                continue
+        except OSError:
+            continue
+        owner = _read_pid(directory / OWNER_FILE)
+        if owner == 0 or pid_alive(owner):
+            continue  # not ours to judge (no owner file), or its app still runs
+        server = _read_pid(directory / SERVER_FILE)
+        if server and pid_alive(server) and _is_server_of(server, directory):
+            with contextlib.suppress(OSError):
+                os.kill(server, signal.SIGKILL)
+        shutil.rmtree(directory, ignore_errors=True)
+        removed.append(directory)
+        log.info("removed the leftover embedded Redis dir %s (its app, pid %d, is gone)", directory, owner)
+    return removed
 
 
 async def resolve_redis(
