@@ -252,7 +252,11 @@ def main(argv: list[str] | None = None) -> int:
                 return run_simulate(rest)
             from cascade_tui.backtest import cli as bt
 
-            return {"backtest": bt.main_backtest, "tune": bt.main_tune, "history": bt.main_history}[cmd](rest)
+            if cmd == "history":
+                from cascade_tui.history_cli import main_history
+
+                return main_history(rest)
+            return {"backtest": bt.main_backtest, "tune": bt.main_tune}[cmd](rest)
         except (UsageError, ConfigError, FileNotFoundError) as exc:
             _print_error(f"cascade-tui {cmd}", exc)
             return 2

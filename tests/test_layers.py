@@ -42,6 +42,7 @@ LAYERS: dict[str, tuple[int, str]] = {
     "cascade_tui.sources": (4, "sources"),
     "cascade_tui.sinks": (4, "sinks"),
     "cascade_tui.runtime": (5, "runtime"),
+    "cascade_tui.cli_support": (5, "cli_support"),  # argument errors, progress: every subcommand
     "cascade_tui.ui": (6, "ui"),
     "cascade_tui.backtest": (6, "backtest"),
     "cascade_tui.doctor": (6, "doctor"),

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from cascade_tui.backtest.matching import MARKET, AlarmOutcome, LabelOutcome, MatchResult
 from cascade_tui.backtest.offline import ObservedLiquidation
 from cascade_tui.engine.params import LEVEL_NAMES
-from cascade_tui.sources.simulate.labels import Label
+from cascade_tui.labels import Label
 from cascade_tui.stats_math import percentile
 
 DAY_S = 86400.0
@@ -93,6 +93,7 @@ def _delay_stats(outcomes: Sequence[LabelOutcome]) -> dict[str, float | None]:
         "median": percentile(delays, 0.5),
         "p90": percentile(delays, 0.9),
         "max": max(delays) if delays else None,
+        "n": len(delays),
     }
 
 

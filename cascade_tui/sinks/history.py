@@ -25,6 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from cascade_tui.backoff import Backoff
 from cascade_tui.engine.types import Signal, Snapshot, signal_encoder
 from cascade_tui.model import Event, Funding, Liquidation, OpenInterest, annualized_funding
 from cascade_tui.redaction import scrub_secrets
@@ -269,7 +270,8 @@ class HistorySink(Sink):
         return out
 
     async def _ensure_connected(self) -> None:
-        delay = self.reconnect_min_s
+        backoff = Backoff(base_s=self.reconnect_min_s, cap_s=max(self.reconnect_min_s, self.reconnect_max_s), jitter=0.0)
+        attempt = 0
         while not self._connected:
             self.state = "connecting" if self.reconnects == 0 and self.failures == 0 else "reconnecting"
             try:
@@ -280,11 +282,12 @@ class HistorySink(Sink):
             except Exception as exc:
                 self.last_error = f"connect: {self._describe(exc)}"
                 self.failures += 1
+                attempt += 1
+                delay = backoff.delay(attempt)
                 log.warning("history database unavailable (%s); retrying in %.1f s", self._describe(exc), delay)
             if self._closing:
                 raise ConnectionError(self.last_error)
             await self._sleep_or_wake(delay)
-            delay = min(self.reconnect_max_s, delay * 2)
 
     async def _sleep_or_wake(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):

@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import time
 from collections import OrderedDict, deque
 from typing import Any
@@ -31,6 +30,7 @@ from redis.exceptions import RedisError
 from redis.retry import Retry
 
 from cascade_tui import __version__
+from cascade_tui.backoff import Backoff
 from cascade_tui.config import RedisConfig
 from cascade_tui.engine.params import EngineParams
 from cascade_tui.engine.types import LatencyView, Signal, Snapshot, signal_encoder
@@ -59,8 +59,7 @@ HEARTBEAT_EVERY_S = 1.0
 MAX_EVENTS_PER_FLUSH = 40
 CONNECT_TIMEOUT_S = 1.0
 COMMAND_TIMEOUT_S = 2.0
-BACKOFF_FIRST_S = 0.1
-BACKOFF_MAX_S = 2.0
+RECONNECT_BACKOFF = Backoff(base_s=0.2, cap_s=2.0, jitter=0.5)
 DOWN_AFTER_S = 5.0  # "reconnecting" turns "down" after this long without a connection
 CLOSE_FLUSH_S = 5.0  # the pipeline gives each sink 10 s to close
 OWN_LATENCY_STAGE = "redis"  # our own write round trip, next to the engine's stages
@@ -244,6 +243,7 @@ class RedisSink(Sink):
     async def _run(self) -> None:
         attempt = 0
         tried_after_close = False
+        rewrote_metrics = False
         while True:
             if self._client is None:
                 if self._closing:
@@ -256,7 +256,7 @@ class RedisSink(Sink):
                 else:
                     attempt += 1
                     if not self._closing:
-                        await self._sleep(self._backoff(attempt))
+                        await self._sleep(RECONNECT_BACKOFF.delay(attempt))
                     continue
             # only a flush that began after close() was called has everything queued before it
             final = self._closing
@@ -275,6 +275,12 @@ class RedisSink(Sink):
                 await self._sleep(TICK_S)
                 continue
             if final and not more:
+                if not rewrote_metrics and self._latest_snapshot is not None:
+                    # draining a long event backlog at close can outlast the metrics' TTLs
+                    # (5-10 s): one last round trip rewrites them, so they stand from the stop
+                    rewrote_metrics = True
+                    self._snapshot_dirty = True
+                    continue
                 return
             if not more:
                 await self._sleep(TICK_S)
@@ -283,11 +289,6 @@ class RedisSink(Sink):
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), seconds)
         self._wake.clear()
-
-    @staticmethod
-    def _backoff(attempt: int) -> float:
-        base = min(BACKOFF_MAX_S, BACKOFF_FIRST_S * 2 ** min(attempt, 10))
-        return base * random.uniform(0.5, 1.0)
 
     async def _open_client(self, track_state: bool = True) -> aioredis.Redis | None:
         """A pinged client, or None (the failure counted) when the server cannot be reached.
@@ -362,7 +363,7 @@ class RedisSink(Sink):
                 if self._signal_client is None:
                     attempt += 1
                     if not self._closing:
-                        await self._sleep_signals(self._backoff(attempt))
+                        await self._sleep_signals(RECONNECT_BACKOFF.delay(attempt))
                     continue
                 attempt = 0
             if not self.queue.signals:

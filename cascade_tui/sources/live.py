@@ -62,6 +62,15 @@ DEFAULT_QUEUE_SIZE = 100_000
 _STATE_RANK = {DISABLED: 0, BLOCKED: 1, RECONNECTING: 2, STALE: 3, CONNECTING: 4, LIVE: 5, DONE: 6}
 
 
+def _last_failure(conns: Sequence[Connection]) -> str:
+    """The venue's failure to show: the latest of its connections that are not live, else
+    the latest of all (a recovered venue keeps its last failure)."""
+    failed = [c.status for c in conns if c.status.failure]
+    down = [st for st in failed if st.state != LIVE]
+    pool = down or failed
+    return max(pool, key=lambda st: st.failure_ts or 0.0).failure if pool else ""
+
+
 @dataclass(frozen=True)
 class _Reconnect:
     """Queue marker: `venue` opened a new connection; reset its parser when reached."""
@@ -386,6 +395,7 @@ class LiveSource(Source):
         status.frames = sum(c.status.frames for c in conns)
         status.errors = sum(c.status.errors for c in conns)
         status.reconnects = sum(c.status.reconnects for c in conns)
+        status.failure = _last_failure(conns)
         if plan.pollers is not None:
             for poller in plan.pollers.pollers:
                 status.frames += poller.status.frames

@@ -12,7 +12,7 @@ from cascade_tui.backtest.matching import MatchRules, build_alarms, match
 from cascade_tui.backtest.metrics import Pooled, level_report, quiet_seconds
 from cascade_tui.engine.params import LEVEL_NAMES
 from cascade_tui.engine.types import Signal
-from cascade_tui.sources.simulate.labels import Label
+from cascade_tui.labels import Label
 
 WARNING = 2
 RULES = MatchRules()

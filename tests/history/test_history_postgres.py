@@ -122,7 +122,7 @@ def _reset(url: str) -> None:
     import psycopg
 
     with psycopg.connect(url) as conn:
-        conn.execute("DROP TABLE IF EXISTS signals, liq_1s, regimes, open_interest, funding")
+        conn.execute("DROP TABLE IF EXISTS signals, liq_1s, regimes, open_interest, funding, cascade_schema")
 
 
 async def test_postgres_stores_and_reads_back(pg: PgCluster) -> None:
