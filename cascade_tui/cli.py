@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -117,12 +116,9 @@ def _setup_logging(level: str, to_file: bool) -> Path | None:
         handlers = [logging.FileHandler(path, encoding="utf-8")]
     else:
         handlers = [logging.StreamHandler(sys.stderr)]
-    logging.basicConfig(
-        level=getattr(logging, level),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        handlers=handlers,
-        force=True,
-    )
+    from cascade_tui.runtime.logs import install
+
+    install(handlers, getattr(logging, level))  # secrets masked, control characters escaped
     return path
 
 
@@ -224,9 +220,10 @@ def run_headless(opts) -> int:  # opts: RunOptions
     log.info("cascade-tui %s headless: source %s", __version__, pipeline.info["source"])
 
     async def _main() -> None:
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, pipeline.stop)
+        from cascade_tui.runtime.lifecycle import install_stop_signals
+
+        # SIGINT, SIGTERM and SIGHUP: a clean stop, stats written, exit 0
+        install_stop_signals(asyncio.get_running_loop(), pipeline.stop)
         await pipeline.run()
 
     try:
@@ -243,15 +240,23 @@ def run_headless(opts) -> int:  # opts: RunOptions
 
 def run_ui(opts) -> int:  # opts: RunOptions
     from cascade_tui.runtime.build import build_pipeline
+    from cascade_tui.runtime.lifecycle import at_clean_exit, exit_without_terminal, watch_hangup
     from cascade_tui.runtime.stats import build_stats, write_stats
     from cascade_tui.ui.app import run_dashboard
 
     pipeline = build_pipeline(opts)
+    # the terminal closing (SIGHUP) stops the run cleanly without touching the gone terminal
+    watch_hangup(lambda: exit_without_terminal(pipeline.stop, pipeline.finished))
+
+    def finish() -> None:
+        if opts.stats:
+            write_stats(opts.stats, build_stats(pipeline, {"redis": pipeline.info.get("redis", "off")}))
+
+    at_clean_exit(finish)  # after SIGHUP the process ends in exit_without_terminal
     try:
         code = run_dashboard(pipeline, opts, pipeline.info)
     finally:
-        if opts.stats:
-            write_stats(opts.stats, build_stats(pipeline, {"redis": pipeline.info.get("redis", "off")}))
+        finish()
     return code
 
 
@@ -331,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
                 return main_history(rest)
             return {"backtest": bt.main_backtest, "tune": bt.main_tune}[cmd](rest)
         except (UsageError, ConfigError, FileNotFoundError) as exc:
-            print(f"cascade-tui {cmd}: error: {exc}", file=sys.stderr)
+            _print_error(f"cascade-tui {cmd}", exc)
             return 2
     parser = main_parser()
     args = parser.parse_args(argv)
@@ -340,21 +345,36 @@ def main(argv: list[str] | None = None) -> int:
         opts = options_from_args(args, config)
     except (UsageError, ConfigError) as exc:
         parser.print_usage(sys.stderr)
-        print(f"cascade-tui: error: {exc}", file=sys.stderr)
+        _print_error("cascade-tui", exc)
         return 2
     _setup_logging(args.log_level, to_file=not args.no_ui)
     try:
         return run_headless(opts) if args.no_ui else run_ui(opts)
     except (UsageError, ConfigError) as exc:
-        print(f"cascade-tui: error: {exc}", file=sys.stderr)
+        _print_error("cascade-tui", exc)
         return 2
     except Exception as exc:
         from cascade_tui.capture import CaptureError
 
         if isinstance(exc, CaptureError):
-            print(f"cascade-tui: error: {exc}", file=sys.stderr)
+            _print_error("cascade-tui", exc)
             return 2
-        raise
+        # an unexpected failure: the traceback, with any URL secret in it masked
+        import traceback
+
+        from cascade_tui.redaction import redact_text
+        from cascade_tui.text import printable
+
+        print(redact_text(printable("".join(traceback.format_exception(exc)), keep_newlines=True)), file=sys.stderr)
+        return 1
+
+
+def _print_error(prefix: str, exc: BaseException) -> None:
+    """`prefix: error: message`, the message stripped of control characters and secrets."""
+    from cascade_tui.redaction import redact_text
+    from cascade_tui.text import printable
+
+    print(f"{prefix}: error: {redact_text(printable(str(exc)))}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -83,13 +83,17 @@ async def _attach_redis(opts: RunOptions, pipeline: Pipeline) -> None:
 
 
 def history_sink(opts: RunOptions) -> Sink | None:
-    """Live markets are kept by default; a demo or replay is only stored when asked, so
-    simulated or replayed signals never mix into the real history by accident."""
+    """Live markets are kept by default; a demo, a replay or a Redis viewer is only stored
+    when `--history-url` asks, so simulated, replayed or second-hand signals never mix into
+    the real history by accident (the ingester a viewer watches keeps its own).
+
+    Only a live run prunes old rows (by the wall clock): a replay's or a viewer's clock says
+    nothing about how old the stored rows are."""
     from cascade_tui.sinks.history import history_sink_for
 
-    if opts.history_url is None and opts.source in ("demo", "replay"):
+    if opts.history_url is None and opts.source in ("demo", "replay", "redis"):
         return None
-    return history_sink_for(opts.history_url, opts.config.history.url)
+    return history_sink_for(opts.history_url, opts.config.history.url, retention=opts.source == "live")
 
 
 def build_pipeline(opts: RunOptions) -> Pipeline:
@@ -125,7 +129,7 @@ def build_pipeline(opts: RunOptions) -> Pipeline:
     if opts.source != "redis" and opts.redis_url != "off":
         pipeline.startup_hooks.append(partial(_attach_redis, opts))
     elif opts.source == "redis":
-        from cascade_tui.runtime.redis_server import redact_url
+        from cascade_tui.redaction import redact_url
 
         # the viewer follows the ingester's thresholds as they change
         source.on_params = pipeline.set_params  # type: ignore[attr-defined]

@@ -33,9 +33,11 @@ from cascade_tui.config import Config, save_config
 from cascade_tui.engine.params import WINDOWS, EngineParams, ParamError, validate
 from cascade_tui.engine.types import Signal, Snapshot
 from cascade_tui.paths import data_dir, default_config_path
+from cascade_tui.runtime.lifecycle import install_stop_signals
 from cascade_tui.runtime.options import RunOptions
 from cascade_tui.runtime.pipeline import Pipeline
 from cascade_tui.sources.paced import PacedSource
+from cascade_tui.text import printable
 from cascade_tui.ui.bindings import APP_BINDINGS, SOURCE_ACTIONS, next_speed, unknown_keymap_ids
 from cascade_tui.ui.filter_screen import FilterScreen
 from cascade_tui.ui.health_panel import HealthPanel
@@ -134,6 +136,8 @@ class CascadeApp(App[int]):
         self.query_one("#scores-table").focus()
         if self.pipeline is not None and self.start_pipeline:
             self._pipeline_worker = self.run_pipeline()
+            # SIGTERM, SIGINT: the same clean exit as `q` (SIGHUP: cli.run_ui's watcher)
+            install_stop_signals(asyncio.get_running_loop(), lambda: self.call_later(self.action_quit_dashboard))
         if self.pipeline is not None:
             self.set_interval(1 / FRAME_HZ, self.refresh_frame, name="frame")
             self.set_interval(1 / CHART_HZ, self.refresh_chart, name="chart")
@@ -317,7 +321,7 @@ class CascadeApp(App[int]):
         if ui.bell:
             self.bell()
         if ui.toasts:
-            asset = "MARKET-WIDE" if sig.asset == "*" else sig.asset
+            asset = "MARKET-WIDE" if sig.asset == "*" else printable(sig.asset)
             who = "longs" if sig.direction == "long" else "shorts"
             self.notify(
                 f"{asset} {who} liquidating · score {sig.score:.2f} · {', '.join(sig.venues)}",
