@@ -45,6 +45,27 @@ def bodies(path: Path, fragment: str) -> tuple[list[object], float]:
     return [body], ts
 
 
+def current_units(venue: str, instruments: dict[str, dict[str, object]]) -> dict[str, dict[str, object]]:
+    """Corrections for contracts whose units changed after the snapshot was recorded.
+
+    BitMEX (2021 snapshot): every `*USDT` perpetual was then an XBT-settled quanto; BitMEX's
+    USDT perpetuals are linear today (USDT-settled, `isQuanto` false, a per-contract
+    `underlyingToPositionMultiplier`; docs/exchanges.md §1.2, §5). Their 2021 quanto
+    multipliers would size them wrongly, and their current multipliers are not known offline:
+    they are marked linear with no unit, so a parser takes the unit from the live
+    `instrument` row (or from trades) and counts a row it cannot size instead of guessing.
+    """
+    if venue != "bitmex":
+        return instruments
+    out: dict[str, dict[str, object]] = {}
+    for symbol, row in instruments.items():
+        if symbol.endswith("USDT") and row.get("isQuanto"):
+            row = {k: v for k, v in row.items() if k not in ("multiplier", "underlyingToPositionMultiplier")}
+            row.update(isQuanto=False, isInverse=False)
+        out[symbol] = row
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--samples", type=Path, default=REPO.parent / "shared" / "samples" / "cryptofeed")
@@ -53,6 +74,7 @@ def main() -> None:
     for venue, (name, fragment) in SAMPLES.items():
         got, ts = bodies(args.samples / name, fragment)
         instruments, _ = SOURCES[venue].normalize(got)
+        instruments = current_units(venue, instruments)
         doc = {
             "venue": venue,
             "source": f"cryptofeed sample_data/{name} (see shared/samples/SOURCES.md)",

@@ -109,6 +109,14 @@ def _binance(bodies: list[Any]) -> tuple[Instruments, list[str]]:
     for row in funding:
         if isinstance(row, dict) and row.get("symbol") in out and row.get("fundingIntervalHours"):
             out[row["symbol"]]["fundingIntervalHours"] = row["fundingIntervalHours"]
+    # COIN-M (dapi): contracts of `contractSize` USD; its liquidations come on the all-market
+    # stream, so these symbols are sized but not added to the per-symbol lists
+    for row in _list_at(bodies[2] if len(bodies) > 2 else None, "symbols"):
+        if not isinstance(row, dict) or "symbol" not in row:
+            continue
+        if row.get("contractStatus", "TRADING") != "TRADING":
+            continue
+        out[row["symbol"]] = _scalars(row, ("baseAsset", "marginAsset", "contractType", "contractSize", "pair"))
     return out, perps
 
 
@@ -138,7 +146,7 @@ def _bybit_next(request: Request, body: Any) -> Request | None:
 def _okx(bodies: list[Any]) -> tuple[Instruments, list[str]]:
     out: Instruments = {}
     perps: list[str] = []
-    for row in _list_at(bodies[0], "data"):
+    for row in (r for body in bodies for r in _list_at(body, "data")):  # SWAP, then FUTURES
         if not isinstance(row, dict) or row.get("state", "live") != "live" or "instId" not in row:
             continue
         rec = _scalars(row, ("ctVal", "ctMult", "ctType", "ctValCcy", "settleCcy", "instFamily", "uly"))
@@ -282,6 +290,7 @@ SOURCES: dict[str, MetadataSource] = {
         requests=(
             Request("https://fapi.binance.com/fapi/v1/exchangeInfo"),
             Request("https://fapi.binance.com/fapi/v1/fundingInfo", optional=True),
+            Request("https://dapi.binance.com/dapi/v1/exchangeInfo", optional=True),  # COIN-M contract sizes
         ),
         normalize=_binance,
     ),
@@ -294,7 +303,11 @@ SOURCES: dict[str, MetadataSource] = {
         next_page=_bybit_next,
     ),
     "okx": MetadataSource(
-        requests=(Request("https://www.okx.com/api/v5/public/instruments?instType=SWAP"),), normalize=_okx
+        requests=(
+            Request("https://www.okx.com/api/v5/public/instruments?instType=SWAP"),
+            Request("https://www.okx.com/api/v5/public/instruments?instType=FUTURES", optional=True),
+        ),
+        normalize=_okx,
     ),
     "bitmex": MetadataSource(requests=(Request("https://www.bitmex.com/api/v1/instrument/active"),), normalize=_bitmex),
     "deribit": MetadataSource(
