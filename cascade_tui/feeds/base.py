@@ -341,7 +341,7 @@ class FrameParser:
                 if key is None:
                     key = (ev.instrument, ev.side, ev.event_ts, ev.raw_size, ev.price)  # type: ignore[union-attr]
                 else:
-                    key = (ev.instrument, key)
+                    key = (ev.instrument, ev.side, key)  # type: ignore[union-attr]
                 if not self._recent.add(key):
                     stats.duplicates += 1
                     return None
@@ -397,7 +397,8 @@ class Keepalive:
 
     kind: "ws-ping"  — WebSocket ping frames (the library does it; `interval` sets the period)
           "text"     — send the text `message` every `interval` s (OKX/Bitget/BitMEX "ping")
-          "json"     — send `message` (a JSON string; `{ts}` is replaced by epoch ms) every
+          "json"     — send `message` (a JSON string; `{ts}` is replaced by epoch ms and
+                       `{ts_s}` by epoch seconds, see `render`) every
                        `interval` s (Bybit, Hyperliquid, Gate)
           "reply"    — answer server pings: `reply(frame) -> str | None` (HTX, Deribit)
     """
@@ -406,6 +407,12 @@ class Keepalive:
     interval: float = 20.0
     message: str = ""
     reply: Callable[[str | bytes], str | None] | None = None
+
+    def render(self, now_s: float) -> str:
+        """The message to send at wall time `now_s` (epoch seconds)."""
+        if self.kind != "json":
+            return self.message
+        return self.message.replace("{ts_s}", str(int(now_s))).replace("{ts}", str(int(now_s * 1000)))
 
 
 @dataclass(frozen=True)

@@ -127,19 +127,22 @@ class DydxParser(FrameParser):
         trade = Trade(VENUE, market, asset, price, size, size * price, side, event_ts, recv_ts)
         if kind != "LIQUIDATED":
             return [trade]
-        liquidation = Liquidation(
-            venue=VENUE,
-            instrument=market,
-            asset=asset,
-            side=LONG if side == "sell" else SHORT,  # taker SELL = the liquidated long's order
-            price=price,
-            qty=size,
-            usd=size * price,
-            raw_size=size,
-            event_ts=event_ts,
-            recv_ts=recv_ts,
-            sampled=False,
-        )
+        liquidation = self.keyed(
+            Liquidation(
+                venue=VENUE,
+                instrument=market,
+                asset=asset,
+                side=LONG if side == "sell" else SHORT,  # taker SELL = the liquidated long's order
+                price=price,
+                qty=size,
+                usd=size * price,
+                raw_size=size,
+                event_ts=event_ts,
+                recv_ts=recv_ts,
+                sampled=False,
+            ),
+            row.get("id"),
+        )  # the indexer's trade id: the same fill re-sent is one liquidation
         return [liquidation, trade]
 
     def _oracle_prices(self, prices: dict[str, Any], recv_ts: float) -> list[Event]:

@@ -126,19 +126,22 @@ class KrakenParser(FrameParser):
         trade = Trade(VENUE, product, asset, price, qty, usd, side, event_ts, recv_ts)
         if kind != "liquidation":
             return [trade]
-        liquidation = Liquidation(
-            venue=VENUE,
-            instrument=product,
-            asset=asset,
-            side=LONG if side == "sell" else SHORT,  # taker sell = forced sell of a long
-            price=price,
-            qty=qty,
-            usd=usd,
-            raw_size=size,
-            event_ts=event_ts,
-            recv_ts=recv_ts,
-            sampled=False,
-        )
+        liquidation = self.keyed(
+            Liquidation(
+                venue=VENUE,
+                instrument=product,
+                asset=asset,
+                side=LONG if side == "sell" else SHORT,  # taker sell = forced sell of a long
+                price=price,
+                qty=qty,
+                usd=usd,
+                raw_size=size,
+                event_ts=event_ts,
+                recv_ts=recv_ts,
+                sampled=False,
+            ),
+            msg.get("uid"),
+        )  # Kraken's trade id: the same trade re-sent is one liquidation
         return [liquidation, trade]
 
     def _ticker(self, msg: dict[str, Any], recv_ts: float) -> list[Event]:
