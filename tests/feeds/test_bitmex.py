@@ -1,4 +1,4 @@
-"""BitMEX adapter: frames from docs/exchanges.md §5 and the shared samples."""
+"""BitMEX adapter: frames from docs/exchanges.md §5 and the recorded fixtures (tests/fixtures/venues)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Deribit adapter: frames from docs/exchanges.md §6 and the shared samples."""
+"""Deribit adapter: frames from docs/exchanges.md §6 and the recorded fixtures (tests/fixtures/venues)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Gate USDT futures adapter: frames from docs/exchanges.md §9, Gate's 2026-08-20 doc example,
-and the shared samples."""
+and the recorded fixtures (tests/fixtures/venues)."""
 
 from __future__ import annotations
 

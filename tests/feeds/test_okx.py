@@ -1,4 +1,4 @@
-"""OKX v5 adapter: frames from docs/exchanges.md §4 and the shared samples."""
+"""OKX v5 adapter: frames from docs/exchanges.md §4 and the recorded fixtures (tests/fixtures/venues)."""
 
 from __future__ import annotations
 
