@@ -36,11 +36,14 @@ import re
 from collections import OrderedDict, deque
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from cascade_tui.model import Event, Funding, Liquidation, Mark, OpenInterest, Trade
+
+if TYPE_CHECKING:
+    from cascade_tui.feeds.metadata import MetadataSource
 
 json_decode = msgspec.json.decode
 
@@ -475,6 +478,13 @@ class VenueSpec:
     # minimum seconds between the messages sent after connecting: venues cap inbound messages
     # (about 10/s on most; dYdX's indexer takes 2 subscribes/s per connection)
     message_interval_s: float = 0.11
+    # display order among venues (DESIGN.md §5.1 lists them in this order)
+    rank: int = 100
+    # liquidation topics exist per instrument only: the live source subscribes every perpetual
+    # from the venue's instrument list (Bybit, Kraken, dYdX)
+    liquidations_per_symbol: bool = False
+    # where the venue's instrument list comes from (feeds/metadata.py); None = no endpoint
+    metadata_source: MetadataSource | None = None
 
 
 # --------------------------------------------------------------------------- helpers

@@ -32,6 +32,7 @@ from typing import Any
 import msgspec
 from msgspec import UNSET, UnsetType
 
+from cascade_tui.feeds import metadata
 from cascade_tui.feeds.base import (
     FrameParser,
     Ignore,
@@ -444,6 +445,8 @@ BTC_INSTRUMENT = "BTCUSDT"
 
 SPEC = VenueSpec(
     id=VENUE,
+    rank=1,
+    metadata_source=metadata.BINANCE_SOURCE,
     name="Binance USD-M + COIN-M",
     parser=BinanceParser,
     subscriptions=subscriptions,

@@ -33,6 +33,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from cascade_tui.feeds import metadata
 from cascade_tui.feeds.base import (
     FrameParser,
     Ignore,
@@ -368,6 +369,8 @@ BTC_INSTRUMENT = XBTUSD
 
 SPEC = VenueSpec(
     id=VENUE,
+    rank=4,
+    metadata_source=metadata.BITMEX_SOURCE,
     name="BitMEX",
     parser=BitmexParser,
     subscriptions=subscriptions,

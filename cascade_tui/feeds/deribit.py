@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from cascade_tui.feeds import metadata
 from cascade_tui.feeds.base import (
     FrameParser,
     Ignore,
@@ -295,6 +296,8 @@ BTC_INSTRUMENT = "BTC-PERPETUAL"
 
 SPEC = VenueSpec(
     id=VENUE,
+    rank=5,
+    metadata_source=metadata.DERIBIT_SOURCE,
     name="Deribit",
     parser=DeribitParser,
     subscriptions=subscriptions,

@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from cascade_tui.feeds import metadata
 from cascade_tui.feeds.base import (
     FrameParser,
     Ignore,
@@ -203,6 +204,9 @@ def instruments_for(assets: Sequence[str]) -> list[str]:
 
 SPEC = VenueSpec(
     id=VENUE,
+    rank=10,
+    metadata_source=metadata.DYDX_SOURCE,
+    liquidations_per_symbol=True,  # one liquidation topic per instrument: subscribe them all
     name="dYdX v4",
     parser=DydxParser,
     subscriptions=subscriptions,

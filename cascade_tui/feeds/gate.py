@@ -30,6 +30,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from cascade_tui.feeds import metadata
 from cascade_tui.feeds.base import (
     FrameParser,
     Ignore,
@@ -248,6 +249,8 @@ BTC_INSTRUMENT = "BTC_USDT"
 
 SPEC = VenueSpec(
     id=VENUE,
+    rank=6,
+    metadata_source=metadata.GATE_SOURCE,
     name="Gate",
     parser=GateParser,
     subscriptions=subscriptions,

@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from cascade_tui.feeds import metadata
 from cascade_tui.feeds.base import (
     FrameParser,
     Ignore,
@@ -207,6 +208,9 @@ def instruments_for(assets: Sequence[str]) -> list[str]:
 
 SPEC = VenueSpec(
     id=VENUE,
+    rank=9,
+    metadata_source=metadata.KRAKEN_SOURCE,
+    liquidations_per_symbol=True,  # one liquidation topic per instrument: subscribe them all
     name="Kraken Futures",
     parser=KrakenParser,
     subscriptions=subscriptions,

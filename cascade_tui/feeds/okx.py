@@ -34,6 +34,7 @@ from typing import Any
 import msgspec
 from msgspec import UNSET, UnsetType
 
+from cascade_tui.feeds import metadata
 from cascade_tui.feeds.base import (
     FrameParser,
     Ignore,
@@ -465,6 +466,8 @@ BTC_INSTRUMENT = "BTC-USDT-SWAP"
 
 SPEC = VenueSpec(
     id=VENUE,
+    rank=3,
+    metadata_source=metadata.OKX_SOURCE,
     name="OKX",
     parser=OkxParser,
     subscriptions=subscriptions,
