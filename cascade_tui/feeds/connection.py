@@ -13,6 +13,9 @@ A `Connection` keeps one `Subscription` of one venue alive for as long as it run
   carry it (`OverlapFilter`);
 - treat HTTP 403/451 on the upgrade as `blocked` (geo/IP refusal): shown as such and retried
   only every `blocked_retry_s`, never in a hot loop.
+- record every failure classified (`ConnectionStatus.failure`: dns, refused, tls, timeout,
+  blocked, ... from feeds/failure.py) and count every reconnect, including the retries of a
+  link that never got through.
 
 Every frame is handed to `emit` as a `RawFrame` stamped with `time.time()` at receipt, in the
 order the link received it. `on_reconnect` is called when a new link is up and before it
@@ -37,7 +40,12 @@ from urllib.parse import urlsplit
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI
 
+from cascade_tui.backoff import Backoff
 from cascade_tui.feeds.base import Subscription, VenueSpec
+from cascade_tui.feeds.failure import CLOSED as FAILURE_CLOSED
+from cascade_tui.feeds.failure import ERROR as FAILURE_ERROR
+from cascade_tui.feeds.failure import STALE as FAILURE_STALE
+from cascade_tui.feeds.failure import classify_failure
 from cascade_tui.model import RawFrame
 
 log = logging.getLogger(__name__)
@@ -61,23 +69,9 @@ BLOCKED_STATUSES: dict[int, str] = {
 
 
 @dataclass(frozen=True)
-class Backoff:
-    """Exponential backoff with full jitter (AWS architecture blog's "full jitter")."""
-
-    base_s: float = 1.0
-    cap_s: float = 60.0
-    floor_s: float = 0.1  # never retry immediately, even when the jitter draws ~0
-    stable_after_s: float = 60.0  # a link that lived this long resets the attempt count
-
-    def delay(self, attempt: int, rng: Callable[[], float]) -> float:
-        """Seconds to wait before attempt `attempt` (1-based): uniform in [floor, ceiling]."""
-        ceiling = min(self.cap_s, self.base_s * 2.0 ** min(max(attempt - 1, 0), 30))
-        return max(self.floor_s, ceiling * rng())
-
-
-@dataclass(frozen=True)
 class ConnectionOptions:
-    backoff: Backoff = field(default_factory=Backoff)
+    # full jitter from 1 s to 60 s, never sooner than 0.1 s
+    backoff: Backoff = field(default_factory=lambda: Backoff(base_s=1.0, cap_s=60.0, jitter=1.0, floor_s=0.1))
     blocked_retry_s: float = 600.0  # a refused venue is asked again every 10 minutes
     open_timeout_s: float = 10.0
     close_timeout_s: float = 2.0
@@ -101,7 +95,15 @@ class ConnectionStatus:
     last_message_ts: float | None = None  # wall time of the last frame
     frames: int = 0
     errors: int = 0  # failed connects, dropped links, stale links (not parse errors)
+    # times the loop went back to connecting after a failed attempt or a lost link (a run
+    # that never got through counts every retry: "reconnect 9" on screen is reconnects 9)
     reconnects: int = 0
+    connects: int = 0  # links opened (the first, reconnections and rotations)
+    # the last failure, classified (feeds/failure.py: dns refused tls timeout blocked ...),
+    # its human text and wall time; kept after recovery (it is the *last* failure)
+    failure: str = ""
+    failure_detail: str = ""
+    failure_ts: float | None = None
     rotations: int = 0
     # failed attempts since the last link that stayed up `Backoff.stable_after_s` (a server
     # that accepts and drops at once must not turn the backoff into a fixed 1 s loop)
@@ -189,6 +191,7 @@ class _Link:
         self.last_frame_at = opened_at
         self.delivered = asyncio.Event()  # set by the first frame
         self.ended: str | None = None  # why the reader stopped; None while reading
+        self.failure = FAILURE_CLOSED  # its classified kind (feeds/failure.py), once ended
         self.tasks: list[asyncio.Task[None]] = []
 
     async def close(self, timeout: float) -> None:
@@ -262,11 +265,14 @@ class Connection:
                 except InvalidURI as exc:  # a broken spec: retrying cannot help
                     self.status.errors += 1
                     self._set(DISABLED, f"bad URL: {exc}")
+                    self._record_failure(FAILURE_ERROR, self.status.detail)
                     self._failed(self.status.detail)
                     return
                 except Exception as exc:
                     self.status.errors += 1
                     reason = describe_error(exc, self.url)
+                    self._record_failure(classify_failure(exc), reason)
+                    self.status.reconnects += 1
                     if blocked_status(exc) is not None:
                         minutes = self.options.blocked_retry_s / 60.0
                         self._set(BLOCKED, f"{reason}; next try in {minutes:.0f} min")
@@ -279,7 +285,6 @@ class Connection:
                     await self._sleep(backoff.delay(self.status.attempt, self._rng))
                     continue
                 if ever_connected:
-                    self.status.reconnects += 1
                     self._reconnected()
                 ever_connected = True
                 self._current = link
@@ -294,6 +299,8 @@ class Connection:
                     self.status.attempt = 0
                 self.status.errors += 1
                 self.status.attempt += 1
+                self.status.reconnects += 1
+                self._record_failure(FAILURE_STALE if self.status.state == STALE else current.failure, reason)
                 if self.status.state != STALE:
                     self._set(RECONNECTING, f"attempt {self.status.attempt}: {reason}")
                 log.info("%s: link ended (%s); reconnecting", self.label, reason)
@@ -341,6 +348,7 @@ class Connection:
         self._serial += 1
         link = _Link(self._serial, ws, self._clock())
         self._links.add(link)
+        self.status.connects += 1
         return link
 
     async def _start(self, link: _Link) -> None:
@@ -361,6 +369,7 @@ class Connection:
         except ConnectionClosed as exc:
             if link.ended is None:
                 link.ended = describe_error(exc, self.url)
+                link.failure = classify_failure(exc)
 
     async def _read(self, link: _Link) -> None:
         keepalive = self.spec.keepalive
@@ -380,6 +389,7 @@ class Connection:
             raise
         except Exception as exc:  # ConnectionClosedError, PayloadTooBig, OSError ...
             link.ended = describe_error(exc, self.url)
+            link.failure = classify_failure(exc)
 
     async def _answer(
         self, link: _Link, reply: Callable[[str | bytes], str | None], data: str | bytes
@@ -491,6 +501,11 @@ class Connection:
                 self._on_failure(self, detail)
             except Exception:
                 log.exception("%s: failure hook failed", self.label)
+
+    def _record_failure(self, kind: str, detail: str) -> None:
+        self.status.failure = kind
+        self.status.failure_detail = detail
+        self.status.failure_ts = self._wall()
 
     def _set(self, state: str, detail: str) -> None:
         self.status.state = state

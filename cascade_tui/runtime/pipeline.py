@@ -351,6 +351,7 @@ class Pipeline:
                 frames=st.frames,
                 parse_errors=parser.stats.parse_errors if parser else 0,
                 reconnects=st.reconnects,
+                failure=st.failure,
             )
 
     async def _housekeeping(self) -> None:

@@ -49,6 +49,7 @@ def build_stats(pipeline: Pipeline, extra: dict[str, Any] | None = None) -> dict
             "liquidations": liq.get(venue, _empty_liquidations()),
             "state": st.state if st else ("done" if parser else "unknown"),
             "reconnects": st.reconnects if st else 0,
+            "failure": st.failure if st else "",
         }
     drops: dict[str, int] = {}
     for venue, st in feed.items():

@@ -28,6 +28,9 @@ class FeedStatus(msgspec.Struct):
     errors: int = 0  # connection-level errors (not parse errors)
     reconnects: int = 0
     drops: int = 0  # frames dropped by a full queue
+    # the last connection failure, classified (feeds/failure.py: dns refused unreachable reset
+    # tls timeout blocked http handshake closed stale error); "" when none
+    failure: str = ""
 
 
 class Source:

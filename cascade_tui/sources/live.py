@@ -78,6 +78,15 @@ def _asset_of(instrument: str, info: dict[str, Any]) -> str:
     return norm[0] if norm is not None else ""
 
 
+def _last_failure(conns: Sequence[Connection]) -> str:
+    """The venue's failure to show: the latest of its connections that are not live, else
+    the latest of all (a recovered venue keeps its last failure)."""
+    failed = [c.status for c in conns if c.status.failure]
+    down = [st for st in failed if st.state != LIVE]
+    pool = down or failed
+    return max(pool, key=lambda st: st.failure_ts or 0.0).failure if pool else ""
+
+
 @dataclass(frozen=True)
 class _Reconnect:
     """Queue marker: `venue` opened a new connection; reset its parser when reached."""
@@ -402,6 +411,7 @@ class LiveSource(Source):
         status.frames = sum(c.status.frames for c in conns)
         status.errors = sum(c.status.errors for c in conns)
         status.reconnects = sum(c.status.reconnects for c in conns)
+        status.failure = _last_failure(conns)
         if plan.pollers is not None:
             for poller in plan.pollers.pollers:
                 status.frames += poller.status.frames
