@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
 from cascade_tui.engine.burst import FIRE_COUNT_SLACK, fires
@@ -90,7 +90,6 @@ from cascade_tui.model import (
     EVENT_KINDS,
     LONG,
     SHORT,
-    VENUES,
     Event,
     Funding,
     Liquidation,
@@ -129,7 +128,9 @@ KEEP: Final = _Keep()
 class Engine:
     """Liquidation velocity, BTC volatility regime, OI/funding, cascade scores and signals."""
 
-    def __init__(self, params: EngineParams | None = None) -> None:
+    def __init__(self, params: EngineParams | None = None, venue_order: Sequence[str] = ()) -> None:
+        # display order of venues (the venue registry's, handed in: the engine imports no feeds)
+        self._venue_rank = {v: i for i, v in enumerate(venue_order)}
         self._params = validate(params or EngineParams())
         self._params_version = 0
         self._clock: float | None = None
@@ -917,5 +918,5 @@ class Engine:
 
     def _venue_order(self) -> list[str]:
         seen = set(self._venues) | set(self._feeds)
-        known = [v for v in VENUES if v in seen]
-        return known + sorted(seen - set(VENUES))
+        rank = self._venue_rank
+        return sorted(seen, key=lambda v: (rank.get(v, len(rank)), v))

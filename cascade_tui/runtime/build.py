@@ -11,6 +11,7 @@ import logging
 from functools import partial
 
 from cascade_tui.engine import Engine
+from cascade_tui.feeds import venue_ids
 from cascade_tui.runtime.options import RunOptions
 from cascade_tui.runtime.pipeline import Pipeline
 from cascade_tui.sinks.base import Sink
@@ -98,7 +99,7 @@ def history_sink(opts: RunOptions) -> Sink | None:
 
 def build_pipeline(opts: RunOptions) -> Pipeline:
     cfg = opts.config
-    engine = Engine(cfg.engine)
+    engine = Engine(cfg.engine, venue_order=venue_ids())
     source = make_source(opts)
     sinks: list[Sink] = []
     if opts.no_ui:
