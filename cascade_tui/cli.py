@@ -15,8 +15,9 @@ import time
 from pathlib import Path
 
 from cascade_tui import __version__
-from cascade_tui.config import Config, ConfigError, data_dir, load_config
+from cascade_tui.config import Config, ConfigError, load_config
 from cascade_tui.model import VENUES
+from cascade_tui.paths import data_dir
 
 log = logging.getLogger("cascade_tui")
 
@@ -250,7 +251,11 @@ def main(argv: list[str] | None = None) -> int:
                 return run_simulate(rest)
             from cascade_tui.backtest import cli as bt
 
-            return {"backtest": bt.main_backtest, "tune": bt.main_tune, "history": bt.main_history}[cmd](rest)
+            if cmd == "history":
+                from cascade_tui.history_cli import main_history
+
+                return main_history(rest)
+            return {"backtest": bt.main_backtest, "tune": bt.main_tune}[cmd](rest)
         except (UsageError, ConfigError, FileNotFoundError) as exc:
             print(f"cascade-tui {cmd}: error: {exc}", file=sys.stderr)
             return 2

@@ -7,16 +7,31 @@ Unknown keys are errors too (a typo must not silently do nothing).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import stat
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import msgspec
-import platformdirs
 
 from cascade_tui.engine.params import EngineParams, ParamError, validate
+from cascade_tui.paths import default_config_path
+
+# Range-checked numbers (msgspec enforces them while converting, so an error names the key and
+# the line like any other type error). NaN fails every bound; upper bounds keep out inf and
+# values that only a typo produces.
+PositiveInt = Annotated[int, msgspec.Meta(ge=1, le=100_000_000)]
+NonNegInt = Annotated[int, msgspec.Meta(ge=0, le=1_000)]
+Seconds = Annotated[float, msgspec.Meta(ge=0.0, le=365 * 86400.0)]
+PositiveSeconds = Annotated[float, msgspec.Meta(gt=0.0, le=3600.0)]
+Hours = Annotated[float, msgspec.Meta(ge=0.0, le=24 * 365.0)]
+Usd = Annotated[float, msgspec.Meta(ge=0.0, le=1e15)]
+WindowS = Literal[1, 5, 20, 60]  # the velocity windows the engine keeps
+
+MAX_CONFIG_BYTES = 1 << 20  # a settings file is a few KiB; anything near this is not one
 
 
 class VenueConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -28,34 +43,34 @@ class VenueConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     # base assets polled/subscribed for OI, funding and trades
     oi_symbols: list[str] = msgspec.field(default_factory=lambda: ["BTC", "ETH", "SOL", "XRP", "DOGE"])
     btc_trades_venue: str = "binance"
-    metadata_cache_hours: float = 24.0
+    metadata_cache_hours: Hours = 24.0
 
 
 class RedisConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     url: str = ""  # "" = auto (CASCADE_REDIS_URL, localhost:6379 if it answers, else embedded)
     prefix: str = ""
     replay_prefix: str = "replay:"
-    stream_maxlen: int = 100_000
-    history_max: int = 10_000
-    history_max_age_s: float = 7 * 86400.0
-    queue_size: int = 10_000
+    stream_maxlen: PositiveInt = 100_000
+    history_max: PositiveInt = 10_000
+    history_max_age_s: Annotated[float, msgspec.Meta(gt=0.0, le=3650 * 86400.0)] = 7 * 86400.0
+    queue_size: PositiveInt = 10_000
 
 
 class AlertConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     level: str = "CRITICAL"
     webhooks: list[str] = msgspec.field(default_factory=list)
     command: list[str] = msgspec.field(default_factory=list)  # argv; the signal JSON goes to stdin
-    timeout_s: float = 5.0
-    retries: int = 3
-    min_interval_s: float = 60.0  # per episode
+    timeout_s: PositiveSeconds = 5.0
+    retries: Annotated[int, msgspec.Meta(ge=0, le=100)] = 3
+    min_interval_s: Seconds = 60.0  # per episode
 
 
 class UIConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     theme: str = "cascade-dark"
     bell: bool = True
     toasts: bool = True
-    window_s: int = 5  # velocity window shown: 1, 5, 20, 60
-    tape_min_usd: dict[str, float] = msgspec.field(
+    window_s: WindowS = 5  # velocity window shown: 1, 5, 20, 60
+    tape_min_usd: dict[str, Usd] = msgspec.field(
         default_factory=lambda: {"BTC": 50_000.0, "ETH": 25_000.0, "default": 10_000.0}
     )
     keymap: dict[str, str] = msgspec.field(default_factory=dict)  # binding id -> key(s)
@@ -76,14 +91,6 @@ class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 class ConfigError(ValueError):
     """A config that cannot be used; str() names the file, line and key."""
-
-
-def default_config_path() -> Path:
-    return Path(platformdirs.user_config_dir("cascade-tui")) / "config.toml"
-
-
-def data_dir() -> Path:
-    return Path(os.environ.get("CASCADE_DATA_DIR") or platformdirs.user_data_dir("cascade-tui"))
 
 
 def _line_of(text: str, dotted: str) -> int | None:
@@ -148,6 +155,30 @@ def parse_config(text: str, source: str = "<config>") -> Config:
     return cfg
 
 
+def read_config_text(path: Path) -> str:
+    """The text of a settings file: a regular file of at most MAX_CONFIG_BYTES, UTF-8.
+
+    Opened once and checked on the open descriptor, so `/dev/zero`, a FIFO or a directory is
+    refused before a byte is read and a huge file is never loaded whole."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        kind = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file"
+        raise ConfigError(f"{path}: {kind}; a settings file must be a regular TOML file")
+    with os.fdopen(fd, "rb") as f:
+        data = f.read(MAX_CONFIG_BYTES + 1)
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{path}: larger than {MAX_CONFIG_BYTES // 1024} KiB; not a settings file")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+
+
 def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     """Load a config file. With no path, the user's default file if it exists, else defaults."""
     if path is None:
@@ -158,11 +189,7 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
         p = Path(path)
         if not p.exists():
             raise ConfigError(f"{p}: no such config file")
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{p}: cannot read ({exc})") from None
-    return parse_config(text, str(p))
+    return parse_config(read_config_text(p), str(p))
 
 
 def config_to_toml(cfg: Config) -> str:
@@ -172,11 +199,48 @@ def config_to_toml(cfg: Config) -> str:
     return tomli_w.dumps(data)
 
 
+def _holds_secret(cfg: Config) -> bool:
+    """A Redis or history URL with credentials, webhooks (their URLs are tokens) or a command."""
+    from urllib.parse import urlsplit
+
+    for url in (cfg.redis.url, cfg.history.url):
+        try:
+            parts = urlsplit(url)
+        except ValueError:
+            return True  # unparseable: assume the worst
+        if parts.password or parts.username or "password" in parts.query.lower():
+            return True
+    return bool(cfg.alerts.webhooks or cfg.alerts.command)
+
+
 def save_config(cfg: Config, path: str | os.PathLike[str] | None = None) -> Path:
-    """Write the whole config atomically (temp file + rename)."""
+    """Write the whole config atomically (temp file + rename).
+
+    The file keeps its permission bits (a 0600 file holding a password stays 0600); a new
+    file is 0600 when it holds a secret, else 0644 less the umask. The temp file is created
+    with the final mode, so the secret is never readable by others, not even for a moment."""
     p = Path(path) if path is not None else default_config_path()
     p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_suffix(p.suffix + ".tmp")
-    tmp.write_text(config_to_toml(cfg), encoding="utf-8")
-    os.replace(tmp, p)
+    try:
+        mode = stat.S_IMODE(p.stat().st_mode)
+    except FileNotFoundError:
+        if _holds_secret(cfg):
+            mode = 0o600
+        else:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o644 & ~umask
+    tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            os.fchmod(f.fileno(), mode)  # O_CREAT's mode is filtered by the umask
+            f.write(config_to_toml(cfg))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, p)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
     return p

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cascade_tui.capture import CaptureError, CaptureReader, CaptureWriter, read_capture
+from cascade_tui.capture import CaptureError, CaptureReader, CaptureWriter
 from cascade_tui.model import RawFrame
 
 FRAMES = [
@@ -27,7 +27,7 @@ def test_round_trip_keeps_every_byte(tmp_path: Path) -> None:
     reader = CaptureReader(path)
     assert list(reader) == FRAMES
     assert reader.header["kind"] == "cascade-tui-capture"
-    assert reader.header["v"] == 1
+    assert reader.header["v"] == 2
     assert reader.header["source"] == "test"
     assert reader.error is None
     assert reader.frames_read == len(FRAMES)
@@ -42,12 +42,32 @@ def test_lines_follow_the_documented_format(tmp_path: Path) -> None:
             w.write(f)
     with gzip.open(path, "rt", encoding="utf-8") as fh:
         lines = fh.read().splitlines()
-    assert json.loads(lines[0]) == {"v": 1, "kind": "cascade-tui-capture"}
+    assert json.loads(lines[0]) == {"v": 2, "kind": "cascade-tui-capture"}
     first = json.loads(lines[1])
-    assert first == {"ts": 1_700_000_000.125, "venue": "binance", "frame": FRAMES[0].data}
+    # v2: a JSON frame is stored as its JSON value, byte for byte
+    assert first == {"ts": 1_700_000_000.125, "venue": "binance", "json": json.loads(FRAMES[0].data)}
+    assert lines[1].endswith('"json":' + FRAMES[0].data + "}")
     binary = json.loads(lines[2])
     assert set(binary) == {"ts", "venue", "frame_b64"}
     assert json.loads(lines[3])["channel"] == "rest:openInterest"
+    # text that is not one JSON value stays a string
+    assert json.loads(lines[4]) == {"ts": 1_700_000_001.0, "venue": "okx", "frame": "pong"}
+    assert json.loads(lines[5])["frame"] == FRAMES[4].data
+
+
+def test_version_1_writes_and_reads_frames_as_strings(tmp_path: Path) -> None:
+    import json
+
+    path = tmp_path / "v1.cap.gz"
+    with CaptureWriter(path, version=1) as w:
+        w.write_many(FRAMES)
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        lines = fh.read().splitlines()
+    assert json.loads(lines[0])["v"] == 1
+    assert json.loads(lines[1])["frame"] == FRAMES[0].data
+    reader = CaptureReader(path)
+    assert list(reader) == FRAMES
+    assert reader.version == 1
 
 
 def test_truncated_capture_plays_up_to_the_damage(tmp_path: Path) -> None:
@@ -65,7 +85,7 @@ def test_truncated_capture_plays_up_to_the_damage(tmp_path: Path) -> None:
     assert reader.error is not None and "cut.cap.gz" in reader.error
 
 
-def test_corrupt_line_stops_with_its_number(tmp_path: Path) -> None:
+def test_corrupt_line_is_counted_named_and_skipped(tmp_path: Path) -> None:
     path = tmp_path / "c.cap.gz"
     with gzip.open(path, "wt") as fh:
         fh.write('{"v":1,"kind":"cascade-tui-capture"}\n')
@@ -73,8 +93,10 @@ def test_corrupt_line_stops_with_its_number(tmp_path: Path) -> None:
         fh.write("{not json\n")
         fh.write('{"ts":2.0,"venue":"okx","frame":"pong"}\n')
     reader = CaptureReader(path)
-    assert len(list(reader)) == 1
-    assert reader.error is not None and "line 3" in reader.error
+    assert [f.ts for f in reader] == [1.0, 2.0]
+    assert reader.bad_lines == 1
+    assert reader.error is None
+    assert len(reader.problems) == 1 and "line 3" in reader.problems[0]
 
 
 def test_flushed_frames_survive_an_unclosed_writer(tmp_path: Path) -> None:
@@ -95,6 +117,6 @@ def test_not_a_capture(tmp_path: Path) -> None:
     with gzip.open(path, "wt") as fh:
         fh.write('{"hello": 1}\n')
     with pytest.raises(CaptureError, match="not a cascade-tui capture"):
-        read_capture(path)
+        CaptureReader(path)
     with pytest.raises(CaptureError, match="no such file"):
         CaptureReader(tmp_path / "missing.cap.gz")

@@ -18,18 +18,9 @@ from rich.table import Table
 
 from cascade_tui.backtest.charts import pr_chart
 from cascade_tui.backtest.cli_common import (
-    BadArguments,
     add_matching_args,
-    config_from,
-    existing_files,
-    fail,
     level_from_name,
     load_label_sets,
-    num_or_dash,
-    parse_args_or_code,
-    pct_or_dash,
-    progress_bar,
-    report_console,
     rules_from_args,
 )
 from cascade_tui.backtest.evaluate import assign_labels, evaluate
@@ -45,19 +36,24 @@ from cascade_tui.backtest.offline import (
 from cascade_tui.backtest.report import render, to_json
 from cascade_tui.backtest.sweep import SWEEP_THRESHOLDS, sweep
 from cascade_tui.capture import CaptureError
+from cascade_tui.cli_support import (
+    BadArguments,
+    config_from,
+    existing_files,
+    fail,
+    num_or_dash,
+    parse_args_or_code,
+    pct_or_dash,
+    progress_bar,
+    report_console,
+)
 from cascade_tui.engine.params import LEVEL_NAMES, EngineParams, ParamError, validate
 from cascade_tui.engine.types import Signal
-from cascade_tui.sources.simulate.labels import Label
+from cascade_tui.labels import Label
 
 
 def main_tune(argv: list[str]) -> int:
     from cascade_tui.backtest.cli_tune import main_tune as run
-
-    return run(argv)
-
-
-def main_history(argv: list[str]) -> int:
-    from cascade_tui.backtest.cli_history import main_history as run
 
     return run(argv)
 

@@ -1,46 +1,14 @@
-"""What the backtest, tune and history commands share: argument checks, progress bar, errors."""
+"""What the backtest and tune commands share: labels, levels and the matching rules."""
 
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
-from pathlib import Path
-
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from cascade_tui.backtest.matching import DEFAULT_FLOOR, SEVERITY_ORDER, MatchRules
-from cascade_tui.config import Config, ConfigError, load_config
+from cascade_tui.cli_support import BadArguments, existing_files
 from cascade_tui.engine.params import LEVEL_NAMES
-from cascade_tui.sources.simulate.labels import Label, read_labels
-
-
-class BadArguments(Exception):
-    """Printed as `cascade-tui <cmd>: error: ...`, exit 2."""
-
-
-def parse_args_or_code(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Namespace | int:
-    """argparse exits on errors and --help; turn that into a return code."""
-    try:
-        return parser.parse_args(list(argv))
-    except SystemExit as exc:
-        return int(exc.code) if isinstance(exc.code, int) else 2
-
-
-def fail(cmd: str, message: str) -> int:
-    print(f"cascade-tui {cmd}: error: {message}", file=sys.stderr)
-    return 2
-
-
-def existing_files(paths: Sequence[str], what: str) -> list[Path]:
-    out = []
-    for p in paths:
-        path = Path(p)
-        if not path.is_file():
-            raise BadArguments(f"{what} {p}: no such file")
-        out.append(path)
-    return out
+from cascade_tui.labels import Label, read_labels
 
 
 def load_label_sets(paths: Sequence[str]) -> list[list[Label]]:
@@ -67,24 +35,6 @@ def rules_from_args(args: argparse.Namespace) -> MatchRules:
         )
     except ValueError as exc:
         raise BadArguments(str(exc)) from None
-
-
-def config_from(path: str | None) -> Config:
-    try:
-        return load_config(path) if path else Config()
-    except ConfigError as exc:
-        raise BadArguments(str(exc)) from None
-
-
-def progress_bar(console: Console) -> Progress:
-    return Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    )
 
 
 def add_matching_args(p: argparse.ArgumentParser) -> None:
@@ -117,18 +67,3 @@ def add_matching_args(p: argparse.ArgumentParser) -> None:
     )
 
 
-def pct_or_dash(x: float | None) -> str:
-    return "—" if x is None else f"{100 * x:.0f}%"
-
-
-def num_or_dash(x: float | None, unit: str = "") -> str:
-    return "—" if x is None else f"{x:.2f}{unit}"
-
-
-def report_console() -> Console:
-    """stdout console for reports: full-width tables even when piped to a file or a pager
-    (rich would otherwise fold every column to fit 80 characters)."""
-    console = Console()
-    if not console.is_terminal:
-        console = Console(width=160)
-    return console

@@ -12,22 +12,24 @@ from rich.table import Table
 
 from cascade_tui.backtest.charts import precision_recall_chart
 from cascade_tui.backtest.cli_common import (
-    BadArguments,
     add_matching_args,
-    config_from,
-    existing_files,
-    fail,
     level_from_name,
-    num_or_dash,
-    parse_args_or_code,
-    pct_or_dash,
-    progress_bar,
-    report_console,
     rules_from_args,
 )
 from cascade_tui.backtest.report import render
 from cascade_tui.backtest.tune import OverlapError, Trial, check_disjoint, tune
 from cascade_tui.capture import CaptureError
+from cascade_tui.cli_support import (
+    BadArguments,
+    config_from,
+    existing_files,
+    fail,
+    num_or_dash,
+    parse_args_or_code,
+    pct_or_dash,
+    progress_bar,
+    report_console,
+)
 from cascade_tui.config import save_config
 from cascade_tui.engine.params import LEVEL_NAMES
 

@@ -20,7 +20,7 @@ from cascade_tui.backtest.sizing_eval import evaluate_sizing, pool_sizing
 from cascade_tui.engine.params import LEVEL_NAMES
 from cascade_tui.engine.sizing import SizingParams
 from cascade_tui.engine.types import Signal
-from cascade_tui.sources.simulate.labels import Label
+from cascade_tui.labels import Label
 
 LEVELS: tuple[int, ...] = (1, 2, 3)  # WATCH, WARNING, CRITICAL
 

@@ -16,8 +16,10 @@ The rules (the README quotes this block):
    30 s), except that a market-wide alarm does not detect a per-asset label (it says
    "the market", not "this asset"). A market-wide label is detected by a "*" alarm or by
    an alarm on any single asset. Otherwise the label is a miss (FN).
-4. **Delay and lead.** Detection delay = onset of the first detecting alarm - label start
-   (negative = early warning; an alarm already on before the window gives a delay below -P).
+4. **Delay and lead.** Detection delay (lag) = onset of the first detecting alarm - the
+   label's onset (when the cascade became observable in the true stream; labels without an
+   onset use their start). Negative = early warning; an alarm already on before the window
+   gives a delay below -P. Delays are reported per level as p50 / p90 / max.
    Lead time to peak = label peak_ts - that onset, when the label carries peak_ts.
 5. **False alarms (FP).** An alarm is false when it is active in no extended window
    [start - P, end + G] (post-episode grace G, default 120 s) of any compatible label of
@@ -39,7 +41,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from cascade_tui.engine.types import Signal
-from cascade_tui.sources.simulate.labels import Label
+from cascade_tui.labels import Label
 
 # Severity classes from mild to severe; the labels contract uses "minor" and "major",
 # hand-made labels may use the four classes of detection-science §4.1.
@@ -148,7 +150,7 @@ class LabelOutcome:
     counted: bool  # at or above the severity floor
     detected: bool
     alarm: Alarm | None  # the first detecting alarm
-    delay_s: float | None  # first detecting onset - start
+    delay_s: float | None  # first detecting alarm onset - the label's onset (or start)
     lead_to_peak_s: float | None  # peak_ts - first detecting onset
 
 
@@ -194,7 +196,7 @@ def match(alarms: Sequence[Alarm], labels: Sequence[Label], level: int, rules: M
             continue
         onset, alarm = best
         lead = label.peak_ts - onset if label.peak_ts > 0 else None
-        label_out.append(LabelOutcome(label, counted, True, alarm, onset - label.start, lead))
+        label_out.append(LabelOutcome(label, counted, True, alarm, onset - label.onset_ts, lead))
 
     # alarms in time order so "the earliest alarm of each label" is the first one seen
     credited: set[int] = set()

@@ -12,28 +12,17 @@ Quiet market = the captures' time minus every label's extended window [start - P
 from __future__ import annotations
 
 import bisect
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from cascade_tui.backtest.matching import MARKET, AlarmOutcome, LabelOutcome, MatchResult
 from cascade_tui.backtest.offline import ObservedLiquidation
 from cascade_tui.engine.params import LEVEL_NAMES
-from cascade_tui.sources.simulate.labels import Label
+from cascade_tui.labels import Label
+from cascade_tui.stats_math import percentile
 
 DAY_S = 86400.0
 COVERAGE_CLASSES: tuple[str, ...] = ("complete", "throttled", "unobserved")
-
-
-def percentile(values: Sequence[float], q: float) -> float | None:
-    """Linear-interpolated percentile (q in [0, 100]); None for no values."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    pos = (len(ordered) - 1) * q / 100.0
-    lo = math.floor(pos)
-    hi = min(lo + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
 
 
 def ratio(num: int, den: int) -> float | None:
@@ -101,15 +90,16 @@ def coverage_class(venues: dict[str, bool]) -> str:
 def _delay_stats(outcomes: Sequence[LabelOutcome]) -> dict[str, float | None]:
     delays = [o.delay_s for o in outcomes if o.detected and o.delay_s is not None]
     return {
-        "median": percentile(delays, 50),
-        "p90": percentile(delays, 90),
+        "median": percentile(delays, 0.5),
+        "p90": percentile(delays, 0.9),
         "max": max(delays) if delays else None,
+        "n": len(delays),
     }
 
 
 def _lead_stats(outcomes: Sequence[LabelOutcome]) -> dict[str, float | None]:
     leads = [o.lead_to_peak_s for o in outcomes if o.detected and o.lead_to_peak_s is not None]
-    return {"median": percentile(leads, 50), "p90": percentile(leads, 90), "n": len(leads)}
+    return {"median": percentile(leads, 0.5), "p90": percentile(leads, 0.9), "n": len(leads)}
 
 
 @dataclass

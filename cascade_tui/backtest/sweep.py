@@ -17,7 +17,7 @@ from cascade_tui.backtest.evaluate import headline
 from cascade_tui.backtest.matching import MatchRules
 from cascade_tui.backtest.offline import ParsedCapture, ReplayFilter, run_engine
 from cascade_tui.engine.params import LEVEL_NAMES, EngineParams, ParamError, validate
-from cascade_tui.sources.simulate.labels import Label
+from cascade_tui.labels import Label
 
 SWEEP_THRESHOLDS: tuple[float, ...] = tuple(round(0.20 + 0.05 * i, 2) for i in range(15))  # 0.20 .. 0.90
 _LEVEL_FIELDS = {1: "watch", 2: "warning", 3: "critical"}

@@ -36,7 +36,7 @@ from cascade_tui.backtest.evaluate import assign_labels, headline
 from cascade_tui.backtest.matching import MatchRules
 from cascade_tui.backtest.offline import ParsedCapture, RegimeLog, parse_capture, run_engine
 from cascade_tui.engine.params import FACTORS, EngineParams, Gates, ParamError, Thresholds, Weights, validate
-from cascade_tui.sources.simulate.labels import Label
+from cascade_tui.labels import Label
 
 WARNING_STEPS: tuple[float, ...] = (0.40, 0.45, 0.50, 0.55, 0.60, 0.65)
 CRITICAL_OFFSETS: tuple[float, ...] = (0.15, 0.25)
@@ -309,7 +309,7 @@ def tune(
     Validation files are not touched before `on_phase("validate")` has been called.
     """
     from cascade_tui.backtest.evaluate import evaluate
-    from cascade_tui.sources.simulate.labels import read_labels
+    from cascade_tui.labels import read_labels
 
     check_disjoint(train_paths, validate_paths)
     if on_phase is not None:

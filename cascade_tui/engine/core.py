@@ -4,6 +4,8 @@ API (the contract every source, sink and the UI relies on):
 
     engine = Engine(params: EngineParams | None = None)
     engine.process(ev: Event) -> list[Signal]     # O(1) amortized; clock = ev.recv_ts
+    engine.process_frame(events) -> list[Signal]  # one frame's events: all counted, then
+                                                  # each touched asset evaluated once
     engine.tick(ts: float) -> list[Signal]        # advance the clock with no event (quiet
                                                   # periods close signals); ts <= clock is a no-op
     engine.snapshot() -> Snapshot                 # immutable view (engine/types.py)
@@ -12,56 +14,59 @@ API (the contract every source, sink and the UI relies on):
     engine.set_feed_status(venue: str, **status) -> None  # connection health shown in snapshot
     engine.record_latency(stage: str, seconds: float) -> None  # stages measured outside the
                                                   # engine (parse, publish) join the snapshot
-    engine.stats() -> dict                        # counters for --stats (signals, events)
+    engine.stats() -> dict                        # counters for --stats (signals, events,
+                                                  # evicted_assets, rejected)
     engine.next_evaluation_ts -> float | None     # engine time a deferred evaluation is due
                                                   # (tick(ts >= it) runs it); None if none
 
 Clock: the engine's time is the receive time of the frame being processed (`recv_ts`), never
 `time.time()`. Events are expected in non-decreasing recv_ts order; a late event is processed
-at the current clock (counted in stats()["out_of_order"]).
+at the current clock (counted in stats()["out_of_order"]); a time outside [0, MAX_TS] is
+rejected (counted), so an absurd timestamp can neither crash nor freeze the clock.
 
 How the work is split (all O(1) amortized per event):
-- per event: decayed rates of its venue, its asset and the market (one exp each), 60 s and
-  300 s slot rings, occupancy bits, the asset's baseline minute, and — for a liquidation —
-  the asset's score and level, at most once per EVAL_INTERVAL_S of engine clock per asset:
-  a liquidation 100 ms or more after the asset's last liquidation-triggered evaluation is
-  scored at once; one inside that interval is scored by a deferred evaluation at the
-  interval's end (run, at that engine time, by the first event or tick that reaches it), so
-  a burst's signal opens within 100 ms of engine time of its triggering event while a
-  burst of thousands of prints is scored ~10 times a second, not thousands;
+- per liquidation: decayed rates of its venue, its asset and the market (one exp each), 60 s
+  slot rings, occupancy bits, the asset's baseline minute, its venue's print scale, and the
+  fast path of its side (burst.py: one decayed sum, checked at once — no cadence delay). A
+  burst that fires evaluates the asset at once; otherwise the full score runs at most once per
+  EVAL_INTERVAL_S of engine clock per asset (a deferred evaluation at the interval's end);
 - per second of engine clock (lazily, when the clock crosses a second): the BTC volatility
-  grid and regime, and a re-evaluation of every active asset and of the market-wide state, so
-  quiet periods decay scores and close signals.
+  grid and regime, a re-evaluation of every asset that is in an alarm or had a liquidation in
+  the last ACTIVE_AFTER_LAST_LIQ_S, and the market-wide state.
 
-Modules: rates (decayed sums, slot rings, occupancy), baseline, volatility, prices,
-openinterest (OI and funding), scoring, signals (levels and episodes), state (per-venue and
-per-asset holders), latency, views (snapshot pieces); this module orchestrates them.
+Modules: rates (decayed sums, slot rings, occupancy), printscale + burst (the fast path),
+side (per-side level machine and price confirmation), market ("*"), baseline, volatility,
+prices, openinterest, scoring (the weighted score: WATCH, context, escalation), signals
+(levels and episodes), state (per-venue and per-asset holders), latency, views (snapshot
+pieces); this module orchestrates them.
 """
 
 from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Iterable
 from typing import Any, Final
 
-from cascade_tui.engine.baseline import Baseline
+from cascade_tui.engine.burst import FIRE_COUNT_SLACK, fires
 from cascade_tui.engine.latency import LatencyReservoir
+from cascade_tui.engine.market import MARKET, MARKET_FLOOR_MULT, MarketState
 from cascade_tui.engine.params import FACTORS, LEVEL_NAMES, EngineParams, validate
-from cascade_tui.engine.rates import DecayedRates, SlotRing
+from cascade_tui.engine.printscale import PrintScale
 from cascade_tui.engine.scoring import (
     FLOW_SCORE_INDEX,
     ScoreInputs,
     SurpriseCache,
-    clip01,
     occupancy_rate,
     score,
     throttle_correction,
 )
+from cascade_tui.engine.side import SideState
 from cascade_tui.engine.signals import (
     CRITICAL,
     PRICE_CONFIRM_WINDOW_S,
     WARNING,
-    LevelState,
+    WATCH,
     Thresholds,
     level_from_score,
     price_confirm_move,
@@ -72,18 +77,13 @@ from cascade_tui.engine.state import (
     CH_CAPPED_SHORT,
     CH_COUNT,
     OCCUPANCY_WINDOW_S,
-    WINDOW_CHANNELS,
     AssetState,
     AssetVenue,
     FeedStatus,
     VenueFlow,
     direction_of,
 )
-from cascade_tui.engine.types import (
-    Signal,
-    Snapshot,
-    TapeEntry,
-)
+from cascade_tui.engine.types import Signal, Snapshot, TapeEntry
 from cascade_tui.engine.views import asset_view, velocities, venue_view, volatility_view
 from cascade_tui.engine.volatility import BtcVolatility
 from cascade_tui.model import (
@@ -107,11 +107,12 @@ SIGNALS_LEN: Final = 500
 # is empty by then, so it can only be at level 0)
 ACTIVE_AFTER_LAST_LIQ_S: Final = 65.0
 MAX_SWEEP_SECONDS: Final = 600  # a longer clock jump sweeps its first 600 s, then its end
-MARKET_USD_MULT: Final = 10.0  # market USD rule: U20 >= 10 × its baseline ...
-MARKET_FLOOR_MULT: Final = 4.0  # ... and >= 4 × the BTC USD floor
+MAX_TS: Final = 1.0e11  # receive times beyond this (year 5138) are rejected, not run
 DOWN_STATES: Final = frozenset({"stale", "blocked", "disabled"})
-MARKET: Final = "*"
 EVAL_INTERVAL_S: Final = 0.1  # engine seconds between liquidation-triggered evaluations of an asset
+EVICT_SWEEP_S: Final = 60  # idle assets are looked for once a minute
+EVICT_BATCH_SHARE: Final = 0.05  # at the cap, evict this share of the assets at once (amortized)
+DOMINANCE_TURN: Final = 1.5  # the other side must have 1.5× the units for the score to turn
 _INF: Final = math.inf
 _LEVEL_KEYS: Final = LEVEL_NAMES[1:]
 _isfinite = math.isfinite
@@ -143,14 +144,9 @@ class Engine:
         self._active: dict[str, AssetState] = {}
         self._due: dict[str, AssetState] = {}  # assets with a deferred evaluation pending
         self._next_due = _INF  # the earliest eval_due among them
-        self._market_rates = DecayedRates()
-        self._market_win60 = SlotRing(60, WINDOW_CHANNELS)
-        self._market_baseline = self._new_market_baseline(0)
-        self._market_level = LevelState()
-        self._market_score = 0.0
-        self._market_components: dict[str, float] = {}
-        self._market_venues: dict[str, float] = {}
-        self._breadth: dict[str, tuple[float, int, float]] = {}  # asset -> (ts, level, score)
+        self._frame: dict[str, AssetState] | None = None  # assets touched by the frame in process
+        self._market = MarketState(0.0, 0, self._usd_floor("BTC"), self._params.baseline_halflife_s)
+        self._market_direction = LONG  # direction of the open market episode
         self._vol = BtcVolatility()
         self._multiplier = 1.0
         self._expansion: float | None = None
@@ -161,7 +157,6 @@ class Engine:
         self._tape: deque[TapeEntry] = deque(maxlen=TAPE_LEN)
         self._signals: deque[Signal] = deque(maxlen=SIGNALS_LEN)
         self._inp = ScoreInputs()
-        self._min_prints = 1
         self._market_print_cap = 0.0
         self._cache_param_values()
         self._surprise = SurpriseCache()
@@ -170,6 +165,8 @@ class Engine:
         self._signal_counts: dict[str, int] = dict.fromkeys(_LEVEL_KEYS, 0)
         self._out_of_order = 0
         self._rejected = 0
+        self._bad_time = 0
+        self._evicted = 0
 
     # ------------------------------------------------------------------ public API
 
@@ -184,12 +181,20 @@ class Engine:
         self._weights.clear()
         self._thresholds = thresholds_in_force(params, self._vol.regime.name)
         self._cache_param_values()
+        f = params.fast
         for st in self._assets.values():
             st.usd_floor = self._usd_floor(st.asset)
             st.baseline.usd_floor = st.usd_floor
             st.baseline.set_halflife(params.baseline_halflife_s)
-        self._market_baseline.usd_floor = MARKET_FLOOR_MULT * self._usd_floor("BTC")
-        self._market_baseline.set_halflife(params.baseline_halflife_s)
+            prior = self._prior_print(st.asset)
+            for av in st.venues.values():
+                av.scale.configure(prior, f.scale_quantile, f.scale_halflife_s, f.learn_prints)
+            st.long.burst.set_taus(f.tau_s, f.background_tau_s)
+            st.short.burst.set_taus(f.tau_s, f.background_tau_s)
+        self._market.baseline.usd_floor = MARKET_FLOOR_MULT * self._usd_floor("BTC")
+        self._market.baseline.set_halflife(params.baseline_halflife_s)
+        if len(self._assets) > params.max_assets:
+            self._evict(len(self._assets) - params.max_assets)
 
     def set_feed_status(
         self,
@@ -234,26 +239,10 @@ class Engine:
             self._rejected += 1
 
     def process(self, ev: Event) -> list[Signal]:
-        t = ev.recv_ts
-        clock = self._clock
-        try:
-            finite = _isfinite(t)
-        except TypeError:  # a hand-built event with a non-numeric time
-            finite = False
-        if not finite:
-            self._rejected += 1
-            return []
         out: list[Signal] = []
-        if clock is None:
-            self._start(float(t))
-        elif t < clock:
-            self._out_of_order += 1
-            t = clock
-        elif t >= self._next_boundary:
-            self._cross_seconds(t, out)  # runs the deferred evaluations in between too
-        elif t >= self._next_due:
-            self._run_due(t, out)
-        self._clock = t
+        t = self._advance_to(ev.recv_ts, out)
+        if t is None:
+            return out
         kind = type(ev)
         if kind is Liquidation:
             self._on_liquidation(ev, t, out)  # type: ignore[arg-type]
@@ -267,7 +256,24 @@ class Engine:
             self._on_funding(ev, t)  # type: ignore[arg-type]
         else:
             self._rejected += 1
-            return out
+        return out
+
+    def process_frame(self, events: Iterable[Event]) -> list[Signal]:
+        """One frame's events (a venue batch): every print is counted first, then each asset
+        the frame touched is evaluated once, at the frame's receive time. Signals are the same
+        as `process` for each event would give at the frame's end, for less work."""
+        out: list[Signal] = []
+        touched: dict[str, AssetState] = {}
+        self._frame = touched
+        try:
+            for ev in events:
+                out.extend(self.process(ev))
+        finally:
+            self._frame = None
+        if touched and self._clock is not None:
+            t = self._clock
+            for st in touched.values():
+                self._evaluate_now(st, t, out)
         return out
 
     @property
@@ -280,7 +286,11 @@ class Engine:
 
     def tick(self, ts: float) -> list[Signal]:
         out: list[Signal] = []
-        if not _isfinite(ts) or self._clock is None or ts <= self._clock:
+        try:
+            ok = _isfinite(ts) and 0.0 <= ts <= MAX_TS
+        except TypeError:
+            ok = False
+        if not ok or self._clock is None or ts <= self._clock:
             return out
         if ts >= self._next_boundary:
             self._cross_seconds(ts, out)  # runs the deferred evaluations in between too
@@ -303,21 +313,44 @@ class Engine:
             "signals": dict(self._signal_counts),
             "out_of_order": self._out_of_order,
             "rejected": self._rejected,
+            "bad_time": self._bad_time,
             "liquidations": liquidations,
             "assets": len(self._assets),
+            "evicted_assets": self._evicted,
             "params_version": self._params_version,
         }
 
     # ------------------------------------------------------------------ clock
+
+    def _advance_to(self, t: float, out: list[Signal]) -> float | None:
+        """Move the clock to an event's receive time; None (counted) for a time to reject."""
+        try:
+            ok = _isfinite(t) and 0.0 <= t <= MAX_TS
+        except TypeError:  # a hand-built event with a non-numeric time
+            ok = False
+        if not ok:
+            self._rejected += 1
+            self._bad_time += 1
+            return None
+        clock = self._clock
+        if clock is None:
+            self._start(float(t))
+        elif t < clock:
+            self._out_of_order += 1
+            t = clock
+        elif t >= self._next_boundary:
+            self._cross_seconds(t, out)  # runs the deferred evaluations in between too
+        elif t >= self._next_due:
+            self._run_due(t, out)
+        self._clock = t
+        return t
 
     def _start(self, t: float) -> None:
         self._started = t
         sec = _floor(t)
         self._sec = sec
         self._next_boundary = float(sec + 1)
-        self._market_rates = DecayedRates(t)
-        self._market_win60 = SlotRing(60, WINDOW_CHANNELS, sec)
-        self._market_baseline = self._new_market_baseline(sec // 60)
+        self._market = MarketState(t, sec, self._usd_floor("BTC"), self._params.baseline_halflife_s)
 
     def _cross_seconds(self, t: float, out: list[Signal]) -> None:
         """Run the per-second bookkeeping for every second boundary in (clock, t]."""
@@ -346,7 +379,9 @@ class Engine:
         self._multiplier = vol.multiplier(p.regime)
         self._expansion = vol.expansion()
         self._thresholds = thresholds_in_force(p, vol.regime.name)
-        self._market_baseline.roll(sec // 60)
+        self._market.baseline.roll(sec // 60)
+        if sec % EVICT_SWEEP_S == 0:
+            self._evict_idle(ts)
         if not self._active:
             self._update_market(ts, sec, out)
             return
@@ -358,14 +393,14 @@ class Engine:
                 del due[name]
             self._evaluate(st, ts, sec, out)
             st.history.record(sec, st.score)
-            if st.level.level == 0 and ts - st.last_liq_ts > ACTIVE_AFTER_LAST_LIQ_S:
+            if not st.in_alarm() and ts - st.last_liq_ts > ACTIVE_AFTER_LAST_LIQ_S:
                 done.append(name)
         for name in done:
             del self._active[name]
         self._next_due = min((st.eval_due for st in due.values()), default=_INF)
         self._update_market(ts, sec, out)
 
-    # ------------------------------------------------------------------ events
+    # ------------------------------------------------------------------ assets
 
     def _venue_weight(self, venue: str) -> float:
         w = self._weights.get(venue)
@@ -381,27 +416,76 @@ class Engine:
 
     def _cache_param_values(self) -> None:
         """Values the per-event path derives from the params, computed once per set_params."""
-        self._min_prints = max(self._params.gates.min_events, 1)
-        self._market_print_cap = MARKET_FLOOR_MULT * self._usd_floor("BTC") / self._min_prints
+        self._market_print_cap = (
+            MARKET_FLOOR_MULT * self._usd_floor("BTC") / max(self._params.gates.min_events, 1)
+        )
 
     def _usd_floor(self, asset: str) -> float:
         floors = self._params.gates.usd_floor
         return floors.get(asset, floors.get("default", 0.0))
 
-    def _new_market_baseline(self, minute: int) -> Baseline:
-        return Baseline(minute, MARKET_FLOOR_MULT * self._usd_floor("BTC"), self._params.baseline_halflife_s)
+    def _prior_print(self, asset: str) -> float:
+        priors = self._params.fast.prior_print_usd
+        return priors.get(asset, priors.get("default", 1_000.0))
 
     def _asset(self, asset: str, t: float) -> AssetState:
         st = self._assets.get(asset)
         if st is None:
-            st = AssetState(asset, _floor(t), t, self._usd_floor(asset), self._params.baseline_halflife_s)
+            p = self._params
+            if len(self._assets) >= p.max_assets:
+                self._evict(max(1, int(p.max_assets * EVICT_BATCH_SHARE)))
+            f = p.fast
+            st = AssetState(
+                asset,
+                _floor(t),
+                t,
+                self._usd_floor(asset),
+                p.baseline_halflife_s,
+                f.tau_s,
+                f.background_tau_s,
+            )
             self._assets[asset] = st
+        st.last_seen = t
         return st
 
-    def _count_event(self, kind: str, t: float) -> None:
+    def _asset_venue(self, st: AssetState, venue: str, sec: int) -> AssetVenue:
+        av = st.venues.get(venue)
+        if av is None:
+            f = self._params.fast
+            scale = PrintScale(
+                self._prior_print(st.asset), f.scale_quantile, f.scale_halflife_s, f.learn_prints
+            )
+            av = st.venues[venue] = AssetVenue(sec, scale)
+        return av
+
+    def _evict(self, n: int) -> None:
+        """Drop the n least recently seen assets that have no alarm open (counted)."""
+        idle = sorted((st.last_seen, name) for name, st in self._assets.items() if not st.in_alarm())
+        for _, name in idle[:n]:
+            self._drop(name)
+
+    def _evict_idle(self, t: float) -> None:
+        limit = self._params.idle_evict_s
+        stale = [name for name, st in self._assets.items() if t - st.last_seen > limit and not st.in_alarm()]
+        for name in stale:
+            self._drop(name)
+
+    def _drop(self, name: str) -> None:
+        del self._assets[name]
+        self._active.pop(name, None)
+        if self._due.pop(name, None) is not None:
+            self._next_due = min((st.eval_due for st in self._due.values()), default=_INF)
+        self._market.breadth.pop(name, None)
+        for book in self._market.bursts.values():
+            book.pop(name, None)
+        self._evicted += 1
+
+    def _count_event(self, kind: str) -> None:
         self._kind_counts[kind] += 1
         self._events_total += 1
         self._sec_events += 1
+
+    # ------------------------------------------------------------------ events
 
     def _on_liquidation(self, ev: Liquidation, t: float, out: list[Signal]) -> None:
         usd = ev.usd
@@ -409,91 +493,126 @@ class Engine:
         if not (_isfinite(usd) and usd >= 0.0 and _isfinite(ev.price) and side in (LONG, SHORT) and ev.asset):
             self._rejected += 1
             return
-        # _count_event inlined: this is the hottest path
-        self._kind_counts["liquidation"] += 1
-        self._events_total += 1
-        self._sec_events += 1
+        self._count_event("liquidation")
         sec = self._sec
-        venue = ev.venue
-        sampled = ev.sampled
-        weight = self._venue_weight(venue)
-        # venue scope
-        vf = self._venues.get(venue)
-        if vf is None:
-            vf = self._venues[venue] = VenueFlow(venue, sec, t)
-        vf.sampled = vf.sampled or sampled
-        vf.rates.add(t, usd, weight, not sampled)
-        vf.ring.add_row(sec, (1.0, usd))  # CH_VENUE_COUNT, CH_VENUE_USD
-        vf.occ.mark(sec)
-        vf.last_event_ts = t
-        if side == LONG:
-            vf.long_count += 1
-            vf.long_usd += usd
-        else:
-            vf.short_count += 1
-            vf.short_usd += usd
-        # asset and asset-venue state first: a throttled print's weight depends on occupancy
+        weight = self._venue_weight(ev.venue)
+        self._record_venue(ev, t, sec, usd, weight)
         st = self._asset(ev.asset, t)
-        av = st.venues.get(venue)
-        if av is None:
-            av = st.venues[venue] = AssetVenue(sec)
-        av.last_ts = t
-        est_usd = usd
-        if sampled:
-            av.sampled = True
-            av.occ.mark(sec)
-            # a 1-per-second feed shows ~1 - e^-λ of λ prints/s: scale USD back up (§3.2)
-            est_usd = usd * throttle_correction(av.occ.occupied(sec, OCCUPANCY_WINDOW_S), OCCUPANCY_WINDOW_S)
-        # scores count one print at most floor/min_events of USD, so reaching a USD floor takes
-        # several prints: a whale liquidation alone is a large print, not a cascade
-        min_prints = self._min_prints
-        market_cap = self._market_print_cap
-        # market scope
-        market_capped = min(est_usd, market_cap) if market_cap > 0 else est_usd
-        self._market_rates.add(t, usd, weight, not sampled, market_capped)
-        market_usd = market_capped * weight
-        is_long = side == LONG
-        # channels: CH_COUNT, CH_USD_LONG, CH_USD_SHORT, CH_CAPPED_LONG, CH_CAPPED_SHORT
-        self._market_win60.add_row(
-            sec,
-            (1.0, usd, 0.0, market_usd, 0.0) if is_long else (1.0, 0.0, usd, 0.0, market_usd),
-        )
-        self._market_venues[venue] = t
-        self._market_baseline.add(sec // 60, weight, usd, sampled)
-        # asset scope
-        capped = min(est_usd, st.usd_floor / min_prints) if st.usd_floor > 0 else est_usd
-        st.rates.add(t, usd, weight, not sampled, capped)
-        wc = capped * weight
-        st.win60.add_row(sec, (1.0, usd, 0.0, wc, 0.0) if is_long else (1.0, 0.0, usd, 0.0, wc))
-        st.occ.mark(sec)
-        st.baseline.add(sec // 60, weight, usd, sampled)
-        st.last_liq_ts = t
-        self._active[ev.asset] = st
+        units = self._record_asset(st, ev, t, sec, usd, weight)
         if usd >= self._params.tape_min_usd:
             self._tape.append(
                 TapeEntry(
                     ts=t,
                     event_ts=ev.event_ts,
-                    venue=venue,
+                    venue=ev.venue,
                     asset=ev.asset,
                     instrument=ev.instrument,
                     side=side,
                     price=ev.price,
                     usd=usd,
-                    sampled=sampled,
+                    sampled=ev.sampled,
                 )
             )
-        if t - st.last_eval_ts >= EVAL_INTERVAL_S:
-            st.last_eval_ts = t
-            level_before = st.level.level
-            self._evaluate(st, t, sec, out)
-            if st.level.level != level_before:
-                self._update_market(t, sec, out)
+        if self._frame is not None:
+            self._frame[st.asset] = st  # evaluated once the whole frame is counted
+            return
+        ss = st.long if side == LONG else st.short
+        if units > 0.0 and ss.level.level < WARNING and self._burst_fires(ss, t):
+            self._evaluate_now(st, t, out)  # the fast path: no cadence delay
+        elif t - st.last_eval_ts >= EVAL_INTERVAL_S:
+            self._evaluate_now(st, t, out)
         elif st.eval_due == _INF:
             due = st.eval_due = st.last_eval_ts + EVAL_INTERVAL_S
             self._due[st.asset] = st
             if due < self._next_due:
                 self._next_due = due
+
+    def _record_venue(self, ev: Liquidation, t: float, sec: int, usd: float, weight: float) -> None:
+        """The venue's flow: rates, sparkline ring, occupancy and side totals."""
+        venue = ev.venue
+        vf = self._venues.get(venue)
+        if vf is None:
+            vf = self._venues[venue] = VenueFlow(venue, sec, t)
+        vf.sampled = vf.sampled or ev.sampled
+        vf.rates.add(t, usd, weight, not ev.sampled)
+        vf.ring.add_row(sec, (1.0, usd))  # CH_VENUE_COUNT, CH_VENUE_USD
+        vf.occ.mark(sec)
+        vf.last_event_ts = t
+        if ev.side == LONG:
+            vf.long_count += 1
+            vf.long_usd += usd
+        else:
+            vf.short_count += 1
+            vf.short_usd += usd
+
+    def _record_asset(
+        self, st: AssetState, ev: Liquidation, t: float, sec: int, usd: float, weight: float
+    ) -> float:
+        """Asset scope (rates, 60 s window, baseline, print scale, the side's burst sum) and the
+        market's sums; returns the large-print units the print added to its side's burst."""
+        venue = ev.venue
+        sampled = ev.sampled
+        f = self._params.fast
+        av = self._asset_venue(st, venue, sec)
+        av.last_ts = t
+        est_usd = usd
+        boost = 1.0
+        if sampled:
+            av.sampled = True
+            av.occ.mark(sec)
+            # a 1-per-second feed shows ~1 - e^-λ of λ prints/s: scale USD back up (§3.2)
+            est_usd = usd * throttle_correction(av.occ.occupied(sec, OCCUPANCY_WINDOW_S), OCCUPANCY_WINDOW_S)
+            # ... and for the burst, a print in a run of occupied seconds stands for several
+            boost = throttle_correction(av.occ.occupied(sec, f.sampled_occupancy_s), f.sampled_occupancy_s)
+        scale = av.scale
+        units_one = usd / scale.scale
+        cap = f.print_cap
+        units = (units_one if units_one < cap else cap) * boost * weight
+        scale.add(t, usd)
+        is_long = ev.side == LONG
+        ss = st.long if is_long else st.short
+        if weight:
+            ss.burst.add(t, units, cap * boost * weight, (venue, ev.event_ts, ev.price))
+            if ev.price > 0.0 and ss.liq_price.accepts(venue, ev.instrument, False, t):
+                ss.liq_price.update(sec, t, ev.price)
+        # market scope
+        mk = self._market
+        market_cap = self._market_print_cap
+        market_capped = min(est_usd, market_cap) if market_cap > 0 else est_usd
+        mk.rates.add(t, usd, weight, not sampled, market_capped)
+        market_usd = market_capped * weight
+        # channels: CH_COUNT, CH_USD_LONG, CH_USD_SHORT, CH_CAPPED_LONG, CH_CAPPED_SHORT
+        mk.win60.add_row(
+            sec,
+            (1.0, usd, 0.0, market_usd, 0.0) if is_long else (1.0, 0.0, usd, 0.0, market_usd),
+        )
+        mk.venues[venue] = t
+        mk.baseline.add(sec // 60, weight, usd, sampled)
+        # asset scope
+        st.rates.add(t, usd, weight, not sampled, min(est_usd, cap * scale.scale))
+        st.win60.add_row(sec, (1.0, usd, 0.0, units, 0.0) if is_long else (1.0, 0.0, usd, 0.0, units))
+        st.occ.mark(sec)
+        st.baseline.add(sec // 60, weight, usd, sampled)
+        st.last_liq_ts = t
+        self._active[st.asset] = st
+        return units
+
+    def _burst_fires(self, ss: SideState, t: float) -> bool:
+        f = self._params.fast
+        s, n, bg = ss.burst.at(t)
+        return fires(s / ss.burst.bar(bg, f.units_to_fire, f.background_mult), n, f.min_prints)
+
+    def _evaluate_now(self, st: AssetState, t: float, out: list[Signal]) -> None:
+        if st.eval_due != _INF:  # this evaluation covers the deferred one
+            st.eval_due = _INF
+            del self._due[st.asset]
+            self._next_due = min((s.eval_due for s in self._due.values()), default=_INF)
+        st.last_eval_ts = t
+        sec = self._sec
+        before = st.long.level.level, st.short.level.level
+        self._evaluate(st, t, sec, out)
+        if (st.long.level.level, st.short.level.level) != before or max(st.long.x, st.short.x) >= 1.0:
+            self._update_market(t, sec, out)
 
     def _run_due(self, limit: float, out: list[Signal]) -> None:
         """Run the deferred evaluations due at or before `limit`, each at its own due time
@@ -507,9 +626,9 @@ class Engine:
             del due[st.asset]
             st.last_eval_ts = t
             sec = _floor(t)
-            level_before = st.level.level
+            before = st.long.level.level, st.short.level.level
             self._evaluate(st, t, sec, out)
-            if st.level.level != level_before:
+            if (st.long.level.level, st.short.level.level) != before or max(st.long.x, st.short.x) >= 1.0:
                 self._update_market(t, sec, out)
         self._next_due = min((st.eval_due for st in due.values()), default=_INF)
 
@@ -518,7 +637,7 @@ class Engine:
         if not (_isfinite(price) and price > 0.0 and ev.asset):
             self._rejected += 1
             return
-        self._count_event("trade" if is_trade else "mark", t)
+        self._count_event("trade" if is_trade else "mark")
         st = self._asset(ev.asset, t)
         trail = st.price
         if trail.accepts(ev.venue, ev.instrument, is_trade, t):
@@ -530,20 +649,21 @@ class Engine:
         if not (_isfinite(ev.oi) and ev.oi >= 0.0 and ev.asset):
             self._rejected += 1
             return
-        self._count_event("open_interest", t)
+        self._count_event("open_interest")
         self._asset(ev.asset, t).oi.update(ev.venue, ev.instrument, self._sec // 60, ev.oi)
 
     def _on_funding(self, ev: Funding, t: float) -> None:
         if not (_isfinite(ev.rate) and _isfinite(ev.interval_h) and ev.interval_h > 0.0 and ev.asset):
             self._rejected += 1
             return
-        self._count_event("funding", t)
+        self._count_event("funding")
         self._asset(ev.asset, t).funding.update(ev.venue, ev.rate, ev.interval_h, t)
 
     # ------------------------------------------------------------------ scoring and signals
 
     def _evaluate(self, st: AssetState, t: float, sec: int, out: list[Signal]) -> None:
-        """Score the asset at t and move its level state machine."""
+        """Score the asset at t (for display, WATCH, context and escalation), run each side's
+        burst test, and move each side's level state machine."""
         p = self._params
         inp = self._inp
         wcount5, wcount60, wusd20, full5 = st.rates.score_sums_at(t)
@@ -559,117 +679,173 @@ class Engine:
         win = st.win60
         win.advance(sec)
         sums = win.sums
-        capped_long = sums[CH_CAPPED_LONG]
-        capped_short = sums[CH_CAPPED_SHORT]
+        units_long = sums[CH_CAPPED_LONG]
+        units_short = sums[CH_CAPPED_SHORT]
+        # the score speaks for one side; it turns only when the other side clearly leads
+        if st.dominant == LONG and units_short > DOMINANCE_TURN * units_long:
+            st.dominant = SHORT
+        elif st.dominant == SHORT and units_long > DOMINANCE_TURN * units_short:
+            st.dominant = LONG
         bl = st.baseline
         inp.count5_full = full5
         inp.sampled_rate = sampled_rate
         inp.r5 = wcount5 / 5.0
         inp.r60 = wcount60 / 60.0
         inp.u20 = wusd20
-        inp.u60 = capped_long + capped_short
+        inp.units60 = units_long + units_short
         inp.base_rate_full = bl.rate_full
         inp.base_rate_sampled = bl.rate_sampled
         inp.base_usd20 = bl.usd_20s
-        inp.usd_floor = st.usd_floor
+        inp.floor_units = p.gates.floor_units
         inp.oi_change_5m = st.oi.change(sec // 60, "5m") if st.oi.tracks else None
         inp.funding_ann = st.funding.annualized()
-        inp.direction_sign = -1 if capped_long >= capped_short else 1
+        inp.direction_sign = -1 if st.dominant == LONG else 1
         inp.vol_expansion = self._expansion
         st.score, st.components, st.raw = score(inp, p, self._multiplier, self._surprise)
-        desired = self._desired_level(st, sec, inp, round(sums[CH_COUNT]))
-        lvl = st.level
-        tr = lvl.step(st.asset, t, desired, p)
-        bl.frozen = lvl.level >= WARNING  # a cascade must not raise its own baseline
-        if lvl.level >= p.market.breadth_level:
-            self._breadth[st.asset] = (t, lvl.level, st.score)
-        if tr is not None:
-            direction = LONG if inp.direction_sign < 0 else SHORT
-            self._emit(
-                out,
-                t,
-                st.asset,
-                tr.level,
-                tr.state,
-                tr.episode,
-                st.score,
-                dict(zip(FACTORS, st.components, strict=True)),
-                direction,
-                st.venues_60s(t),
-            )
+        events = round(sums[CH_COUNT])
+        for ss in (st.long, st.short):
+            units_side = units_long if ss.side == LONG else units_short
+            desired = self._desired_level(st, ss, t, sec, events, units_side)
+            tr = ss.level.step(st.asset, t, desired, p)
+            if tr is not None:
+                if tr.state == "open":
+                    ss.peak_x = ss.x
+                if tr.state == "close":
+                    ss.peak_x = 0.0
+                self._emit(
+                    out,
+                    t,
+                    st.asset,
+                    tr.level,
+                    tr.state,
+                    tr.episode,
+                    st.score,
+                    dict(zip(FACTORS, st.components, strict=True)),
+                    ss.side,
+                    st.venues_60s(t),
+                    ss.why,
+                )
+            ss.burst.frozen = ss.level.level >= WARNING
+            self._market.report_burst(st.asset, ss.side, t, ss.x, p.market.burst_min_x)
+        alarm = max(st.long.level.level, st.short.level.level)
+        frozen = alarm >= WARNING  # a cascade must not raise its own baselines or print scales
+        bl.frozen = frozen
+        for av in st.venues.values():
+            av.scale.frozen = frozen
+        if alarm >= p.market.breadth_level:
+            self._market.breadth[st.asset] = (t, alarm, st.score)
 
-    def _desired_level(self, st: AssetState, sec: int, inp: ScoreInputs, events: int) -> int:
-        """The level the score supports once the gates are applied (events = count in 60 s)."""
-        if events == 0:
-            return 0  # no liquidations, no liquidation cascade (OI/funding/vol alone never alarm)
+    def _desired_level(
+        self, st: AssetState, ss: SideState, t: float, sec: int, events: int, units_side: float
+    ) -> int:
+        """The level one side supports, and its `why` (which test holds it, which gate holds
+        the next level).
+
+        WARNING comes from the fast path (the side's burst test) — or from the weighted score
+        with its gates (enough prints over 2+ seconds, the flow factors at WATCH alone, and
+        the side's large-print units over 60 s at the floor). WATCH comes from the score or a
+        partial burst. CRITICAL needs a WARNING-level cascade that is intense (its burst peaked
+        at critical_x, or the score is at CRITICAL) AND a confirmed price move in its
+        direction, from trades, marks or the side's own liquidation prices — never without.
+        """
+        p = self._params
+        f = p.fast
         th = self._thresholds
-        desired = level_from_score(st.score, st.level.level, th)
-        if desired >= WARNING:
-            g = self._params.gates
-            # events must also span 2+ seconds: one print split into fills is still one print
-            enough_events = events >= g.min_events and st.occ.occupied(sec, 60) >= min(2, g.min_events)
-            # the flow factors alone must reach WATCH: OI, funding and vol cannot carry an alarm
-            flow_ok = st.raw[FLOW_SCORE_INDEX] >= th.enter[0] - (
-                th.exit_gap if st.level.level >= WARNING else 0.0
-            )
-            if not (enough_events and flow_ok and inp.u60 >= st.usd_floor):
-                desired = 1
-        if desired == CRITICAL and st.price.last is not None:
-            move = st.price.move(sec, PRICE_CONFIRM_WINDOW_S, inp.direction_sign)
-            if move is None or move < price_confirm_move(st.asset):
-                desired = WARNING
+        s, n, bg = ss.burst.at(t)
+        bar = ss.burst.bar(bg, f.units_to_fire, f.background_mult)
+        x = s / bar
+        ss.x, ss.prints = x, n
+        level = ss.level.level
+        if ss.level.episode is not None and x > ss.peak_x:
+            ss.peak_x = x
+        why: dict[str, float | str] = {"burst_x": round(x, 3), "score": round(st.score, 3)}
+        if events == 0:
+            why["trigger"] = "quiet"
+            ss.why = why
+            return 0  # no liquidations, no liquidation cascade (OI/funding/vol alone never alarm)
+        # the fast path
+        burst_level = 0
+        if fires(x, n, f.min_prints) or (level >= WARNING and x >= f.exit_x):
+            burst_level = WARNING
+        elif (x >= f.watch_x and n >= 2.0 - FIRE_COUNT_SLACK) or (level >= WATCH and x >= f.exit_x):
+            burst_level = WATCH  # a partial burst of two prints or more (never one whale)
+        # the weighted score speaks for the dominant side only
+        score_level = 0
+        score_gate = ""
+        if ss.side == st.dominant:
+            score_level = level_from_score(st.score, min(level, CRITICAL), th)
+            if score_level >= WARNING:
+                g = p.gates
+                # events must also span 2+ seconds: one print split into fills is still one
+                enough = events >= g.min_events and st.occ.occupied(sec, 60) >= min(2, g.min_events)
+                # the flow factors alone must reach WATCH: OI, funding and vol cannot carry it
+                flow_ok = st.raw[FLOW_SCORE_INDEX] >= th.enter[0] - (th.exit_gap if level >= WARNING else 0.0)
+                floor_ok = units_side >= g.floor_units
+                if not (enough and flow_ok and floor_ok):
+                    score_gate = "events" if not enough else ("flow" if not flow_ok else "units_floor")
+                    score_level = WATCH
+        desired = max(burst_level, min(score_level, WARNING))
+        if desired == 0:
+            why["trigger"] = "none"
+        elif burst_level >= score_level:
+            why["trigger"] = "burst" if burst_level >= WARNING or level < WARNING else "burst_fading"
+        else:
+            why["trigger"] = "score"
+        if score_gate:
+            why["score_held_by"] = score_gate  # the score is high but its gate holds WARNING
+        if desired < WARNING:
+            why["held_by"] = "burst"
+            why["needs_x"] = 1.0
+            if level >= WARNING and desired < level:
+                why["exit_x"] = f.exit_x
+            ss.why = why
+            return desired
+        # CRITICAL: intensity and a confirmed price move in the cascade's direction
+        intense = ss.peak_x >= f.critical_x or x >= f.critical_x or score_level >= CRITICAL
+        move, needs, source = self._price_move(st, ss, sec)
+        why["price_move_pct"] = round(100.0 * (move or 0.0), 3)
+        why["needs_pct"] = round(100.0 * needs, 3)
+        why["price_from"] = source
+        confirmed = move is not None and move >= needs
+        if level == CRITICAL or (intense and confirmed):
+            desired = CRITICAL
+        elif not intense:
+            why["held_by"] = "intensity"
+            why["needs_x"] = f.critical_x
+            why["peak_x"] = round(ss.peak_x, 3)
+        else:
+            why["held_by"] = "price_move"
+        ss.why = why
         return desired
 
+    def _price_move(self, st: AssetState, ss: SideState, sec: int) -> tuple[float | None, float, str]:
+        """(side-aligned move over the confirmation window, move needed, its source): trades or
+        marks when the asset has them, else this side's liquidation prices; None without any."""
+        needs = price_confirm_move(st.asset)
+        trail, source = st.price, "trades"
+        if trail.last is None or self._clock is None or self._clock - trail.last_ts > PRICE_CONFIRM_WINDOW_S:
+            trail, source = ss.liq_price, "liquidations"
+        if trail.last is None:
+            return None, needs, "none"
+        return trail.move(sec, PRICE_CONFIRM_WINDOW_S, ss.sign), needs, source
+
     def _update_market(self, t: float, sec: int, out: list[Signal]) -> None:
-        """Market-wide state: breadth of assets at breadth_level, or all-asset USD surge."""
-        p = self._params
-        window = p.market.window_s
-        contributing: list[tuple[str, int, float]] = []
-        stale: list[str] = []
-        for asset, (ts, level, sc) in self._breadth.items():
-            if t - ts <= window:
-                contributing.append((asset, level, sc))
-            else:
-                stale.append(asset)
-        for asset in stale:
-            del self._breadth[asset]
-        desired = 0
-        breadth_ok = len(contributing) >= p.market.min_assets and any(
-            a in ("BTC", "ETH") for a, _, _ in contributing
-        )
-        if breadth_ok:
-            desired = max(level for _, level, _ in contributing)
-        _, _, _, wusd, _ = self._market_rates.sums_at(t)
-        u20 = wusd[2]
-        base20 = self._market_baseline.usd_20s
-        usd_ok = u20 >= MARKET_USD_MULT * base20 and u20 >= MARKET_FLOOR_MULT * self._usd_floor("BTC")
-        if usd_ok:
-            desired = max(desired, WARNING)
-        self._market_baseline.frozen = self._market_level.level >= WARNING
-        self._market_score = max((sc for _, _, sc in contributing), default=0.0)
-        if usd_ok:
-            self._market_score = max(self._market_score, self._thresholds.enter[WARNING - 1])
-        self._market_components = {
-            "breadth": clip01(len(contributing) / max(p.market.min_assets, 1)),
-            "volume": clip01(math.log10(max(u20, 1e-9) / base20) / p.normalizers.volume_log10),
-        }
-        tr = self._market_level.step(MARKET, t, desired, p)
+        """Market-wide state: market burst, breadth of assets in alarm, or an all-asset USD surge."""
+        mk = self._market
+        tr = mk.step(t, self._params, self._thresholds.enter[WARNING - 1], self._usd_floor("BTC"))
         if tr is None:
             return
-        self._market_win60.advance(sec)
-        venues = sorted(v for v, ts in self._market_venues.items() if t - ts <= 60.0)
+        if tr.state == "open":
+            if mk.why.get("trigger") == "burst":
+                self._market_direction = str(mk.why["burst_side"])
+            else:
+                mk.win60.advance(sec)
+                self._market_direction = direction_of(mk.win60)
+        venues = sorted(v for v, ts in mk.venues.items() if t - ts <= 60.0)
         self._emit(
-            out,
-            t,
-            MARKET,
-            tr.level,
-            tr.state,
-            tr.episode,
-            self._market_score,
-            self._market_components,
-            direction_of(self._market_win60),
-            venues,
-        )
+            out, t, MARKET, tr.level, tr.state, tr.episode, mk.score, mk.components, self._market_direction,
+            venues, mk.why,
+        )  # fmt: skip
 
     def _emit(
         self,
@@ -683,6 +859,7 @@ class Engine:
         components: dict[str, float],
         direction: str,
         venues: list[str],
+        why: dict[str, float | str],
     ) -> None:
         sig = Signal(
             v=SIGNAL_VERSION,
@@ -697,6 +874,7 @@ class Engine:
             direction=direction,
             venues=venues,
             regime=self._vol.regime.name,
+            why=dict(why),
         )
         if state in ("open", "escalate"):
             self._signal_counts[LEVEL_NAMES[level]] += 1
@@ -723,9 +901,9 @@ class Engine:
             started_ts=self._started,
             events_total=self._events_total,
             events_per_s=sum(self._recent_events) / 5.0,
-            market=velocities(self._market_rates, t),
-            market_level=self._market_level.level,
-            market_episode=self._market_level.episode,
+            market=velocities(self._market.rates, t),
+            market_level=self._market.level.level,
+            market_episode=self._market.level.episode,
             venues=tuple(venues),
             assets=tuple(assets),
             volatility=volatility_view(self._vol, self._params.regime),

@@ -10,6 +10,7 @@ import math
 from typing import Final
 
 from cascade_tui.engine.types import LatencyView
+from cascade_tui.stats_math import percentile
 
 RESERVOIR_SIZE: Final = 4096
 
@@ -42,13 +43,7 @@ class LatencyReservoir:
             return LatencyView(p50_ms=0.0, p99_ms=0.0, n=0)
         ordered = sorted(self.samples)
         return LatencyView(
-            p50_ms=1000.0 * percentile(ordered, 0.50),
-            p99_ms=1000.0 * percentile(ordered, 0.99),
+            p50_ms=1000.0 * (percentile(ordered, 0.50, is_sorted=True) or 0.0),
+            p99_ms=1000.0 * (percentile(ordered, 0.99, is_sorted=True) or 0.0),
             n=self.n,
         )
-
-
-def percentile(ordered: list[float], q: float) -> float:
-    """Nearest-rank percentile of an ascending list (q in [0, 1])."""
-    idx = min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))
-    return ordered[idx]

@@ -31,7 +31,8 @@ class Thresholds(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 class Gates(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     min_events: int = 3  # events (or occupied seconds on sampled feeds) in 60 s for >= WARNING
-    # absolute USD liquidated in 60 s needed for >= WARNING, per asset; "default" for others
+    # an asset's reference USD per 60 s, per asset ("default" for others): the prior of its
+    # USD baselines, and (BTC's, × 4) the market-wide USD rule
     usd_floor: dict[str, float] = msgspec.field(
         default_factory=lambda: {
             "BTC": 2.0e6,
@@ -42,10 +43,42 @@ class Gates(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             "default": 5.0e4,
         }
     )
+    # capped large-print units (engine/burst.py) in 60 s the score path needs for WARNING:
+    # an absolute floor scaled to the asset's own print sizes (usd_floor above now only sets
+    # the USD baselines' priors and the market-wide USD rule)
+    floor_units: float = 8.0
     hold_s: dict[str, float] = msgspec.field(
         default_factory=lambda: {"WATCH": 10.0, "WARNING": 30.0, "CRITICAL": 30.0}
     )
     refractory_s: float = 60.0  # a closed episode must stay closed this long before a new one opens
+
+
+class FastParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The event-driven burst test that raises WARNING (engine/burst.py).
+
+    A print counts min(usd / scale, print_cap) "units", where scale is the `scale_quantile`
+    of the asset's own prints on that venue; WARNING opens when the units decayed over
+    `tau_s` reach max(units_to_fire, background_mult × the side's background) with at least
+    `min_prints` prints, and the side stays at WARNING while the ratio is above `exit_x`.
+    """
+
+    tau_s: float = 3.0  # time constant of the burst sum
+    units_to_fire: float = 4.0  # large-print units needed (a lone whale counts print_cap)
+    print_cap: float = 2.5  # most units one print (or one order's fills) can count
+    min_prints: int = 3  # prints within ~tau_s
+    background_mult: float = 4.0  # bar >= this × the units the side's background gives in tau_s
+    background_tau_s: float = 600.0  # time constant of that background (frozen during alarms)
+    scale_quantile: float = 0.8  # the "large print" unit: this quantile of the venue's prints
+    scale_halflife_s: float = 4 * 3600.0  # how fast print scales adapt
+    learn_prints: int = 20  # prints of a venue before its learned scale replaces the prior
+    # print scale assumed before any is learned (USD), per asset; "default" for others
+    prior_print_usd: dict[str, float] = msgspec.field(
+        default_factory=lambda: {"BTC": 50_000.0, "ETH": 25_000.0, "default": 2_000.0}
+    )
+    exit_x: float = 0.4  # WARNING from the burst is held while burst_x >= exit_x (and hold_s)
+    watch_x: float = 0.6  # burst_x that alone supports WATCH
+    critical_x: float = 2.0  # burst_x (peak of the episode) that, with a price move, is CRITICAL
+    sampled_occupancy_s: int = 5  # occupancy window that scales a sampled print up
 
 
 class Weights(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -92,11 +125,19 @@ class MarketParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     breadth_level: int = 2  # an asset counts toward breadth at this level or above
     min_assets: int = 3  # assets at breadth_level at once (one of them BTC or ETH)
     window_s: float = 20.0
+    # market-level burst: the sum over assets of their burst ratios (each at most
+    # burst_asset_cap) on one side reaching burst_sum, from at least burst_min_assets
+    # assets each at burst_min_x or more, opens "*" at WARNING
+    burst_sum: float = 2.5
+    burst_min_assets: int = 2
+    burst_min_x: float = 0.4
+    burst_asset_cap: float = 1.5
 
 
 class EngineParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     thresholds: Thresholds = msgspec.field(default_factory=Thresholds)
     gates: Gates = msgspec.field(default_factory=Gates)
+    fast: FastParams = msgspec.field(default_factory=FastParams)
     weights: Weights = msgspec.field(default_factory=Weights)
     normalizers: Normalizers = msgspec.field(default_factory=Normalizers)
     regime: RegimeParams = msgspec.field(default_factory=RegimeParams)
@@ -106,6 +147,11 @@ class EngineParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     venue_weights: dict[str, float] = msgspec.field(default_factory=dict)
     baseline_halflife_s: float = 6 * 3600.0  # how fast per-asset baselines adapt
     tape_min_usd: float = 10_000.0  # liquidations below this are not kept in the snapshot tape
+    # per-asset state is bounded: at most this many assets (the least recently seen idle
+    # ones are evicted first, counted in stats()["evicted_assets"]) ...
+    max_assets: int = 3000
+    # ... and an asset with nothing for this long (and no alarm open) is dropped
+    idle_evict_s: float = 6 * 3600.0
 
 
 class ParamError(ValueError):
@@ -125,6 +171,8 @@ def validate(p: EngineParams) -> EngineParams:
     for k, v in g.usd_floor.items():
         if not v >= 0:
             raise ParamError(f"gates.usd_floor.{k}: must be >= 0")
+    if not g.floor_units >= 0:
+        raise ParamError("gates.floor_units: must be >= 0")
     for k, v in g.hold_s.items():
         if not v >= 0:
             raise ParamError(f"gates.hold_s.{k}: must be >= 0")
@@ -164,4 +212,30 @@ def validate(p: EngineParams) -> EngineParams:
         raise ParamError("baseline_halflife_s: must be > 0")
     if not p.tape_min_usd >= 0:
         raise ParamError("tape_min_usd: must be >= 0")
+    if p.max_assets < 1:
+        raise ParamError("max_assets: must be >= 1")
+    if not p.idle_evict_s > 0:
+        raise ParamError("idle_evict_s: must be > 0")
+    _validate_fast(p.fast)
+    if not (m.burst_sum > 0 and m.burst_min_assets >= 1 and m.burst_min_x >= 0 and m.burst_asset_cap > 0):
+        raise ParamError("market.burst_*: burst_sum and burst_asset_cap must be > 0, burst_min_assets >= 1")
     return p
+
+
+def _validate_fast(f: FastParams) -> None:
+    for name in ("tau_s", "units_to_fire", "print_cap", "background_tau_s", "scale_halflife_s", "critical_x"):
+        if not getattr(f, name) > 0:
+            raise ParamError(f"fast.{name}: must be > 0")
+    if f.background_tau_s <= f.tau_s:
+        raise ParamError("fast.background_tau_s: must be longer than fast.tau_s")
+    if f.min_prints < 1 or f.learn_prints < 0 or f.sampled_occupancy_s < 1 or f.sampled_occupancy_s > 60:
+        raise ParamError("fast: min_prints >= 1, learn_prints >= 0, sampled_occupancy_s within 1..60")
+    if not f.background_mult >= 0:
+        raise ParamError("fast.background_mult: must be >= 0")
+    if not (0.0 < f.scale_quantile < 1.0):
+        raise ParamError("fast.scale_quantile: must be within (0, 1)")
+    if not (0.0 < f.exit_x <= 1.0 and f.exit_x <= f.watch_x):
+        raise ParamError("fast.exit_x: must be within (0, 1] and <= fast.watch_x")
+    for k, v in f.prior_print_usd.items():
+        if not v > 0:
+            raise ParamError(f"fast.prior_print_usd.{k}: must be > 0")

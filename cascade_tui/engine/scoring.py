@@ -5,7 +5,8 @@ Factors (detection-science §6):
   (negative binomial with Fano factor F for Hawkes clustering) on full feeds; on sampled
   feeds the occupancy-implied rate -ln(1 - o20) stands in for the hidden count. Max of the two.
 - acceleration: ln((r5 + ε) / (r60 + ε)), ε = 10 % of the baseline rate.
-- volume: log10(U20 / U20_base), only when U60 reaches a quarter of the asset's USD floor.
+- volume: log10(U20 / U20_base), only when the capped print units of 60 s reach a quarter
+  of the units floor (a whale print alone does not make volume).
 - oi: OI falling over 5 m (positions being force-closed shrink OI whichever side they were).
 - funding: side-aligned annualized funding above the excess level (crowded side at risk).
 - volatility: log2(σ_5m / σ_1h), BTC vol expanding.
@@ -115,6 +116,7 @@ class ScoreInputs:
         "base_usd20",
         "count5_full",
         "direction_sign",
+        "floor_units",
         "funding_ann",
         "oi_change_5m",
         "r5",
@@ -122,8 +124,7 @@ class ScoreInputs:
         "sampled_occupancy",
         "sampled_rate",
         "u20",
-        "u60",
-        "usd_floor",
+        "units60",
         "vol_expansion",
     )
 
@@ -134,11 +135,11 @@ class ScoreInputs:
         self.r5 = 0.0  # weighted events/s, all feeds
         self.r60 = 0.0
         self.u20 = 0.0  # weighted USD over ~20 s
-        self.u60 = 0.0  # USD in the last 60 s
+        self.units60 = 0.0  # capped large-print units (burst.py) in the last 60 s
         self.base_rate_full = 0.02
         self.base_rate_sampled = 0.02
         self.base_usd20 = 1.0
-        self.usd_floor = 0.0
+        self.floor_units = 0.0
         self.oi_change_5m: float | None = None
         self.funding_ann: float | None = None
         self.direction_sign = -1  # -1: longs liquidated, +1: shorts liquidated
@@ -201,7 +202,7 @@ def score(
     # quiet spell does not read as acceleration
     eps = max(0.1 * inp.base_rate_full, MIN_ACCEL_EPS)
     accel = math.log((inp.r5 + eps) / (inp.r60 + eps))
-    volume = math.log10(max(inp.u20, 1e-9) / inp.base_usd20) if inp.u60 >= inp.usd_floor / 4.0 else 0.0
+    volume = math.log10(max(inp.u20, 1e-9) / inp.base_usd20) if inp.units60 >= inp.floor_units / 4.0 else 0.0
     oi_change = inp.oi_change_5m if inp.oi_change_5m is not None else 0.0
     funding = inp.funding_ann if inp.funding_ann is not None else 0.0
     funding_side = -inp.direction_sign * funding

@@ -61,8 +61,13 @@ class LevelState:
         self.level = 0
         self.level_since = 0.0
         self.episode: str | None = None
+        # when the last WARNING+ episode closed: only those start a refractory period (a
+        # WATCH-only episode on one side must not delay a real cascade)
         self.last_close_ts: float | None = None
         self.max_level = 0
+
+    def in_refractory(self, t: float, p: EngineParams) -> bool:
+        return self.level == 0 and self.last_close_ts is not None and t - self.last_close_ts < p.gates.refractory_s
 
     def step(self, asset: str, t: float, desired: int, p: EngineParams) -> Transition | None:
         if desired > self.level:
@@ -83,7 +88,8 @@ class LevelState:
             self.level, self.level_since = desired, t
             if desired == 0:
                 self.episode = None
-                self.last_close_ts = t
+                if self.max_level >= WARNING:
+                    self.last_close_ts = t
                 return Transition("close", 0, episode)
             return Transition("deescalate", desired, episode)
         return None

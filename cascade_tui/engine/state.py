@@ -8,9 +8,10 @@ from cascade_tui.engine.baseline import Baseline
 from cascade_tui.engine.openinterest import AssetFunding, AssetOpenInterest
 from cascade_tui.engine.params import FACTORS
 from cascade_tui.engine.prices import PriceTrail
+from cascade_tui.engine.printscale import PrintScale
 from cascade_tui.engine.rates import DecayedRates, OccupancyMask, SlotRing
 from cascade_tui.engine.scoring import RAW_KEYS
-from cascade_tui.engine.signals import LevelState
+from cascade_tui.engine.side import SideState
 from cascade_tui.model import LONG, SHORT
 
 HISTORY_S: Final = 300
@@ -19,8 +20,9 @@ OCCUPANCY_WINDOW_S: Final = 20  # sampled-feed occupancy is measured over this m
 CH_COUNT: Final = 0
 CH_USD_LONG: Final = 1
 CH_USD_SHORT: Final = 2
-# USD with each print capped at floor/min_events (and throttled prints scaled up): what the
-# USD floor gate and the direction count, so one whale print can neither open nor flip them
+# large-print units (burst.py: each print capped at print_cap × its venue's print scale,
+# throttled prints scaled up): what the units floor gate and the direction count, so one
+# whale print can neither open nor flip them
 CH_CAPPED_LONG: Final = 3
 CH_CAPPED_SHORT: Final = 4
 WINDOW_CHANNELS: Final = 5
@@ -30,7 +32,7 @@ CH_VENUE_USD: Final = 1
 
 
 def direction_of(win60: SlotRing) -> str:
-    """ "long" (longs being liquidated) when capped long USD >= capped short USD in the window."""
+    """ "long" (longs being liquidated) when long units >= short units in the window."""
     return LONG if win60.total(CH_CAPPED_LONG) >= win60.total(CH_CAPPED_SHORT) else SHORT
 
 
@@ -79,14 +81,16 @@ class VenueFlow:
 
 
 class AssetVenue:
-    """One asset on one venue: when it last printed, and its occupancy if the feed is sampled."""
+    """One asset on one venue: when it last printed, its occupancy if the feed is sampled, and
+    the size of its prints there (the fast path's unit)."""
 
-    __slots__ = ("last_ts", "occ", "sampled")
+    __slots__ = ("last_ts", "occ", "sampled", "scale")
 
-    def __init__(self, sec: int) -> None:
+    def __init__(self, sec: int, scale: PrintScale) -> None:
         self.last_ts = float("-inf")
         self.occ = OccupancyMask(sec)
         self.sampled = False
+        self.scale = scale
 
 
 class ScoreHistory:
@@ -125,24 +129,29 @@ class AssetState:
         "asset",
         "baseline",
         "components",
+        "dominant",
         "eval_due",
         "funding",
         "history",
         "last_eval_ts",
         "last_liq_ts",
-        "level",
+        "last_seen",
+        "long",
         "occ",
         "oi",
         "price",
         "rates",
         "raw",
         "score",
+        "short",
         "usd_floor",
         "venues",
         "win60",
     )
 
-    def __init__(self, asset: str, sec: int, t: float, usd_floor: float, halflife_s: float) -> None:
+    def __init__(
+        self, asset: str, sec: int, t: float, usd_floor: float, halflife_s: float, tau: float, tau_bg: float
+    ) -> None:
         self.asset = asset
         self.usd_floor = usd_floor
         self.rates = DecayedRates(t)
@@ -150,7 +159,11 @@ class AssetState:
         self.occ = OccupancyMask(sec)
         self.venues: dict[str, AssetVenue] = {}
         self.baseline = Baseline(sec // 60, usd_floor, halflife_s)
-        self.level = LevelState()
+        # one burst test and one level state machine per side
+        self.long = SideState(LONG, t, tau, tau_bg)
+        self.short = SideState(SHORT, t, tau, tau_bg)
+        self.dominant = LONG  # the side the (asset-wide) score speaks for; turns only clearly
+        self.last_seen = t  # last event of any kind (eviction picks the stalest idle assets)
         self.score = 0.0
         self.components: tuple[float, ...] = (0.0,) * len(FACTORS)  # in params.FACTORS order
         self.raw: tuple[float, ...] = (0.0,) * len(RAW_KEYS)  # in scoring.RAW_KEYS order
@@ -163,6 +176,21 @@ class AssetState:
         self.price = PriceTrail()
         self.oi = AssetOpenInterest()
         self.funding = AssetFunding()
+
+    @property
+    def shown(self) -> SideState:
+        """The side the snapshot shows: the higher level, the dominant side on a tie."""
+        long, short = self.long, self.short
+        if long.level.level != short.level.level:
+            return long if long.level.level > short.level.level else short
+        return long if self.dominant == LONG else short
+
+    @property
+    def level(self) -> int:
+        return max(self.long.level.level, self.short.level.level)
+
+    def in_alarm(self) -> bool:
+        return self.long.level.level > 0 or self.short.level.level > 0
 
     def usd_60s(self, sec: int) -> tuple[float, float]:
         """(long USD, short USD) liquidated in the last 60 s."""

@@ -23,6 +23,10 @@ class Signal(msgspec.Struct, frozen=True, gc=False):
     direction: str  # "long" (longs liquidated, price falling) or "short"
     venues: list[str]  # venues with liquidations for this asset in the last 60 s
     regime: str  # BTC volatility regime at the time
+    # the test that raised this level and the gate holding the next one, as short machine
+    # words with numbers (DESIGN §5.1), e.g. {"trigger": "burst", "burst_x": 1.4,
+    # "held_by": "price_move", "price_move_pct": 0.18, "needs_pct": 0.5}
+    why: dict[str, float | str] = msgspec.field(default_factory=dict)
 
 
 signal_encoder = msgspec.json.Encoder()
@@ -83,6 +87,9 @@ class AssetView(msgspec.Struct, frozen=True, gc=False):
     venues: tuple[str, ...]
     episode: str | None
     history: tuple[float, ...]  # score per second, last 300 s
+    # the same `why` as the asset's latest signal, kept current: what holds the level and
+    # what holds the next one (the dashboard's score detail shows it)
+    why: dict[str, float | str] = msgspec.field(default_factory=dict)
 
 
 class VolatilityView(msgspec.Struct, frozen=True, gc=False):

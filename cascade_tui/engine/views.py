@@ -86,12 +86,14 @@ def venue_view(
 
 def asset_view(st: AssetState, t: float, sec: int) -> AssetView:
     usd_long, usd_short = st.usd_60s(sec)
+    side = st.shown
+    level = side.level.level
     return AssetView(
         asset=st.asset,
         score=st.score,
-        level=st.level.level,
-        level_name=LEVEL_NAMES[st.level.level],
-        direction=st.direction(sec),
+        level=level,
+        level_name=LEVEL_NAMES[level],
+        direction=side.side if level else st.direction(sec),
         components=dict(zip(FACTORS, st.components, strict=True)),
         raw=dict(zip(RAW_KEYS, st.raw, strict=True)),
         velocity=velocities(st.rates, t),
@@ -103,8 +105,9 @@ def asset_view(st: AssetState, t: float, sec: int) -> AssetView:
         funding_annualized=st.funding.annualized(),
         funding_trend=st.funding.trend(t),
         venues=tuple(st.venues_60s(t)),
-        episode=st.level.episode,
+        episode=side.level.episode,
         history=st.history.values(sec),
+        why=dict(side.why),
     )
 
 

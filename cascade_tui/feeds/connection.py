@@ -40,6 +40,7 @@ from urllib.parse import urlsplit
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI
 
+from cascade_tui.backoff import Backoff
 from cascade_tui.feeds.base import Subscription, VenueSpec
 from cascade_tui.feeds.failure import CLOSED as FAILURE_CLOSED
 from cascade_tui.feeds.failure import ERROR as FAILURE_ERROR
@@ -68,23 +69,9 @@ BLOCKED_STATUSES: dict[int, str] = {
 
 
 @dataclass(frozen=True)
-class Backoff:
-    """Exponential backoff with full jitter (AWS architecture blog's "full jitter")."""
-
-    base_s: float = 1.0
-    cap_s: float = 60.0
-    floor_s: float = 0.1  # never retry immediately, even when the jitter draws ~0
-    stable_after_s: float = 60.0  # a link that lived this long resets the attempt count
-
-    def delay(self, attempt: int, rng: Callable[[], float]) -> float:
-        """Seconds to wait before attempt `attempt` (1-based): uniform in [floor, ceiling]."""
-        ceiling = min(self.cap_s, self.base_s * 2.0 ** min(max(attempt - 1, 0), 30))
-        return max(self.floor_s, ceiling * rng())
-
-
-@dataclass(frozen=True)
 class ConnectionOptions:
-    backoff: Backoff = field(default_factory=Backoff)
+    # full jitter from 1 s to 60 s, never sooner than 0.1 s
+    backoff: Backoff = field(default_factory=lambda: Backoff(base_s=1.0, cap_s=60.0, jitter=1.0, floor_s=0.1))
     blocked_retry_s: float = 600.0  # a refused venue is asked again every 10 minutes
     open_timeout_s: float = 10.0
     close_timeout_s: float = 2.0

@@ -393,7 +393,7 @@ def write_cache(cache_dir: Path, meta: VenueMetadata) -> None:
 
 
 def default_cache_dir() -> Path:
-    from cascade_tui.config import data_dir
+    from cascade_tui.paths import data_dir
 
     return data_dir() / "metadata"
 

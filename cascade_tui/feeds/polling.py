@@ -25,6 +25,7 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 
+from cascade_tui.backoff import Backoff
 from cascade_tui.feeds.base import RestPoll
 from cascade_tui.feeds.failure import BLOCKED as FAILURE_BLOCKED
 from cascade_tui.feeds.failure import HTTP as FAILURE_HTTP
@@ -195,8 +196,8 @@ class Poller:
         self.status.errors += 1
         self.status.state, self.status.detail = FAILING, reason[:200]
         # exponential backoff from the regular interval, with jitter, capped
-        wait = min(ERROR_BACKOFF_CAP_S, interval * 2.0 ** min(self._failures - 1, 10))
-        return wait * (0.5 + 0.5 * self._rng())
+        backoff = Backoff(base_s=min(max(interval, 0.1), ERROR_BACKOFF_CAP_S), cap_s=ERROR_BACKOFF_CAP_S, jitter=0.5)
+        return backoff.delay(self._failures, self._rng)
 
 
 class PollerGroup:

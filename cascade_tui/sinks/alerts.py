@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from cascade_tui.backoff import Backoff
 from cascade_tui.config import AlertConfig
 from cascade_tui.engine.params import LEVEL_NAMES
 from cascade_tui.engine.types import Signal, signal_encoder
@@ -31,8 +32,7 @@ log = logging.getLogger(__name__)
 ALERT_STATES = frozenset({"open", "escalate"})
 QUEUE_SIZE = 256
 EPISODES_REMEMBERED = 1024
-RETRY_BACKOFF_FIRST_S = 0.25
-RETRY_BACKOFF_MAX_S = 4.0
+RETRY_BACKOFF = Backoff(base_s=0.25, cap_s=4.0, jitter=0.0)
 CLOSE_DRAIN_S = 5.0
 RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 
@@ -173,7 +173,7 @@ class AlertSink(Sink):
                 if response.status_code not in RETRY_STATUS:
                     break
             if attempt + 1 < attempts:
-                await asyncio.sleep(min(RETRY_BACKOFF_MAX_S, RETRY_BACKOFF_FIRST_S * 2**attempt))
+                await asyncio.sleep(RETRY_BACKOFF.delay(attempt + 1))
         self.webhook_failures += 1
         self.last_error = f"webhook {shown}: {problem}"
         log.warning("alert webhook %s failed: %s", shown, problem)

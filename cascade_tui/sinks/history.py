@@ -24,6 +24,7 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
+from cascade_tui.backoff import Backoff
 from cascade_tui.engine.types import Signal, Snapshot, signal_encoder
 from cascade_tui.model import Event, Funding, Liquidation, OpenInterest, annualized_funding
 from cascade_tui.sinks.base import Sink
@@ -43,13 +44,13 @@ DEFAULT_FILE = "history.sqlite"
 
 
 def default_history_path() -> Path:
-    from cascade_tui.config import data_dir
+    from cascade_tui.paths import data_dir
 
     return data_dir() / DEFAULT_FILE
 
 
 def make_backend(url: str, retention_days: float) -> HistoryBackend:
-    """ "" -> SQLite at config.data_dir()/history.sqlite; postgresql://… -> PostgreSQL."""
+    """ "" -> SQLite at paths.data_dir()/history.sqlite; postgresql://… -> PostgreSQL."""
     if is_postgres_url(url):
         return PostgresBackend(url, retention_days)
     return SQLiteBackend(sqlite_path(url, default_history_path()))
@@ -230,7 +231,8 @@ class HistorySink(Sink):
         return out
 
     async def _ensure_connected(self) -> None:
-        delay = self.reconnect_min_s
+        backoff = Backoff(base_s=self.reconnect_min_s, cap_s=max(self.reconnect_min_s, self.reconnect_max_s), jitter=0.0)
+        attempt = 0
         while not self._connected:
             self.state = "connecting" if self.reconnects == 0 and self.failures == 0 else "reconnecting"
             try:
@@ -241,11 +243,12 @@ class HistorySink(Sink):
             except Exception as exc:
                 self.last_error = f"connect: {exc}"
                 self.failures += 1
+                attempt += 1
+                delay = backoff.delay(attempt)
                 log.warning("history database unavailable (%s); retrying in %.1f s", exc, delay)
             if self._closing:
                 raise ConnectionError(self.last_error)
             await self._sleep_or_wake(delay)
-            delay = min(self.reconnect_max_s, delay * 2)
 
     async def _sleep_or_wake(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):

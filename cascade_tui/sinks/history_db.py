@@ -7,6 +7,9 @@ Tables (time column `ts`: epoch seconds REAL in SQLite, timestamptz in PostgreSQ
   regimes        BTC volatility regime changes
   open_interest  open-interest observations per venue and asset
   funding        funding-rate observations per venue and asset
+The schema is versioned (SQLite: PRAGMA user_version; PostgreSQL: table cascade_schema):
+connecting brings an older database forward through the migrations below, and refuses a
+database written by a newer cascade-tui instead of writing rows it does not understand.
 PostgreSQL with the TimescaleDB extension available: every table becomes a hypertable with a
 retention policy. Without it (and in SQLite): plain tables indexed on ts, pruned by the sink
 (rows older than the retention before the newest written ts).
@@ -107,6 +110,27 @@ def _insert_sql(table: str, placeholder: str) -> str:
     return sql
 
 
+# The schema version this program writes. To change the schema: add the statements that take
+# a database from version N-1 to N under key N in both migration tables, bump this number,
+# and add a test that opens a version N-1 database.
+SCHEMA_VERSION = 1
+# version 1 is the first versioned schema; databases from before versioning already have
+# exactly these tables, and every statement is IF NOT EXISTS, so they simply gain the number
+_SQLITE_MIGRATIONS: dict[int, str] = {1: _SQLITE_SCHEMA}
+
+
+class HistorySchemaError(RuntimeError):
+    """The database was written by a newer cascade-tui (a higher schema version)."""
+
+
+def check_schema_version(found: int, where: str) -> None:
+    if found > SCHEMA_VERSION:
+        raise HistorySchemaError(
+            f"history database {where} has schema version {found}; this cascade-tui writes "
+            f"version {SCHEMA_VERSION}: upgrade cascade-tui or point --history-url elsewhere"
+        )
+
+
 class SQLiteBackend(HistoryBackend):
     """sqlite3 in WAL mode on one dedicated thread (never on the engine's loop)."""
 
@@ -128,9 +152,20 @@ class SQLiteBackend(HistoryBackend):
         db = sqlite3.connect(self.path, check_same_thread=False, timeout=5.0)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
-        db.executescript(_SQLITE_SCHEMA)
-        db.commit()
+        try:
+            self._migrate(db)
+        except BaseException:
+            db.close()
+            raise
         self._db = db
+
+    def _migrate(self, db: sqlite3.Connection) -> None:
+        found = int(db.execute("PRAGMA user_version").fetchone()[0])
+        check_schema_version(found, str(self.path))
+        for version in range(found + 1, SCHEMA_VERSION + 1):
+            db.executescript(_SQLITE_MIGRATIONS[version])
+            db.execute(f"PRAGMA user_version = {version:d}")
+            db.commit()
 
     async def connect(self) -> None:
         await self._run(self._connect)
@@ -195,6 +230,9 @@ _PG_SCHEMA: tuple[str, ...] = (
 )
 
 
+_PG_MIGRATIONS: dict[int, tuple[str, ...]] = {1: _PG_SCHEMA}
+
+
 def to_datetime(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
 
@@ -217,15 +255,29 @@ class PostgresBackend(HistoryBackend):
             self.url, autocommit=True, connect_timeout=max(1, int(self.connect_timeout_s))
         )
         try:
-            async with conn.transaction():
-                for stmt in _PG_SCHEMA:
-                    await conn.execute(stmt)
+            await self._migrate(conn)
             self.timescale = await self._setup_timescale(conn)
         except BaseException:
             await conn.close()
             raise
         self._conn = conn
         self.description = "postgresql+timescaledb" if self.timescale else "postgresql"
+
+    async def _migrate(self, conn: Any) -> None:
+        async with conn.transaction():
+            # one migrating writer at a time (two ingesters starting together)
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext('cascade_schema'))")
+            await conn.execute("CREATE TABLE IF NOT EXISTS cascade_schema (version integer NOT NULL)")
+            cur = await conn.execute("SELECT max(version) FROM cascade_schema")
+            row = await cur.fetchone()
+            found = int(row[0]) if row is not None and row[0] is not None else 0
+            check_schema_version(found, "(postgresql)")
+            for version in range(found + 1, SCHEMA_VERSION + 1):
+                for stmt in _PG_MIGRATIONS[version]:
+                    await conn.execute(stmt)
+            if found < SCHEMA_VERSION:
+                await conn.execute("DELETE FROM cascade_schema")
+                await conn.execute("INSERT INTO cascade_schema (version) VALUES (%s)", (SCHEMA_VERSION,))
 
     async def _setup_timescale(self, conn: Any) -> bool:
         import psycopg

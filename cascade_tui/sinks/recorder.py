@@ -1,9 +1,12 @@
 """--record FILE: raw frames with their receive time, in the capture format (DESIGN.md §5.1).
 
 Frames are buffered in a bounded deque (overflow drops the oldest and counts it) and written
-by a background thread every `flush_interval_s`, each write ending in a full gzip flush so a
-killed process leaves a capture readable up to the last flush. Files rotate by size:
-`cap.cap.gz`, then `cap.1.cap.gz`, `cap.2.cap.gz`, ...
+by a background thread every `flush_interval_s`, each write one complete gzip member, so a
+killed process leaves a capture readable up to the last flush. A failed write (disk full, a
+removed folder) is counted and logged: the batch's frames are `lost`, the file is truncated
+back to its last whole member so it stays readable, and recording goes on with the next
+batch (it resumes by itself once the disk has room). Files rotate by size: `cap.cap.gz`,
+then `cap.1.cap.gz`, `cap.2.cap.gz`, ...
 """
 
 from __future__ import annotations
@@ -54,9 +57,14 @@ class RecorderSink(Sink):
         self._index = 0
         self._task: asyncio.Task[None] | None = None
         self.files: list[Path] = []
-        self.written = 0
-        self.dropped = 0
-        self.errors = 0
+        self.dropped = 0  # frames evicted from the full buffer
+        self._past_frames = 0  # frames in files already closed
+        self._past_lost = 0  # frames lost by writers already closed, or with no file to go to
+        self.errors = 0  # failed writes
+        self.last_error = ""
+        self._failing = False  # the last write failed: log the recovery once
+        self._started = False
+        self._closed = False
         # a cancelled `to_thread` keeps running: close() must not drain at the same time
         self._drain_lock = threading.Lock()
 
@@ -67,43 +75,87 @@ class RecorderSink(Sink):
 
     async def start(self) -> None:
         self._writer = self._open(0)
+        self._started = True
         self._task = asyncio.create_task(self._run(), name="recorder")
 
     def _open(self, index: int) -> CaptureWriter:
         path = rotated_path(self.path, index)
-        writer = CaptureWriter(path, {**self.header, "part": index})
-        writer.flush()  # the header alone is already a readable capture
+        writer = CaptureWriter(path, {**self.header, "part": index})  # the header alone is a readable capture
         self.files.append(path)
         return writer
 
     def _drain(self) -> None:
         """Write everything buffered (runs in a worker thread)."""
         with self._drain_lock:
-            self._drain_locked()
+            if not self._closed:
+                self._drain_locked()
+
+    @property
+    def written(self) -> int:
+        """Frames durably in the files."""
+        return self._past_frames + (self._writer.frames if self._writer is not None else 0)
+
+    @property
+    def lost(self) -> int:
+        """Frames whose write failed."""
+        return self._past_lost + (self._writer.lost if self._writer is not None else 0)
+
+    def _retire_current(self) -> None:
+        """Close the current file (flushing it) and keep its counts."""
+        writer = self._writer
+        if writer is None:
+            return
+        self._writer = None
+        try:
+            writer.close()
+        finally:
+            self._past_frames += writer.frames
+            self._past_lost += writer.lost
 
     def _drain_locked(self) -> None:
-        if self._writer is None:
+        buffer = self._buffer
+        if not buffer:
             return
-        n = len(self._buffer)
-        for _ in range(n):
-            frame = self._buffer.popleft()
-            self._writer.write(frame)
-            self.written += 1
-            if self._writer.bytes_written >= self.max_bytes:
-                self._writer.close()
-                self._index += 1
+        try:
+            if self._writer is None:  # the last rotation could not create its file: try again
                 self._writer = self._open(self._index)
-        if n:
-            self._writer.flush()
+            writer = self._writer
+            write = writer.write
+            for _ in range(len(buffer)):
+                write(buffer.popleft())
+                if writer.size >= self.max_bytes:
+                    self._retire_current()
+                    self._index += 1
+                    writer = self._writer = self._open(self._index)
+                    write = writer.write
+            writer.flush()
+        except OSError as exc:
+            if self._writer is None:  # no file to write to: what is buffered now is lost too
+                self._past_lost += len(buffer)
+                buffer.clear()
+            self._write_failed(exc)
+            return
+        if self._failing:
+            self._failing = False
+            log.warning("recording to %s resumed (%d frames lost while writes failed)", writer.path, self.lost)
+
+    def _write_failed(self, exc: OSError) -> None:
+        path = exc.filename or rotated_path(self.path, self._index)
+        self.errors += 1
+        self.last_error = f"{path}: {exc.strerror or exc}"
+        if not self._failing:
+            self._failing = True
+            log.error(
+                "recording to %s failed (%s): this batch is lost, the capture stays readable up to it; "
+                "retrying with the next batch",
+                path,
+                exc.strerror or exc,
+            )
 
     async def _run(self) -> None:
         while True:
             await asyncio.sleep(self.flush_interval_s)
-            try:
-                await asyncio.to_thread(self._drain)
-            except OSError as exc:
-                self.errors += 1
-                log.error("recording to %s failed: %s", self.path, exc)
+            await asyncio.to_thread(self._drain)
 
     async def close(self) -> None:
         if self._task is not None:
@@ -111,19 +163,25 @@ class RecorderSink(Sink):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        if self._writer is not None:
-            try:
-                await asyncio.to_thread(self._drain)
-            finally:
-                with self._drain_lock:
-                    self._writer.close()
-                    self._writer = None
+        if not self._started or self._closed:
+            return
+        try:
+            await asyncio.to_thread(self._drain)
+        finally:
+            with self._drain_lock:
+                self._closed = True
+                try:
+                    self._retire_current()  # everything was flushed by the drain
+                except OSError as exc:
+                    self._write_failed(exc)
 
     def stats(self) -> dict[str, Any]:
         return {
-            "state": "recording" if self._writer else "closed",
+            "state": "closed" if self._closed or not self._started else ("failing" if self._failing else "recording"),
             "files": [str(p) for p in self.files],
             "frames": self.written,
             "drops": {"recorder": self.dropped},
+            "lost": self.lost,
             "errors": self.errors,
+            "last_error": self.last_error,
         }

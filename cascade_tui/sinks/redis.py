@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import time
 from collections import OrderedDict, deque
 from typing import Any
@@ -31,13 +30,12 @@ from redis.exceptions import RedisError
 from redis.retry import Retry
 
 from cascade_tui import __version__
+from cascade_tui.backoff import Backoff
 from cascade_tui.config import RedisConfig
 from cascade_tui.engine.params import EngineParams
 from cascade_tui.engine.types import LatencyView, Signal, Snapshot, signal_encoder
 from cascade_tui.model import Event
-from cascade_tui.runtime.redis_server import redact_url, scrub_secrets
-from cascade_tui.sinks.base import Sink
-from cascade_tui.sinks.redis_schema import (
+from cascade_tui.redis_schema import (
     TTL_HEARTBEAT_S,
     TTL_SIGNAL_S,
     RedisKeys,
@@ -47,6 +45,9 @@ from cascade_tui.sinks.redis_schema import (
     snapshot_metrics,
     stream_entry,
 )
+from cascade_tui.runtime.redis_server import redact_url, scrub_secrets
+from cascade_tui.sinks.base import Sink
+from cascade_tui.stats_math import percentile
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +59,7 @@ HEARTBEAT_EVERY_S = 1.0
 MAX_EVENTS_PER_FLUSH = 40
 CONNECT_TIMEOUT_S = 1.0
 COMMAND_TIMEOUT_S = 2.0
-BACKOFF_FIRST_S = 0.1
-BACKOFF_MAX_S = 2.0
+RECONNECT_BACKOFF = Backoff(base_s=0.2, cap_s=2.0, jitter=0.5)
 DOWN_AFTER_S = 5.0  # "reconnecting" turns "down" after this long without a connection
 CLOSE_FLUSH_S = 5.0  # the pipeline gives each sink 10 s to close
 OWN_LATENCY_STAGE = "redis"  # our own write round trip, next to the engine's stages
@@ -142,13 +142,6 @@ class OutboundQueue:
             self.events.popleft()
         while self.signals and self.signals[0][0] <= last_signal_seq:
             self.signals.popleft()
-
-
-def _percentile(sorted_values: list[float], q: float) -> float:
-    if not sorted_values:
-        return 0.0
-    idx = min(len(sorted_values) - 1, max(0, round(q * (len(sorted_values) - 1))))
-    return sorted_values[idx]
 
 
 class RedisSink(Sink):
@@ -262,7 +255,7 @@ class RedisSink(Sink):
                 else:
                     attempt += 1
                     if not self._closing:
-                        await self._sleep(self._backoff(attempt))
+                        await self._sleep(RECONNECT_BACKOFF.delay(attempt))
                     continue
             # only a flush that began after close() was called has everything queued before it
             final = self._closing
@@ -289,11 +282,6 @@ class RedisSink(Sink):
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), seconds)
         self._wake.clear()
-
-    @staticmethod
-    def _backoff(attempt: int) -> float:
-        base = min(BACKOFF_MAX_S, BACKOFF_FIRST_S * 2 ** min(attempt, 10))
-        return base * random.uniform(0.5, 1.0)
 
     async def _open_client(self, track_state: bool = True) -> aioredis.Redis | None:
         """A pinged client, or None (the failure counted) when the server cannot be reached.
@@ -368,7 +356,7 @@ class RedisSink(Sink):
                 if self._signal_client is None:
                     attempt += 1
                     if not self._closing:
-                        await self._sleep_signals(self._backoff(attempt))
+                        await self._sleep_signals(RECONNECT_BACKOFF.delay(attempt))
                     continue
                 attempt = 0
             if not self.queue.signals:
@@ -521,6 +509,8 @@ class RedisSink(Sink):
         values = sorted(self._own_latency)
         ts = self._latest_snapshot.ts if self._latest_snapshot is not None else time.time()
         view = LatencyView(
-            p50_ms=_percentile(values, 0.5) * 1000, p99_ms=_percentile(values, 0.99) * 1000, n=len(values)
+            p50_ms=(percentile(values, 0.5, is_sorted=True) or 0.0) * 1000,
+            p99_ms=(percentile(values, 0.99, is_sorted=True) or 0.0) * 1000,
+            n=len(values),
         )
         pipe.hset(self.keys.latency, OWN_LATENCY_STAGE, latency_payload(view, ts))

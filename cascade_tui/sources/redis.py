@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -26,10 +25,11 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 from redis.retry import Retry
 
+from cascade_tui.backoff import Backoff
 from cascade_tui.engine.params import EngineParams
 from cascade_tui.model import Event
+from cascade_tui.redis_schema import RedisKeys, decode_params, decode_stream_entry
 from cascade_tui.runtime.redis_server import redact_url, scrub_secrets
-from cascade_tui.sinks.redis_schema import RedisKeys, decode_params, decode_stream_entry
 from cascade_tui.sources.base import FeedStatus, Item, Source
 
 log = logging.getLogger(__name__)
@@ -39,8 +39,7 @@ READ_COUNT = 2000
 POLL_STATE_S = 1.0
 CONNECT_TIMEOUT_S = 1.0
 COMMAND_TIMEOUT_S = 3.0  # must exceed BLOCK_MS
-BACKOFF_FIRST_S = 0.1
-BACKOFF_MAX_S = 2.0
+RECONNECT_BACKOFF = Backoff(base_s=0.2, cap_s=2.0, jitter=0.5)
 REDIS_ERRORS = (RedisError, OSError, TimeoutError)
 
 
@@ -130,7 +129,7 @@ class RedisSource(Source):
             except REDIS_ERRORS as exc:
                 await self._on_error(exc)
                 attempt += 1
-                await asyncio.sleep(min(BACKOFF_MAX_S, BACKOFF_FIRST_S * 2 ** min(attempt, 10)) * random.uniform(0.5, 1))
+                await asyncio.sleep(RECONNECT_BACKOFF.delay(attempt))
                 continue
             if batch:
                 if self.params_version is None and self.follow_params:

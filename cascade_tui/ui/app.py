@@ -29,9 +29,10 @@ from textual.screen import Screen
 from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
 
-from cascade_tui.config import Config, data_dir, default_config_path, save_config
+from cascade_tui.config import Config, save_config
 from cascade_tui.engine.params import WINDOWS, EngineParams, ParamError, validate
 from cascade_tui.engine.types import Signal, Snapshot
+from cascade_tui.paths import data_dir, default_config_path
 from cascade_tui.runtime.options import RunOptions
 from cascade_tui.runtime.pipeline import Pipeline
 from cascade_tui.sources.paced import PacedSource

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from cascade_tui.capture import CaptureWriter
-from cascade_tui.sources.simulate import MarketSimulator, write_labels
+from cascade_tui.labels import write_labels
+from cascade_tui.sources.simulate import MarketSimulator
 
 
 def simulate(

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from cascade_tui.backtest.cli import main_backtest
-from cascade_tui.sources.simulate import read_labels
+from cascade_tui.labels import read_labels
 
 
 def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> dict:

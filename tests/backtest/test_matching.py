@@ -9,10 +9,10 @@ from __future__ import annotations
 import pytest
 
 from cascade_tui.backtest.matching import MatchRules, build_alarms, match
-from cascade_tui.backtest.metrics import Pooled, level_report, percentile, quiet_seconds
+from cascade_tui.backtest.metrics import Pooled, level_report, quiet_seconds
 from cascade_tui.engine.params import LEVEL_NAMES
 from cascade_tui.engine.types import Signal
-from cascade_tui.sources.simulate.labels import Label
+from cascade_tui.labels import Label
 
 WARNING = 2
 RULES = MatchRules()
@@ -196,12 +196,6 @@ def test_alarm_still_open_at_the_end_of_data() -> None:
     # opened at 1290 and never closed: active until the data end, still a TP for 1000..1300
     result = run([sig(1290, "BTC", 3, "open")], [lab(1000, 1300)], end=1500)
     assert result.labels[0].detected and result.alarms[0].alarm.end == 1500
-
-
-def test_percentile_interpolates() -> None:
-    assert percentile([], 50) is None
-    assert percentile([1.0, 2.0, 3.0, 4.0], 50) == 2.5
-    assert percentile([0.0, 10.0], 90) == 9.0
 
 
 def test_bad_rules_are_refused() -> None:

@@ -61,10 +61,11 @@ def quiet_inputs() -> ScoreInputs:
     inp = ScoreInputs()
     inp.base_rate_full = 0.05
     inp.base_usd20 = 20_000.0
-    inp.usd_floor = 2e6
+    inp.floor_units = 8.0
     inp.count5_full = 0.25
     inp.r5 = inp.r60 = 0.05
-    inp.u20 = inp.u60 = 20_000.0
+    inp.u20 = 20_000.0
+    inp.units60 = 0.5
     return inp
 
 
@@ -75,7 +76,7 @@ def test_quiet_inputs_score_near_zero_and_burst_scores_high() -> None:
     assert quiet < 0.05 and len(comps) == 6 and len(raw) == 14
     inp = quiet_inputs()
     inp.count5_full, inp.r5, inp.r60 = 200.0, 40.0, 1.5
-    inp.u20, inp.u60 = 3e6, 5e6
+    inp.u20, inp.units60 = 3e6, 20.0
     inp.oi_change_5m = -3.0
     inp.funding_ann, inp.direction_sign = 0.6, -1
     inp.vol_expansion = 4.0
@@ -84,10 +85,10 @@ def test_quiet_inputs_score_near_zero_and_burst_scores_high() -> None:
     assert total == 1.0
 
 
-def test_volume_factor_is_gated_by_the_absolute_floor() -> None:
+def test_volume_factor_is_gated_by_the_print_units_floor() -> None:
     inp = quiet_inputs()
     inp.u20 = 200_000.0  # 10× baseline ...
-    inp.u60 = 400_000.0  # ... but below floor / 4
+    inp.units60 = 1.9  # ... but below a quarter of the units floor (one capped whale print)
     _, comps, _ = score(inp, EngineParams(), 1.0, SurpriseCache())
     assert comps[2] == 0.0
 

@@ -193,3 +193,17 @@ def test_context_factors_alone_never_carry_an_alarm_past_watch() -> None:
     assert btc.oi_change_pct["5m"] is not None and btc.oi_change_pct["5m"] < -5.0  # the context is there
     signals += run(engine, market.quiet(480, vol_mult=6.0))
     assert all(s.level <= 1 for s in signals)
+
+
+def test_every_signal_says_why_in_its_json_line_and_the_snapshot_keeps_it() -> None:
+    engine, _, before, during, _ = cascade_scenario(seed=7)
+    signals = before + during
+    assert signals
+    for sig in signals:
+        assert isinstance(sig.why.get("trigger"), str)
+        assert b'"why":{' in signal_encoder.encode(sig)
+    critical = [s for s in signals if s.level == 3]
+    # CRITICAL only with its price move; the WARNING before it names the gate that held it
+    assert critical and all(s.why.get("held_by") != "price_move" for s in critical)
+    btc = next(a for a in engine.snapshot().assets if a.asset == "BTC")
+    assert btc.why.get("trigger")

@@ -64,9 +64,11 @@ def test_sigkill_while_recording_leaves_a_capture_readable_to_its_last_flush(tmp
     reader = CaptureReader(cap)
     frames = list(reader)
     assert len(frames) > 1000
-    # the kill left no gzip trailer, maybe half a write: reported, not raised
-    assert reader.error is not None
-    assert any(why in reader.error for why in ("trailer", "truncated", "damaged")), reader.error
+    # each flush appends a whole gzip member: a kill between flushes leaves a clean file; one in
+    # the middle of a write leaves a cut member, reported (not raised) after the whole ones
+    if reader.error is not None:
+        assert any(why in reader.error for why in ("trailer", "truncated", "damaged")), reader.error
+    assert reader.bad_lines == 0
     ts = [f.ts for f in frames]
     assert ts == sorted(ts)
     (tmp_path / "r").mkdir()

@@ -18,9 +18,10 @@ import redis
 
 from tests.faults.cli_process import CliRun
 from tests.redis.server import RedisServer, redis_server_binary
+from tests.services import missing_service
 
 if redis_server_binary() is None:
-    pytest.skip("redis-server is not installed", allow_module_level=True)
+    missing_service("redis-server is not installed", module_level=True)
 
 QUEUE_SIZE = 10_000  # RedisConfig.queue_size default
 RSS_BOUND_MB = 400.0

@@ -15,12 +15,12 @@ from typing import Any
 
 import pytest
 
+from cascade_tui.backoff import Backoff
 from cascade_tui.feeds.base import FrameParser, Keepalive, SubscribeRequest, Subscription, VenueSpec
 from cascade_tui.feeds.connection import (
     BLOCKED,
     DONE,
     LIVE,
-    Backoff,
     Connection,
     OverlapFilter,
     describe_error,

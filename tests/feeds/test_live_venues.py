@@ -17,7 +17,7 @@ import pytest
 
 from cascade_tui.config import VenueConfig
 from cascade_tui.feeds import make_parser, spec, venue_ids
-from cascade_tui.feeds.base import SubscribeRequest, Subscription, VenueSpec
+from cascade_tui.feeds.base import SubscribeRequest, Subscription
 from cascade_tui.feeds.connection import LIVE, Connection
 from cascade_tui.feeds.metadata import VenueMetadata
 from cascade_tui.model import Event, Liquidation, OpenInterest, RawFrame, Trade
@@ -74,11 +74,6 @@ CASES: dict[str, VenueCase] = {
 }
 
 
-def venue_spec_or_skip(venue: str) -> VenueSpec:
-    try:
-        return spec(venue)
-    except (ImportError, AttributeError) as exc:  # the venue module has not landed
-        pytest.skip(f"{venue}: no SPEC ({exc})")
 
 
 class VenueRun:
@@ -88,7 +83,7 @@ class VenueRun:
         case = CASES[venue]
         self.case = case
         self.server = server
-        self.spec = fast_spec(venue_spec_or_skip(venue), **spec_overrides)
+        self.spec = fast_spec(spec(venue), **spec_overrides)
         self.subscriptions: list[Subscription] = self.spec.subscriptions(case.request)
         self.collector = Collector(make_parser(venue, case.metadata))
         self.connections = [
@@ -245,8 +240,6 @@ class Consumer:
 
 
 async def test_live_source_merges_venues_resets_parsers_in_order_and_disables_broken_ones() -> None:
-    venue_spec_or_skip("bybit")
-    venue_spec_or_skip("okx")
     async with ProtocolServer(BybitProtocol()) as bybit, ProtocolServer(OkxProtocol()) as okx:
         metadata = {"bybit": VenueMetadata("bybit", {"ICPUSDT": {"baseAsset": "ICP"}}, ["ICPUSDT"], source="cache")}
         async with offline_http() as http:
@@ -315,7 +308,6 @@ async def test_without_network_every_venue_backs_off_and_says_try_demo(caplog: p
 
 
 async def test_symbols_filter_and_fetched_metadata_shape_the_subscriptions(tmp_path: Path) -> None:
-    venue_spec_or_skip("bybit")
     body = {"result": {"list": [
         {"symbol": "BTCUSDT", "status": "Trading", "baseCoin": "BTC", "contractType": "LinearPerpetual"},
         {"symbol": "ETHUSDT", "status": "Trading", "baseCoin": "ETH", "contractType": "LinearPerpetual"},
@@ -354,7 +346,6 @@ def test_full_queue_drops_the_oldest_and_counts_per_venue() -> None:
 async def test_pipeline_runs_a_live_source_end_to_end() -> None:
     from cascade_tui.runtime.pipeline import Pipeline
 
-    venue_spec_or_skip("bybit")
     async with ProtocolServer(BybitProtocol()) as bybit, offline_http() as http:
         source = LiveSource(
             ["bybit"],
@@ -392,7 +383,6 @@ async def test_pipeline_runs_a_live_source_end_to_end() -> None:
 
 
 async def test_geo_blocked_venue_is_shown_blocked_and_asked_again_only_later(caplog: pytest.LogCaptureFixture) -> None:
-    venue_spec_or_skip("binance")
     caplog.set_level(logging.WARNING)
     async with ProtocolServer(BinanceProtocol()) as binance, offline_http() as http:
         binance.reject_status = 451
@@ -417,7 +407,6 @@ async def test_geo_blocked_venue_is_shown_blocked_and_asked_again_only_later(cap
 
 
 async def test_rest_polls_join_the_stream_and_follow_the_regime() -> None:
-    venue_spec_or_skip("htx")
     body = (  # the documented swap_open_interest shape (as in the HTX adapter's tests)
         '{"status":"ok","data":[{"volume":9000000,"amount":9000.0,"symbol":"BTC","value":810000000.0,'
         '"contract_code":"BTC-USDT","business_type":"swap","pair":"BTC-USDT","contract_type":"swap"}],'

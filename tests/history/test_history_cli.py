@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cascade_tui.backtest.cli import main_history
+from cascade_tui.history_cli import main_history
 from cascade_tui.sinks.history import HistorySink
 
 from .test_history_sqlite import T0, liq, signal

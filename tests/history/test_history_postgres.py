@@ -20,10 +20,18 @@ import pytest
 
 from cascade_tui.sinks.history import HistorySink
 from cascade_tui.sinks.history_db import read_history
+from tests.services import missing_service
 
 from .test_history_sqlite import T0, liq, signal
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+def _server_binaries() -> Path | None:
+    """The newest installed PostgreSQL server's bin folder (Debian: /usr/lib/postgresql/N/bin)."""
+    found = [p.parent for p in Path("/usr/lib/postgresql").glob("*/bin/initdb") if (p.parent / "pg_ctl").exists()]
+    return max(found, key=lambda b: int(b.parent.name) if b.parent.name.isdigit() else 0, default=None)
+
+
+PG_BIN = _server_binaries()
 
 
 def _free_port() -> int:
@@ -33,7 +41,8 @@ def _free_port() -> int:
 
 
 class PgCluster:
-    def __init__(self, base: Path, port: int, as_user: list[str]) -> None:
+    def __init__(self, bin_dir: Path, base: Path, port: int, as_user: list[str]) -> None:
+        self.bin = bin_dir
         self.base = base
         self.data = base / "data"
         self.port = port
@@ -45,7 +54,7 @@ class PgCluster:
 
     def init(self) -> None:
         self._run(
-            str(PG_BIN / "initdb"),
+            str(self.bin / "initdb"),
             "-D",
             str(self.data),
             "-A",
@@ -61,7 +70,7 @@ class PgCluster:
     def start(self) -> None:
         opts = f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 -c fsync=off"
         self._run(
-            str(PG_BIN / "pg_ctl"),
+            str(self.bin / "pg_ctl"),
             "-D",
             str(self.data),
             "-o",
@@ -73,27 +82,27 @@ class PgCluster:
         )
 
     def stop(self) -> None:
-        self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
 
 
 @pytest.fixture(scope="module")
 def pg() -> Iterator[PgCluster]:
-    if not (PG_BIN / "initdb").exists() or not (PG_BIN / "pg_ctl").exists():
-        pytest.skip(f"PostgreSQL 15 server binaries not found in {PG_BIN} (apt-get install postgresql)")
+    if PG_BIN is None:
+        missing_service("PostgreSQL server binaries not found in /usr/lib/postgresql/*/bin (apt-get install postgresql)")
     as_user: list[str] = []
     if os.geteuid() == 0:
         if shutil.which("runuser") is None:
-            pytest.skip("running as root without runuser: cannot start PostgreSQL as the postgres user")
+            missing_service("running as root without runuser: cannot start PostgreSQL as the postgres user")
         as_user = ["runuser", "-u", "postgres", "--"]
     base = Path(tempfile.mkdtemp(prefix="cascade-pg-"))
     base.chmod(0o777)  # the postgres user writes its cluster here
-    cluster = PgCluster(base, _free_port(), as_user)
+    cluster = PgCluster(PG_BIN, base, _free_port(), as_user)
     try:
         cluster.init()
         cluster.start()
     except subprocess.CalledProcessError as exc:
         shutil.rmtree(base, ignore_errors=True)
-        pytest.skip(f"could not start a PostgreSQL cluster: {exc.stderr.decode(errors='replace')[-300:]}")
+        missing_service(f"could not start a PostgreSQL cluster: {exc.stderr.decode(errors='replace')[-300:]}")
     try:
         yield cluster
     finally:
@@ -113,7 +122,7 @@ def _reset(url: str) -> None:
     import psycopg
 
     with psycopg.connect(url) as conn:
-        conn.execute("DROP TABLE IF EXISTS signals, liq_1s, regimes, open_interest, funding")
+        conn.execute("DROP TABLE IF EXISTS signals, liq_1s, regimes, open_interest, funding, cascade_schema")
 
 
 async def test_postgres_stores_and_reads_back(pg: PgCluster) -> None:

@@ -1,4 +1,4 @@
-"""Fixtures: a real redis-server per test (tests/redis/server.py), skipped when not installed."""
+"""Fixtures: a real redis-server per test (tests/redis/server.py); a missing one skips, or fails under CI."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from tests.redis.server import RedisServer, redis_server_binary
+from tests.services import missing_service
 
 if redis_server_binary() is None:
-    pytest.skip("redis-server is not installed", allow_module_level=True)
+    missing_service("redis-server is not installed", module_level=True)
 
 
 @pytest.fixture

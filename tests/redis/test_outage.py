@@ -102,7 +102,7 @@ async def test_hung_redis_never_stalls_the_pipeline(redis_server: Any) -> None:
 
 
 async def test_viewer_reconnects_after_a_restart(redis_server: Any) -> None:
-    from cascade_tui.sinks.redis_schema import RedisKeys, stream_entry
+    from cascade_tui.redis_schema import RedisKeys, stream_entry
     from cascade_tui.sources.redis import RedisSource
 
     events = market_events(seed=9, duration_s=20.0)

@@ -13,9 +13,9 @@ from cascade_tui.config import RedisConfig
 from cascade_tui.engine import Engine, EngineParams, Signal
 from cascade_tui.engine.params import Thresholds
 from cascade_tui.engine.types import signal_encoder
+from cascade_tui.redis_schema import RedisKeys, stream_entry
 from cascade_tui.runtime.pipeline import Pipeline
 from cascade_tui.sinks.redis import RedisSink
-from cascade_tui.sinks.redis_schema import RedisKeys, stream_entry
 from cascade_tui.sources.demo import DemoSource
 from cascade_tui.sources.redis import RedisSource
 from tests.redis.redis_market import START_TS, EventSource, ScriptedEngine, market_events
@@ -88,7 +88,7 @@ async def test_viewer_from_scripted_market_follows_params_and_survives_bad_entri
 
 
 async def test_viewer_follows_a_threshold_change_mid_run(redis_server: Any) -> None:
-    from cascade_tui.sinks.redis_schema import params_payload
+    from cascade_tui.redis_schema import params_payload
 
     client = redis_server.client()
     keys = RedisKeys()

@@ -19,14 +19,19 @@ from pathlib import Path
 import pytest
 
 from cascade_tui.engine.params import Thresholds
+from tests.services import missing_service
 
 CLI = Path(sys.executable).parent / "cascade-tui"
 TIMEOUT_S = 30.0
 
-pytestmark = [
-    pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed"),
-    pytest.mark.skipif(not CLI.exists(), reason=f"the cascade-tui entry point is not installed at {CLI}"),
-]
+
+
+@pytest.fixture(autouse=True)
+def _tmux_and_entry_point() -> None:
+    if shutil.which("tmux") is None:
+        missing_service("tmux is not installed")
+    # the entry point is part of this package's install, not an optional service
+    assert CLI.exists(), f"the cascade-tui entry point is not installed at {CLI} (run scripts/setup.sh)"
 
 
 class Terminal:

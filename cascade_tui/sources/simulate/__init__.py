@@ -7,11 +7,11 @@
 
 Modules: `config` (assets, classes, profiles), `market` (true Hawkes liquidations, price,
 vol, OI, funding), `episodes` (injected cascades and their labels), `observe` (venue
-throttles, batching, latency and frame encoders), `labels` (label format), `simulator`.
+throttles, batching, latency and frame encoders), `simulator`; the label format lives in `cascade_tui.labels`.
 """
 
+from cascade_tui.labels import Label, read_labels, write_labels
 from cascade_tui.sources.simulate.config import ASSET_NAMES, OBSERVED_VENUES, PROFILES
-from cascade_tui.sources.simulate.labels import Label, read_labels, write_labels
 from cascade_tui.sources.simulate.simulator import MarketSimulator
 
 __all__ = [

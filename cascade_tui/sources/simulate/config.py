@@ -129,6 +129,18 @@ MAX_EVENT_RATE: Final = 400.0
 
 
 @dataclass(frozen=True)
+class ScriptedEpisode:
+    """An episode placed on purpose (the demo's opening cascade), not drawn by the planner."""
+
+    at_s: float  # seconds after the market starts
+    cls: str  # a key of CLASSES
+    side: str = "long"  # "long" (longs liquidated) or "short"
+    exogenous: bool = True  # price shock first: the cascade is at full speed within seconds
+    assets: tuple[str, ...] = ("BTC",)  # the first one leads; more than one is market-wide
+    strength: float | None = None  # 0..1: where in its class's ranges it sits (None: drawn)
+
+
+@dataclass(frozen=True)
 class Profile:
     """What kind of market to simulate."""
 
@@ -147,7 +159,41 @@ class Profile:
     # BTC's σ_base is drawn from this range per seed (§5.6: 25–70 % to cover every regime band).
     # The demo's frequent cascades already lift vol, so its quiet level sits lower.
     sigma_base_range: tuple[float, float] = (0.25, 0.70)
+    scripted: tuple[ScriptedEpisode, ...] = ()
+    # --- bait for detectors (unlabelled; each injection is listed in `MarketSimulator.injected`)
+    # Whale prints: USD drawn log-uniformly from this range; scaled by the asset's print scale
+    # and spread over every simulated asset when `whale_scaled`, else BTC/ETH at face value.
+    whale_usd: tuple[float, float] = (20e6, 50e6)
+    whale_scaled: bool = False
+    # Short clusters of 4–15 same-side prints within a few seconds, small or medium sizes.
+    cluster_every_s: float = 0.0
+    # Background liquidations follow volatility: the immigrant rate is multiplied by
+    # (σ now / σ of the seed's base level) ** coupling, so a volatile hour is busier.
+    background_vol_coupling: float = 0.0
+    # --- print sizes
+    # Each asset draws its own size family: the lognormal body with a Pareto tail (§5.3), or a
+    # pure Pareto with tail index in PARETO_ALPHA (heavier than the body+tail mix).
+    size_families: bool = False
+    size_scales: dict[str, float] = field(default_factory=dict)  # asset -> print scale override
+    # Cascades liquidate larger positions than the background: a leg's marks are at least this
+    # multiple (drawn per leg) of the asset's ordinary prints.
+    episode_mark_mult: tuple[float, float] = (1.0, 1.0)
 
+
+# Print scales of the "bench" markets: BTC's prints are 100× ADA's (the external markets the
+# detector is judged on mix assets whose print sizes differ by two orders of magnitude).
+BENCH_SIZE_SCALES: Final[dict[str, float]] = {
+    "BTC": 1.0,
+    "ETH": 0.6,
+    "SOL": 0.3,
+    "XRP": 0.12,
+    "DOGE": 0.08,
+    "AVAX": 0.05,
+    "LINK": 0.03,
+    "SUI": 0.03,
+    "ADA": 0.01,
+    "LTC": 0.02,
+}
 
 PROFILES: Final[dict[str, Profile]] = {
     "demo": Profile(
@@ -158,6 +204,28 @@ PROFILES: Final[dict[str, Profile]] = {
         first_episode_within_s=90.0,
         episode_vol_scale=0.5,
         sigma_base_range=(0.25, 0.40),
+        # the demo opens with a BTC-led cascade so a newcomer sees WARNING and CRITICAL
+        # within minutes; the market draws its own episodes from then on
+        scripted=(ScriptedEpisode(20.0, "major", "long", True, ("BTC", "ETH", "SOL"), strength=0.9),),
+    ),
+    # The honest, hard market the signal-quality benchmark is scored on: majors and labelled
+    # minors among bait (lone whale prints, short clusters, volatile busy hours), heavy-tailed
+    # print sizes of two families, and print scales 100× apart.
+    "bench": Profile(
+        "bench",
+        {"minor": 1.2, "moderate": 0.6, "major": 0.12},
+        common_shocks_per_hour=0.5,
+        regime_dwell_s=2400.0,
+        vol_spike_every_s=5400.0,
+        whale_every_s=600.0,
+        first_episode_within_s=600.0,
+        whale_usd=(1e6, 20e6),
+        whale_scaled=True,
+        cluster_every_s=300.0,
+        background_vol_coupling=1.0,
+        size_families=True,
+        size_scales=BENCH_SIZE_SCALES,
+        episode_mark_mult=(2.0, 6.0),
     ),
     "realistic": Profile(
         "realistic",
@@ -180,3 +248,25 @@ TAIL_PROB: Final = 0.03
 TAIL_XM_USD: Final = 25_000.0
 TAIL_ALPHA: Final = 1.4
 SIZE_CAP_USD: Final = 50e6
+PARETO_ALPHA: Final = (1.2, 2.0)  # tail index of the pure-Pareto size family
+PARETO_FAMILY_SHARE: Final = 0.5  # share of assets drawing the pure-Pareto family
+CLUSTER_PRINTS: Final = (4, 15)
+CLUSTER_SPAN_S: Final = (0.5, 6.0)
+CLUSTER_MEDIUM_MULT: Final = (3.0, 10.0)  # medium clusters: marks this many times the asset's own
+BACKGROUND_BUSY_RANGE: Final = (0.5, 4.0)  # clip of the volatility-coupled background factor
+
+# Seed ranges of the held-apart market sets (never tune on test): the benchmark draws its
+# training markets from TRAIN, its validation markets from VALIDATION and scores TEST only.
+SEED_SETS: Final[dict[str, range]] = {
+    "train": range(1000, 2000),
+    "validation": range(2000, 3000),
+    "test": range(3000, 4000),
+}
+
+
+def seed_set(seed: int) -> str | None:
+    """Which held-apart set a seed belongs to (None: outside every set, e.g. the demo's 7)."""
+    for name, seeds in SEED_SETS.items():
+        if seed in seeds:
+            return name
+    return None

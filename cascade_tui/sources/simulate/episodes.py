@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from cascade_tui.labels import Label
 from cascade_tui.sources.simulate.config import (
     ASSETS,
     CLASSES,
@@ -21,13 +22,18 @@ from cascade_tui.sources.simulate.config import (
     VENUE_SHARES,
     EpisodeClass,
     Profile,
+    ScriptedEpisode,
 )
-from cascade_tui.sources.simulate.labels import Label
 
 LONG_SIDE = 1  # longs liquidated (forced sells, price falls)
 SHORT_SIDE = -1
 IMPACT_KAPPA = 0.01  # §5.6: 1 % price move per unit of Q / D_s
 END_USD_SHARE = 0.98  # a label ends when this share of its USD has been liquidated
+# Onset: the first moment the leg's true stream meets an observable rule, ONSET_PRINTS of its
+# liquidations within ONSET_WINDOW_S (detection-science §4.2: lag is measured from a fixed,
+# observable onset; the first print of a slow ramp is indistinguishable from the background).
+ONSET_PRINTS = 4
+ONSET_WINDOW_S = 2.0
 EXTREME_WAVE_TAU_S = (60.0, 120.0)  # decay of an extreme episode's bursts (other classes: 5–30 s)
 EXTREME_PLATEAU_SHARE = 0.4  # of an extreme leg's budget; its waves burn the rest
 MAX_FUNDING_BUMP = 0.0004  # per 8 h; crowded states sit at 0.03–0.05 % (§5.6)
@@ -35,6 +41,10 @@ MAX_FUNDING_BUMP = 0.0004  # per 8 h; crowded states sit at 0.03–0.05 % (§5.6
 
 def _uniform(rng: np.random.Generator, lo_hi: tuple[float, float]) -> float:
     return float(rng.uniform(lo_hi[0], lo_hi[1]))
+
+
+def _at(lo_hi: tuple[float, float], share: float) -> float:
+    return lo_hi[0] + (lo_hi[1] - lo_hi[0]) * share
 
 
 def _log_uniform(rng: np.random.Generator, lo_hi: tuple[float, float]) -> float:
@@ -80,6 +90,22 @@ class Leg:
     price_end: float = 0.0
     venue_usd: list[float] = field(default_factory=lambda: [0.0] * len(VENUE_SHARES))
     usd_by_second: dict[int, float] = field(default_factory=dict)
+    onset_ts: float = math.inf
+    recent_ts: list[float] = field(default_factory=list)  # the last few event times before onset
+
+    def note_onset(self, ts: np.ndarray) -> None:
+        """Find the onset among this chunk's (time-ordered) leg events, if not found yet."""
+        if self.onset_ts < math.inf or ts.size == 0:
+            return
+        k = ONSET_PRINTS - 1
+        times = np.concatenate([np.asarray(self.recent_ts[-k:]), ts])
+        if times.size > k:
+            met = np.flatnonzero(times[k:] - times[:-k] <= ONSET_WINDOW_S)
+            if met.size:
+                self.onset_ts = float(times[k + met[0]])
+                self.recent_ts = []
+                return
+        self.recent_ts = times[-k:].tolist()
 
     @property
     def end_estimate(self) -> float:
@@ -171,6 +197,14 @@ class EpisodePlanner:
         self.next_arrival: dict[str, float] = {}
         rates = np.array([ASSETS[i].rate for i in asset_idx])
         self.asset_weights = rates / rates.sum()
+        self.scale = {i: profile.size_scales.get(ASSETS[i].name, ASSETS[i].size_scale) for i in asset_idx}
+        names = {ASSETS[i].name: i for i in asset_idx}
+        # scripted episodes whose leading asset is simulated (the others are simply left out)
+        self.scripted: list[tuple[float, ScriptedEpisode, list[int]]] = []
+        for sc in profile.scripted:
+            picked = [names[a] for a in sc.assets if a in names]
+            if sc.assets and sc.assets[0] in names:
+                self.scripted.append((start_ts + sc.at_s, sc, picked))
         for name, per_hour in sorted(profile.episodes_per_hour.items()):
             if per_hour > 0:
                 self.next_arrival[name] = start_ts + float(rng.exponential(3600.0 / per_hour))
@@ -190,15 +224,34 @@ class EpisodePlanner:
                 t += float(self.rng.exponential(3600.0 / per_hour))
             self.next_arrival[name] = t
         self.horizon = until
+        planned = [self._plan_scripted(t, sc, assets) for t, sc, assets in self.scripted if t < until]
+        self.scripted = [item for item in self.scripted if item[0] >= until]
         arrivals.sort()
-        return [self._plan(t, CLASSES[name]) for t, name in arrivals]
+        return planned + [self._plan(t, CLASSES[name]) for t, name in arrivals]
 
-    def _plan(self, t: float, cls: EpisodeClass) -> Episode:
+    def _plan_scripted(self, t: float, sc: ScriptedEpisode, assets: list[int]) -> Episode:
+        side = LONG_SIDE if sc.side == "long" else SHORT_SIDE
+        return self._plan(t, CLASSES[sc.cls], side, sc.exogenous, assets, sc.strength)
+
+    def _plan(
+        self,
+        t: float,
+        cls: EpisodeClass,
+        side: int | None = None,
+        exogenous: bool | None = None,
+        assets: list[int] | None = None,
+        strength: float | None = None,
+    ) -> Episode:
+        """One episode of a class; a scripted one fixes its side, kind and assets."""
         rng = self.rng
-        side = LONG_SIDE if rng.random() < 0.62 else SHORT_SIDE
-        exogenous = bool(rng.random() < 0.5)
+        drawn_side = LONG_SIDE if rng.random() < 0.62 else SHORT_SIDE
+        drawn_exogenous = bool(rng.random() < 0.5)
+        side = drawn_side if side is None else side
+        exogenous = drawn_exogenous if exogenous is None else exogenous
         btc = 0 if 0 in self.asset_idx else None
-        if cls.spread and btc is not None:
+        if assets:
+            pass
+        elif cls.spread and btc is not None:
             others = [i for i in self.asset_idx if i != 0]
             n_alts = len(others) if cls.name == "extreme" else min(len(others), int(rng.integers(3, 7)))
             alts = sorted(int(i) for i in rng.choice(others, size=n_alts, replace=False)) if n_alts else []
@@ -210,7 +263,13 @@ class EpisodePlanner:
         peak = _log_uniform(rng, cls.peak_rate)
         budget = _log_uniform(rng, cls.usd)
         move = _uniform(rng, cls.price_move)
-        budget_scale = sum(ASSETS[a].size_scale for a in assets) if cls.name == "extreme" else 1.0
+        if strength is not None:
+            # a scripted episode sits at a fixed point of its class's ranges, not a random one
+            duration = _at(cls.duration_s, 1.0 - strength)
+            peak = math.exp(_at((math.log(cls.peak_rate[0]), math.log(cls.peak_rate[1])), strength))
+            budget = math.exp(_at((math.log(cls.usd[0]), math.log(cls.usd[1])), strength))
+            move = _at(cls.price_move, strength)
+        budget_scale = sum(self.scale[a] for a in assets) if cls.name == "extreme" else 1.0
         legs: list[Leg] = []
         for k, a in enumerate(assets):
             spec = ASSETS[a]
@@ -219,15 +278,18 @@ class EpisodePlanner:
             leg_move = min(0.8, move * (beta if len(assets) > 1 else spec.vol_mult))
             # The class's USD is BTC's share, except for "extreme", whose USD is market-wide.
             leg_budget = (
-                budget * spec.size_scale * (1.0 if a == 0 else _uniform(rng, (0.6, 1.4))) / budget_scale
+                budget * self.scale[a] * (1.0 if a == 0 else _uniform(rng, (0.6, 1.4))) / budget_scale
             )
             leg_peak = min(MAX_EVENT_RATE, max(1.0, peak * math.sqrt(spec.rate / ASSETS[0].rate)))
             leg_duration = duration * (1.0 if k == 0 else _uniform(rng, (0.6, 1.0)))
             ramp = leg_duration * _uniform(rng, (0.05, 0.12) if exogenous else (0.15, 0.30))
             expected_events = leg_peak * leg_duration * 1.2
             mark_mult = min(
-                50.0, max(1.0, leg_budget / (expected_events * self.mean_mark_usd * spec.size_scale))
+                50.0, max(1.0, leg_budget / (expected_events * self.mean_mark_usd * self.scale[a]))
             )
+            if self.profile.episode_mark_mult != (1.0, 1.0):
+                # cascades liquidate larger positions than the background's
+                mark_mult = max(mark_mult, _uniform(rng, self.profile.episode_mark_mult))
             waves: tuple[float, ...] = ()
             plateau_share = 1.0  # of the budget, paid out between bursts
             if cls.name == "extreme":
@@ -244,7 +306,7 @@ class EpisodePlanner:
                 leg_peak,
                 plateau_share
                 * leg_budget
-                / (leg_duration * 1.2 * self.mean_mark_usd * spec.size_scale * mark_mult),
+                / (leg_duration * 1.2 * self.mean_mark_usd * self.scale[a] * mark_mult),
             )
             w = _log_uniform(rng, cls.depth_withdrawal)
             shock_share = 0.4 if exogenous else 0.1
@@ -326,6 +388,11 @@ def _end_ts(by_second: dict[int, float], last_ts: float) -> float:
     return last_ts
 
 
+def _onset(leg: Leg) -> float:
+    """The leg's onset, or its first event when its stream never met the onset rule."""
+    return leg.onset_ts if leg.onset_ts < math.inf else leg.first_ts
+
+
 def labels_for(episode: Episode, venue_names: tuple[str, ...]) -> list[Label]:
     """Labels of a finished episode: one per leg with events, plus "*" for a cross-symbol one."""
     out: list[Label] = []
@@ -337,6 +404,7 @@ def labels_for(episode: Episode, venue_names: tuple[str, ...]) -> list[Label]:
             Label(
                 start=round(leg.first_ts, 3),
                 end=round(_end_ts(leg.usd_by_second, leg.last_ts), 3),
+                onset=round(_onset(leg), 3),
                 asset=ASSETS[leg.asset].name,
                 direction=direction,
                 usd=round(leg.usd, 2),
@@ -362,6 +430,7 @@ def labels_for(episode: Episode, venue_names: tuple[str, ...]) -> list[Label]:
         out.append(
             Label(
                 start=round(min(leg.first_ts for leg in legs), 3),
+                onset=round(min(_onset(leg) for leg in legs), 3),
                 end=round(_end_ts(by_second, max(leg.last_ts for leg in legs)), 3),
                 asset="*",
                 direction=direction,

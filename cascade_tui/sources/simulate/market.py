@@ -15,13 +15,20 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from cascade_tui.labels import Label
 from cascade_tui.sources.simulate.config import (
     ASSETS,
+    BACKGROUND_BUSY_RANGE,
     CHUNK_S,
+    CLUSTER_MEDIUM_MULT,
+    CLUSTER_PRINTS,
+    CLUSTER_SPAN_S,
     KERNEL_TIMES_S,
     KERNEL_WEIGHTS,
     MARK_EXCITATION_EXP,
     MAX_EVENT_RATE,
+    PARETO_ALPHA,
+    PARETO_FAMILY_SHARE,
     SIZE_CAP_USD,
     SIZE_MEDIAN_USD,
     SIZE_SIGMA_LN,
@@ -34,7 +41,6 @@ from cascade_tui.sources.simulate.config import (
     Profile,
 )
 from cascade_tui.sources.simulate.episodes import IMPACT_KAPPA, Episode, EpisodePlanner, Leg, funding_bump
-from cascade_tui.sources.simulate.labels import Label
 
 FEEDBACK_GAMMA = 0.5  # §5.6 price -> liquidation feedback in background
 FEEDBACK_WINDOW_STEPS = round(10.0 / STEP_S)
@@ -62,7 +68,7 @@ LEG_EVENT_SIDE_SHARE = 0.87  # within a cascade 85–90 % of events are on one s
 # ~10 min instead of 40–60. The self-excited part of a live leg's rate is held at this share of
 # its sustained (plateau) rate, about what the fast kernel alone gives (0.6·n_c); bursts come on top.
 LEG_SELF_EXCITED_CAP = 0.7
-WHALE_USD = (20e6, 50e6)
+OBSERVED_VENUE_WEIGHTS = (0.45, 0.35, 0.20)  # binance, bybit, okx: where planted prints show
 VOL_SPIKE_S = 600.0
 VOL_SPIKE_LOG = math.log(5.0)
 
@@ -100,7 +106,20 @@ class Chunk:
     legs: list[Leg] = field(default_factory=list)
 
 
-Whale = tuple[float, int, bool, float, int]  # ts, local asset, long liquidated, usd, venue index
+@dataclass(frozen=True)
+class PlantedPrint:
+    """One liquidation placed on purpose as bait (a whale print, or a print of a short cluster).
+
+    `g` is its Hawkes excitation; `note` is the injected record to publish when it is drawn
+    (a whale's own, or its cluster's on the cluster's first print)."""
+
+    ts: float
+    asset: int  # local asset index
+    long: bool  # a long was liquidated
+    usd: float
+    venue: int  # index into VENUE_SHARES (an observed venue)
+    g: float
+    note: Label | None = None
 
 
 @dataclass
@@ -118,7 +137,7 @@ class Schedule:
     starts: dict[int, list[Leg]]  # step -> legs starting in it
     fund_bump: np.ndarray  # (n, A) funding crowding / drop around episodes
     spike: np.ndarray  # (n,) log-vol added by "volspike" injections
-    whales: dict[int, list[Whale]]  # step -> whale prints
+    whales: dict[int, list[PlantedPrint]]  # step -> planted prints (whales, clusters)
 
 
 class LegArrays:
@@ -155,7 +174,7 @@ class StepEvents:
     leg: np.ndarray  # index into the chunk's legs, -1 for background
 
     def append(self, asset: int, is_long: bool, usd: float, g: float, venue: int, frac: float) -> None:
-        """Add one background event (a whale print)."""
+        """Add one background event (a planted print)."""
         self.bins = np.append(self.bins, asset)
         self.asset = np.append(self.asset, asset)
         self.is_long = np.append(self.is_long, is_long)
@@ -168,12 +187,20 @@ class StepEvents:
 
 
 class MarkPool:
-    """Pre-drawn standardised marks and uniforms, consumed in order (fast and deterministic)."""
+    """Pre-drawn standardised marks and uniforms, consumed in order (fast and deterministic).
 
-    def __init__(self, rng: np.random.Generator, median: float, sigma: float) -> None:
+    Columns: mark (body+tail family), excitation g, and uniforms for the side, venue, time in
+    the step and price slippage; with `family_uniform`, one more uniform that draws the marks
+    of pure-Pareto assets (only markets with several size families draw it, so the others'
+    streams stay as they were)."""
+
+    def __init__(
+        self, rng: np.random.Generator, median: float, sigma: float, family_uniform: bool = False
+    ) -> None:
         self.rng = rng
         self.median = median
         self.sigma = sigma
+        self.uniforms = 5 if family_uniform else 4
         body_mean = median * math.exp(sigma * sigma / 2)
         tail_mean = TAIL_ALPHA * TAIL_XM_USD / (TAIL_ALPHA - 1.0)
         self.mean = (1 - TAIL_PROB) * body_mean + TAIL_PROB * tail_mean
@@ -182,7 +209,7 @@ class MarkPool:
         tail_g = TAIL_ALPHA * TAIL_XM_USD**e / (TAIL_ALPHA - e)
         self.g_norm = ((1 - TAIL_PROB) * body_g + TAIL_PROB * tail_g) / self.mean**e
         self.pos = 0
-        self.data = np.empty((0, 6))
+        self.data = np.empty((0, 2 + self.uniforms))
         self._refill(POOL_SIZE)
 
     def _refill(self, need: int) -> None:
@@ -192,7 +219,7 @@ class MarkPool:
         tail = TAIL_XM_USD * (1.0 - rng.random(n)) ** (-1.0 / TAIL_ALPHA)
         marks = np.minimum(np.where(rng.random(n) < TAIL_PROB, tail, body), SIZE_CAP_USD)
         g = (marks / self.mean) ** MARK_EXCITATION_EXP / self.g_norm
-        uniforms = rng.random((n, 4))  # side, venue, time within step, price slippage
+        uniforms = rng.random((n, self.uniforms))  # side, venue, time within step, slippage[, family]
         fresh = np.column_stack([marks, g, uniforms])
         self.data = np.concatenate([self.data[self.pos :], fresh])
         self.pos = 0
@@ -227,9 +254,21 @@ class Market:
         drawn = float(rng.uniform(*profile.sigma_base_range))  # BTC annualised, per seed (§5.6)
         self.sigma_base = drawn if sigma_base is None else float(sigma_base)
         self.n0 = float(rng.uniform(0.35, 0.65))
-        self.pool = MarkPool(rng, float(rng.uniform(*SIZE_MEDIAN_USD)), float(rng.uniform(*SIZE_SIGMA_LN)))
+        self.pool = MarkPool(
+            rng,
+            float(rng.uniform(*SIZE_MEDIAN_USD)),
+            float(rng.uniform(*SIZE_SIGMA_LN)),
+            family_uniform=profile.size_families,
+        )
         self.rate = np.array([s.rate for s in self.specs])
-        self.scale = np.array([s.size_scale for s in self.specs])
+        self.scale = np.array([profile.size_scales.get(s.name, s.size_scale) for s in self.specs])
+        # size family per asset: pure Pareto (tail index alpha) or the body+tail mix (alpha 0)
+        self.pareto_alpha = np.zeros(a)
+        if profile.size_families:
+            pareto = rng.random(a) < PARETO_FAMILY_SHARE
+            alphas = rng.uniform(*PARETO_ALPHA, a)
+            self.pareto_alpha = np.where(pareto, alphas, 0.0)
+        self.size_family = ["pareto" if x > 0 else "lognormal" for x in self.pareto_alpha]
         self.vol_mult = np.array([s.vol_mult for s in self.specs])
         self.corr = np.array([s.corr for s in self.specs])
         self.depth = np.array([s.depth_usd for s in self.specs])
@@ -250,11 +289,17 @@ class Market:
         self.local = {g: k for k, g in enumerate(asset_idx)}
         self.planner = EpisodePlanner(rng, profile, start_ts, asset_idx, self.pool.mean, self.n0)
         self.episodes: list[Episode] = []
-        self.injected: list[Label] = []  # whale prints and vol spikes (not cascades, not labels)
+        self.injected: list[Label] = []  # bait: whales, clusters, vol spikes (not cascades, not labels)
         self.vol_spikes: list[float] = []
-        self.whales: list[tuple[float, int, bool, float, int]] = []  # ts, asset, long, usd, venue
+        self.whales: list[PlantedPrint] = []  # planted prints not yet drawn
         self._next_spike = start_ts + 900.0
         self._next_whale = start_ts + float(rng.uniform(120.0, 600.0))
+        self._next_cluster = (
+            start_ts + float(rng.uniform(60.0, profile.cluster_every_s))
+            if profile.cluster_every_s > 0
+            else 0.0
+        )
+        self._asset_weights = self.rate / self.rate.sum()
 
     def _cross_matrix(self) -> np.ndarray:
         """Background cross-excitation N[a, b] (§5.4), scaled by sqrt(λ̄_b/λ̄_a) so a BTC burst
@@ -282,10 +327,11 @@ class Market:
         return c
 
     def _plan_injections(self, until: float) -> None:
-        """Extend the vol-spike and whale schedules up to `until`, forgetting past ones."""
+        """Extend the vol-spike, whale and cluster schedules up to `until`, forgetting past ones."""
         prof = self.profile
+        rng = self.rng
         self.vol_spikes = [t for t in self.vol_spikes if t + VOL_SPIKE_S > self.t]
-        self.whales = [w for w in self.whales if w[0] >= self.t]
+        self.whales = [w for w in self.whales if w.ts >= self.t]
         if prof.vol_spike_every_s > 0:
             while self._next_spike < until:
                 self.vol_spikes.append(self._next_spike)
@@ -294,13 +340,59 @@ class Market:
             btc = self.local.get(0, 0)
             eth = self.local.get(1, btc)
             while self._next_whale < until:
-                asset = btc if self.rng.random() < 0.7 else eth
-                venue = int(self.rng.choice(3, p=[0.45, 0.35, 0.20]))  # an observed venue
-                long = bool(self.rng.random() < 0.6)
-                self.whales.append(
-                    (round(self._next_whale, 3), asset, long, float(self.rng.uniform(*WHALE_USD)), venue)
-                )
-                self._next_whale += prof.whale_every_s * float(self.rng.uniform(0.7, 1.3))
+                ts = round(self._next_whale, 3)
+                if prof.whale_scaled:
+                    # any asset, sized against its own prints: a lone huge print, nothing around it
+                    asset = int(rng.choice(self.n_assets, p=self._asset_weights))
+                    venue = int(rng.choice(3, p=OBSERVED_VENUE_WEIGHTS))
+                    long = bool(rng.random() < 0.5)
+                    lo, hi = prof.whale_usd
+                    usd = float(np.exp(rng.uniform(math.log(lo), math.log(hi)))) * float(self.scale[asset])
+                    g = 1.0
+                else:
+                    asset = btc if rng.random() < 0.7 else eth
+                    venue = int(rng.choice(3, p=OBSERVED_VENUE_WEIGHTS))
+                    long = bool(rng.random() < 0.6)
+                    usd = float(rng.uniform(*prof.whale_usd))
+                    g = (usd / self.scale[asset] / self.pool.mean) ** MARK_EXCITATION_EXP
+                side = "long" if long else "short"
+                note = Label(ts, ts, self.specs[asset].name, side, round(usd, 2), "minor", "whale", count=1)
+                self.whales.append(PlantedPrint(ts, asset, long, usd, venue, g, note))
+                self._next_whale += prof.whale_every_s * float(rng.uniform(0.7, 1.3))
+        if prof.cluster_every_s > 0:
+            while self._next_cluster < until:
+                self.whales.extend(self._plant_cluster(self._next_cluster))
+                self._next_cluster += prof.cluster_every_s * float(rng.uniform(0.5, 1.5))
+
+    def _plant_cluster(self, t: float) -> list[PlantedPrint]:
+        """A short unlabelled cluster: 4–15 same-side prints of one asset within a few seconds,
+        small (the asset's ordinary body) or medium (several times it), never tail-sized."""
+        rng = self.rng
+        asset = int(rng.choice(self.n_assets, p=self._asset_weights))
+        long = bool(rng.random() < 0.5)
+        n = int(rng.integers(CLUSTER_PRINTS[0], CLUSTER_PRINTS[1] + 1))
+        span = float(rng.uniform(*CLUSTER_SPAN_S))
+        medium = bool(rng.random() < 0.5)
+        mult = float(rng.uniform(*CLUSTER_MEDIUM_MULT)) if medium else 1.0
+        times = np.sort(np.round(t + span * rng.random(n), 3))
+        z = np.clip(rng.standard_normal(n), -2.0, 1.3)  # the body up to ~its p90: no tail prints
+        usd = self.pool.median * np.exp(self.pool.sigma * z) * mult * float(self.scale[asset])
+        venues = rng.choice(3, size=n, p=OBSERVED_VENUE_WEIGHTS)
+        side = "long" if long else "short"
+        note = Label(
+            float(times[0]),
+            float(times[-1]),
+            self.specs[asset].name,
+            side,
+            round(float(usd.sum()), 2),
+            "minor",
+            "cluster-medium" if medium else "cluster-small",
+            count=n,
+        )
+        return [
+            PlantedPrint(float(ts), asset, long, float(u), int(v), 1.0, note if i == 0 else None)
+            for i, (ts, u, v) in enumerate(zip(times.tolist(), usd.tolist(), venues.tolist(), strict=True))
+        ]
 
     # ------------------------------------------------------------------ chunk preparation
 
@@ -365,10 +457,10 @@ class Market:
                 spike += np.where((tau_mid >= ts) & (tau_mid < ts + VOL_SPIKE_S), VOL_SPIKE_LOG, 0.0)
                 if ts >= t0:
                     self.injected.append(Label(ts, ts + VOL_SPIKE_S, "*", "none", 0.0, "minor", "volspike"))
-        whales: dict[int, list[Whale]] = {}
+        whales: dict[int, list[PlantedPrint]] = {}
         for w in self.whales:
-            if t0 <= w[0] < t0 + CHUNK_S:
-                whales.setdefault(int((w[0] - t0) / dt), []).append(w)
+            if t0 <= w.ts < t0 + CHUNK_S:
+                whales.setdefault(min(n - 1, int((w.ts - t0) / dt)), []).append(w)
         return Schedule(
             step_end,
             seasonal,
@@ -463,7 +555,15 @@ class Market:
             alive = on.fuel > 0.0
             # a leg out of fuel or past its duration hands its events' ordinary aftershocks over
             handover = np.where(alive, sch.n_handover[k], self.n0) * k_ep
-            lam_bg = sch.mu_bg[k] + fb_long + fb_short + self.n0 * k_bg + k_bg @ self.cross + handover
+            mu_bg = sch.mu_bg[k]
+            if self.profile.background_vol_coupling > 0:
+                # a volatile hour is a busier one: background immigrants follow σ (not the
+                # episodes' own vol jumps, which are the cascades' doing)
+                busy = (
+                    REGIME_MULTS[self.regime] * math.exp(h - LOGVOL_VARIANCE_SHIFT + sch.spike[k])
+                ) ** self.profile.background_vol_coupling
+                mu_bg = mu_bg * min(max(busy, BACKGROUND_BUSY_RANGE[0]), BACKGROUND_BUSY_RANGE[1])
+            lam_bg = mu_bg + fb_long + fb_short + self.n0 * k_bg + k_bg @ self.cross + handover
             # bursts (in mu_ep) come on top of the capped self-excitation, so waves reach the peak
             lam_ep = np.where(alive, sch.mu_ep[k] + np.minimum(sch.n_ep[k] * k_ep, on.rate_cap), 0.0)
             counts = rng.poisson(np.minimum(np.concatenate([lam_bg, lam_ep]), MAX_EVENT_RATE) * dt)
@@ -474,7 +574,7 @@ class Market:
             funding_now = FUNDING_MEAN + self.funding_dev + sch.fund_bump[k]
             if whales or np.count_nonzero(counts):
                 p_bg = 0.5 + 0.1 * np.tanh((funding_now - FUNDING_MEAN) / 0.0002)
-                tilt = (fb_long - fb_short) / (fb_long + fb_short + sch.mu_bg[k] + 1e-12)
+                tilt = (fb_long - fb_short) / (fb_long + fb_short + mu_bg + 1e-12)
                 p_bg = np.clip(p_bg + 0.4 * tilt, 0.05, 0.95)
                 ev = self._draw_events(k, counts, p_bg, on, whales or [], sch.step_end[k] - dt)
                 g_sum = np.bincount(ev.bins, ev.g, 2 * a_n)
@@ -522,17 +622,27 @@ class Market:
         counts: np.ndarray,
         p_bg: np.ndarray,
         on: LegArrays,
-        whales: list[Whale],
+        whales: list[PlantedPrint],
         step_start: float,
     ) -> StepEvents:
         """Marks, sides, venues and times of the step's events (background first, then legs'),
-        plus any whale prints scheduled in the step."""
+        plus any planted prints (whales, clusters) scheduled in the step."""
         a_n = self.n_assets
         draw = self.pool.take(int(counts.sum()))
         bins = np.repeat(np.arange(2 * a_n), counts)  # asset, or n_assets + asset for leg events
         asset = bins % a_n
         is_ep = bins >= a_n
-        usd = draw[:, 0] * self.scale[asset] * np.where(is_ep, on.mark_mult[asset], 1.0)
+        marks = draw[:, 0]
+        if self.profile.size_families:
+            alpha = self.pareto_alpha[asset]
+            pareto = alpha > 0
+            if pareto.any():
+                # pure Pareto with the same median as the body: x_m = median / 2^(1/alpha)
+                a_safe = np.where(pareto, alpha, 1.0)
+                x_m = self.pool.median * 2.0 ** (-1.0 / a_safe)
+                tail = x_m * (1.0 - draw[:, 6]) ** (-1.0 / a_safe)
+                marks = np.where(pareto, np.minimum(tail, SIZE_CAP_USD), marks)
+        usd = marks * self.scale[asset] * np.where(is_ep, on.mark_mult[asset], 1.0)
         # late children of a finished leg (no leg on the asset any more) take background sides
         p_ep = np.where(
             on.side > 0, LEG_EVENT_SIDE_SHARE, np.where(on.side < 0, 1.0 - LEG_EVENT_SIDE_SHARE, p_bg)
@@ -552,17 +662,17 @@ class Market:
             slip=draw[:, 5],
             leg=np.where(is_ep, on.index[asset], -1),
         )
-        for w_ts, w_asset, w_long, w_usd, w_venue in whales:
+        for w in whales:
             ev.append(
-                asset=w_asset,
-                is_long=w_long,
-                usd=w_usd,
-                g=(w_usd / self.scale[w_asset] / self.pool.mean) ** MARK_EXCITATION_EXP,
-                venue=w_venue,
-                frac=(w_ts - step_start) / STEP_S,
+                asset=w.asset,
+                is_long=w.long,
+                usd=w.usd,
+                g=w.g,
+                venue=w.venue,
+                frac=min(max((w.ts - step_start) / STEP_S, 0.0), 0.999),
             )
-            side = "long" if w_long else "short"
-            self.injected.append(Label(w_ts, w_ts, self.specs[w_asset].name, side, w_usd, "minor", "whale"))
+            if w.note is not None:
+                self.injected.append(w.note)
         return ev
 
     # ------------------------------------------------------------------ after the step loop
@@ -627,6 +737,7 @@ class Market:
                 continue
             ts = chunk.ev_ts[mask]
             usd = chunk.ev_usd[mask]
+            leg.note_onset(ts)
             leg.first_ts = min(leg.first_ts, float(ts[0]))
             leg.last_ts = max(leg.last_ts, float(ts[-1]))
             leg.usd += float(usd.sum())

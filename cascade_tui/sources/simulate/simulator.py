@@ -13,10 +13,10 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
+from cascade_tui.labels import Label
 from cascade_tui.model import RawFrame
 from cascade_tui.sources.simulate.config import ASSET_NAMES, OBSERVED_VENUES, PROFILES, VENUE_SHARES
 from cascade_tui.sources.simulate.episodes import labels_for
-from cascade_tui.sources.simulate.labels import Label
 from cascade_tui.sources.simulate.market import Chunk, Market
 from cascade_tui.sources.simulate.observe import Observer
 

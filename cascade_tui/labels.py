@@ -1,11 +1,15 @@
 """Ground-truth cascade labels (DESIGN.md §5.1): JSON lines, one episode per line.
 
+A small shared module: the simulator writes labels, the backtest reads them, and neither
+imports the other for it.
+
     {"start": epoch s, "end": epoch s, "asset": "BTC", "direction": "long", "usd": 1.2e8,
-     "severity": "major" | "minor", "class": "moderate", ...extras}
+     "severity": "major" | "minor", "class": "moderate", "onset": epoch s, ...extras}
 
 `severity` is the contract's two-valued field (major = moderate class and above); `class`
 keeps the four-class name. Extras describe the episode for analysis and are optional when
 reading (labels written by hand or by other tools have only the contract fields).
+`onset` (optional) is when the cascade became observable; lags are measured from it.
 """
 
 from __future__ import annotations
@@ -32,6 +36,14 @@ class Label(msgspec.Struct, omit_defaults=True):
     exogenous: bool = False  # price shock first (True) or slow build-up of branching (False)
     venues: list[str] = msgspec.field(default_factory=list)  # venues that carried its events
     venue_usd: dict[str, float] = msgspec.field(default_factory=dict)  # true USD per venue
+    # When the cascade became observable in the true stream (the simulator: 4 of its
+    # liquidations within 2 s); detection lag is measured from here. 0 = not given: use start.
+    onset: float = 0.0
+
+    @property
+    def onset_ts(self) -> float:
+        """Where detection lag is measured from: the onset when given, else the start."""
+        return self.onset if self.onset > 0 else self.start
 
 
 _encoder = msgspec.json.Encoder()

@@ -10,7 +10,7 @@ from typing import Any
 
 from rich.table import Table
 
-from cascade_tui.backtest.cli_common import (
+from cascade_tui.cli_support import (
     BadArguments,
     config_from,
     fail,

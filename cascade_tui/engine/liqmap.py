@@ -1,0 +1,585 @@
+"""Estimated liquidation map: where leveraged positions opened since we started watching
+would be force-closed. Pure, no I/O; the clock is the receive time of the events fed in.
+
+What is estimated, from what (issue 17):
+- Each open-interest INCREASE on a (venue, instrument) becomes new positions opened at the
+  price where it happened (the VWAP of the asset's trades over the interval, else the last
+  price). It is split long/short by the taker flow over the same interval (the share of
+  taker-buy USD among the asset's trades; 50/50 when no trade was seen), then spread over a
+  leverage mix. A position of leverage L at a venue with maintenance margin mmr is liquidated
+  at  long: entry × (1 − 1/L + mmr),  short: entry × (1 + 1/L − mmr).
+- An OI DECREASE removes positions pro rata across that venue's bands, after subtracting the
+  quantity the venue reported liquidated in the same interval (that is already gone from the
+  map, by the band crossing below). Pro rata, because voluntary closes are not chosen by
+  distance to liquidation: in the mechanistic market (and, as far as anyone can observe, in
+  real ones) every open position has the same chance of being closed by its owner; the
+  positions nearest liquidation leave by the crossing rule instead.
+- Price (mark or trade) CROSSING a band removes it: those positions are liquidated now. The
+  liquidations actually seen near a crossed (or live) band are matched against it; the
+  shares are the calibration figures (`coverage`: share of seen liquidation USD that fell
+  where the map had positions; `seen_per_est`: seen USD per estimated USD crossed — a lower
+  bound on throttled feeds).
+- The OI present before the first observation is not placed (where it was opened is not
+  known): the map covers positions opened since the program started watching.
+
+Memory is bounded: bands are 0.1 % wide on a fixed log-price grid (band k covers
+[g^k, g^(k+1)), g = 1 + band_fraction), and only bands within ±15 % of the current price
+are kept; bands leaving the window as price moves are dropped (counted in `dropped_usd`).
+
+`near_cluster(asset)` is the pre-cascade context the engine consults for WATCH: USD within
+`near_pct` of price on one side, large against the asset's usual (observed) liquidation flow.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Final
+
+import msgspec
+
+from cascade_tui.model import LONG, Liquidation, Mark, OpenInterest, Trade
+
+WITHIN_PCTS: Final[tuple[float, ...]] = (0.5, 1.0, 2.0, 5.0)
+USUAL_FLOW_HALFLIFE_S: Final = 6 * 3600.0
+_LN2: Final = math.log(2.0)
+
+
+class LiqMapParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Estimator settings. The leverage mix is (leverage, share of new notional) pairs.
+
+    Default mix: retail-heavy perpetual books as the venues' own leverage statistics and the
+    public heatmap tools assume them — most notional at 5–25×, a tail at 50–100×."""
+
+    leverage_mix: tuple[tuple[float, float], ...] = (
+        (3.0, 0.08),
+        (5.0, 0.14),
+        (10.0, 0.28),
+        (20.0, 0.22),
+        (25.0, 0.12),
+        (50.0, 0.10),
+        (100.0, 0.06),
+    )
+    # maintenance margin rate of the first (smallest) risk tier, per venue
+    mmr: dict[str, float] = msgspec.field(
+        default_factory=lambda: {
+            "binance": 0.004,
+            "bybit": 0.005,
+            "okx": 0.004,
+            "bitmex": 0.0035,
+            "deribit": 0.005,
+            "gate": 0.005,
+            "bitget": 0.004,
+            "htx": 0.005,
+            "kraken": 0.005,
+            "dydx": 0.03,
+            "hyperliquid": 0.0125,
+        }
+    )
+    default_mmr: float = 0.005
+    band_fraction: float = 0.001  # 0.1 % bands
+    span_fraction: float = 0.15  # keep bands within ±15 % of price
+    dense_band_usd_mult: float = 0.25  # a band is dense at this × usual hourly liquidated USD
+    near_pct: float = 1.0  # near_cluster looks this far from price (%)
+    near_cluster_mult: float = 4.0  # ... for USD >= this × usual hourly liquidated USD
+    near_cluster_floor_usd: float = 1.0e6  # ... and at least this much USD
+    min_history_s: float = 1800.0  # usual flow is not trusted before this much clock
+    match_bands: int = 3  # a seen liquidation matches a band within ±3 bands (0.3 %)
+    match_window_s: float = 120.0  # ... crossed at most this long before
+
+
+def validate_liqmap(p: LiqMapParams) -> LiqMapParams:
+    """Raise ValueError naming the first bad key; return p unchanged when valid."""
+    if not p.leverage_mix:
+        raise ValueError("liqmap.leverage_mix: needs at least one (leverage, share)")
+    for lev, share in p.leverage_mix:
+        if not (1.0 <= lev <= 200.0 and share > 0.0):
+            raise ValueError("liqmap.leverage_mix: leverage within [1, 200], share > 0")
+    for venue, m in {**p.mmr, "default": p.default_mmr}.items():
+        if not (0.0 <= m < 0.5):
+            raise ValueError(f"liqmap.mmr.{venue}: must be within [0, 0.5)")
+    if not (0.0001 <= p.band_fraction <= 0.01):
+        raise ValueError("liqmap.band_fraction: must be within [0.0001, 0.01]")
+    if not (0.01 <= p.span_fraction <= 0.5):
+        raise ValueError("liqmap.span_fraction: must be within [0.01, 0.5]")
+    if not (p.near_pct > 0 and p.near_cluster_mult > 0 and p.near_cluster_floor_usd >= 0):
+        raise ValueError("liqmap.near_*: must be positive")
+    return p
+
+
+def liquidation_price(entry: float, leverage: float, mmr: float, long: bool) -> float:
+    """Isolated-margin liquidation price (issue 17): long entry × (1 − 1/L + mmr), short
+    entry × (1 + 1/L − mmr). Fees and funding are left out (unknown per position)."""
+    if long:
+        return entry * (1.0 - 1.0 / leverage + mmr)
+    return entry * (1.0 + 1.0 / leverage - mmr)
+
+
+class BandView(msgspec.Struct, frozen=True, gc=False):
+    """One band of the map: prices [low, high), estimated USD of longs and shorts there."""
+
+    low: float
+    high: float
+    long_usd: float
+    short_usd: float
+
+
+class LiqMapView(msgspec.Struct, frozen=True, gc=False):
+    """The map of one asset at `ts` (what the panel, Redis and the `liqmap` command show)."""
+
+    asset: str
+    ts: float
+    price: float | None
+    band_fraction: float
+    bands: tuple[BandView, ...]  # ascending price, only bands with USD on either side
+    long_within: dict[str, float]  # "0.5" "1" "2" "5" (% below price) -> USD of longs
+    short_within: dict[str, float]  # % above price -> USD of shorts
+    nearest_dense_long_pct: float | None  # distance (%) to the nearest dense long band
+    nearest_dense_short_pct: float | None
+    dense_band_usd: float  # the density threshold in force
+    usual_hourly_usd: float  # the asset's usual observed liquidation USD per hour
+    total_long_usd: float
+    total_short_usd: float
+    coverage: float | None  # share of seen liquidation USD that matched estimated bands
+    seen_per_est: float | None  # seen liquidation USD per estimated USD crossed
+    crossed_usd: float  # estimated USD removed by price crossing, since start
+    seen_usd: float  # liquidation USD seen within the map's range, since start
+    near_cluster: dict[str, float | str] | None  # the WATCH why, when it holds now
+
+
+class _Track:
+    """One (venue, instrument): the last OI and the asset's flow counters at that time."""
+
+    __slots__ = ("buy", "liq_qty", "oi", "pq", "q", "sell")
+
+    def __init__(self, oi: float, buy: float, sell: float, pq: float, q: float) -> None:
+        self.oi = oi
+        self.buy = buy
+        self.sell = sell
+        self.pq = pq
+        self.q = q
+        self.liq_qty = 0.0  # base quantity reported liquidated at this venue since `oi`
+
+
+class AssetMap:
+    """Bands of one asset: per venue (for the pro-rata OI rule) and summed (for reading)."""
+
+    __slots__ = (
+        "asset",
+        "buy_usd",
+        "crossed",
+        "crossed_usd",
+        "dropped_usd",
+        "flow_decayed",
+        "flow_t",
+        "hi",
+        "lo",
+        "long",
+        "long_hi",
+        "matched_usd",
+        "pq",
+        "price",
+        "price_band",
+        "q",
+        "seen_usd",
+        "sell_usd",
+        "short",
+        "short_lo",
+        "started",
+        "tracks",
+        "venue_long",
+        "venue_short",
+        "version",
+    )
+
+    def __init__(self, asset: str, t: float) -> None:
+        self.asset = asset
+        self.price: float | None = None
+        self.price_band = 0
+        self.lo = 0  # window of kept band indices [lo, hi]
+        self.hi = -1
+        self.long: dict[int, float] = {}
+        self.short: dict[int, float] = {}
+        self.venue_long: dict[str, dict[int, float]] = {}
+        self.venue_short: dict[str, dict[int, float]] = {}
+        self.long_hi = -(1 << 62)  # no long band above this index
+        self.short_lo = 1 << 62  # no short band below this index
+        self.tracks: dict[tuple[str, str], _Track] = {}
+        # cumulative taker flow and trade VWAP accumulators (differences give an interval's)
+        self.buy_usd = 0.0
+        self.sell_usd = 0.0
+        self.pq = 0.0
+        self.q = 0.0
+        # calibration
+        self.crossed: dict[tuple[bool, int], tuple[float, float]] = {}  # (long, band) -> (usd, ts)
+        self.crossed_usd = 0.0
+        self.matched_usd = 0.0
+        self.seen_usd = 0.0
+        self.dropped_usd = 0.0
+        # usual liquidation flow: decayed observed USD
+        self.flow_decayed = 0.0
+        self.flow_t = t
+        self.started = t
+        self.version = 0
+
+
+class LiquidationMap:
+    """The estimator for every asset. Feed it events with `on_event`; read with `view`,
+    `context` and `near_cluster`. O(bands touched) per event, bounded by the window."""
+
+    def __init__(self, params: LiqMapParams | None = None) -> None:
+        self.params = validate_liqmap(params or LiqMapParams())
+        self._assets: dict[str, AssetMap] = {}
+        self._ln_g = math.log1p(self.params.band_fraction)
+        self._span_bands = math.ceil(math.log1p(self.params.span_fraction) / self._ln_g)
+        total = sum(share for _, share in self.params.leverage_mix)
+        self._mix = tuple((lev, share / total) for lev, share in self.params.leverage_mix)
+        self._flow_tau = USUAL_FLOW_HALFLIFE_S / _LN2
+        self.rejected = 0
+
+    # ------------------------------------------------------------------ grid
+
+    def band_of(self, price: float) -> int:
+        return math.floor(math.log(price) / self._ln_g + 1e-9)
+
+    def band_low(self, band: int) -> float:
+        return math.exp(band * self._ln_g)
+
+    @property
+    def assets(self) -> list[str]:
+        return sorted(self._assets)
+
+    def _asset(self, asset: str, t: float) -> AssetMap:
+        am = self._assets.get(asset)
+        if am is None:
+            am = self._assets[asset] = AssetMap(asset, t)
+        return am
+
+    # ------------------------------------------------------------------ events
+
+    def on_event(self, ev: object, t: float) -> None:
+        """Any model event; kinds the map does not use are ignored."""
+        kind = type(ev)
+        if kind is Trade:
+            self.on_trade(ev, t)  # type: ignore[arg-type]
+        elif kind is Mark:
+            self.on_price(ev.asset, ev.price, t)  # type: ignore[attr-defined]
+        elif kind is OpenInterest:
+            self.on_open_interest(ev, t)  # type: ignore[arg-type]
+        elif kind is Liquidation:
+            self.on_liquidation(ev, t)  # type: ignore[arg-type]
+
+    def on_trade(self, ev: Trade, t: float) -> None:
+        if not (
+            math.isfinite(ev.price) and ev.price > 0 and math.isfinite(ev.usd) and ev.usd >= 0 and ev.asset
+        ):
+            self.rejected += 1
+            return
+        am = self._asset(ev.asset, t)
+        if ev.taker_side == "buy":
+            am.buy_usd += ev.usd
+        else:
+            am.sell_usd += ev.usd
+        am.pq += ev.price * ev.qty
+        am.q += ev.qty
+        self.on_price(ev.asset, ev.price, t)
+
+    def on_price(self, asset: str, price: float, t: float) -> None:
+        if not (math.isfinite(price) and price > 0 and asset):
+            self.rejected += 1
+            return
+        am = self._asset(asset, t)
+        k = self.band_of(price)
+        am.price = price
+        if am.hi < am.lo:  # first price: open the window
+            am.price_band = k
+            am.lo, am.hi = k - self._span_bands, k + self._span_bands
+            return
+        if k != am.price_band:
+            self._recentre(am, k)
+        # crossing: longs at or above the price's band, shorts at or below it, are liquidated
+        if am.long_hi >= k:
+            self._cross(am, True, k, am.long_hi, t)
+            am.long_hi = k - 1
+        if am.short_lo <= k:
+            self._cross(am, False, am.short_lo, k, t)
+            am.short_lo = k + 1
+
+    def _recentre(self, am: AssetMap, k: int) -> None:
+        lo, hi = k - self._span_bands, k + self._span_bands
+        if lo > am.hi or hi < am.lo:  # a jump past the whole window
+            self._drop_all(am)
+        else:
+            if lo > am.lo:
+                self._drop(am, range(am.lo, lo))
+            if hi < am.hi:
+                self._drop(am, range(hi + 1, am.hi + 1))
+        am.lo, am.hi, am.price_band = lo, hi, k
+
+    def _drop(self, am: AssetMap, bands: range) -> None:
+        for j in bands:
+            for side, per_venue in ((am.long, am.venue_long), (am.short, am.venue_short)):
+                usd = side.pop(j, None)
+                if usd is not None:
+                    am.dropped_usd += usd
+                    am.version += 1
+                    for bands_v in per_venue.values():
+                        bands_v.pop(j, None)
+
+    def _drop_all(self, am: AssetMap) -> None:
+        am.dropped_usd += sum(am.long.values()) + sum(am.short.values())
+        am.long.clear()
+        am.short.clear()
+        for d in (*am.venue_long.values(), *am.venue_short.values()):
+            d.clear()
+        am.version += 1
+
+    def _cross(self, am: AssetMap, long: bool, first: int, last: int, t: float) -> None:
+        side = am.long if long else am.short
+        per_venue = am.venue_long if long else am.venue_short
+        first = max(first, am.lo)
+        last = min(last, am.hi)
+        for j in range(first, last + 1):
+            usd = side.pop(j, None)
+            if usd is None:
+                continue
+            for bands_v in per_venue.values():
+                bands_v.pop(j, None)
+            am.crossed_usd += usd
+            am.crossed[(long, j)] = (usd, t)
+            am.version += 1
+        if len(am.crossed) > 4 * self._span_bands:  # bounded: forget matches too old to count
+            horizon = t - self.params.match_window_s
+            am.crossed = {key: v for key, v in am.crossed.items() if v[1] >= horizon}
+
+    def on_open_interest(self, ev: OpenInterest, t: float) -> None:
+        if not (math.isfinite(ev.oi) and ev.oi >= 0 and ev.asset):
+            self.rejected += 1
+            return
+        am = self._asset(ev.asset, t)
+        key = (ev.venue, ev.instrument)
+        track = am.tracks.get(key)
+        if track is None:  # the OI already open: where it was opened is unknown
+            am.tracks[key] = _Track(ev.oi, am.buy_usd, am.sell_usd, am.pq, am.q)
+            return
+        delta = ev.oi - track.oi
+        buy, sell = am.buy_usd - track.buy, am.sell_usd - track.sell
+        dq = am.q - track.q
+        entry = (am.pq - track.pq) / dq if dq > 0 else am.price
+        liq_qty = track.liq_qty
+        track.oi, track.buy, track.sell, track.pq, track.q, track.liq_qty = (
+            ev.oi,
+            am.buy_usd,
+            am.sell_usd,
+            am.pq,
+            am.q,
+            0.0,
+        )
+        if entry is None or am.price is None:
+            return
+        if delta > 0:
+            long_share = buy / (buy + sell) if buy + sell > 0 else 0.5
+            self._open(am, ev.venue, delta * entry, entry, long_share)
+        elif delta < 0:
+            voluntary = -delta - liq_qty
+            if voluntary > 0:
+                self._close_pro_rata(am, ev.venue, voluntary * am.price)
+
+    def _open(self, am: AssetMap, venue: str, usd: float, entry: float, long_share: float) -> None:
+        mmr = self.params.mmr.get(venue, self.params.default_mmr)
+        k = am.price_band
+        for long, share in ((True, long_share), (False, 1.0 - long_share)):
+            if share <= 0:
+                continue
+            side = am.long if long else am.short
+            per_venue = am.venue_long if long else am.venue_short
+            bands_v = per_venue.get(venue)
+            if bands_v is None:
+                bands_v = per_venue[venue] = {}
+            for lev, w in self._mix:
+                j = self.band_of(liquidation_price(entry, lev, mmr, long))
+                # already through the price (or outside the window): nothing left to liquidate
+                if (long and j >= k) or (not long and j <= k) or j < am.lo or j > am.hi:
+                    continue
+                add = usd * share * w
+                side[j] = side.get(j, 0.0) + add
+                bands_v[j] = bands_v.get(j, 0.0) + add
+                if long:
+                    am.long_hi = max(am.long_hi, j)
+                else:
+                    am.short_lo = min(am.short_lo, j)
+        am.version += 1
+
+    def _close_pro_rata(self, am: AssetMap, venue: str, usd: float) -> None:
+        vl = am.venue_long.get(venue, {})
+        vs = am.venue_short.get(venue, {})
+        total = sum(vl.values()) + sum(vs.values())
+        if total <= 0:
+            return
+        keep = max(0.0, 1.0 - usd / total)
+        for bands_v, side in ((vl, am.long), (vs, am.short)):
+            for j, v in list(bands_v.items()):
+                removed = v * (1.0 - keep)
+                bands_v[j] = v * keep
+                left = side.get(j, 0.0) - removed
+                if left > 1e-6:
+                    side[j] = left
+                else:
+                    side.pop(j, None)
+                if keep == 0.0:
+                    del bands_v[j]
+        am.version += 1
+
+    def on_liquidation(self, ev: Liquidation, t: float) -> None:
+        if not (
+            math.isfinite(ev.price) and ev.price > 0 and math.isfinite(ev.usd) and ev.usd >= 0 and ev.asset
+        ):
+            self.rejected += 1
+            return
+        am = self._asset(ev.asset, t)
+        # usual flow: decayed USD (its rate is read in `usual_hourly_usd`)
+        am.flow_decayed = am.flow_decayed * math.exp(-(t - am.flow_t) / self._flow_tau) + ev.usd
+        am.flow_t = t
+        for (venue, _inst), track in am.tracks.items():
+            if venue == ev.venue and _inst == ev.instrument:
+                track.liq_qty += ev.qty
+        if am.hi < am.lo:
+            return
+        j = self.band_of(ev.price)
+        if not (am.lo <= j <= am.hi):
+            return
+        am.seen_usd += ev.usd
+        long = ev.side == LONG
+        live = am.long if long else am.short
+        m = self.params.match_bands
+        horizon = t - self.params.match_window_s
+        for i in range(j - m, j + m + 1):
+            crossed = am.crossed.get((long, i))
+            if live.get(i, 0.0) > 0 or (crossed is not None and crossed[1] >= horizon):
+                am.matched_usd += ev.usd
+                break
+        am.version += 1
+
+    # ------------------------------------------------------------------ reading
+
+    def usual_hourly_usd(self, asset: str, t: float) -> float:
+        """Observed liquidation USD per hour, decayed over ~6 h (0 before any)."""
+        am = self._assets.get(asset)
+        if am is None:
+            return 0.0
+        decayed = am.flow_decayed * math.exp(-max(0.0, t - am.flow_t) / self._flow_tau)
+        # a decayed sum over an elapsed time e < τ holds τ(1 − e^{−e/τ}) seconds' worth
+        held_s = self._flow_tau * (1.0 - math.exp(-max(t - am.started, 1.0) / self._flow_tau))
+        return 3600.0 * decayed / held_s
+
+    def within(self, asset: str, long: bool, pct: float) -> float:
+        """USD of the side's bands between price and price × (1 ∓ pct %)."""
+        am = self._assets.get(asset)
+        if am is None or am.price is None:
+            return 0.0
+        k = am.price_band
+        n = math.ceil(math.log1p(pct / 100.0) / self._ln_g)
+        if long:
+            side = am.long
+            return sum(side.get(j, 0.0) for j in range(k - n, k + 1))
+        side = am.short
+        return sum(side.get(j, 0.0) for j in range(k, k + n + 1))
+
+    def near_cluster(self, asset: str, t: float) -> dict[str, float | str] | None:
+        """The WATCH `why` when price is within `near_pct` of a cluster that is large against
+        the asset's usual liquidation flow, else None. Never more than WATCH (the engine's
+        hook enforces it): an estimate alone is context, not a cascade."""
+        am = self._assets.get(asset)
+        p = self.params
+        if am is None or am.price is None or t - am.started < p.min_history_s:
+            return None
+        usual = self.usual_hourly_usd(asset, t)
+        need = max(p.near_cluster_mult * usual, p.near_cluster_floor_usd)
+        best: tuple[float, bool] | None = None
+        for long in (True, False):
+            usd = self.within(asset, long, p.near_pct)
+            if usd >= need and (best is None or usd > best[0]):
+                best = (usd, long)
+        if best is None:
+            return None
+        usd, long = best
+        return {
+            "trigger": "near_cluster",
+            "side": "long" if long else "short",
+            "cluster_usd": round(usd, 0),
+            "within_pct": p.near_pct,
+            "usual_hourly_usd": round(usual, 0),
+            "cluster_x": round(usd / usual, 2) if usual > 0 else 0.0,
+            "needs_x": p.near_cluster_mult,
+        }
+
+    def _nearest_dense(self, am: AssetMap, long: bool, threshold: float) -> float | None:
+        if am.price is None or threshold <= 0:
+            return None
+        side = am.long if long else am.short
+        k = am.price_band
+        rng = range(k, am.lo - 1, -1) if long else range(k, am.hi + 1)
+        for j in rng:
+            if side.get(j, 0.0) >= threshold:
+                edge = self.band_low(j + 1) if long else self.band_low(j)
+                return round(abs(am.price - edge) / am.price * 100.0, 3)
+        return None
+
+    def view(self, asset: str, t: float) -> LiqMapView | None:
+        am = self._assets.get(asset)
+        if am is None:
+            return None
+        p = self.params
+        usual = self.usual_hourly_usd(asset, t)
+        dense = max(p.dense_band_usd_mult * usual, p.near_cluster_floor_usd / 10.0)
+        keys = sorted(set(am.long) | set(am.short))
+        bands = tuple(
+            BandView(
+                low=self.band_low(j),
+                high=self.band_low(j + 1),
+                long_usd=am.long.get(j, 0.0),
+                short_usd=am.short.get(j, 0.0),
+            )
+            for j in keys
+        )
+        return LiqMapView(
+            asset=asset,
+            ts=t,
+            price=am.price,
+            band_fraction=p.band_fraction,
+            bands=bands,
+            long_within={f"{x:g}": self.within(asset, True, x) for x in WITHIN_PCTS},
+            short_within={f"{x:g}": self.within(asset, False, x) for x in WITHIN_PCTS},
+            nearest_dense_long_pct=self._nearest_dense(am, True, dense),
+            nearest_dense_short_pct=self._nearest_dense(am, False, dense),
+            dense_band_usd=dense,
+            usual_hourly_usd=usual,
+            total_long_usd=sum(am.long.values()),
+            total_short_usd=sum(am.short.values()),
+            coverage=am.matched_usd / am.seen_usd if am.seen_usd > 0 else None,
+            seen_per_est=am.matched_usd / am.crossed_usd if am.crossed_usd > 0 else None,
+            crossed_usd=am.crossed_usd,
+            seen_usd=am.seen_usd,
+            near_cluster=self.near_cluster(asset, t),
+        )
+
+    def version(self, asset: str) -> int:
+        """Bumped by every change of the asset's map (lets readers skip rebuilding views)."""
+        am = self._assets.get(asset)
+        return -1 if am is None else am.version
+
+    def band_usd(self, asset: str) -> tuple[dict[int, float], dict[int, float]]:
+        """(long, short) band index -> USD copies, for scoring against the true book."""
+        am = self._assets.get(asset)
+        if am is None:
+            return {}, {}
+        return dict(am.long), dict(am.short)
+
+    def bands_kept(self, asset: str) -> int:
+        am = self._assets.get(asset)
+        return (
+            0
+            if am is None
+            else len(am.long)
+            + len(am.short)
+            + sum(len(d) for d in (*am.venue_long.values(), *am.venue_short.values()))
+        )

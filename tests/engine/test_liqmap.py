@@ -1,0 +1,196 @@
+"""The liquidation-map estimator: the formula, OI in and out, band crossing, bounded memory,
+calibration and the near_cluster context."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from cascade_tui.engine.liqmap import LiqMapParams, LiquidationMap, liquidation_price, validate_liqmap
+from cascade_tui.model import Liquidation, Mark, OpenInterest, Trade
+
+T0 = 1_767_225_600.0
+ONE_10X = LiqMapParams(leverage_mix=((10.0, 1.0),), mmr={"binance": 0.004}, min_history_s=0.0)
+
+
+def trade(t: float, price: float, usd: float, side: str, asset: str = "BTC") -> Trade:
+    return Trade("binance", f"{asset}USDT", asset, price, usd / price, usd, side, t, t)  # type: ignore[arg-type]
+
+
+def oi(t: float, qty: float, venue: str = "binance", asset: str = "BTC") -> OpenInterest:
+    return OpenInterest(venue, f"{asset}USDT", asset, qty, t, t)
+
+
+def mark(t: float, price: float, asset: str = "BTC") -> Mark:
+    return Mark("binance", f"{asset}USDT", asset, price, t, t)
+
+
+def liq(t: float, price: float, usd: float, side: str = "long", asset: str = "BTC") -> Liquidation:
+    return Liquidation("binance", f"{asset}USDT", asset, side, price, usd / price, usd, usd / price, t, t)  # type: ignore[arg-type]
+
+
+def feed(m: LiquidationMap, *events: object) -> None:
+    for ev in events:
+        m.on_event(ev, ev.recv_ts)  # type: ignore[attr-defined]
+
+
+def test_liquidation_price_formula() -> None:
+    assert liquidation_price(100_000.0, 10.0, 0.004, True) == pytest.approx(100_000 * (1 - 0.1 + 0.004))
+    assert liquidation_price(100_000.0, 10.0, 0.004, False) == pytest.approx(100_000 * (1 + 0.1 - 0.004))
+    assert liquidation_price(50.0, 100.0, 0.005, True) == pytest.approx(50 * 0.995)
+    # higher leverage sits closer to the entry
+    assert liquidation_price(1.0, 50.0, 0.004, True) > liquidation_price(1.0, 5.0, 0.004, True)
+
+
+def test_oi_increase_is_placed_at_the_liquidation_price_split_by_taker_flow() -> None:
+    m = LiquidationMap(ONE_10X)
+    feed(m, mark(T0, 100_000.0), oi(T0, 1000.0))  # the first OI is a baseline: nothing placed
+    assert m.band_usd("BTC") == ({}, {})
+    # 3:1 taker buying over the interval, then OI +10 BTC at 100k
+    feed(m, trade(T0 + 1, 100_000.0, 3e6, "buy"), trade(T0 + 2, 100_000.0, 1e6, "sell"), oi(T0 + 3, 1010.0))
+    longs, shorts = m.band_usd("BTC")
+    assert sum(longs.values()) == pytest.approx(0.75 * 1e6)
+    assert sum(shorts.values()) == pytest.approx(0.25 * 1e6)
+    (kl,) = longs
+    (ks,) = shorts
+    assert kl == m.band_of(liquidation_price(100_000.0, 10.0, 0.004, True))
+    assert ks == m.band_of(liquidation_price(100_000.0, 10.0, 0.004, False))
+    # the band holds that price
+    assert m.band_low(kl) <= 90_400.0 < m.band_low(kl + 1)
+
+
+def test_no_trades_splits_evenly_and_unknown_venue_uses_default_mmr() -> None:
+    m = LiquidationMap(LiqMapParams(leverage_mix=((20.0, 1.0),), min_history_s=0.0))
+    feed(m, mark(T0, 2000.0, "ETH"), oi(T0, 100.0, "kraken", "ETH"), oi(T0 + 5, 110.0, "kraken", "ETH"))
+    longs, shorts = m.band_usd("ETH")
+    assert sum(longs.values()) == pytest.approx(sum(shorts.values())) == pytest.approx(10_000.0)
+    (kl,) = longs
+    assert kl == m.band_of(2000.0 * (1 - 0.05 + m.params.default_mmr))
+
+
+def test_oi_decrease_removes_pro_rata_net_of_liquidations_seen() -> None:
+    m = LiquidationMap(LiqMapParams(leverage_mix=((10.0, 0.5), (50.0, 0.5)), min_history_s=0.0))
+    feed(m, mark(T0, 100.0), oi(T0, 0.0), oi(T0 + 1, 1000.0))  # $100k placed, 50/50
+    before_l, before_s = m.band_usd("BTC")
+    total = sum(before_l.values()) + sum(before_s.values())
+    assert total == pytest.approx(100_000.0)
+    feed(m, oi(T0 + 2, 750.0))  # a quarter closed voluntarily: every band keeps 75 %
+    after_l, after_s = m.band_usd("BTC")
+    for before, after in ((before_l, after_l), (before_s, after_s)):
+        assert set(before) == set(after)
+        for j in before:
+            assert after[j] == pytest.approx(0.75 * before[j])
+    # a decrease that the venue's own liquidation prints explain removes nothing more
+    feed(m, liq(T0 + 3, 99.9, 100 * 99.9, "short"), oi(T0 + 4, 650.0))
+    kept_l, kept_s = m.band_usd("BTC")
+    assert sum(kept_l.values()) + sum(kept_s.values()) == pytest.approx(75_000.0)
+
+
+def test_price_crossing_a_band_removes_it_and_counts_the_match() -> None:
+    m = LiquidationMap(ONE_10X)
+    feed(m, mark(T0, 100_000.0), oi(T0, 0.0), trade(T0 + 1, 100_000.0, 1e6, "buy"), oi(T0 + 2, 10.0))
+    (kl,) = m.band_usd("BTC")[0]
+    feed(m, mark(T0 + 10, 91_000.0))
+    assert kl in m.band_usd("BTC")[0]  # not there yet
+    feed(m, mark(T0 + 20, 90_300.0))  # through 90 400
+    assert m.band_usd("BTC")[0] == {}
+    feed(m, liq(T0 + 21, 90_250.0, 400_000.0))  # seen a few bp beyond: matched
+    feed(m, liq(T0 + 22, 95_000.0, 100_000.0))  # nowhere near an estimated band
+    view = m.view("BTC", T0 + 23)
+    assert view is not None
+    assert view.crossed_usd == pytest.approx(1e6)
+    assert view.seen_usd == pytest.approx(500_000.0)
+    assert view.coverage == pytest.approx(0.8)
+    assert view.seen_per_est == pytest.approx(0.4)
+
+
+def test_a_band_already_through_the_price_is_not_placed() -> None:
+    m = LiquidationMap(LiqMapParams(leverage_mix=((100.0, 1.0),), min_history_s=0.0))
+    # trades at 100 (the entry VWAP), then the price falls 2 % before the OI update arrives
+    feed(m, mark(T0, 100.0), oi(T0, 0.0), trade(T0 + 1, 100.0, 1e5, "buy"), mark(T0 + 2, 98.0))
+    feed(m, oi(T0 + 3, 1000.0))
+    assert m.band_usd("BTC")[0] == {}  # liquidated at 99.4 already
+
+
+def test_memory_is_bounded_by_the_window_as_price_walks() -> None:
+    m = LiquidationMap(LiqMapParams(min_history_s=0.0))
+    span = math.ceil(math.log1p(0.15) / math.log1p(0.001))
+    price = 100.0
+    feed(m, mark(T0, price), oi(T0, 0.0))
+    qty = 0.0
+    for step in range(3000):
+        t = T0 + step
+        price *= math.exp(0.004 * math.sin(step / 40.0) + 0.001)  # walks far from the start
+        qty += 50.0
+        feed(m, trade(t, price, 1e4, "buy" if step % 3 else "sell"), oi(t + 0.5, qty))
+        longs, shorts = m.band_usd("BTC")
+        k = m.band_of(price)
+        assert all(k - span <= j <= k + span for j in (*longs, *shorts))
+    assert price > 100.0 * 1.15**3  # it walked out of several windows
+    venues = 1
+    assert m.bands_kept("BTC") <= 2 * (2 * span + 1) * (1 + venues)
+
+
+def test_near_cluster_needs_size_against_usual_flow_and_proximity() -> None:
+    params = LiqMapParams(
+        leverage_mix=((100.0, 1.0),),
+        near_pct=1.0,
+        near_cluster_mult=4.0,
+        near_cluster_floor_usd=1e5,
+        min_history_s=0.0,
+    )
+    m = LiquidationMap(params)
+    feed(m, mark(T0, 100.0), oi(T0, 0.0))
+    # usual flow: $50k of liquidations an hour for 6 h
+    for h in range(6):
+        feed(m, liq(T0 + h * 3600 + 10, 60.0, 50_000.0, "short"))
+    t = T0 + 6 * 3600
+    feed(m, trade(t, 100.0, 1e6, "buy"), oi(t + 1, 5000.0))  # $500k of 100× longs at ~99.4
+    assert m.usual_hourly_usd("BTC", t + 1) == pytest.approx(50_000.0, rel=0.25)
+    why = m.near_cluster("BTC", t + 2)
+    assert why is not None and why["trigger"] == "near_cluster" and why["side"] == "long"
+    assert float(why["cluster_usd"]) == pytest.approx(500_000.0)
+    # far away it is not "near": price up 3 % puts the band outside 1 %
+    feed(m, mark(t + 3, 103.0))
+    assert m.near_cluster("BTC", t + 4) is None
+    # small against the usual flow: nothing
+    m2 = LiquidationMap(params)
+    feed(m2, mark(T0, 100.0), oi(T0, 0.0))
+    for h in range(6):
+        feed(m2, liq(T0 + h * 3600 + 10, 60.0, 1e6, "short"))
+    feed(m2, trade(t, 100.0, 1e6, "buy"), oi(t + 1, 5000.0))
+    assert m2.near_cluster("BTC", t + 2) is None
+
+
+def test_view_reports_within_and_nearest_dense() -> None:
+    m = LiquidationMap(LiqMapParams(leverage_mix=((50.0, 1.0),), min_history_s=0.0))
+    feed(m, mark(T0, 100.0), oi(T0, 0.0), trade(T0 + 1, 100.0, 1.0, "sell"), oi(T0 + 2, 2e5))
+    view = m.view("BTC", T0 + 3)
+    assert view is not None
+    assert view.total_short_usd == pytest.approx(2e7) and view.total_long_usd == 0.0
+    # 50× short: 100 × (1 + 0.02 − 0.004) = 101.6 → within 2 % and 5 %, not within 1 %
+    assert view.short_within["1"] == 0.0
+    assert view.short_within["2"] == pytest.approx(2e7) == view.short_within["5"]
+    assert view.nearest_dense_short_pct == pytest.approx(1.6, abs=0.11)
+    assert view.nearest_dense_long_pct is None
+    assert [b.short_usd for b in view.bands] == [pytest.approx(2e7)]
+
+
+def test_bad_events_are_counted_not_raised() -> None:
+    m = LiquidationMap()
+    feed(
+        m,
+        mark(T0, float("nan")),
+        oi(T0, -1.0),
+        Trade("binance", "BTCUSDT", "BTC", 0.0, 1.0, 1.0, "buy", T0, T0),
+    )
+    assert m.rejected == 3
+    assert m.view("BTC", T0) is None or m.view("BTC", T0).price is None  # type: ignore[union-attr]
+
+
+def test_params_are_validated() -> None:
+    with pytest.raises(ValueError, match="leverage_mix"):
+        validate_liqmap(LiqMapParams(leverage_mix=()))
+    with pytest.raises(ValueError, match="mmr"):
+        validate_liqmap(LiqMapParams(mmr={"binance": 0.9}))
