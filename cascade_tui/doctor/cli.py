@@ -77,12 +77,12 @@ def main_doctor(
     argv: list[str],
     *,
     connection_options: ConnectionOptions | None = None,
-    http_client: httpx.AsyncClient | None = None,
+    http_transport: httpx.AsyncBaseTransport | None = None,
     out: IO[str] | None = None,
     tty: bool | None = None,
 ) -> int:
     """The command. Tests point it at local servers with `connection_options.url_rewrite`
-    and an `http_client` whose transport answers the REST requests."""
+    and an `http_transport` that answers the REST requests."""
     out = out or sys.stdout
     parser = doctor_parser()
     args = parser.parse_args(argv)
@@ -99,7 +99,7 @@ def main_doctor(
         print(f"cascade-tui doctor: error: {exc}", file=sys.stderr)
         return 2
     options.connection_options = connection_options
-    options.http_client = http_client
+    options.http_transport = http_transport
     interactive = out.isatty() if tty is None else tty
     if interactive and not args.json:
         print(

@@ -63,9 +63,9 @@ class DoctorOptions:
     quiet_s: float = 10.0  # an acknowledged link silent this long is settled ("quiet")
     give_up_after: int = 3  # failed attempts without a connect that settle a channel
     metadata_timeout_s: float = 8.0
-    # tests: local servers (ConnectionOptions.url_rewrite) and an HTTP client for REST
+    # tests: local servers (ConnectionOptions.url_rewrite) and an HTTP transport for REST
     connection_options: ConnectionOptions | None = None
-    http_client: httpx.AsyncClient | None = None
+    http_transport: httpx.AsyncBaseTransport | None = None
     cache_dir: Path | None = None
 
 
@@ -222,8 +222,9 @@ class Doctor:
         started = time.monotonic()
         venues = list(dict.fromkeys(opts.venues))
         report = DoctorRun(started=started_wall, seconds=opts.seconds, venues={v: VenueProbe(v) for v in venues})
-        own_client = opts.http_client is None
-        client = opts.http_client or httpx.AsyncClient(timeout=opts.metadata_timeout_s, follow_redirects=True)
+        client = httpx.AsyncClient(
+            timeout=opts.metadata_timeout_s, follow_redirects=True, transport=opts.http_transport
+        )
         conn_options = opts.connection_options or default_connection_options(opts.seconds)
         tasks: list[asyncio.Task[None]] = []
         connections: list[Connection] = []
@@ -297,8 +298,7 @@ class Doctor:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            if own_client:
-                await client.aclose()
+            await client.aclose()
             await self._stop_recording(report)
             report.duration_s = time.monotonic() - started
         return report

@@ -1,0 +1,216 @@
+"""`cascade-tui doctor` against local venue servers (tests/wsservers; see tests/wsservers/doctor.py
+for how the venue URLs are pointed at them): a healthy venue, a silent one, one that refuses
+connections, one geo-blocked with HTTP 451 and one whose host name never resolves. Checks the
+rows, the JSON document, the exit code, the early stop, and that --record writes a capture
+that replays through the same parsers."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cascade_tui.doctor.cli import main_doctor
+from cascade_tui.doctor.render import render_plain, render_rich
+from cascade_tui.feeds.connection import Backoff
+from tests.wsservers.binance import BinanceProtocol
+from tests.wsservers.core import ProtocolServer
+from tests.wsservers.doctor import (
+    UNRESOLVABLE_HOST,
+    LiveClockBybit,
+    RewritingTransport,
+    closed_port,
+    feeding,
+    host_map,
+    serve_bybit_instruments,
+)
+from tests.wsservers.fixtures import fast_options
+from tests.wsservers.okx import OkxProtocol
+
+ANSI_COLOUR = re.compile(r"\x1b\[[0-9;]*3[0-7]m|\x1b\[[0-9;]*9[0-7]m|\x1b\[1;3[0-7]m")
+
+
+async def run_doctor(argv: list[str], rewrite: Any, **kwargs: Any) -> tuple[int, str]:
+    """main_doctor in a worker thread (it runs its own event loop) while the servers run on
+    this one, pointed at them by URL rewriting for WebSockets and REST alike."""
+    out = io.StringIO()
+    options = fast_options(url_rewrite=rewrite, backoff=Backoff(base_s=0.05, cap_s=0.2, floor_s=0.02))
+    code = await asyncio.wait_for(
+        asyncio.to_thread(
+            main_doctor, argv, connection_options=options, http_transport=RewritingTransport(rewrite), out=out, **kwargs
+        ),
+        120,
+    )
+    return code, out.getvalue()
+
+
+@pytest.fixture(autouse=True)
+def _data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # no cached instrument lists from the user's data dir, nothing written there
+    monkeypatch.setenv("CASCADE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("NO_COLOR", raising=False)
+
+
+async def test_five_kinds_of_venue_rows_json_and_exit_code() -> None:
+    async with (
+        ProtocolServer(LiveClockBybit(lag_s=2.0)) as healthy,
+        ProtocolServer(OkxProtocol()) as silent,
+        ProtocolServer(BinanceProtocol()) as blocked,
+    ):
+        serve_bybit_instruments(healthy)
+        silent.mute = True
+        blocked.reject_status = 451
+        refused_port = closed_port()
+        rewrite = host_map(
+            {
+                "bybit": f"ws://127.0.0.1:{healthy.port}",
+                "okx": f"ws://127.0.0.1:{silent.port}",
+                "binance": f"ws://127.0.0.1:{blocked.port}",
+                "gate": f"ws://127.0.0.1:{refused_port}",
+                "kraken": f"ws://{UNRESOLVABLE_HOST}",
+            }
+        )
+        async with feeding(healthy):
+            code, text = await run_doctor(
+                ["--venues", "bybit,okx,binance,gate,kraken", "--seconds", "6", "--symbols", "BTC", "--json"], rewrite
+            )
+    assert code == 1
+    report = json.loads(text)
+    assert report["v"] == 1 and report["kind"] == "cascade-tui-doctor" and report["exit_code"] == 1
+    assert not report["ok"] and sorted(report["failed"]) == ["binance", "gate", "kraken", "okx"]
+    venues = report["venues"]
+
+    # healthy: REST instruments live, subscribed and acknowledged, liquidations parsed
+    bybit = venues["bybit"]
+    assert bybit["ok"] and bybit["failure"] == "" and bybit["parsed_frames"] >= 1
+    assert bybit["metadata"] == {**bybit["metadata"], "source": "live", "origin": "network", "instruments": 2, "result": "ok"}
+    [linear] = bybit["channels"]
+    assert linear["connect"] == "ok" and linear["subscribe_ack"] == "yes" and linear["geo_blocked"] is False
+    assert linear["frames"] >= linear["parsed"] >= 1 and linear["parse_errors"] == 0
+    liq = linear["first"]["liquidation"]
+    assert (liq["side"], liq["asset"], liq["instrument"]) == ("long", "ICP", "ICPUSDT")  # Bybit "Buy" = long liquidated
+    assert liq["usd"] == pytest.approx(liq["qty"] * 2.585)
+    # the venue's clock runs 2 s behind: receive time - venue time is about +2000 ms
+    assert 1800 <= linear["clock_offset_ms"] <= 3500 and 1800 <= bybit["clock_offset_ms"] <= 3500
+    # planned like a live run: the fetched perpetuals of --symbols BTC
+    assert '"args":["allLiquidation.BTCUSDT"' in healthy.sessions[0].texts()[0]
+    assert any(p.startswith("/v5/market/instruments-info") for p in healthy.http_requests)
+
+    # silent: accepted, then not a byte
+    okx = venues["okx"]
+    [public] = okx["channels"]
+    assert okx["failure"] == "silent" and public["connect"] == "ok" and public["subscribe_ack"] == "no"
+    assert public["frames"] == 0 and not public["settled"]
+
+    # geo-blocked: HTTP 451 on the upgrade and on REST, asked once
+    binance = venues["binance"]
+    assert binance["failure"] == "blocked" and binance["geo_blocked"] is True and "HTTP 451" in binance["detail"]
+    assert "VPN" in binance["hint"]
+    assert binance["metadata"]["result"] == "blocked" and binance["metadata"]["source"] == "fallback"
+    market = next(ch for ch in binance["channels"] if ch["type"] == "ws")
+    assert market["connect"] == "blocked" and market["geo_blocked"] is True and market["subscribe_ack"] == "n/a"
+    assert all(ch["connect"] == "blocked" for ch in binance["channels"] if ch["type"] == "rest")
+
+    # refused: nothing listens
+    gate = venues["gate"]
+    assert gate["failure"] == "refused" and gate["geo_blocked"] is None
+    assert gate["metadata"]["result"] == "refused" and gate["metadata"]["origin"] == "bundled"
+    assert gate["channels"][0]["reconnects"] >= 3  # retried, then settled
+
+    # DNS: the name never resolves (WebSocket and REST alike)
+    kraken = venues["kraken"]
+    assert kraken["failure"] == "dns" and UNRESOLVABLE_HOST in kraken["detail"]
+    assert kraken["metadata"]["result"] == "dns" and "network" in kraken["hint"]
+
+    assert len(report["summary"]) == 4 and any(line.startswith("binance: geo-blocked") for line in report["summary"])
+    assert any("try a VPN / other region" in h for h in report["hints"])
+    assert any("check the network" in h for h in report["hints"])
+
+    # the same report as plain text: one row per venue and channel, aligned under the header
+    plain = io.StringIO()
+    render_plain(report, plain)
+    lines = plain.getvalue().splitlines()
+    header = lines[0]
+    assert header.split()[:4] == ["VENUE", "CHANNEL", "CONNECT", "GEO"]
+    table = lines[1 : lines.index("")]
+    rows = {(line.split()[0], line.split()[1]): line for line in table if not line[0].isspace()}
+    assert "ok" in rows[("bybit", "linear")] and "liq long" in rows[("bybit", "linear")]
+    assert "silent" not in rows[("okx", "public")] and rows[("okx", "public")].split()[2] == "ok"
+    assert rows[("binance", "market")].split()[2:4] == ["geo-blocked", "BLOCKED"]
+    assert rows[("gate", "usdt")].split()[2] == "refused"
+    assert " ".join(rows[("kraken", "public")].split()[2:4]) == "DNS failed"
+    assert "2 instruments (live)" in rows[("bybit", "instruments")]
+    column = header.index("CONNECT")
+    assert all(line[column - 2 : column] == "  " for line in rows.values())  # aligned columns
+    assert "FAILED: 4 of 5 venues" in plain.getvalue()
+
+
+async def test_healthy_run_stops_early_exits_0_and_its_capture_replays(tmp_path: Path) -> None:
+    capture = tmp_path / "doctor.cap.gz"
+    async with ProtocolServer(LiveClockBybit()) as healthy:
+        serve_bybit_instruments(healthy)
+        rewrite = host_map({"bybit": f"ws://127.0.0.1:{healthy.port}"})
+        async with feeding(healthy):
+            code, text = await run_doctor(
+                ["--venues", "bybit", "--seconds", "60", "--symbols", "BTC", "--json", "--record", str(capture)], rewrite
+            )
+    report = json.loads(text)
+    assert code == 0 and report["ok"] and report["exit_code"] == 0 and report["failed"] == []
+    assert report["stopped_early"] and report["duration_s"] < 30  # everything answered: no need to wait 60 s
+    record = report["record"]
+    assert record["path"] == str(capture) and record["frames"] >= 2 and record["error"] == ""
+
+    # the capture replays through the live parsers: the same liquidations as the doctor saw
+    from cascade_tui.runtime.pipeline import Pipeline
+    from cascade_tui.sources.replay import ReplaySource
+
+    pipeline = Pipeline(ReplaySource([capture], speed=0.0))
+    await asyncio.wait_for(pipeline.run(), 30)
+    assert pipeline.error is None
+    parser = pipeline.parsers["bybit"]
+    channel = report["venues"]["bybit"]["channels"][0]
+    assert parser.stats.events.get("liquidation", 0) == channel["events"]["liquidation"] >= 1
+    assert parser.stats.parse_errors == 0
+    assert parser.metadata.get("ICPUSDT", {}).get("baseAsset") == "ICP"  # the metadata frame came first
+
+
+def _report_with_rows() -> dict[str, Any]:
+    return {
+        "ok": False, "duration_s": 1.0, "failed": ["binance"], "notes": [], "record": None,
+        "summary": ["binance: geo-blocked (HTTP 451)"], "hints": ["geo-blocked: try a VPN / other region"],
+        "venues": {"binance": {
+            "failure": "blocked", "detail": "HTTP 451",
+            "metadata": {"source": "fallback", "origin": "bundled", "instruments": 3, "result": "blocked"},
+            "channels": [{"channel": "market", "connect": "blocked", "geo_blocked": True, "subscribe_ack": "n/a",
+                          "frames": 0, "parsed": 0, "parse_errors": 0, "rejected": 0, "clock_offset_ms": None,
+                          "first": {}}],
+        }},
+    }  # fmt: skip
+
+
+def test_terminal_output_is_coloured_unless_no_color(monkeypatch: pytest.MonkeyPatch) -> None:
+    coloured = io.StringIO()
+    render_rich(_report_with_rows(), coloured)
+    assert ANSI_COLOUR.search(coloured.getvalue()) and "geo-blocked" in coloured.getvalue()
+    monkeypatch.setenv("NO_COLOR", "1")
+    plain = io.StringIO()
+    render_rich(_report_with_rows(), plain)
+    assert not ANSI_COLOUR.search(plain.getvalue())
+    assert "BLOCKED" in plain.getvalue() and "try a VPN" in plain.getvalue()  # words, not colours, carry it
+
+
+@pytest.mark.parametrize(("argv", "message"), [(["--venues", "nosuch"], "unknown venue"), (["--seconds", "0"], "--seconds")])
+def test_bad_arguments_exit_2(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main_doctor(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_unreadable_number_is_an_argparse_error_exit_2() -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main_doctor(["--seconds", "x"])
+    assert exit_info.value.code == 2
