@@ -10,7 +10,9 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import sys
+from pathlib import Path
 from typing import IO
 
 import httpx
@@ -60,6 +62,8 @@ def options_from_args(args: argparse.Namespace) -> DoctorOptions:
         raise _Usage(f"--venues: unknown venue(s) {', '.join(unknown)}; known: {', '.join(venue_ids())}")
     if not args.seconds > 0 or args.seconds > 3600:
         raise _Usage(f"--seconds must be > 0 and <= 3600, not {args.seconds:g}")
+    if args.record:
+        _check_writable(Path(args.record))
     config = load_config(args.config)
     symbols = _csv(args.symbols)
     return DoctorOptions(
@@ -71,6 +75,19 @@ def options_from_args(args: argparse.Namespace) -> DoctorOptions:
         quiet_s=min(10.0, args.seconds / 3.0),
         metadata_timeout_s=max(2.0, min(8.0, args.seconds / 3.0)),
     )
+
+
+def _check_writable(path: Path) -> None:
+    """--record fails before the run, not after it (the run is what the user waited for)."""
+    if path.is_dir():
+        raise _Usage(f"--record: {path} is a directory")
+    parent = path.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _Usage(f"--record: cannot create {parent}: {exc.strerror or exc}") from None
+    if not os.access(parent, os.W_OK):
+        raise _Usage(f"--record: {parent} is not writable")
 
 
 def main_doctor(

@@ -82,6 +82,10 @@ class MetadataResult:
     metadata: VenueMetadata | None = None
 
 
+def _gate_closed(poller: Poller) -> bool:
+    return poller.gate.resume_at > time.monotonic() and bool(poller.gate.reason)
+
+
 @dataclass
 class ChannelProbe:
     """What one WebSocket subscription or one REST endpoint of a venue did during the run."""
@@ -93,6 +97,7 @@ class ChannelProbe:
     expects_ack: bool = False  # the venue answers subscribe messages (not URL subscriptions)
     connection: Connection | None = None
     pollers: list[Poller] = field(default_factory=list)  # REST: one per symbol of the endpoint
+    siblings: list[Poller] = field(default_factory=list)  # REST: every poller of the venue (one shared gate)
     frames: int = 0
     parsed: int = 0
     ignored: int = 0
@@ -106,6 +111,13 @@ class ChannelProbe:
     first: dict[str, Event] = field(default_factory=dict)
     offsets: list[float] = field(default_factory=list)  # receive time - venue time, seconds
     last_event_at: float | None = None  # monotonic
+    settled_at: float | None = None  # monotonic, seconds into the run when it was first settled
+
+    def paused(self) -> bool:
+        """REST: the venue's pollers are held back (blocked or rate limited on another endpoint)."""
+        return any(_gate_closed(p) for p in self.pollers) and not any(
+            p.status.frames or p.status.errors for p in self.pollers
+        )
 
     @property
     def host(self) -> str:
@@ -116,7 +128,8 @@ class ChannelProbe:
 
     def settled(self, now: float, quiet_s: float, give_up_after: int) -> bool:
         if self.kind == "rest":
-            return all(p.status.frames > 0 or p.status.errors > 0 for p in self.pollers)
+            # each poller answered, or is held back by the venue's gate (another endpoint failed)
+            return all(p.status.frames or p.status.errors or _gate_closed(p) for p in self.pollers)
         conn = self.connection
         if conn is None:
             return True
@@ -288,6 +301,8 @@ class Doctor:
                     )
                     for poller in group.pollers:
                         rest[poller.poll.name].pollers.append(poller)
+                    for channel in rest.values():
+                        channel.siblings = list(group.pollers)
                     group.start()
                     groups.append(group)
             report.stopped_early = await self._wait(report, started)
@@ -310,7 +325,10 @@ class Doctor:
         channels = [ch for probe in report.venues.values() for ch in probe.channels]
         while True:
             now = time.monotonic()
-            if all(ch.settled(now, opts.quiet_s, opts.give_up_after) for ch in channels):
+            for ch in channels:
+                if ch.settled_at is None and ch.settled(now, opts.quiet_s, opts.give_up_after):
+                    ch.settled_at = now - started
+            if all(ch.settled_at is not None for ch in channels):
                 return True
             if now >= deadline:
                 return False
@@ -401,7 +419,8 @@ def geo_blocked(channel: ChannelProbe) -> bool | None:
     """True when the venue answered 403/451; False when it answered otherwise; None when no
     HTTP answer was ever seen (DNS, refused, timeout: the question stays open)."""
     if channel.kind == "rest":
-        statuses = [p.status for p in channel.pollers]
+        # a channel held back by its venue's gate shares the answer that closed the gate
+        statuses = [p.status for p in (channel.siblings if channel.paused() else channel.pollers)]
         if any(st.failure == FAILURE_BLOCKED for st in statuses):
             return True
         return False if any(st.frames or st.failure == "http" for st in statuses) else None

@@ -23,19 +23,23 @@ def _num(x: float) -> str:
     return f"{x:.6g}"
 
 
+def _usd(x: float) -> str:
+    return f"${x:,.0f}" if abs(x) >= 100 else f"${x:,.2f}"
+
+
 def event_text(kind: str, ev: dict[str, Any]) -> str:
     """One normalised event: side, base quantity and asset, USD."""
     asset = ev.get("asset", "?")
     if kind == "liquidation":
-        return f"liq {ev['side']} {_num(ev['qty'])} {asset} ${_num(ev['usd'])} ({ev['instrument']})"
+        return f"liq {ev['side']} {_num(ev['qty'])} {asset} {_usd(ev['usd'])} ({ev['instrument']})"
     if kind == "trade":
-        return f"trade {ev['taker_side']} {_num(ev['qty'])} {asset} ${_num(ev['usd'])}"
+        return f"trade {ev['taker_side']} {_num(ev['qty'])} {asset} {_usd(ev['usd'])}"
     if kind == "mark":
         return f"mark {asset} {_num(ev['price'])}"
     if kind == "funding":
         return f"funding {asset} {ev['rate'] * 100:+.4f}%/{ev['interval_h']:g}h"
     if kind == "open_interest":
-        usd = f" ${_num(ev['usd'])}" if ev.get("usd") else ""
+        usd = f" {_usd(ev['usd'])}" if ev.get("usd") else ""
         return f"OI {asset} {_num(ev['oi'])}{usd}"
     return kind
 
@@ -70,7 +74,7 @@ def rows(report: dict[str, Any]) -> list[tuple[list[str], list[str]]]:
             continue
         if meta is not None:
             result = "ok" if meta["result"] == "ok" else label(meta["result"])
-            geo = True if meta["result"] == "blocked" else (False if meta["source"] == "live" else None)
+            geo = True if meta["result"] == "blocked" else (False if meta["result"] in ("ok", "http") else None)
             out.append(([venue, "instruments", result, geo_text(geo), "-", "-", "-", "-", "-"], [metadata_text(meta)]))
         for ch in doc["channels"]:
             first = [event_text(kind, ch["first"][kind]) for kind in KIND_ORDER if kind in ch["first"]]

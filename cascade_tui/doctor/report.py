@@ -17,12 +17,13 @@ Schema (v 1; documented in README "Checking your connection"; fields are only ev
                       "host": "<host>", "connect": "ok" | <failure kind> | "pending",
                       "connect_detail": "<error text>", "connects": <n>, "reconnects": <n>,
                       "geo_blocked": true | false | null,
-                      "subscribe_ack": "yes" | "no" | "refused" | "n/a", "acks": <n>, "ack_error": "...",
+                      "subscribe_ack": "yes" | "no" | "refused" | "n/a" | "-" (never connected), "acks": <n>,
+                      "ack_error": "...",
                       "frames": <n>, "parsed": <n>, "ignored": <n>, "parse_errors": <n>,
                       "last_parse_error": "...", "rejected": <n>, "events": {"<kind>": <n>},
                       "first": {"<kind>": <the normalised event, DESIGN §5.1 field names>},
                       "clock_offset_ms": <median receive - venue time> | null, "clock_samples": <n>,
-                      "settled": <bool>}]}},
+                      "settled": <bool>, "settled_after_s": <s> | null}]}},
      "failed": ["<id>", ...], "summary": ["<one line per failed venue>"],
      "hints": ["<what to do, once per kind of failure>"], "notes": ["..."],
      "record": {"path": "<file>", "frames": <n>, "error": "..."} | null}
@@ -91,6 +92,10 @@ def connect_result(channel: ChannelProbe) -> tuple[str, str]:
         if any(st.frames for st in statuses):
             return "ok", ""
         failed = next((st for st in statuses if st.failure), None)
+        if failed is None:  # held back by the venue's shared gate after a sibling endpoint failed
+            failed = next((p.status for p in channel.siblings if p.status.failure), None) if channel.paused() else None
+            if failed is not None:
+                return failed.failure, f"not asked: {channel.pollers[0].gate.reason}"
         return (failed.failure, failed.detail) if failed else ("pending", "")
     conn = channel.connection
     if conn is None:
@@ -106,6 +111,8 @@ def connect_result(channel: ChannelProbe) -> tuple[str, str]:
 def ack_result(channel: ChannelProbe) -> str:
     if channel.kind == "rest" or not channel.expects_ack:
         return "n/a"
+    if channel.connection is not None and channel.connection.status.connects == 0:
+        return "-"  # never connected: nothing could be acknowledged
     if channel.ack_error:
         return "refused"
     return "yes" if channel.acks else "no"
@@ -141,7 +148,8 @@ def channel_doc(channel: ChannelProbe, now: float, quiet_s: float, give_up_after
         "first": {kind: msgspec.to_builtins(ev) for kind, ev in channel.first.items()},
         "clock_offset_ms": _round(offset * 1000.0 if offset is not None else None),
         "clock_samples": len(channel.offsets),
-        "settled": channel.settled(now, quiet_s, give_up_after),
+        "settled": channel.settled_at is not None,
+        "settled_after_s": _round(channel.settled_at, 3),
     }
 
 

@@ -39,7 +39,9 @@ async def run_doctor(argv: list[str], rewrite: Any, **kwargs: Any) -> tuple[int,
     """main_doctor in a worker thread (it runs its own event loop) while the servers run on
     this one, pointed at them by URL rewriting for WebSockets and REST alike."""
     out = io.StringIO()
-    options = fast_options(url_rewrite=rewrite, backoff=Backoff(base_s=0.05, cap_s=0.2, floor_s=0.02))
+    options = fast_options(
+        url_rewrite=rewrite, backoff=Backoff(base_s=0.05, cap_s=0.2, floor_s=0.02), blocked_retry_s=600.0
+    )
     code = await asyncio.wait_for(
         asyncio.to_thread(
             main_doctor, argv, connection_options=options, http_transport=RewritingTransport(rewrite), out=out, **kwargs
@@ -204,7 +206,14 @@ def test_terminal_output_is_coloured_unless_no_color(monkeypatch: pytest.MonkeyP
     assert "BLOCKED" in plain.getvalue() and "try a VPN" in plain.getvalue()  # words, not colours, carry it
 
 
-@pytest.mark.parametrize(("argv", "message"), [(["--venues", "nosuch"], "unknown venue"), (["--seconds", "0"], "--seconds")])
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--venues", "nosuch"], "unknown venue"),
+        (["--seconds", "0"], "--seconds"),
+        (["--record", "/proc/no/such/dir/x.cap.gz"], "--record"),
+    ],
+)
 def test_bad_arguments_exit_2(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main_doctor(argv) == 2
     assert message in capsys.readouterr().err
@@ -214,3 +223,25 @@ def test_unreadable_number_is_an_argparse_error_exit_2() -> None:
     with pytest.raises(SystemExit) as exit_info:
         main_doctor(["--seconds", "x"])
     assert exit_info.value.code == 2
+
+
+async def test_definite_failures_settle_without_waiting_for_the_time_limit() -> None:
+    async with ProtocolServer(BinanceProtocol()) as blocked:
+        blocked.reject_status = 403
+        rewrite = host_map(
+            {
+                "binance": f"ws://127.0.0.1:{blocked.port}",
+                "gate": f"ws://127.0.0.1:{closed_port()}",
+                "kraken": f"ws://{UNRESOLVABLE_HOST}",
+            }
+        )
+        code, text = await run_doctor(["--venues", "binance,gate,kraken", "--seconds", "60", "--json"], rewrite)
+    report = json.loads(text)
+    assert code == 1 and report["stopped_early"] and report["duration_s"] < 30
+    assert {v: doc["failure"] for v, doc in report["venues"].items()} == {
+        "binance": "blocked", "gate": "refused", "kraken": "dns",
+    }  # fmt: skip
+    assert blocked.rejected <= 3  # the WebSocket and REST asked once each, never in a loop
+    # every REST endpoint of the blocked venue says so, including those its shared gate held back
+    rest = [ch for ch in report["venues"]["binance"]["channels"] if ch["type"] == "rest"]
+    assert rest and all(ch["connect"] == "blocked" and ch["geo_blocked"] is True for ch in rest)
