@@ -17,6 +17,7 @@ from typing import IO
 
 import httpx
 
+from cascade_tui.cli_support import BadArguments, fail, parse_args_or_code
 from cascade_tui.config import ConfigError, load_config
 from cascade_tui.doctor.probe import Doctor, DoctorOptions
 from cascade_tui.doctor.render import render_plain, render_rich
@@ -45,10 +46,6 @@ def doctor_parser() -> argparse.ArgumentParser:
     return p
 
 
-class _Usage(Exception):
-    pass
-
-
 def _csv(value: str | None) -> list[str] | None:
     if value is None:
         return None
@@ -59,12 +56,15 @@ def options_from_args(args: argparse.Namespace) -> DoctorOptions:
     venues = _csv(args.venues) or list(venue_ids())
     unknown = [v for v in venues if v not in venue_ids()]
     if unknown:
-        raise _Usage(f"--venues: unknown venue(s) {', '.join(unknown)}; known: {', '.join(venue_ids())}")
+        raise BadArguments(f"--venues: unknown venue(s) {', '.join(unknown)}; known: {', '.join(venue_ids())}")
     if not args.seconds > 0 or args.seconds > 3600:
-        raise _Usage(f"--seconds must be > 0 and <= 3600, not {args.seconds:g}")
+        raise BadArguments(f"--seconds must be > 0 and <= 3600, not {args.seconds:g}")
     if args.record:
         _check_writable(Path(args.record))
-    config = load_config(args.config)
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        raise BadArguments(str(exc)) from None
     symbols = _csv(args.symbols)
     return DoctorOptions(
         venues=venues,
@@ -80,14 +80,14 @@ def options_from_args(args: argparse.Namespace) -> DoctorOptions:
 def _check_writable(path: Path) -> None:
     """--record fails before the run, not after it (the run is what the user waited for)."""
     if path.is_dir():
-        raise _Usage(f"--record: {path} is a directory")
+        raise BadArguments(f"--record: {path} is a directory")
     parent = path.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise _Usage(f"--record: cannot create {parent}: {exc.strerror or exc}") from None
+        raise BadArguments(f"--record: cannot create {parent}: {exc.strerror or exc}") from None
     if not os.access(parent, os.W_OK):
-        raise _Usage(f"--record: {parent} is not writable")
+        raise BadArguments(f"--record: {parent} is not writable")
 
 
 def main_doctor(
@@ -102,7 +102,9 @@ def main_doctor(
     and an `http_transport` that answers the REST requests."""
     out = out or sys.stdout
     parser = doctor_parser()
-    args = parser.parse_args(argv)
+    args = parse_args_or_code(parser, argv)
+    if isinstance(args, int):  # --help, or argparse already printed the error
+        return args
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.ERROR,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -111,10 +113,8 @@ def main_doctor(
     )
     try:
         options = options_from_args(args)
-    except (_Usage, ConfigError) as exc:
-        parser.print_usage(sys.stderr)
-        print(f"cascade-tui doctor: error: {exc}", file=sys.stderr)
-        return 2
+    except BadArguments as exc:
+        return fail("doctor", str(exc))
     options.connection_options = connection_options
     options.http_transport = http_transport
     interactive = out.isatty() if tty is None else tty
