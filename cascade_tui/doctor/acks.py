@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import zlib
 from typing import Any
 
 ACK = "ack"
@@ -36,7 +37,7 @@ def _text(frame: str | bytes) -> str | None:
     try:
         raw = gzip.decompress(frame) if frame[:2] == b"\x1f\x8b" else frame  # HTX sends gzip
         return raw.decode("utf-8", "replace")
-    except (OSError, EOFError):
+    except (OSError, EOFError, zlib.error):
         return None
 
 

@@ -224,3 +224,80 @@ def test_unreadable_number_and_help_return_codes(capsys: pytest.CaptureFixture[s
     assert "invalid float" in capsys.readouterr().err
     assert main_doctor(["--help"]) == 0
     assert "--record" in capsys.readouterr().out
+
+
+def _protocols() -> dict[str, Any]:
+    from tests.wsservers.bitget import BitgetProtocol
+    from tests.wsservers.bitmex import BitmexProtocol
+    from tests.wsservers.bybit import BybitProtocol
+    from tests.wsservers.deribit import DeribitProtocol
+    from tests.wsservers.dydx import DydxProtocol
+    from tests.wsservers.gate import GateProtocol
+    from tests.wsservers.htx import HtxProtocol
+    from tests.wsservers.hyperliquid import HyperliquidProtocol
+    from tests.wsservers.kraken import KrakenProtocol
+
+    return {
+        "binance": BinanceProtocol, "bybit": BybitProtocol, "okx": OkxProtocol, "bitmex": BitmexProtocol,
+        "deribit": DeribitProtocol, "gate": GateProtocol, "bitget": BitgetProtocol, "htx": HtxProtocol,
+        "kraken": KrakenProtocol, "dydx": DydxProtocol, "hyperliquid": HyperliquidProtocol,
+    }  # fmt: skip
+
+
+def test_every_venue_has_a_local_server_here() -> None:
+    from cascade_tui.feeds import venue_ids
+
+    assert set(_protocols()) == set(venue_ids())
+
+
+@pytest.mark.parametrize("venue", sorted(_protocols()))
+async def test_each_venue_through_the_doctor_subscribed_acknowledged_and_parsed(venue: str) -> None:
+    """Every venue's real spec and parser: its subscribe answers are recognised (doctor/acks.py)
+    and its data frames parse, so the doctor passes it."""
+    async with ProtocolServer(_protocols()[venue]()) as server:
+        rewrite = host_map({"": f"ws://127.0.0.1:{server.port}"})  # every host of the venue
+        async with feeding(server):
+            code, text = await run_doctor(["--venues", venue, "--seconds", "20", "--symbols", "BTC", "--json"], rewrite)
+    report = json.loads(text)
+    doc = report["venues"][venue]
+    assert code == 0 and doc["ok"] and doc["parsed_frames"] >= 1, doc
+    for ch in doc["channels"]:
+        if ch["type"] == "ws":
+            assert ch["connect"] == "ok" and ch["subscribe_ack"] in ("yes", "n/a") and ch["parse_errors"] == 0, ch
+        else:  # the local server has no REST route for the OI/funding polls: it answers 404
+            assert ch["connect"] == "http" and ch["geo_blocked"] is False, ch
+    assert report["stopped_early"]
+
+
+class RefusingBybit(LiveClockBybit):
+    """Answers every subscribe the way Bybit refuses an unknown topic."""
+
+    def on_message(self, session: Any, message: str) -> list[Any]:
+        msg = json.loads(message)
+        if msg.get("op") == "subscribe":
+            return [json.dumps({"success": False, "ret_msg": "error:handler not found", "op": "subscribe"})]
+        return super().on_message(session, message)
+
+
+async def test_refused_subscription_and_unparsable_frames_are_named() -> None:
+    async with ProtocolServer(RefusingBybit()) as refusing, ProtocolServer(OkxProtocol()) as garbled:
+        rewrite = host_map({"bybit": f"ws://127.0.0.1:{refusing.port}", "okx": f"ws://127.0.0.1:{garbled.port}"})
+
+        async def garbage() -> None:
+            while True:
+                for session in garbled.live():
+                    await session.ws.send("{not json")
+                await asyncio.sleep(0.05)
+
+        task = asyncio.create_task(garbage())
+        try:
+            code, text = await run_doctor(["--venues", "bybit,okx", "--seconds", "4", "--symbols", "BTC", "--json"], rewrite)
+        finally:
+            task.cancel()
+    report = json.loads(text)
+    assert code == 1
+    bybit, okx = report["venues"]["bybit"], report["venues"]["okx"]
+    assert bybit["failure"] == "subscribe_refused" and "handler not found" in bybit["detail"]
+    assert bybit["channels"][0]["subscribe_ack"] == "refused" and bybit["channels"][0]["settled"]
+    assert okx["failure"] == "unparsed" and okx["channels"][0]["parse_errors"] >= 1
+    assert okx["channels"][0]["last_parse_error"] and "report" in okx["hint"]
