@@ -141,36 +141,54 @@ def render_plain(report: dict[str, Any], out: IO[str]) -> None:
         out.write(text + "\n")
 
 
-def render_rich(report: dict[str, Any], out: IO[str], *, color: bool | None = None) -> None:
+WIDE_TABLE_COLUMNS = 140  # narrower terminals get the first events below the table
+
+
+def render_rich(
+    report: dict[str, Any], out: IO[str], *, color: bool | None = None, width: int | None = None
+) -> None:
+    """The table for a terminal. On a terminal narrower than WIDE_TABLE_COLUMNS the last
+    column moves below the table (one line per row), so no cell is cut."""
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
     no_color = bool(os.environ.get("NO_COLOR")) if color is None else not color
-    console = Console(file=out, force_terminal=True, no_color=no_color, highlight=False, soft_wrap=False)
+    console = Console(file=out, force_terminal=True, no_color=no_color, highlight=False, width=width)
+    wide = console.width >= WIDE_TABLE_COLUMNS
+    columns = COLUMNS if wide else COLUMNS[:-1]
     table = Table(box=None, header_style="bold", pad_edge=False, padding=(0, 1))
-    for name in COLUMNS:
+    for name in columns:
         numeric = name in ("FRAMES", "PARSED", "ERRORS", "CLOCK")
         table.add_column(name, justify="right" if numeric else "left", no_wrap=name != COLUMNS[-1])
 
     def styled(text: str, good: bool, bad: bool) -> Text:
         return Text(text, style="green" if good else ("bold red" if bad else "yellow"))
 
-    for cells, first in rows(report):
+    table_rows = rows(report)
+    for cells, first in table_rows:
         connect, geo, ack = cells[2], cells[3], cells[4]
-        table.add_row(
+        row: list[Text | str] = [
             Text(cells[0], style="bold"),
             cells[1],
             styled(connect, connect == "ok", connect != "ok"),
             styled(geo, geo == "no", geo == "BLOCKED"),
             styled(ack, ack in ("yes", "n/a", "-"), ack == "refused"),
             cells[5],
-            styled(cells[6], cells[6] not in ("0",), False) if cells[6] != "-" else cells[6],
+            styled(cells[6], cells[6] != "0", False) if cells[6] != "-" else cells[6],
             styled(cells[7], cells[7] in ("0", "-"), False),
             cells[8],
-            "\n".join(first),
-        )
+        ]
+        if wide:
+            row.append("\n".join(first))
+        table.add_row(*row)
     console.print(table)
+    if not wide:
+        console.print()
+        console.print(Text(COLUMNS[-1], style="bold"))
+        for cells, first in table_rows:
+            if first != ["-"]:
+                console.print(Text(f"{cells[0]} {cells[1]}: ", style="bold") + Text("; ".join(first)))
     console.print()
     for text in verdict_lines(report):
         style = "bold green" if text.startswith("OK") else ("bold red" if text.startswith("FAILED") else "")

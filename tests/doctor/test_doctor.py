@@ -150,6 +150,10 @@ async def test_five_kinds_of_venue_rows_json_and_exit_code() -> None:
     column = header.index("CONNECT")
     assert all(line[column - 2 : column] == "  " for line in rows.values())  # aligned columns
     assert "FAILED: 4 of 5 venues" in plain.getvalue()
+    # and as the terminal table
+    rich = io.StringIO()
+    render_rich(report, rich)
+    assert all(word in rich.getvalue() for word in ("geo-blocked", "DNS failed", "refused", "liq long", "Hint:"))
 
 
 async def test_healthy_run_stops_early_exits_0_and_its_capture_replays(tmp_path: Path) -> None:
