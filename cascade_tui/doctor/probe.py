@@ -165,6 +165,7 @@ class DoctorRun:
     venues: dict[str, VenueProbe]
     duration_s: float = 0.0
     stopped_early: bool = False
+    interrupted: bool = False  # Ctrl+C: the report covers what was seen until then
     record_path: str | None = None
     recorded_frames: int = 0
     record_error: str = ""
@@ -305,7 +306,13 @@ class Doctor:
                         channel.siblings = list(group.pollers)
                     group.start()
                     groups.append(group)
-            report.stopped_early = await self._wait(report, started)
+            try:
+                report.stopped_early = await self._wait(report, started)
+            except asyncio.CancelledError:  # Ctrl+C in asyncio.run: report what was seen so far
+                task = asyncio.current_task()
+                if task is None or task.uncancel() > 0:
+                    raise  # cancelled twice, or by someone else: do not swallow it
+                report.interrupted = True
         finally:
             await asyncio.gather(*(c.close() for c in connections), return_exceptions=True)
             for group in groups:

@@ -100,6 +100,8 @@ def verdict_lines(report: dict[str, Any]) -> list[str]:
     n = len(report["venues"])
     took = f"{report['duration_s']:.1f} s"
     lines: list[str] = []
+    if report.get("interrupted"):
+        lines.append(f"Interrupted after {took}: the rows show what was seen until then.")
     if report["ok"]:
         lines.append(f"OK: {n} venue{'s' if n != 1 else ''} delivered parsed frames ({took}).")
     else:

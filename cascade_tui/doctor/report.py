@@ -4,6 +4,7 @@ Schema (v 1; documented in README "Checking your connection"; fields are only ev
 
     {"v": 1, "kind": "cascade-tui-doctor", "version": "<cascade-tui version>",
      "started": <epoch s>, "duration_s": <s>, "seconds": <limit>, "stopped_early": <bool>,
+     "interrupted": <bool (Ctrl+C)>,
      "ok": <bool>, "exit_code": 0 | 1,
      "venues": {"<id>": {
         "name": "<display name>", "ok": <bool>, "parsed_frames": <n>,
@@ -245,6 +246,7 @@ def build_report(run: DoctorRun, *, quiet_s: float, give_up_after: int) -> dict[
         "duration_s": round(run.duration_s, 3),
         "seconds": run.seconds,
         "stopped_early": run.stopped_early,
+        "interrupted": run.interrupted,
         "ok": ok,
         "exit_code": 0 if ok else 1,
         "venues": venues,

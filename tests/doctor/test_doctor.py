@@ -29,7 +29,7 @@ from tests.wsservers.doctor import (
     host_map,
     serve_bybit_instruments,
 )
-from tests.wsservers.fixtures import fast_options
+from tests.wsservers.fixtures import eventually, fast_options
 from tests.wsservers.okx import OkxProtocol
 
 ANSI_COLOUR = re.compile(r"\x1b\[[0-9;]*3[0-7]m|\x1b\[[0-9;]*9[0-7]m|\x1b\[1;3[0-7]m")
@@ -305,3 +305,31 @@ async def test_refused_subscription_and_unparsable_frames_are_named() -> None:
     assert bybit["channels"][0]["subscribe_ack"] == "refused" and bybit["channels"][0]["settled"]
     assert okx["failure"] == "unparsed" and okx["channels"][0]["parse_errors"] >= 1
     assert okx["channels"][0]["last_parse_error"] and "report" in okx["hint"]
+
+
+async def test_ctrl_c_reports_what_was_seen_so_far() -> None:
+    """asyncio.run cancels the main task on Ctrl+C: the doctor ends the run and still reports."""
+    from cascade_tui.config import VenueConfig
+    from cascade_tui.doctor.probe import Doctor, DoctorOptions
+    from cascade_tui.doctor.report import build_report
+
+    async with ProtocolServer(OkxProtocol()) as silent:
+        silent.mute = True
+        rewrite = host_map({"okx": f"ws://127.0.0.1:{silent.port}"})
+        options = DoctorOptions(
+            venues=["okx"],
+            seconds=60.0,
+            config=VenueConfig(oi_symbols=["BTC"]),
+            connection_options=fast_options(url_rewrite=rewrite),
+            http_transport=RewritingTransport(rewrite),
+        )
+        task = asyncio.create_task(Doctor(options).run())
+        await eventually(lambda: any(s.ws.state.name == "OPEN" for s in silent.sessions), timeout=20)
+        task.cancel()
+        run = await asyncio.wait_for(task, 20)
+    assert run.interrupted and not run.stopped_early and run.duration_s < 30
+    report = build_report(run, quiet_s=options.quiet_s, give_up_after=options.give_up_after)
+    assert report["interrupted"] and report["venues"]["okx"]["failure"] == "silent"
+    plain = io.StringIO()
+    render_plain(report, plain)
+    assert "Interrupted after" in plain.getvalue()
