@@ -50,7 +50,12 @@ async def main(extra: list[str]) -> int:
                 "kraken": f"ws://{UNRESOLVABLE_HOST}",
             }
         )
-        options = ConnectionOptions(backoff=Backoff(base_s=0.2, cap_s=1.0), open_timeout_s=3.0, send_interval_s=0.0, url_rewrite=rewrite)
+        options = ConnectionOptions(
+            backoff=Backoff(base_s=0.2, cap_s=1.0),
+            open_timeout_s=3.0,
+            send_interval_s=0.0,
+            url_rewrite=rewrite,
+        )
         argv = ["--venues", "bybit,okx,binance,gate,kraken", "--seconds", "8", "--symbols", "BTC", *extra]
         out = io.StringIO()
         async with feeding(healthy, every_s=0.2):

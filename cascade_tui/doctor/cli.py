@@ -33,7 +33,9 @@ def doctor_parser() -> argparse.ArgumentParser:
         "subscription, frames, parsing, the first events, the venue clock, geo-blocks, instrument lists.",
         epilog="Exit 0 when every venue delivered at least one parsed frame, else 1.",
     )
-    p.add_argument("--venues", metavar="A,B", help=f"comma-separated venues (default all: {','.join(venue_ids())})")
+    p.add_argument(
+        "--venues", metavar="A,B", help=f"comma-separated venues (default all: {','.join(venue_ids())})"
+    )
     p.add_argument(
         "--seconds", type=float, default=30.0, metavar="N",
         help="longest time to listen (default 30; ends early once every channel has answered)",
@@ -56,7 +58,9 @@ def options_from_args(args: argparse.Namespace) -> DoctorOptions:
     venues = _csv(args.venues) or list(venue_ids())
     unknown = [v for v in venues if v not in venue_ids()]
     if unknown:
-        raise BadArguments(f"--venues: unknown venue(s) {', '.join(unknown)}; known: {', '.join(venue_ids())}")
+        raise BadArguments(
+            f"--venues: unknown venue(s) {', '.join(unknown)}; known: {', '.join(venue_ids())}"
+        )
     if not args.seconds > 0 or args.seconds > 3600:
         raise BadArguments(f"--seconds must be > 0 and <= 3600, not {args.seconds:g}")
     if args.record:

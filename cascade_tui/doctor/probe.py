@@ -45,10 +45,10 @@ from cascade_tui.feeds.metadata import (
     fetch_venue,
     read_cache,
 )
-from cascade_tui.feeds.polling import Poller, make_pollers
+from cascade_tui.feeds.polling import Poller, PollerGroup, make_pollers
 from cascade_tui.model import Event, RawFrame
 from cascade_tui.sinks.recorder import RecorderSink
-from cascade_tui.sources.live import LiveSource
+from cascade_tui.sources.live import LiveSource, VenuePlan
 
 MAX_CLOCK_SAMPLES = 2000  # per channel: enough for a median, bounded for a flood
 
@@ -229,101 +229,129 @@ class Doctor:
     def __init__(self, options: DoctorOptions) -> None:
         self.options = options
         self.recorder: RecorderSink | None = None
+        self._conn_options = options.connection_options or default_connection_options(options.seconds)
+        self._connections: list[Connection] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._poller_groups: list[PollerGroup] = []
 
     async def run(self) -> DoctorRun:
         opts = self.options
-        started_wall = time.time()
         started = time.monotonic()
         venues = list(dict.fromkeys(opts.venues))
-        report = DoctorRun(started=started_wall, seconds=opts.seconds, venues={v: VenueProbe(v) for v in venues})
+        report = DoctorRun(
+            started=time.time(), seconds=opts.seconds, venues={v: VenueProbe(v) for v in venues}
+        )
         client = httpx.AsyncClient(
             timeout=opts.metadata_timeout_s, follow_redirects=True, transport=opts.http_transport
         )
-        conn_options = opts.connection_options or default_connection_options(opts.seconds)
-        tasks: list[asyncio.Task[None]] = []
-        connections: list[Connection] = []
-        groups = []
         try:
-            cache_dir = opts.cache_dir or default_cache_dir()
-            results = await asyncio.gather(
-                *(probe_metadata(v, client, cache_dir, opts.metadata_timeout_s) for v in venues)
-            )
-            metadata: dict[str, VenueMetadata] = {}
-            for result in results:
-                report.venues[result.venue].metadata = result
-                if result.metadata is not None:
-                    metadata[result.venue] = result.metadata
-            # the live source plans each venue exactly as a live run would
-            source = LiveSource(
-                venues, opts.config, opts.symbols, metadata=metadata, options=conn_options, http_client=client
-            )
-            await source.prepare()
-            parser_metadata: dict[str, Any] = {}
-            for venue in venues:
-                probe = report.venues[venue]
-                if venue in source.disabled:
-                    probe.disabled = source.disabled[venue]
-                    continue
-                probe.name = source.plans[venue].spec.name
-                # the parser a live pipeline would build (Pipeline.parser): fetched metadata, else shipped tables
-                probe.parser = make_parser(venue, source.parser_metadata.get(venue) or bundled_instruments(venue))
-                parser_metadata[venue] = probe.parser.metadata
+            source = await self._plan(report, client)
             if opts.record:
+                parser_metadata = {
+                    v: p.parser.metadata for v, p in report.venues.items() if p.parser is not None
+                }
                 await self._start_recording(opts.record, venues, parser_metadata)
                 report.record_path = opts.record
             for venue, plan in source.plans.items():
-                probe = report.venues[venue]
-                parser = probe.parser
-                assert parser is not None
-                for subscription in plan.subscriptions:
-                    channel = ChannelProbe(
-                        venue, subscription.name or "ws", "ws", subscription.url, expects_ack=bool(subscription.messages)
-                    )
-                    channel.connection = Connection(
-                        plan.spec, subscription, self._emitter(probe, channel), on_reconnect=parser.reset, options=conn_options
-                    )
-                    probe.channels.append(channel)
-                    connections.append(channel.connection)
-                    tasks.append(asyncio.create_task(channel.connection.run(), name=f"doctor {channel.connection.label}"))
-                if plan.polls:
-                    # one row per endpoint: the polls of one endpoint for several symbols share it
-                    rest: dict[str, ChannelProbe] = {}
-                    for poll in plan.polls:
-                        if poll.name not in rest:
-                            rest[poll.name] = ChannelProbe(venue, f"rest:{poll.name}", "rest", poll.url)
-                            probe.channels.append(rest[poll.name])
-                    group = make_pollers(
-                        venue,
-                        plan.polls,
-                        client,
-                        self._rest_emitter(probe, rest),
-                        blocked_retry_s=conn_options.blocked_retry_s,
-                        stagger_s=min(2.0, opts.seconds / 10.0),
-                    )
-                    for poller in group.pollers:
-                        rest[poller.poll.name].pollers.append(poller)
-                    for channel in rest.values():
-                        channel.siblings = list(group.pollers)
-                    group.start()
-                    groups.append(group)
+                self._start_websockets(report.venues[venue], plan)
+                self._start_polls(report.venues[venue], plan, client)
             try:
                 report.stopped_early = await self._wait(report, started)
-            except asyncio.CancelledError:  # Ctrl+C in asyncio.run: report what was seen so far
+            except asyncio.CancelledError:  # Ctrl+C in asyncio.run cancels this (the main) task once
                 task = asyncio.current_task()
                 if task is None or task.uncancel() > 0:
-                    raise  # cancelled twice, or by someone else: do not swallow it
+                    raise  # cancelled more than once: do not swallow it
                 report.interrupted = True
         finally:
-            await asyncio.gather(*(c.close() for c in connections), return_exceptions=True)
-            for group in groups:
-                await group.close()
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            await client.aclose()
+            await self._stop(client)
             await self._stop_recording(report)
             report.duration_s = time.monotonic() - started
         return report
+
+    async def _plan(self, report: DoctorRun, client: httpx.AsyncClient) -> LiveSource:
+        """Instrument lists fetched now, then each venue planned by the live source exactly as a
+        live run would plan it, with the parser a live pipeline would build (Pipeline.parser)."""
+        opts = self.options
+        venues = list(report.venues)
+        cache_dir = opts.cache_dir or default_cache_dir()
+        results = await asyncio.gather(
+            *(probe_metadata(v, client, cache_dir, opts.metadata_timeout_s) for v in venues)
+        )
+        metadata: dict[str, VenueMetadata] = {}
+        for result in results:
+            report.venues[result.venue].metadata = result
+            if result.metadata is not None:
+                metadata[result.venue] = result.metadata
+        source = LiveSource(
+            venues,
+            opts.config,
+            opts.symbols,
+            metadata=metadata,
+            options=self._conn_options,
+            http_client=client,
+        )
+        await source.prepare()
+        for venue in venues:
+            probe = report.venues[venue]
+            if venue in source.disabled:
+                probe.disabled = source.disabled[venue]
+                continue
+            probe.name = source.plans[venue].spec.name
+            probe.parser = make_parser(venue, source.parser_metadata.get(venue) or bundled_instruments(venue))
+        return source
+
+    def _start_websockets(self, probe: VenueProbe, plan: VenuePlan) -> None:
+        parser = probe.parser
+        assert parser is not None  # planned venues have one
+        for subscription in plan.subscriptions:
+            channel = ChannelProbe(
+                probe.venue,
+                subscription.name or "ws",
+                "ws",
+                subscription.url,
+                expects_ack=bool(subscription.messages),
+            )
+            conn = Connection(
+                plan.spec, subscription, self._emitter(probe, channel), on_reconnect=parser.reset,
+                options=self._conn_options,
+            )  # fmt: skip
+            channel.connection = conn
+            probe.channels.append(channel)
+            self._connections.append(conn)
+            self._tasks.append(asyncio.create_task(conn.run(), name=f"doctor {conn.label}"))
+
+    def _start_polls(self, probe: VenueProbe, plan: VenuePlan, client: httpx.AsyncClient) -> None:
+        if not plan.polls:
+            return
+        # one row per endpoint: the polls of one endpoint for several symbols share it
+        rest: dict[str, ChannelProbe] = {}
+        for poll in plan.polls:
+            if poll.name not in rest:
+                rest[poll.name] = ChannelProbe(probe.venue, f"rest:{poll.name}", "rest", poll.url)
+                probe.channels.append(rest[poll.name])
+        group = make_pollers(
+            probe.venue,
+            plan.polls,
+            client,
+            self._rest_emitter(probe, rest),
+            blocked_retry_s=self._conn_options.blocked_retry_s,
+            stagger_s=min(2.0, self.options.seconds / 10.0),
+        )
+        for poller in group.pollers:
+            rest[poller.poll.name].pollers.append(poller)
+        for channel in rest.values():
+            channel.siblings = list(group.pollers)
+        group.start()
+        self._poller_groups.append(group)
+
+    async def _stop(self, client: httpx.AsyncClient) -> None:
+        await asyncio.gather(*(c.close() for c in self._connections), return_exceptions=True)
+        for group in self._poller_groups:
+            await group.close()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await client.aclose()
 
     async def _wait(self, report: DoctorRun, started: float) -> bool:
         """Until every channel is settled (True) or the time is up (False)."""
@@ -349,7 +377,9 @@ class Doctor:
 
         return emit
 
-    def _rest_emitter(self, probe: VenueProbe, channels: dict[str, ChannelProbe]) -> Callable[[RawFrame], None]:
+    def _rest_emitter(
+        self, probe: VenueProbe, channels: dict[str, ChannelProbe]
+    ) -> Callable[[RawFrame], None]:
         def emit(frame: RawFrame) -> None:
             name = frame.channel.removeprefix("rest:")
             channel = channels.get(name)
@@ -376,7 +406,9 @@ class Doctor:
             channel.ignored += 1
         else:
             channel.parsed += 1
-        if channel.kind == "ws" and (channel.acks == 0 or stats.ignored > ignored or stats.parse_errors > errors):
+        if channel.kind == "ws" and (
+            channel.acks == 0 or stats.ignored > ignored or stats.parse_errors > errors
+        ):
             reply = subscribe_reply(frame.data)
             if reply is not None:
                 verdict, why = reply
@@ -398,7 +430,9 @@ class Doctor:
 
     # ------------------------------------------------------------------ recording
 
-    async def _start_recording(self, path: str, venues: list[str], metadata: dict[str, dict[str, Any]]) -> None:
+    async def _start_recording(
+        self, path: str, venues: list[str], metadata: dict[str, dict[str, Any]]
+    ) -> None:
         """The project's recorder, fed the way a live pipeline feeds it: each venue's
         instrument metadata first (so a replay sizes contracts as this run did), then frames."""
         self.recorder = RecorderSink(path, header={"mode": "doctor", "venues": venues})

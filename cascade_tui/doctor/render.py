@@ -11,7 +11,18 @@ from typing import IO, Any
 
 from cascade_tui.doctor.report import label
 
-COLUMNS = ("VENUE", "CHANNEL", "CONNECT", "GEO", "ACK", "FRAMES", "PARSED", "ERRORS", "CLOCK", "FIRST EVENTS / INSTRUMENTS")
+COLUMNS = (
+    "VENUE",
+    "CHANNEL",
+    "CONNECT",
+    "GEO",
+    "ACK",
+    "FRAMES",
+    "PARSED",
+    "ERRORS",
+    "CLOCK",
+    "FIRST EVENTS / INSTRUMENTS",
+)
 KIND_ORDER = ("liquidation", "trade", "mark", "funding", "open_interest")
 
 
@@ -74,8 +85,15 @@ def rows(report: dict[str, Any]) -> list[tuple[list[str], list[str]]]:
             continue
         if meta is not None:
             result = "ok" if meta["result"] == "ok" else label(meta["result"])
-            geo = True if meta["result"] == "blocked" else (False if meta["result"] in ("ok", "http") else None)
-            out.append(([venue, "instruments", result, geo_text(geo), "-", "-", "-", "-", "-"], [metadata_text(meta)]))
+            geo = (
+                True if meta["result"] == "blocked" else (False if meta["result"] in ("ok", "http") else None)
+            )
+            out.append(
+                (
+                    [venue, "instruments", result, geo_text(geo), "-", "-", "-", "-", "-"],
+                    [metadata_text(meta)],
+                )
+            )
         for ch in doc["channels"]:
             first = [event_text(kind, ch["first"][kind]) for kind in KIND_ORDER if kind in ch["first"]]
             if not first and ch["connect"] == "ok" and ch["frames"] and not ch["parsed"]:
@@ -106,7 +124,9 @@ def verdict_lines(report: dict[str, Any]) -> list[str]:
         lines.append(f"OK: {n} venue{'s' if n != 1 else ''} delivered parsed frames ({took}).")
     else:
         failed = len(report["failed"])
-        lines.append(f"FAILED: {failed} of {n} venue{'s' if n != 1 else ''} delivered no parsed frame ({took}).")
+        lines.append(
+            f"FAILED: {failed} of {n} venue{'s' if n != 1 else ''} delivered no parsed frame ({took})."
+        )
         lines += [f"  {line}" for line in report["summary"]]
         lines += [f"Hint: {text}" for text in report["hints"]]
     if report["notes"]:
@@ -127,7 +147,9 @@ def verdict_lines(report: dict[str, Any]) -> list[str]:
 def render_plain(report: dict[str, Any], out: IO[str]) -> None:
     table = rows(report)
     head = list(COLUMNS[:-1])
-    widths = [max(len(h), *(len(cells[i]) for cells, _ in table)) if table else len(h) for i, h in enumerate(head)]
+    widths = [
+        max(len(h), *(len(cells[i]) for cells, _ in table)) if table else len(h) for i, h in enumerate(head)
+    ]
     indent = sum(widths) + 2 * len(widths)
 
     def line(cells: list[str]) -> str:

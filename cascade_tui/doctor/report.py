@@ -95,7 +95,11 @@ def connect_result(channel: ChannelProbe) -> tuple[str, str]:
             return "ok", ""
         failed = next((st for st in statuses if st.failure), None)
         if failed is None:  # held back by the venue's shared gate after a sibling endpoint failed
-            failed = next((p.status for p in channel.siblings if p.status.failure), None) if channel.paused() else None
+            failed = (
+                next((p.status for p in channel.siblings if p.status.failure), None)
+                if channel.paused()
+                else None
+            )
             if failed is not None:
                 return failed.failure, f"not asked: {channel.pollers[0].gate.reason}"
         return (failed.failure, failed.detail) if failed else ("pending", "")
@@ -278,5 +282,7 @@ def _notes(venues: dict[str, dict[str, Any]]) -> list[str]:
             elif ch["subscribe_ack"] == "no" and ch["connect"] == "ok":
                 notes.append(f"{name}: connected, but no subscribe acknowledgement arrived")
             if ch["parse_errors"]:
-                notes.append(f"{name}: {ch['parse_errors']} frame(s) not understood: {ch['last_parse_error']}")
+                notes.append(
+                    f"{name}: {ch['parse_errors']} frame(s) not understood: {ch['last_parse_error']}"
+                )
     return notes

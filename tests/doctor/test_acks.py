@@ -45,7 +45,11 @@ NOT_ANSWERS = [
     {"op": "ping", "ts": "1"},  # HTX server ping
     {"event": "info", "version": 1},  # Kraken welcome
     {"type": "connected", "connection_id": "c", "message_id": 0},  # dYdX welcome
-    {"jsonrpc": "2.0", "method": "subscription", "params": {"channel": "trades.BTC-PERPETUAL.100ms", "data": []}},
+    {
+        "jsonrpc": "2.0",
+        "method": "subscription",
+        "params": {"channel": "trades.BTC-PERPETUAL.100ms", "data": []},
+    },
     {"stream": "!forceOrder@arr", "data": {"e": "forceOrder", "E": 1, "o": {"s": "BTCUSDT"}}},
     {"topic": "allLiquidation.ICPUSDT", "type": "snapshot", "ts": 1, "data": []},
     "{not json",

@@ -44,7 +44,12 @@ async def run_doctor(argv: list[str], rewrite: Any, **kwargs: Any) -> tuple[int,
     )
     code = await asyncio.wait_for(
         asyncio.to_thread(
-            main_doctor, argv, connection_options=options, http_transport=RewritingTransport(rewrite), out=out, **kwargs
+            main_doctor,
+            argv,
+            connection_options=options,
+            http_transport=RewritingTransport(rewrite),
+            out=out,
+            **kwargs,
         ),
         120,
     )
@@ -79,7 +84,8 @@ async def test_five_kinds_of_venue_rows_json_and_exit_code() -> None:
         )
         async with feeding(healthy):
             code, text = await run_doctor(
-                ["--venues", "bybit,okx,binance,gate,kraken", "--seconds", "6", "--symbols", "BTC", "--json"], rewrite
+                ["--venues", "bybit,okx,binance,gate,kraken", "--seconds", "6", "--symbols", "BTC", "--json"],
+                rewrite,
             )
     assert code == 1
     report = json.loads(text)
@@ -90,12 +96,22 @@ async def test_five_kinds_of_venue_rows_json_and_exit_code() -> None:
     # healthy: REST instruments live, subscribed and acknowledged, liquidations parsed
     bybit = venues["bybit"]
     assert bybit["ok"] and bybit["failure"] == "" and bybit["parsed_frames"] >= 1
-    assert bybit["metadata"] == {**bybit["metadata"], "source": "live", "origin": "network", "instruments": 2, "result": "ok"}
+    assert bybit["metadata"] == {
+        **bybit["metadata"],
+        "source": "live",
+        "origin": "network",
+        "instruments": 2,
+        "result": "ok",
+    }
     [linear] = bybit["channels"]
     assert linear["connect"] == "ok" and linear["subscribe_ack"] == "yes" and linear["geo_blocked"] is False
     assert linear["frames"] >= linear["parsed"] >= 1 and linear["parse_errors"] == 0
     liq = linear["first"]["liquidation"]
-    assert (liq["side"], liq["asset"], liq["instrument"]) == ("long", "ICP", "ICPUSDT")  # Bybit "Buy" = long liquidated
+    assert (liq["side"], liq["asset"], liq["instrument"]) == (
+        "long",
+        "ICP",
+        "ICPUSDT",
+    )  # Bybit "Buy" = long liquidated
     assert liq["usd"] == pytest.approx(liq["qty"] * 2.585)
     # the venue's clock runs 2 s behind: receive time - venue time is about +2000 ms
     assert 1800 <= linear["clock_offset_ms"] <= 3500 and 1800 <= bybit["clock_offset_ms"] <= 3500
@@ -111,11 +127,15 @@ async def test_five_kinds_of_venue_rows_json_and_exit_code() -> None:
 
     # geo-blocked: HTTP 451 on the upgrade and on REST, asked once
     binance = venues["binance"]
-    assert binance["failure"] == "blocked" and binance["geo_blocked"] is True and "HTTP 451" in binance["detail"]
+    assert (
+        binance["failure"] == "blocked" and binance["geo_blocked"] is True and "HTTP 451" in binance["detail"]
+    )
     assert "VPN" in binance["hint"]
     assert binance["metadata"]["result"] == "blocked" and binance["metadata"]["source"] == "fallback"
     market = next(ch for ch in binance["channels"] if ch["type"] == "ws")
-    assert market["connect"] == "blocked" and market["geo_blocked"] is True and market["subscribe_ack"] == "n/a"
+    assert (
+        market["connect"] == "blocked" and market["geo_blocked"] is True and market["subscribe_ack"] == "n/a"
+    )
     assert all(ch["connect"] == "blocked" for ch in binance["channels"] if ch["type"] == "rest")
 
     # refused: nothing listens
@@ -129,7 +149,9 @@ async def test_five_kinds_of_venue_rows_json_and_exit_code() -> None:
     assert kraken["failure"] == "dns" and UNRESOLVABLE_HOST in kraken["detail"]
     assert kraken["metadata"]["result"] == "dns" and "network" in kraken["hint"]
 
-    assert len(report["summary"]) == 4 and any(line.startswith("binance: geo-blocked") for line in report["summary"])
+    assert len(report["summary"]) == 4 and any(
+        line.startswith("binance: geo-blocked") for line in report["summary"]
+    )
     assert any("try a VPN / other region" in h for h in report["hints"])
     assert any("check the network" in h for h in report["hints"])
 
@@ -153,7 +175,9 @@ async def test_five_kinds_of_venue_rows_json_and_exit_code() -> None:
     # and as the terminal table
     rich = io.StringIO()
     render_rich(report, rich)
-    assert all(word in rich.getvalue() for word in ("geo-blocked", "DNS failed", "refused", "liq long", "Hint:"))
+    assert all(
+        word in rich.getvalue() for word in ("geo-blocked", "DNS failed", "refused", "liq long", "Hint:")
+    )
 
 
 async def test_healthy_run_stops_early_exits_0_and_its_capture_replays(tmp_path: Path) -> None:
@@ -163,7 +187,18 @@ async def test_healthy_run_stops_early_exits_0_and_its_capture_replays(tmp_path:
         rewrite = host_map({"bybit": f"ws://127.0.0.1:{healthy.port}"})
         async with feeding(healthy):
             code, text = await run_doctor(
-                ["--venues", "bybit", "--seconds", "60", "--symbols", "BTC", "--json", "--record", str(capture)], rewrite
+                [
+                    "--venues",
+                    "bybit",
+                    "--seconds",
+                    "60",
+                    "--symbols",
+                    "BTC",
+                    "--json",
+                    "--record",
+                    str(capture),
+                ],
+                rewrite,
             )
     report = json.loads(text)
     assert code == 0 and report["ok"] and report["exit_code"] == 0 and report["failed"] == []
@@ -261,13 +296,17 @@ async def test_each_venue_through_the_doctor_subscribed_acknowledged_and_parsed(
     async with ProtocolServer(_protocols()[venue]()) as server:
         rewrite = host_map({"": f"ws://127.0.0.1:{server.port}"})  # every host of the venue
         async with feeding(server):
-            code, text = await run_doctor(["--venues", venue, "--seconds", "20", "--symbols", "BTC", "--json"], rewrite)
+            code, text = await run_doctor(
+                ["--venues", venue, "--seconds", "20", "--symbols", "BTC", "--json"], rewrite
+            )
     report = json.loads(text)
     doc = report["venues"][venue]
     assert code == 0 and doc["ok"] and doc["parsed_frames"] >= 1, doc
     for ch in doc["channels"]:
         if ch["type"] == "ws":
-            assert ch["connect"] == "ok" and ch["subscribe_ack"] in ("yes", "n/a") and ch["parse_errors"] == 0, ch
+            assert (
+                ch["connect"] == "ok" and ch["subscribe_ack"] in ("yes", "n/a") and ch["parse_errors"] == 0
+            ), ch
         else:  # the local server has no REST route for the OI/funding polls: it answers 404
             assert ch["connect"] == "http" and ch["geo_blocked"] is False, ch
     assert report["stopped_early"]
@@ -285,7 +324,9 @@ class RefusingBybit(LiveClockBybit):
 
 async def test_refused_subscription_and_unparsable_frames_are_named() -> None:
     async with ProtocolServer(RefusingBybit()) as refusing, ProtocolServer(OkxProtocol()) as garbled:
-        rewrite = host_map({"bybit": f"ws://127.0.0.1:{refusing.port}", "okx": f"ws://127.0.0.1:{garbled.port}"})
+        rewrite = host_map(
+            {"bybit": f"ws://127.0.0.1:{refusing.port}", "okx": f"ws://127.0.0.1:{garbled.port}"}
+        )
 
         async def garbage() -> None:
             while True:
@@ -295,7 +336,9 @@ async def test_refused_subscription_and_unparsable_frames_are_named() -> None:
 
         task = asyncio.create_task(garbage())
         try:
-            code, text = await run_doctor(["--venues", "bybit,okx", "--seconds", "4", "--symbols", "BTC", "--json"], rewrite)
+            code, text = await run_doctor(
+                ["--venues", "bybit,okx", "--seconds", "4", "--symbols", "BTC", "--json"], rewrite
+            )
         finally:
             task.cancel()
     report = json.loads(text)

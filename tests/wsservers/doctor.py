@@ -111,11 +111,12 @@ class RewritingTransport(httpx.AsyncBaseTransport):
         self._inner = httpx.AsyncHTTPTransport()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        target = self._rewrite(str(request.url)).replace("ws://", "http://", 1).replace("wss://", "https://", 1)
+        target = (
+            self._rewrite(str(request.url)).replace("ws://", "http://", 1).replace("wss://", "https://", 1)
+        )
         request.url = httpx.URL(target)
         request.headers["Host"] = request.url.netloc.decode()
         return await self._inner.handle_async_request(request)
 
     async def aclose(self) -> None:
         await self._inner.aclose()
-
