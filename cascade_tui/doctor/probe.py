@@ -9,10 +9,12 @@ subscribe answers, frames, parse results, the first event of each kind, and the 
 
 A channel is *settled* when it has shown what it can within the run:
   - WebSocket: a normalised event arrived after the subscription was acknowledged (or on a
-    venue that subscribes in the URL); or it was acknowledged and then stayed quiet for
-    `quiet_s` (a liquidation-only link in a calm market); or it failed for good (blocked,
-    refused subscription, or `give_up_after` failed attempts without ever connecting).
-  - REST: one body arrived, or one request failed (pollers back off far beyond a run).
+    venue that subscribes in the URL); or it was acknowledged (URL subscriptions: connected)
+    and then stayed quiet for `quiet_s` (a liquidation-only link in a calm market); or it
+    failed for good (blocked, refused subscription, or `give_up_after` failed attempts
+    without ever connecting).
+  - REST: one body arrived, or one request failed (pollers back off far beyond a run), or
+    the venue's shared gate holds it back after another endpoint was blocked.
 The run ends when every channel is settled, or after `seconds`.
 """
 
@@ -107,6 +109,7 @@ class ChannelProbe:
     acks: int = 0
     ack_error: str = ""
     acked_at: float | None = None  # monotonic
+    connected_at: float | None = None  # monotonic, first seen connected (URL subscriptions: the "ack")
     events: dict[str, int] = field(default_factory=dict)
     first: dict[str, Event] = field(default_factory=dict)
     offsets: list[float] = field(default_factory=list)  # receive time - venue time, seconds
@@ -138,10 +141,14 @@ class ChannelProbe:
             return True
         if st.connects == 0:
             return st.attempt >= give_up_after
+        if self.connected_at is None:
+            self.connected_at = now
         acked = self.acks > 0 or not self.expects_ack
         if acked and self.events:
             return True
-        return self.acked_at is not None and now - self.acked_at >= quiet_s
+        # a subscription in the URL has no answer: being connected is all the venue confirms
+        quiet_since = self.acked_at if self.expects_ack else self.connected_at
+        return quiet_since is not None and now - quiet_since >= quiet_s
 
 
 @dataclass
