@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
@@ -109,12 +111,34 @@ def main_doctor(
     args = parse_args_or_code(parser, argv)
     if isinstance(args, int):  # --help, or argparse already printed the error
         return args
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.ERROR,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        handlers=[logging.StreamHandler(sys.stderr)],
-        force=True,
-    )
+    with _stderr_logging(logging.INFO if args.verbose else logging.ERROR):
+        return _run(args, connection_options, http_transport, out, tty)
+
+
+@contextlib.contextmanager
+def _stderr_logging(level: int) -> Iterator[None]:
+    """Log to stderr at `level` while the command runs; the caller's logging is put back
+    after (the command is also called in-process, by tests and scripts)."""
+    root = logging.getLogger()
+    saved_handlers, saved_level = root.handlers[:], root.level
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.handlers = [handler]
+    root.setLevel(level)
+    try:
+        yield
+    finally:
+        root.handlers = saved_handlers
+        root.setLevel(saved_level)
+
+
+def _run(
+    args: argparse.Namespace,
+    connection_options: ConnectionOptions | None,
+    http_transport: httpx.AsyncBaseTransport | None,
+    out: IO[str],
+    tty: bool | None,
+) -> int:
     try:
         options = options_from_args(args)
     except BadArguments as exc:

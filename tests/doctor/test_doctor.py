@@ -376,3 +376,12 @@ async def test_ctrl_c_reports_what_was_seen_so_far() -> None:
     plain = io.StringIO()
     render_plain(report, plain)
     assert "Interrupted after" in plain.getvalue()
+
+
+def test_the_callers_logging_is_left_as_it_was() -> None:
+    import logging
+
+    root = logging.getLogger()
+    before = (root.handlers[:], root.level)
+    assert main_doctor(["--venues", "nosuch"]) == 2
+    assert (root.handlers, root.level) == before
