@@ -23,7 +23,7 @@ from cascade_tui.paths import data_dir
 
 log = logging.getLogger("cascade_tui")
 
-SUBCOMMANDS = ("simulate", "backtest", "tune", "history")
+SUBCOMMANDS = ("simulate", "backtest", "tune", "history", "doctor")
 
 
 class UsageError(Exception):
@@ -55,7 +55,7 @@ def main_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="cascade-tui",
         description="Watch crypto liquidation feeds, score liquidation-cascade risk, raise signals.",
-        epilog="Subcommands: cascade-tui simulate|backtest|tune|history --help",
+        epilog="Subcommands: cascade-tui simulate|backtest|tune|history|doctor --help",
     )
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--demo", action="store_true", help="simulated market (no network needed)")
@@ -322,6 +322,10 @@ def _market_progress(duration_s: float) -> Iterator[Callable[[float], None]]:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "doctor":  # configures its own (quiet) logging
+        from cascade_tui.doctor.cli import main_doctor
+
+        return main_doctor(argv[1:])
     if argv and argv[0] in SUBCOMMANDS:
         _setup_logging("INFO", to_file=False)
         cmd, rest = argv[0], argv[1:]
