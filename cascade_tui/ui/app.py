@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import deque
 from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
@@ -25,6 +24,7 @@ from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import BindingType
 from textual.containers import Horizontal, VerticalScroll
+from textual.notifications import Notification, Notify
 from textual.screen import Screen
 from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
@@ -36,6 +36,7 @@ from cascade_tui.paths import data_dir, default_config_path
 from cascade_tui.runtime.options import RunOptions
 from cascade_tui.runtime.pipeline import Pipeline
 from cascade_tui.sources.paced import PacedSource
+from cascade_tui.ui.alerts import TOAST_S, CriticalAlerts
 from cascade_tui.ui.bindings import APP_BINDINGS, SOURCE_ACTIONS, next_speed, unknown_keymap_ids
 from cascade_tui.ui.filter_screen import FilterScreen
 from cascade_tui.ui.health_panel import HealthPanel
@@ -100,8 +101,8 @@ class CascadeApp(App[int]):
         )
         self.cascade_themes: list[str] = []
         self.shown_snapshot: Snapshot | None = None
-        self._seen_signals: deque[tuple[str, float, str]] = deque(maxlen=1000)
-        self._alerts_primed = False
+        self.alerts = CriticalAlerts()
+        self._critical_toast: Notification | None = None
         self._pipeline_worker: Worker[None] | None = None
         self._source_end_reported = False
         self._top_row_height: int | None = None
@@ -297,34 +298,23 @@ class CascadeApp(App[int]):
     # ------------------------------------------------------------------ alerts
 
     def _alert_on_critical(self, signals: Iterable[Signal]) -> None:
-        fresh: list[Signal] = []
-        for sig in signals:  # newest first: stop at the first one already seen
-            key = (sig.episode, sig.ts, sig.state)
-            if key in self._seen_signals:
-                break
-            fresh.append(sig)
-        for sig in reversed(fresh):
-            self._seen_signals.append((sig.episode, sig.ts, sig.state))
-        if not self._alerts_primed:
-            self._alerts_primed = True  # what was already there when we started is history
-            return
-        for sig in reversed(fresh):
-            if sig.level == 3 and sig.state in ("open", "escalate"):
-                self.critical_alert(sig)
+        new = self.alerts.new_critical(signals)
+        if new:
+            self.critical_alert(new)
 
-    def critical_alert(self, sig: Signal) -> None:
+    def critical_alert(self, new: list[Signal]) -> None:
+        """One bell and one toast for the episodes that just reached CRITICAL; a CRITICAL
+        toast still on screen is replaced by one naming them all (never a stack of toasts)."""
         ui = self.config.ui
         if ui.bell:
             self.bell()
-        if ui.toasts:
-            asset = "MARKET-WIDE" if sig.asset == "*" else sig.asset
-            who = "longs" if sig.direction == "long" else "shorts"
-            self.notify(
-                f"{asset} {who} liquidating · score {sig.score:.2f} · {', '.join(sig.venues)}",
-                title="CRITICAL cascade",
-                severity="error",
-                timeout=10,
-            )
+        if not ui.toasts:
+            return
+        toast = self.alerts.toast(new)
+        if self._critical_toast is not None:
+            self._unnotify(self._critical_toast)  # forgiving: an expired one is already gone
+        self._critical_toast = Notification(toast.message, toast.title, "error", TOAST_S, markup=False)
+        self.post_message(Notify(self._critical_toast))
 
     # ------------------------------------------------------------------ parameters
 

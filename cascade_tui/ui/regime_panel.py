@@ -27,8 +27,9 @@ class RegimeSummary(Widget):
     def render(self) -> Text:
         pal = Palette(self.app.theme_variables)
         snap = self.snapshot
-        if snap is None:
-            return Text("waiting for BTC trades…", style=pal.dim)
+        if snap is None or snap.volatility.btc_price is None:
+            # before the first BTC trade the regime is only the engine's default: say so
+            return Text("no data · the regime needs BTC trades", style=pal.dim)
         vol = snap.volatility
         colour = pal.regime(vol.regime)
         text = Text(no_wrap=True, overflow="ellipsis")
