@@ -57,7 +57,7 @@ class CriticalAlerts:
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
-        self._seen: deque[tuple[str, float, str]] = deque(maxlen=SEEN_MAX)
+        self._seen: deque[tuple[str, float, str, int, str]] = deque(maxlen=SEEN_MAX)
         self._alerted: deque[str] = deque(maxlen=SEEN_MAX)
         self._primed = False
         self._on_screen: dict[str, Signal] = {}  # episode -> its signal, in the current toast
@@ -70,12 +70,12 @@ class CriticalAlerts:
         history, never alerted."""
         fresh: list[Signal] = []
         for sig in signals:  # stop at the first one already seen
-            key = (sig.episode, sig.ts, sig.state)
+            key = (sig.episode, sig.ts, sig.state, sig.level, sig.direction)
             if key in self._seen:
                 break
             fresh.append(sig)
         fresh.reverse()
-        self._seen.extend((s.episode, s.ts, s.state) for s in fresh)
+        self._seen.extend((s.episode, s.ts, s.state, s.level, s.direction) for s in fresh)
         if not self._primed:
             self._primed = True
             self._alerted.extend(s.episode for s in fresh if s.level == 3)

@@ -103,6 +103,7 @@ class CascadeApp(App[int]):
         self.shown_snapshot: Snapshot | None = None
         self.alerts = CriticalAlerts()
         self._critical_toast: Notification | None = None
+        self._viewer_problem: tuple[str, str] | None = None
         self._pipeline_worker: Worker[None] | None = None
         self._source_end_reported = False
         self._top_row_height: int | None = None
@@ -205,9 +206,12 @@ class CascadeApp(App[int]):
     # ------------------------------------------------------------------ frames
 
     def current_snapshot(self) -> Snapshot | None:
-        if self.pipeline is not None:
-            return self.pipeline.latest_snapshot or self.fixed_snapshot
-        return self.fixed_snapshot
+        if self.pipeline is None:
+            return self.fixed_snapshot
+        snap = self.pipeline.latest_snapshot or self.fixed_snapshot
+        # a remote viewer shows the ingester's own signals, scores and regime (sources/redis.py)
+        overlay = getattr(self.pipeline.source, "overlay_snapshot", None)
+        return overlay(snap, time.time()) if overlay is not None else snap
 
     def now(self) -> float:
         """The clock for notes in the log: injected, else the engine's, else wall time."""
@@ -287,9 +291,28 @@ class CascadeApp(App[int]):
                     queue_drops[f"{sink.name}.{queue}"] = int(n)
                 if sink.name == "redis":
                     self.redis_state = str(stats.get("state", ""))
+            source_stats = getattr(pipeline.source, "stats", None)
+            if pipeline.source.kind == "redis" and source_stats is not None:
+                self._show_viewer_state(source_stats())
         except (AttributeError, TypeError, ValueError, RuntimeError):
             return  # a sink with odd stats must not break the dashboard; try again next second
         self.query_one(HealthPanel).set_drops(venue_drops, queue_drops)
+
+    def _show_viewer_state(self, stats: dict[str, Any]) -> None:
+        """A remote viewer says plainly when its Redis cannot be read, and why (once per reason)."""
+        state, reason = str(stats.get("state", "")), str(stats.get("reason", ""))
+        self.redis_state = f"{state}: {reason}" if reason and state != "live" else state
+        problem = (state, reason) if state in ("unreachable", "auth failed", "error", "reconnecting") else None
+        if problem is not None and problem != self._viewer_problem:
+            self.notify(
+                f"{stats.get('server', 'redis')}: {reason or state}. The viewer shows what an ingester "
+                "(cascade-tui --no-ui --redis-url URL) publishes there; pass the same --redis-url.",
+                title=f"redis {state}",
+                severity="error",
+                timeout=30,
+                markup=False,
+            )
+        self._viewer_problem = problem
 
     def _on_theme_changed(self) -> None:
         self.refresh_frame(force=True)
