@@ -111,19 +111,30 @@ class CascadeApp(App[int]):
     # ------------------------------------------------------------------ layout
 
     def compose(self) -> ComposeResult:
-        yield StatusBar(id="status")
-        if self.paced is not None:
-            yield ReplayBar(id="replay")
+        # widget references are kept (no query per frame: a query from a timer that fires
+        # while a dialog is the active screen found nothing and raised NoMatches)
+        self.status_bar = StatusBar(id="status")
+        self.replay_bar = ReplayBar(id="replay") if self.paced is not None else None
+        self.venue_panel = VenuePanel(self.view, id="venues", classes="panel")
+        self.regime_panel = RegimePanel(id="regime", classes="panel")
+        self.scores_panel = ScoresPanel(self.view, id="scores")
+        self.tape_panel = TapePanel(self.view, id="tape", classes="panel")
+        self.signal_log = SignalLog(self.view, id="signals")
+        self.health_panel = HealthPanel(self.view, id="health", classes="panel")
+        self.top_row = Horizontal(id="top-row", classes="row")
+        yield self.status_bar
+        if self.replay_bar is not None:
+            yield self.replay_bar
         with VerticalScroll(id="dashboard", can_focus=False):
-            with Horizontal(id="top-row", classes="row"):
-                yield VenuePanel(self.view, id="venues", classes="panel")
-                yield RegimePanel(id="regime", classes="panel")
+            with self.top_row:
+                yield self.venue_panel
+                yield self.regime_panel
             with Horizontal(id="mid-row", classes="row"):
-                yield ScoresPanel(self.view, id="scores")
-                yield TapePanel(self.view, id="tape", classes="panel")
+                yield self.scores_panel
+                yield self.tape_panel
             with Horizontal(id="bottom-row", classes="row"):
-                yield SignalLog(self.view, id="signals")
-                yield HealthPanel(self.view, id="health", classes="panel")
+                yield self.signal_log
+                yield self.health_panel
         yield Footer()
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
@@ -133,7 +144,7 @@ class CascadeApp(App[int]):
         self._register_themes()
         self._apply_keymap()
         self.theme_changed_signal.subscribe(self, lambda _theme: self._on_theme_changed())
-        self.query_one("#scores-table").focus()
+        self.scores_panel.table.focus()
         if self.pipeline is not None and self.start_pipeline:
             self._pipeline_worker = self.run_pipeline()
         if self.pipeline is not None:
@@ -231,8 +242,8 @@ class CascadeApp(App[int]):
 
     def refresh_frame(self, force: bool = False) -> None:
         """Apply the newest snapshot to every panel (one batched repaint)."""
-        if self.paced is not None and self.pipeline is not None:
-            self.query_one(ReplayBar).show(self.paced.progress(), ended=self.pipeline.finished.is_set())
+        if self.paced is not None and self.pipeline is not None and self.replay_bar is not None:
+            self.replay_bar.show(self.paced.progress(), ended=self.pipeline.finished.is_set())
         snap = self.current_snapshot()
         if not force and (self.view.display_paused or snap is self.shown_snapshot):
             return
@@ -240,19 +251,19 @@ class CascadeApp(App[int]):
         pal = self.palette
         self._fit_top_row(snap)
         with self.batch_update():
-            self.query_one(StatusBar).show(
+            self.status_bar.show(
                 snap,
                 source=self.source_label(),
                 redis=self.status.get("redis", "off"),
                 redis_state=self.redis_state,
                 display_paused=self.view.display_paused,
             )
-            self.query_one(VenuePanel).show(snap)
-            self.query_one(RegimePanel).show_numbers(snap)
-            self.query_one(ScoresPanel).show(snap, pal, force=force)
-            self.query_one(TapePanel).show(snap)
-            self.query_one(SignalLog).show(snap, pal, force=force)
-            self.query_one(HealthPanel).show(snap)
+            self.venue_panel.show(snap)
+            self.regime_panel.show_numbers(snap)
+            self.scores_panel.show(snap, pal, force=force)
+            self.tape_panel.show(snap)
+            self.signal_log.show(snap, pal, force=force)
+            self.health_panel.show(snap)
         if snap is not None:
             self._alert_on_critical(snap.signals)
 
@@ -264,7 +275,7 @@ class CascadeApp(App[int]):
             height = None  # the stacked layout sizes rows from the CSS
         if height != self._top_row_height:
             self._top_row_height = height
-            self.query_one("#top-row").styles.height = height
+            self.top_row.styles.height = height
 
     def on_resize(self) -> None:
         # the breakpoint class may have just changed: re-fit after it is applied
@@ -273,7 +284,7 @@ class CascadeApp(App[int]):
     def refresh_chart(self) -> None:
         if self.view.display_paused:
             return
-        self.query_one(RegimePanel).show_chart(self.current_snapshot())
+        self.regime_panel.show_chart(self.current_snapshot())
 
     def refresh_health_extras(self) -> None:
         """Queue drops live outside the snapshot (source and sinks); read them at 1 Hz."""
@@ -296,7 +307,7 @@ class CascadeApp(App[int]):
                 self._show_viewer_state(source_stats())
         except (AttributeError, TypeError, ValueError, RuntimeError):
             return  # a sink with odd stats must not break the dashboard; try again next second
-        self.query_one(HealthPanel).set_drops(venue_drops, queue_drops)
+        self.health_panel.set_drops(venue_drops, queue_drops)
 
     def _show_viewer_state(self, stats: dict[str, Any]) -> None:
         """A remote viewer says plainly when its Redis cannot be read, and why (once per reason)."""
@@ -370,7 +381,7 @@ class CascadeApp(App[int]):
 
     def action_select_level(self, level: int) -> None:
         self.view.selected_level = max(1, min(3, level))
-        self.query_one(ScoresPanel).update_titles()
+        self.scores_panel.update_titles()
 
     def action_nudge(self, direction: int) -> None:
         t = self.view.params.thresholds

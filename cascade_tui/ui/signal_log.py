@@ -54,9 +54,10 @@ class SignalLog(VerticalScroll, can_focus=True):
         super().__init__(id=id)
         self.view = view
         self._key: tuple[object, ...] | None = None
+        self.lines = Static(id="signal-lines")
 
     def compose(self) -> ComposeResult:
-        yield Static(id="signal-lines")
+        yield self.lines
 
     def update_titles(self, snapshot: Snapshot | None) -> None:
         counts = snapshot.signal_counts if snapshot is not None else {}
@@ -90,4 +91,4 @@ class SignalLog(VerticalScroll, can_focus=True):
                 else f"no signals for {self.view.signal_filter}",
                 pal.dim,
             )
-        self.query_one("#signal-lines", Static).update(body)
+        self.lines.update(body)

@@ -22,6 +22,7 @@ from cascade_tui.engine.params import REGIMES, EngineParams, ParamError, validat
 EDITABLE_SECTIONS: tuple[tuple[str, str], ...] = (
     ("thresholds", "Level thresholds (score 0–1)"),
     ("gates", "Gates (needed for WARNING and above)"),
+    ("fast", "Event-driven burst (raises WARNING without the score)"),
     ("weights", "Factor weights (0–1)"),
     ("normalizers", "Normalizers (> 0)"),
     ("regime", "Volatility regime (thresholds × factor per regime)"),

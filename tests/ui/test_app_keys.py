@@ -207,8 +207,9 @@ async def test_space_plus_minus_n_drive_the_demo_source() -> None:
         assert source.paused
         await pilot.press("space")
         assert not source.paused
+        assert source.speed == 0.0  # demo_pipeline runs at max speed (0), the top of the ladder
         await pilot.press("minus")
-        assert source.speed == 0.0 or source.speed < 1e9  # demo starts at max speed (0)
+        assert source.speed == 100.0
         source.set_speed(1.0)
         await pilot.press("plus")
         assert source.speed == 2.0
@@ -218,6 +219,37 @@ async def test_space_plus_minus_n_drive_the_demo_source() -> None:
         assert source.speed == 0.0 and not source.paused  # runs flat out to the next signal
         source.on_signal()
         assert source.paused and source.speed == 0.5
+
+
+async def test_n_stops_at_the_next_signal_not_past_it() -> None:
+    """Issue 14 item 8: `n` overshot by 20-100 s (a whole 2048-frame batch and the prefetched
+    next one ran after the signal). Now the market pauses within a couple of seconds of it."""
+    import asyncio
+
+    from cascade_tui.engine import Engine
+    from cascade_tui.runtime.pipeline import Pipeline
+    from cascade_tui.sources.demo import DemoSource
+
+    signals: list[Signal] = []
+    source = DemoSource(seed=7, speed=1.0)
+    pipeline = Pipeline(source, Engine(), on_signal=signals.append)
+    run = asyncio.create_task(pipeline.run())
+    try:
+        for _ in range(3):  # three successive `n` presses
+            seen = len(signals)
+            pipeline.call(source.seek_next_signal)
+            deadline = asyncio.get_running_loop().time() + 120
+            while not (source.paused and len(signals) > seen):
+                assert asyncio.get_running_loop().time() < deadline, "no signal reached"
+                await asyncio.sleep(0.02)
+            await asyncio.sleep(0.3)  # whatever was already fetched has been processed
+            assert source.position_ts is not None
+            overshoot = source.position_ts - signals[seen].ts
+            assert 0 <= overshoot < 2.0, overshoot
+            assert source.speed == 1.0  # back to the speed it had
+    finally:
+        pipeline.stop()
+        await asyncio.wait_for(run, 30)
 
 
 async def test_command_palette_offers_the_dashboard_actions(make_app: AppFactory) -> None:

@@ -103,6 +103,10 @@ def opened_levels(signals: list[Signal]) -> list[tuple[int, float]]:
     return [(s.level, s.score) for s in signals if s.state in ("open", "escalate")]
 
 
+def raised_by(signals: list[Signal], trigger: str) -> list[Signal]:
+    return [s for s in signals if s.state in ("open", "escalate") and s.why.get("trigger") == trigger]
+
+
 async def test_editor_changes_reach_the_engine_and_its_signals() -> None:
     """The real pipeline and engine: the new thresholds are in force and signals obey them."""
     pipeline = demo_pipeline(seed=7, seconds=300.0)
@@ -114,10 +118,12 @@ async def test_editor_changes_reach_the_engine_and_its_signals() -> None:
         await set_field(app, "thresholds.watch", "0.9")
         await set_field(app, "thresholds.warning", "0.95")
         await set_field(app, "thresholds.critical", "0.99")
+        await set_field(app, "fast.units_to_fire", "1000")  # no event-driven burst can fire
         await pilot.press("ctrl+s")
         await pilot.pause()
         thresholds = pipeline.engine.params.thresholds
         assert (thresholds.watch, thresholds.warning, thresholds.critical) == (0.9, 0.95, 0.99)
+        assert pipeline.engine.params.fast.units_to_fire == 1000
         await asyncio.wait_for(feed(pipeline), timeout=60)
     with_new = opened_levels(seen)
 
@@ -126,10 +132,11 @@ async def test_editor_changes_reach_the_engine_and_its_signals() -> None:
     baseline.on_signal_hooks.append(base_seen.append)
     await feed(baseline)
     with_defaults = opened_levels(base_seen)
-    # the same market raised signals below 0.9 under the defaults: the test has teeth
-    assert any(score < 0.9 for _, score in with_defaults)
+    # the same market raised WARNINGs by burst under the defaults: the test has teeth
+    assert any(s.level >= 2 for s in raised_by(base_seen, "burst"))
+    assert not any(s.level >= 2 for s in raised_by(seen, "burst"))
     regime_factor = max(EngineParams().regime.threshold_factor.values())
-    assert all(score >= 0.9 * regime_factor - 1e-9 for _, score in with_new)
+    assert all(s.score >= 0.9 * regime_factor - 1e-9 for s in raised_by(seen, "score"))
     assert len(with_new) < len(with_defaults)
 
 
