@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
@@ -32,6 +33,7 @@ from textual.worker import Worker, WorkerState
 from cascade_tui.config import Config, save_config
 from cascade_tui.engine.params import WINDOWS, EngineParams, ParamError, validate
 from cascade_tui.engine.types import Signal, Snapshot
+from cascade_tui.feeds.failure import failure_hint, failure_label
 from cascade_tui.paths import data_dir, default_config_path
 from cascade_tui.runtime.options import RunOptions
 from cascade_tui.runtime.pipeline import Pipeline
@@ -104,6 +106,7 @@ class CascadeApp(App[int]):
         self.alerts = CriticalAlerts()
         self._critical_toast: Notification | None = None
         self._viewer_problem: tuple[str, str] | None = None
+        self._venue_problem = ""
         self._pipeline_worker: Worker[None] | None = None
         self._source_end_reported = False
         self._top_row_height: int | None = None
@@ -266,6 +269,7 @@ class CascadeApp(App[int]):
             self.health_panel.show(snap)
         if snap is not None:
             self._alert_on_critical(snap.signals)
+        self._explain_no_venue(snap)
 
     def _fit_top_row(self, snap: Snapshot | None) -> None:
         """Wide layout: the venue row is as tall as its venues need (the scores get the rest)."""
@@ -308,6 +312,21 @@ class CascadeApp(App[int]):
         except (AttributeError, TypeError, ValueError, RuntimeError):
             return  # a sink with odd stats must not break the dashboard; try again next second
         self.health_panel.set_drops(venue_drops, queue_drops)
+
+    def _explain_no_venue(self, snap: Snapshot | None) -> None:
+        """No venue live and links failing: say why once, with what to do (e.g. no network)."""
+        if snap is None or not snap.venues or any(v.state == "live" for v in snap.venues):
+            self._venue_problem = ""
+            return
+        failures = Counter(v.failure for v in snap.venues if getattr(v, "failure", ""))
+        if not failures:
+            return
+        kind = failures.most_common(1)[0][0]
+        if kind != self._venue_problem:
+            self._venue_problem = kind
+            self.notify(
+                failure_hint(kind), title=f"no venue connected · {failure_label(kind)}", severity="warning", timeout=20
+            )
 
     def _show_viewer_state(self, stats: dict[str, Any]) -> None:
         """A remote viewer says plainly when its Redis cannot be read, and why (once per reason)."""

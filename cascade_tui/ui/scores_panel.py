@@ -77,7 +77,7 @@ def asset_cells(asset: AssetView, window_index: int, pal: Palette) -> tuple[Text
 class ScoreBreakdown(Widget):
     """Why the selected asset scores what it does: each factor's value and weight."""
 
-    DEFAULT_CSS = "ScoreBreakdown { height: 3; }"
+    DEFAULT_CSS = "ScoreBreakdown { height: 4; }"
 
     def __init__(self, view: ViewState) -> None:
         super().__init__()
@@ -104,6 +104,10 @@ class ScoreBreakdown(Widget):
             text.append(" · " + ",".join(a.venues), pal.dim)
         if a.price is not None:
             text.append(" · " + fmt.price(a.price), pal.dim)
+        # why the level is what it is (DESIGN §5.1): read defensively, an old snapshot has none
+        why = getattr(a, "why", None) or {}
+        text.append("\nwhy ", pal.dim)
+        text.append(fmt.why_text(why) if why else ("no level" if a.level == 0 else "—"), pal.fg if why else pal.dim)
         weights = self.view.params.weights
         width = self.content_size.width or 60
         per_line = 3 if width >= 66 else 2

@@ -46,6 +46,9 @@ def signal_text(sig: Signal, pal: Palette) -> Text:
     text.append(f"{sig.score:.2f} ", colour if not closing else pal.dim)
     text.append(("▼ long " if sig.direction == "long" else "▲ short") + " ", pal.side(sig.direction))
     text.append(",".join(sig.venues), pal.dim)
+    why = getattr(sig, "why", None)  # DESIGN §5.1; a signal from an older ingester has none
+    if why:
+        text.append(" · " + fmt.why_short(why), pal.dim if closing else pal.fg)
     return text
 
 

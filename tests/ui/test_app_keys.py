@@ -531,3 +531,20 @@ async def test_stacked_venue_panel_grows_when_venues_arrive(
         # one row per venue plus the header and the border (capped by max-height)
         assert venues.region.height > empty_height
         assert venues.region.height == min(15, len(fake_snap.venues) + 3)
+
+
+async def test_the_signals_why_shows_in_the_detail_and_the_log(make_app: AppFactory, fake_snap: Snapshot) -> None:
+    """Issue 14 item 9: level vs score is explained by the signal's `why` (DESIGN §5.1)."""
+    from textual.widgets import Static
+
+    from cascade_tui.ui.scores_panel import ScoreBreakdown
+
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        detail = rendered_text(app.query_one(ScoreBreakdown))
+        top = fake_snap.assets[0]
+        assert top.why and f"why by {top.why['trigger']} · next held by price_move" in detail
+        assert "needs_pct 0.5" in detail
+        log = str(app.query_one("#signal-lines", Static).render())
+        assert "by burst · next held by price_move" in log

@@ -59,3 +59,34 @@ async def test_no_data_until_the_first_event(make_app: AppFactory, fake_snap: Sn
         await pilot.pause()
         assert "no data" not in status_line(app)
         assert "EXTREME" in rendered_text(app.query_one(RegimeSummary))
+
+
+async def test_live_with_no_network_says_why_per_venue(make_app: AppFactory, fake_snap: Snapshot) -> None:
+    """Every venue reconnecting because DNS fails: each row says so with its attempt count,
+    one toast says what to do, and nothing pretends the market is calm."""
+    from textual.message import Message
+    from textual.notifications import Notify
+
+    from cascade_tui.ui.health_panel import HealthPanel
+    from cascade_tui.ui.venue_panel import VenuePanel
+
+    venues = tuple(
+        msgspec.structs.replace(v, state="reconnecting", state_detail=f"attempt {9 + i}", failure="dns", reconnects=9 + i)
+        for i, v in enumerate(fake_snap.venues)
+    )
+    empty_vol = msgspec.structs.replace(fake_snap.volatility, regime="NORMAL", btc_price=None)
+    offline = msgspec.structs.replace(
+        fake_snap, venues=venues, events_total=0, market_level=0, volatility=empty_vol, signals=(), tape=()
+    )
+    messages: list[Message] = []
+    app = make_app(snapshot=offline)
+    async with app.run_test(size=(120, 40), notifications=True, message_hook=messages.append) as pilot:
+        await pilot.pause()
+        venue_rows = rendered_text(app.query_one(VenuePanel))
+        assert "DNS failed ×9" in venue_rows and "DNS failed ×10" in venue_rows
+        assert "DNS failed" in rendered_text(app.query_one(HealthPanel))
+        toasts = [m.notification for m in messages if isinstance(m, Notify)]
+        assert [t.title for t in toasts] == ["no venue connected · DNS failed"]
+        assert "DNS" in toasts[0].message
+        line = status_line(app)
+        assert "no data" in line and "calm" not in line
