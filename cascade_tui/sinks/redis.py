@@ -243,6 +243,7 @@ class RedisSink(Sink):
     async def _run(self) -> None:
         attempt = 0
         tried_after_close = False
+        rewrote_metrics = False
         while True:
             if self._client is None:
                 if self._closing:
@@ -274,6 +275,12 @@ class RedisSink(Sink):
                 await self._sleep(TICK_S)
                 continue
             if final and not more:
+                if not rewrote_metrics and self._latest_snapshot is not None:
+                    # draining a long event backlog at close can outlast the metrics' TTLs
+                    # (5-10 s): one last round trip rewrites them, so they stand from the stop
+                    rewrote_metrics = True
+                    self._snapshot_dirty = True
+                    continue
                 return
             if not more:
                 await self._sleep(TICK_S)
