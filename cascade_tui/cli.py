@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -151,6 +152,11 @@ def options_from_args(args: argparse.Namespace, config: Config):  # -> RunOption
         speed = 0.0 if (source == "replay" and args.no_ui) else 1.0
     redis_url = args.redis_url
     _check_redis_urls(redis_url, config)
+    symbols = _check_symbols(args.symbols, source)
+    if args.history_url is not None:
+        _check_history_url(args.history_url, "--history-url")
+    if args.theme is not None and not args.no_ui:
+        _check_theme(args.theme)
     return RunOptions(
         source=source,
         replay=list(args.replay or []),
@@ -158,7 +164,7 @@ def options_from_args(args: argparse.Namespace, config: Config):  # -> RunOption
         seed=args.seed,
         profile=args.profile,
         venues=args.venues,
-        symbols=[s.upper() for s in args.symbols] if args.symbols else None,
+        symbols=symbols,
         duration_s=args.duration,
         record=args.record,
         stats=args.stats,
@@ -210,6 +216,70 @@ def _check_redis_urls(option: str | None, config: Config) -> None:
                 check_url(value.strip(), origin)
             except RedisUrlError as exc:
                 raise UsageError(str(exc)) from None
+
+
+SYMBOL_FORM = re.compile(r"[A-Z0-9]{1,20}")
+
+
+def _check_symbols(values: list[str] | None, source: str) -> list[str] | None:
+    """Base assets, upper-cased. A value that cannot be an asset id (BTC-USD, btc/usdt) is a
+    usage error; so is an asset the simulated market does not have (its list is fixed). For
+    live, replay and Redis an asset missing from the shipped instrument tables only warns:
+    venues list new assets all the time, and a capture may hold others."""
+    if not values:
+        return None
+    symbols = [v.upper() for v in values]
+    bad = [v for v in symbols if not SYMBOL_FORM.fullmatch(v)]
+    if bad:
+        raise UsageError(f"--symbols: {', '.join(bad)} is not a base asset (give names like BTC,ETH)")
+    if source == "demo":
+        from cascade_tui.sources.simulate import ASSET_NAMES
+
+        unknown = [v for v in symbols if v not in ASSET_NAMES]
+        if unknown:
+            raise UsageError(
+                f"--symbols: the demo market has no {', '.join(unknown)}; it has {', '.join(ASSET_NAMES)}"
+            )
+        return symbols
+    from cascade_tui.feeds.metadata import bundled_instruments
+
+    listed: set[str] = set()
+    for venue in VENUES:
+        for row in bundled_instruments(venue).values():
+            base = row.get("baseAsset")
+            if isinstance(base, str):
+                listed.add(base.upper())
+    unknown = [v for v in symbols if v not in listed]
+    if unknown:
+        print(
+            f"cascade-tui: warning: --symbols {', '.join(unknown)}: not in the shipped instrument tables; "
+            "shown only if a venue lists it",
+            file=sys.stderr,
+        )
+    return symbols
+
+
+def _check_history_url(value: str, origin: str) -> None:
+    """off, sqlite:///PATH (its folder must exist) or postgresql://…; anything else is a typo."""
+    from cascade_tui.sinks.history_db import is_postgres_url, sqlite_path
+
+    if value == "off" or is_postgres_url(value):
+        return
+    if not value.startswith("sqlite:"):
+        raise UsageError(f"{origin}: {value!r} is not sqlite:///PATH, postgresql://… or off")
+    folder = sqlite_path(value, Path()).expanduser().parent
+    if not folder.is_dir():
+        raise UsageError(f"{origin}: no folder {str(folder)!r} for the SQLite file")
+
+
+def _check_theme(name: str) -> None:
+    from textual.theme import BUILTIN_THEMES
+
+    from cascade_tui.ui.themes import load_themes
+
+    known = [t.name for t in load_themes().themes]
+    if name not in known and name not in BUILTIN_THEMES:
+        raise UsageError(f"--theme: no theme {name!r}; cascade themes: {', '.join(known)} (or a Textual theme)")
 
 
 def run_headless(opts) -> int:  # opts: RunOptions
@@ -348,7 +418,7 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(args.config)
         opts = options_from_args(args, config)
     except (UsageError, ConfigError) as exc:
-        parser.print_usage(sys.stderr)
+        # the message names the option or the file:line; a usage block would only bury it
         _print_error("cascade-tui", exc)
         return 2
     _setup_logging(args.log_level, to_file=not args.no_ui)

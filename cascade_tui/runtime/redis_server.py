@@ -93,8 +93,8 @@ def _off(reason: str) -> RedisTarget:
 
 def _client(url: str, timeout_s: float) -> aioredis.Redis:
     import redis.asyncio as aioredis
+    from redis.asyncio.retry import Retry  # the asyncio client's own (the sync one warns)
     from redis.backoff import NoBackoff
-    from redis.retry import Retry
 
     return aioredis.from_url(
         url,

@@ -25,9 +25,9 @@ from collections import OrderedDict, deque
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
-from redis.retry import Retry
 
 from cascade_tui import __version__
 from cascade_tui.backoff import Backoff
