@@ -24,7 +24,7 @@ from cascade_tui.paths import data_dir
 
 log = logging.getLogger("cascade_tui")
 
-SUBCOMMANDS = ("simulate", "backtest", "tune", "history", "doctor")
+SUBCOMMANDS = ("simulate", "backtest", "tune", "history", "liqmap", "doctor")
 
 
 class UsageError(Exception):
@@ -56,7 +56,7 @@ def main_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="cascade-tui",
         description="Watch crypto liquidation feeds, score liquidation-cascade risk, raise signals.",
-        epilog="Subcommands: cascade-tui simulate|backtest|tune|history|doctor --help",
+        epilog="Subcommands: cascade-tui simulate|backtest|tune|history|liqmap|doctor --help",
     )
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--demo", action="store_true", help="simulated market (no network needed)")
@@ -71,7 +71,9 @@ def main_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--seed", type=int, default=7, help="demo market seed (default 7)")
     p.add_argument(
-        "--profile", default="demo", help="demo market profile: demo, bench, realistic, quiet, volspike, whale"
+        "--profile",
+        default="demo",
+        help="demo market profile: demo, bench, realistic, quiet, volspike, whale, mechanistic",
     )
     p.add_argument("--venues", type=_csv, help=f"comma-separated venues: {','.join(VENUES)}")
     p.add_argument("--symbols", type=_csv, help="comma-separated base assets, e.g. BTC,ETH")
@@ -101,7 +103,11 @@ def simulate_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--profile",
         default="bench",
-        help="bench (default: cascades among bait), demo, realistic, quiet, volspike, whale",
+        help="bench (default: cascades among bait), demo, realistic, quiet, volspike, whale, mechanistic",
+    )
+    p.add_argument(
+        "--mechanistic", action="store_true",
+        help="the position-book market: cascades arise from leveraged positions (= --profile mechanistic)",
     )
     p.add_argument("--start-ts", type=float, default=None, help="market start, epoch seconds")
     return p
@@ -335,10 +341,12 @@ def run_simulate(argv: list[str]) -> int:
     _check_profile(args.profile)
     from cascade_tui.capture import CaptureWriter
     from cascade_tui.labels import write_labels
-    from cascade_tui.sources.simulate import MarketSimulator
+    from cascade_tui.sources.simulate.mechanistic_simulator import MECHANISTIC_PROFILE, make_simulator
 
+    if args.mechanistic:
+        args.profile = MECHANISTIC_PROFILE
     kwargs = {} if args.start_ts is None else {"start_ts": args.start_ts}
-    sim = MarketSimulator(args.seed, profile=args.profile, **kwargs)
+    sim = make_simulator(args.seed, args.profile, **kwargs)
     header = {"source": "simulate", "seed": args.seed, "profile": args.profile, "duration_s": args.duration}
     t0 = time.perf_counter()
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
@@ -402,6 +410,10 @@ def main(argv: list[str] | None = None) -> int:
         try:
             if cmd == "simulate":
                 return run_simulate(rest)
+            if cmd == "liqmap":
+                from cascade_tui.liqmap_cli import main as liqmap_main
+
+                return liqmap_main(rest)
             from cascade_tui.backtest import cli as bt
 
             if cmd == "history":

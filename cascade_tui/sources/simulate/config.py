@@ -260,7 +260,12 @@ CLUSTER_MEDIUM_MULT: Final = (3.0, 10.0)  # medium clusters: marks this many tim
 BACKGROUND_BUSY_RANGE: Final = (0.5, 4.0)  # clip of the volatility-coupled background factor
 
 
+# the position-book market (sources/simulate/mechanistic*.py): not an injected-episode profile
+MECHANISTIC_PROFILE: Final = "mechanistic"
+
+
 def check_profile(name: str) -> None:
     """ValueError naming the known profiles when `name` is not one of them."""
-    if name not in PROFILES:
-        raise ValueError(f"unknown profile {name!r}; known profiles: {', '.join(PROFILES)}")
+    if name not in PROFILES and name != MECHANISTIC_PROFILE:
+        known = ", ".join([*PROFILES, MECHANISTIC_PROFILE])
+        raise ValueError(f"unknown profile {name!r}; known profiles: {known}")
