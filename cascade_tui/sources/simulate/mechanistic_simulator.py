@@ -16,12 +16,17 @@ import numpy as np
 
 from cascade_tui.labels import Label
 from cascade_tui.model import RawFrame
-from cascade_tui.sources.simulate.config import ASSET_NAMES, OBSERVED_VENUES, VENUE_SHARES
+from cascade_tui.sources.simulate.config import (
+    ASSET_NAMES,
+    MECHANISTIC_PROFILE,
+    OBSERVED_VENUES,
+    VENUE_SHARES,
+)
 from cascade_tui.sources.simulate.mechanistic import DEFAULT_ASSETS, MechanisticMarket
 from cascade_tui.sources.simulate.observe import Observer
 from cascade_tui.sources.simulate.simulator import MarketSimulator
 
-MECHANISTIC_PROFILE = "mechanistic"
+__all__ = ["MECHANISTIC_PROFILE", "MechanisticSimulator", "make_simulator"]
 
 
 class MechanisticSimulator:
