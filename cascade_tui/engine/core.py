@@ -270,7 +270,7 @@ class Engine:
         if touched and self._clock is not None:
             t = self._clock
             for st in touched.values():
-                self._evaluate_now(st, t, out)
+                self._schedule(st, t, out)
         return out
 
     @property
@@ -506,11 +506,19 @@ class Engine:
             )
         if self._frame is not None:
             self._frame[st.asset] = st  # evaluated once the whole frame is counted
-            return
-        ss = st.long if side == LONG else st.short
-        if units > 0.0 and ss.level.level < WARNING and self._burst_fires(ss, t):
-            self._evaluate_now(st, t, out)  # the fast path: no cadence delay
+        elif units > 0.0:
+            self._schedule(st, t, out, st.long if side == LONG else st.short)
         elif t - st.last_eval_ts >= EVAL_INTERVAL_S:
+            self._evaluate_now(st, t, out)
+
+    def _schedule(self, st: AssetState, t: float, out: list[Signal], only: SideState | None = None) -> None:
+        """After new prints (on side `only`, or either): evaluate at once when a side's burst
+        fires (the fast path, no cadence delay) or the cadence allows, else defer to the end
+        of the interval."""
+        sides = (only,) if only is not None else (st.long, st.short)
+        if t - st.last_eval_ts >= EVAL_INTERVAL_S or any(
+            ss.level.level < WARNING and self._burst_fires(ss, t) for ss in sides
+        ):
             self._evaluate_now(st, t, out)
         elif st.eval_due == _INF:
             due = st.eval_due = st.last_eval_ts + EVAL_INTERVAL_S

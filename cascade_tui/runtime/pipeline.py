@@ -279,16 +279,18 @@ class Pipeline:
             if self.duration_s is not None and ts - self.first_ts >= self.duration_s:
                 return True
             signals = engine.tick(ts)
-            for ev in events:
+            kept = [
+                ev
+                for ev in events
                 # the BTC volatility engine needs BTC prices whatever the filter
-                if (
-                    symbols is not None
-                    and ev.asset not in symbols
-                    and not (ev.asset == "BTC" and isinstance(ev, Trade | Mark))
-                ):
-                    continue
-                self.events += 1
-                signals.extend(engine.process(ev))
+                if symbols is None
+                or ev.asset in symbols
+                or (ev.asset == "BTC" and isinstance(ev, Trade | Mark))
+            ]
+            self.events += len(kept)
+            # a frame's prints are all counted before its assets are evaluated (issue 11)
+            signals.extend(engine.process_frame(kept))
+            for ev in kept:
                 for sink in self.sinks:
                     sink.on_event(ev)
             t2 = perf()
