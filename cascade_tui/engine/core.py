@@ -45,11 +45,12 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
 from cascade_tui.engine.burst import FIRE_COUNT_SLACK, fires
 from cascade_tui.engine.latency import LatencyReservoir
+from cascade_tui.engine.liqmap import LiquidationMap, LiquidationMapViews
 from cascade_tui.engine.market import MARKET, MARKET_FLOOR_MULT, MarketState
 from cascade_tui.engine.params import FACTORS, LEVEL_NAMES, EngineParams, validate
 from cascade_tui.engine.printscale import PrintScale
@@ -90,7 +91,6 @@ from cascade_tui.model import (
     EVENT_KINDS,
     LONG,
     SHORT,
-    VENUES,
     Event,
     Funding,
     Liquidation,
@@ -129,7 +129,9 @@ KEEP: Final = _Keep()
 class Engine:
     """Liquidation velocity, BTC volatility regime, OI/funding, cascade scores and signals."""
 
-    def __init__(self, params: EngineParams | None = None) -> None:
+    def __init__(self, params: EngineParams | None = None, venue_order: Sequence[str] = ()) -> None:
+        # display order of venues (the venue registry's, handed in: the engine imports no feeds)
+        self._venue_rank = {v: i for i, v in enumerate(venue_order)}
         self._params = validate(params or EngineParams())
         self._params_version = 0
         self._clock: float | None = None
@@ -165,6 +167,10 @@ class Engine:
         self._rejected = 0
         self._bad_time = 0
         self._evicted = 0
+        # the estimated liquidation map (engine/liqmap.py): fed OI, trades, marks and
+        # liquidations; its near_cluster context may raise WATCH (never more) on a quiet side
+        self.liqmap = LiquidationMap()
+        self._liqmap_views = LiquidationMapViews()
 
     # ------------------------------------------------------------------ public API
 
@@ -251,8 +257,11 @@ class Engine:
             self._on_open_interest(ev, t)  # type: ignore[arg-type]
         elif kind is Funding:
             self._on_funding(ev, t)  # type: ignore[arg-type]
+            return out
         else:
             self._rejected += 1
+            return out
+        self.liqmap.on_event(ev, t)
         return out
 
     def process_frame(self, events: Iterable[Event]) -> list[Signal]:
@@ -379,6 +388,10 @@ class Engine:
         self._market.baseline.roll(sec // 60)
         if sec % EVICT_SWEEP_S == 0:
             self._evict_idle(ts)
+        for name in self.liqmap.assets_near(ts):  # a near cluster keeps its asset evaluated
+            near = self._assets.get(name)
+            if near is not None:
+                self._active[name] = near
         if not self._active:
             self._update_market(ts, sec, out)
             return
@@ -467,6 +480,7 @@ class Engine:
         if self._due.pop(name, None) is not None:
             self._next_due = min((st.eval_due for st in self._due.values()), default=_INF)
         self._market.breadth.pop(name, None)
+        self.liqmap.forget(name)
         for book in self._market.bursts.values():
             book.pop(name, None)
         self._evicted += 1
@@ -771,7 +785,9 @@ class Engine:
         if events == 0:
             why["trigger"] = "quiet"
             ss.why = why
-            return 0  # no liquidations, no liquidation cascade (OI/funding/vol alone never alarm)
+            # no liquidations, no liquidation cascade (OI/funding/vol alone never alarm); the
+            # liquidation map may only say WATCH: price is near a dense band of this side
+            return self._near_cluster_watch(st, ss, t)
         # the fast path
         burst_level = 0
         if fires(x, n, prints_bar, f.strong_x, f.strong_prints) or (level >= WARNING and x >= f.exit_x):
@@ -808,6 +824,8 @@ class Engine:
             if level >= WARNING and desired < level:
                 why["exit_x"] = f.exit_x
             ss.why = why
+            if desired == 0:
+                return self._near_cluster_watch(st, ss, t)
             return desired
         # CRITICAL: intensity and a confirmed price move in the cascade's direction
         intense = ss.peak_x >= f.critical_x or x >= f.critical_x or score_level >= CRITICAL
@@ -826,6 +844,15 @@ class Engine:
             why["held_by"] = "price_move"
         ss.why = why
         return desired
+
+    def _near_cluster_watch(self, st: AssetState, ss: SideState, t: float) -> int:
+        """WATCH with why `near_cluster` when the map puts a dense band of this side near the
+        price, else 0 (the why set by the caller stays). The map alone never raises WARNING."""
+        near = self.liqmap.near_cluster(st.asset, t, ss.side)
+        if near is None:
+            return 0
+        ss.why = near
+        return WATCH
 
     def _price_move(self, st: AssetState, ss: SideState, sec: int) -> tuple[float | None, float, str]:
         """(side-aligned move over the confirmation window, move needed, its source): trades or
@@ -921,9 +948,10 @@ class Engine:
             signal_counts=dict(self._signal_counts),
             latency={stage: res.view() for stage, res in self._latency.items()},
             params_version=self._params_version,
+            liqmap=self._liqmap_views.views(self.liqmap, t),
         )
 
     def _venue_order(self) -> list[str]:
         seen = set(self._venues) | set(self._feeds)
-        known = [v for v in VENUES if v in seen]
-        return known + sorted(seen - set(VENUES))
+        rank = self._venue_rank
+        return sorted(seen, key=lambda v: (rank.get(v, len(rank)), v))
