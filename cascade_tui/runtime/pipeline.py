@@ -280,7 +280,8 @@ class Pipeline:
         """Feed one batch through parser and engine. Returns True when --duration is reached."""
         engine = self.engine
         tick = engine.tick
-        process = engine.process
+        # a frame's prints are all counted before its assets are evaluated (issue 11)
+        process_frame = engine.process_frame
         perf = time.perf_counter
         symbols = self.symbols
         hooks = self._sink_hooks()
@@ -327,23 +328,23 @@ class Pipeline:
                 signals = tick(ts)
                 if symbols is None and not event_hooks:
                     events_total += len(events)
-                    for ev in events:
-                        out = process(ev)
-                        if out:
-                            signals.extend(out)
+                    out = process_frame(events)
+                    if out:
+                        signals.extend(out)
                 else:
-                    for ev in events:
+                    kept = [
+                        ev
+                        for ev in events
                         # the BTC volatility engine needs BTC prices whatever the filter
-                        if (
-                            symbols is not None
-                            and ev.asset not in symbols
-                            and not (ev.asset == "BTC" and isinstance(ev, Trade | Mark))
-                        ):
-                            continue
-                        events_total += 1
-                        out = process(ev)
-                        if out:
-                            signals.extend(out)
+                        if symbols is None
+                        or ev.asset in symbols
+                        or (ev.asset == "BTC" and isinstance(ev, Trade | Mark))
+                    ]
+                    events_total += len(kept)
+                    out = process_frame(kept)
+                    if out:
+                        signals.extend(out)
+                    for ev in kept:
                         for hook in event_hooks:
                             hook(ev)
                 if sampled and events:
