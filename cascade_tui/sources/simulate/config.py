@@ -264,7 +264,12 @@ CLUSTER_MEDIUM_Z: Final = (0.0, 0.85)
 BACKGROUND_BUSY_RANGE: Final = (0.5, 4.0)  # clip of the volatility-coupled background factor
 
 
+# the position-book market (sources/simulate/mechanistic*.py): not an injected-episode profile
+MECHANISTIC_PROFILE: Final = "mechanistic"
+
+
 def check_profile(name: str) -> None:
     """ValueError naming the known profiles when `name` is not one of them."""
-    if name not in PROFILES:
-        raise ValueError(f"unknown profile {name!r}; known profiles: {', '.join(PROFILES)}")
+    if name not in PROFILES and name != MECHANISTIC_PROFILE:
+        known = ", ".join([*PROFILES, MECHANISTIC_PROFILE])
+        raise ValueError(f"unknown profile {name!r}; known profiles: {known}")
