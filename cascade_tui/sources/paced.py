@@ -144,18 +144,19 @@ class PacedSource(Source):
                 continue
             if self.start_ts is None:
                 self.start_ts = chunk[0].ts
-            if self._fast():
-                for i in range(0, len(chunk), MAX_BATCH):
-                    part = chunk[i : i + MAX_BATCH] if len(chunk) > MAX_BATCH else chunk
-                    self._note_batch(part)  # type: ignore[arg-type]
-                    self.position_ts = part[-1].ts
-                    yield part  # type: ignore[misc]
-                    await asyncio.sleep(0)
-                    if self._closed:
-                        break
-                continue
-            async for batch in self._paced(chunk):
-                yield batch
+            done = 0
+            while done < len(chunk) and self._fast() and not self._closed:
+                # whole batches while nothing asks for pacing; speed and pause are checked again
+                # after each (the UI may change them while the pipeline works on one)
+                part = chunk[done : done + MAX_BATCH] if done or len(chunk) > MAX_BATCH else chunk
+                done += len(part)
+                self._note_batch(part)
+                self.position_ts = part[-1].ts
+                yield part  # type: ignore[misc]
+                await asyncio.sleep(0)
+            if done < len(chunk) and not self._closed:
+                async for batch in self._paced(chunk[done:] if done else chunk):
+                    yield batch
             if self._closed:
                 break
         for st in self._status.values():
