@@ -254,6 +254,7 @@ class CaptureReader:
         self.version = 1
         self.lines_read = 0  # lines including the header and skipped lines
         self.frames_read = 0
+        self.bytes_read = 0  # compressed bytes consumed so far (progress against the file size)
         self.bad_lines = 0
         self.oversized_lines = 0
         self.error: str | None = None
@@ -284,6 +285,7 @@ class CaptureReader:
                 chunk = raw.read(_READ_CHUNK)
                 if not chunk:
                     break
+                self.bytes_read += len(chunk)
                 while chunk:
                     try:
                         data = inflate.decompress(chunk, _INFLATE_LIMIT)

@@ -9,24 +9,20 @@ Structs are frozen and `gc=False`: they are created at feed rate and never form 
 
 from __future__ import annotations
 
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 import msgspec
 
-# Venue ids, the stable identifiers used in captures, config, stats and Redis (DESIGN.md §5.1).
-VENUES: Final[tuple[str, ...]] = (
-    "binance",
-    "bybit",
-    "okx",
-    "bitmex",
-    "deribit",
-    "gate",
-    "bitget",
-    "htx",
-    "kraken",
-    "dydx",
-    "hyperliquid",
-)
+
+def __getattr__(name: str) -> Any:
+    """`VENUES`: the venue ids (DESIGN.md §5.1) in display order, derived from the venue
+    registry (cascade_tui.feeds: one module per venue), never listed here."""
+    if name == "VENUES":
+        from cascade_tui.feeds import venue_ids
+
+        return venue_ids()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 # Side of the *liquidated position*: a liquidated long is a forced SELL (price falling).
 Side = Literal["long", "short"]

@@ -94,7 +94,7 @@ class Pipeline:
     def _on_reconnect(self, venue: str) -> None:
         parser = self.parsers.get(venue)
         if parser is not None:
-            parser.reset()
+            parser.reconnected()  # resets, and marks where the new connection's replays end
 
     # ----------------------------------------------------------------- thread-safe controls
 

@@ -42,6 +42,8 @@ def build_stats(pipeline: Pipeline, extra: dict[str, Any] | None = None) -> dict
             "frames": parser.stats.frames if parser else (st.frames if st else 0),
             "parse_errors": parser.stats.parse_errors if parser else 0,
             "rejected": parser.stats.rejected if parser else 0,
+            "duplicates": parser.stats.duplicates if parser else 0,
+            "stale": parser.stats.stale if parser else 0,
             "ignored": parser.stats.ignored if parser else 0,
             "events": dict(parser.stats.events) if parser else {},
             "liquidations": liq.get(venue, _empty_liquidations()),

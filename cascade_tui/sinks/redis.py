@@ -25,9 +25,9 @@ from collections import OrderedDict, deque
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
-from redis.retry import Retry
 
 from cascade_tui import __version__
 from cascade_tui.backoff import Backoff
@@ -35,6 +35,7 @@ from cascade_tui.config import RedisConfig
 from cascade_tui.engine.params import EngineParams
 from cascade_tui.engine.types import LatencyView, Signal, Snapshot, signal_encoder
 from cascade_tui.model import Event
+from cascade_tui.redaction import redact_url, scrub_secrets
 from cascade_tui.redis_schema import (
     TTL_HEARTBEAT_S,
     TTL_SIGNAL_S,
@@ -45,7 +46,6 @@ from cascade_tui.redis_schema import (
     snapshot_metrics,
     stream_entry,
 )
-from cascade_tui.runtime.redis_server import redact_url, scrub_secrets
 from cascade_tui.sinks.base import Sink
 from cascade_tui.stats_math import percentile
 
@@ -243,6 +243,7 @@ class RedisSink(Sink):
     async def _run(self) -> None:
         attempt = 0
         tried_after_close = False
+        rewrote_metrics = False
         while True:
             if self._client is None:
                 if self._closing:
@@ -274,6 +275,12 @@ class RedisSink(Sink):
                 await self._sleep(TICK_S)
                 continue
             if final and not more:
+                if not rewrote_metrics and self._latest_snapshot is not None:
+                    # draining a long event backlog at close can outlast the metrics' TTLs
+                    # (5-10 s): one last round trip rewrites them, so they stand from the stop
+                    rewrote_metrics = True
+                    self._snapshot_dirty = True
+                    continue
                 return
             if not more:
                 await self._sleep(TICK_S)

@@ -35,7 +35,14 @@ import httpx
 
 from cascade_tui.config import VenueConfig
 from cascade_tui.feeds import spec as venue_spec
-from cascade_tui.feeds.base import RestPoll, SubscribeRequest, Subscription, VenueSpec, base_asset
+from cascade_tui.feeds.base import (
+    RestPoll,
+    SubscribeRequest,
+    Subscription,
+    VenueSpec,
+    base_asset,
+    normalize_asset,
+)
 from cascade_tui.feeds.connection import (
     BLOCKED,
     CONNECTING,
@@ -47,7 +54,7 @@ from cascade_tui.feeds.connection import (
     Connection,
     ConnectionOptions,
 )
-from cascade_tui.feeds.metadata import PER_SYMBOL_LIQUIDATIONS, VenueMetadata, load_metadata
+from cascade_tui.feeds.metadata import VenueMetadata, load_metadata
 from cascade_tui.feeds.polling import BLOCKED as POLL_BLOCKED
 from cascade_tui.feeds.polling import PollerGroup, make_pollers
 from cascade_tui.model import RawFrame
@@ -59,6 +66,15 @@ MAX_BATCH = 2048
 DEFAULT_QUEUE_SIZE = 100_000
 # worst first: the state a venue shows when its connections disagree
 _STATE_RANK = {DISABLED: 0, BLOCKED: 1, RECONNECTING: 2, STALE: 3, CONNECTING: 4, LIVE: 5, DONE: 6}
+
+
+def _asset_of(instrument: str, info: dict[str, Any]) -> str:
+    """The asset id (DESIGN.md §5.1: 1000PEPE -> PEPE) an instrument trades, for --symbols."""
+    row = info.get(instrument)
+    base = row.get("baseAsset") if isinstance(row, dict) else None
+    name = str(base) if base else base_asset(instrument)
+    norm = normalize_asset(name if name.startswith("k") else name.upper())
+    return norm[0] if norm is not None else ""
 
 
 def _last_failure(conns: Sequence[Connection]) -> str:
@@ -278,7 +294,7 @@ class LiveSource(Source):
         assets = self.symbols or [a.upper() for a in self.config.oi_symbols]
         instruments = list(spec.instruments_for(assets)) if spec.instruments_for else []
         liquidation_instruments: list[str] = []
-        if spec.has_liquidations and venue in PER_SYMBOL_LIQUIDATIONS:
+        if spec.has_liquidations and spec.liquidations_per_symbol:
             liquidation_instruments = self._liquidation_instruments(venue, instruments)
         request = SubscribeRequest(
             liquidation_instruments=liquidation_instruments,
@@ -297,7 +313,7 @@ class LiveSource(Source):
         if perps and self.symbols:
             wanted = set(self.symbols)
             info = meta.instruments if meta is not None else {}
-            perps = [p for p in perps if str(info.get(p, {}).get("baseAsset") or base_asset(p)).upper() in wanted]
+            perps = [p for p in perps if _asset_of(p, info) in wanted]
         if not perps:
             log.warning(
                 "%s: no instrument list (metadata %s); liquidations watched on the main symbols only: %s",

@@ -21,6 +21,10 @@ from cascade_tui.model import RawFrame
 from cascade_tui.sources.base import FeedStatus, Item, Source
 
 MAX_BATCH = 2048
+# While running to the next signal, frames go out in small batches: the pipeline processes a
+# whole batch (and has fetched the next) before the pause can act, so a 2048-frame batch ran
+# 20-100 s of market past the signal
+SEEK_BATCH = 8
 
 
 class PacedSource(Source):
@@ -197,7 +201,7 @@ class PacedSource(Source):
             self.position_ts = frame.ts
             self._note(frame)
             batch.append(frame)
-            if len(batch) >= MAX_BATCH:
+            if len(batch) >= (SEEK_BATCH if self._seek_signal else MAX_BATCH):
                 yield batch
                 batch = []
                 await asyncio.sleep(0)

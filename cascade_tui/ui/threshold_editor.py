@@ -20,8 +20,9 @@ from textual.widgets import Button, Input, Label, Static
 from cascade_tui.engine.params import REGIMES, EngineParams, ParamError, validate
 
 EDITABLE_SECTIONS: tuple[tuple[str, str], ...] = (
-    ("thresholds", "Level thresholds (score 0–1)"),
-    ("gates", "Gates (needed for WARNING and above)"),
+    ("fast", "Fast path: the burst test that raises WARNING"),
+    ("thresholds", "Level thresholds (score 0–1: WATCH, and WARNING from the score)"),
+    ("gates", "Gates (needed for a score-raised WARNING)"),
     ("weights", "Factor weights (0–1)"),
     ("normalizers", "Normalizers (> 0)"),
     ("regime", "Volatility regime (thresholds × factor per regime)"),

@@ -162,7 +162,8 @@ async def test_demo_market_through_the_real_engine_writes_the_documented_schema(
     pubsub = client.pubsub()
     await pubsub.subscribe("cascade:signals")
     emitted: list[Signal] = []
-    sink = RedisSink(redis_server.url, config=RedisConfig(queue_size=100_000))
+    # room (queue and stream) for every event of the 10 demo minutes (~110 k): the stream is compared whole
+    sink = RedisSink(redis_server.url, config=RedisConfig(queue_size=400_000, stream_maxlen=400_000))
     pipeline = Pipeline(DemoSource(seed=7, speed=0, duration_s=600), Engine(), [sink], on_signal=emitted.append)
     pipeline.set_params(EngineParams())
     await pipeline.run()
