@@ -17,12 +17,16 @@ import pkgutil
 
 from cascade_tui.feeds.base import FrameParser, VenueSpec
 
+# the shared machinery beside the venue modules: never a venue, and importing connection,
+# failure and polling would load websockets and httpx, which an offline replay never needs
+_NOT_VENUES = frozenset({"base", "common", "connection", "failure", "metadata", "polling"})
+
 
 @functools.cache
 def _registry() -> dict[str, VenueSpec]:
     found: list[VenueSpec] = []
     for info in pkgutil.iter_modules(__path__):
-        if info.name.startswith("_"):
+        if info.name.startswith("_") or info.name in _NOT_VENUES:
             continue
         module = importlib.import_module(f"{__name__}.{info.name}")
         candidate = getattr(module, "SPEC", None)

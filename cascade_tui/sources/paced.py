@@ -138,7 +138,7 @@ class PacedSource(Source):
             st.last_message_ts = last
 
     def _fast(self) -> bool:
-        return self.speed == 0 and self._resume.is_set()
+        return self.speed == 0 and self._resume.is_set() and not self._seek_signal  # a seek goes in small batches
 
     async def batches(self) -> AsyncIterator[list[Item]]:
         for chunk in self._batches:
