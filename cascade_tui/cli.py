@@ -19,7 +19,8 @@ from pathlib import Path
 
 from cascade_tui import __version__
 from cascade_tui.config import Config, ConfigError, load_config
-from cascade_tui.model import VENUES, RawFrame
+from cascade_tui.feeds import venue_ids
+from cascade_tui.model import RawFrame
 from cascade_tui.paths import data_dir
 
 log = logging.getLogger("cascade_tui")
@@ -75,7 +76,7 @@ def main_parser() -> argparse.ArgumentParser:
         default="demo",
         help="demo market profile: demo, bench, realistic, quiet, volspike, whale, mechanistic",
     )
-    p.add_argument("--venues", type=_csv, help=f"comma-separated venues: {','.join(VENUES)}")
+    p.add_argument("--venues", type=_csv, help=f"comma-separated venues: {','.join(venue_ids())}")
     p.add_argument("--symbols", type=_csv, help="comma-separated base assets, e.g. BTC,ETH")
     p.add_argument("--duration", type=_positive, metavar="S", help="stop after S seconds of market time")
     p.add_argument("--record", metavar="FILE", help="record raw frames to a capture file")
@@ -143,9 +144,9 @@ def options_from_args(args: argparse.Namespace, config: Config):  # -> RunOption
     if source == "demo":
         _check_profile(args.profile)
     if args.venues:
-        unknown = [v for v in args.venues if v not in VENUES]
+        unknown = [v for v in args.venues if v not in venue_ids()]
         if unknown:
-            raise UsageError(f"--venues: unknown venue(s) {', '.join(unknown)}; known: {', '.join(VENUES)}")
+            raise UsageError(f"--venues: unknown venue(s) {', '.join(unknown)}; known: {', '.join(venue_ids())}")
     for path in args.replay or []:
         if Path(path).is_dir():
             raise UsageError(f"--replay: {path} is a directory, not a capture file")
@@ -250,7 +251,7 @@ def _check_symbols(values: list[str] | None, source: str) -> list[str] | None:
     from cascade_tui.feeds.metadata import bundled_instruments
 
     listed: set[str] = set()
-    for venue in VENUES:
+    for venue in venue_ids():
         for row in bundled_instruments(venue).values():
             base = row.get("baseAsset")
             if isinstance(base, str):
