@@ -43,9 +43,13 @@ class PacedSource(Source):
             raise ValueError("speed must be >= 0")
         self.kind = kind
         self._label = label
-        if (frames is None) == (batches is None):
-            raise ValueError("give frames or batches")
-        self._batches: Iterable[list[RawFrame]] = batches if batches is not None else _chunked(frames, MAX_BATCH)  # type: ignore[arg-type]
+        if batches is None:
+            if frames is None:
+                raise ValueError("give frames or batches")
+            batches = _chunked(frames, MAX_BATCH)
+        elif frames is not None:
+            raise ValueError("give frames or batches, not both")
+        self._batches: Iterable[list[RawFrame]] = batches
         self.speed = speed
         self.start_ts = start_ts
         self.end_ts = end_ts
@@ -138,7 +142,8 @@ class PacedSource(Source):
             st.last_message_ts = last
 
     def _fast(self) -> bool:
-        return self.speed == 0 and self._resume.is_set() and not self._seek_signal  # a seek goes in small batches
+        # whole batches at plain speed 0; a seek (run to the next signal) goes in small batches
+        return self.speed == 0 and self._resume.is_set() and not self._seek_signal
 
     async def batches(self) -> AsyncIterator[list[Item]]:
         for chunk in self._batches:
