@@ -27,13 +27,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import redis.asyncio as aioredis
-from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
-from redis.retry import Retry
 
 from cascade_tui.config import RedisConfig
 from cascade_tui.redaction import redact_url
+from cascade_tui.redis_client import make_client
 from cascade_tui.runtime.lifecycle import die_with_parent, pid_alive
 
 log = logging.getLogger(__name__)
@@ -92,18 +90,9 @@ def _off(reason: str) -> RedisTarget:
     return RedisTarget(url="", kind="off", display="off", reason=reason)
 
 
-def _client(url: str, timeout_s: float) -> aioredis.Redis:
-    return aioredis.from_url(
-        url,
-        socket_connect_timeout=timeout_s,
-        socket_timeout=timeout_s,
-        retry=Retry(NoBackoff(), 0),
-    )
-
-
 async def ping(url: str, timeout_s: float = LOCALHOST_PROBE_TIMEOUT_S) -> bool:
     """True when a Redis at `url` answers PING within timeout_s (any error -> False)."""
-    client = _client(url, timeout_s)
+    client = make_client(url, connect_timeout_s=timeout_s, command_timeout_s=timeout_s)
     try:
         return bool(await asyncio.wait_for(client.ping(), timeout_s))
     except (RedisError, OSError, TimeoutError, ValueError):

@@ -25,9 +25,7 @@ from collections import OrderedDict, deque
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
-from redis.retry import Retry
 
 from cascade_tui import __version__
 from cascade_tui.backoff import Backoff
@@ -36,6 +34,7 @@ from cascade_tui.engine.params import EngineParams
 from cascade_tui.engine.types import LatencyView, Signal, Snapshot, signal_encoder
 from cascade_tui.model import Event
 from cascade_tui.redaction import redact_url, scrub_secrets
+from cascade_tui.redis_client import describe_failure, make_client
 from cascade_tui.redis_schema import (
     TTL_HEARTBEAT_S,
     TTL_SIGNAL_S,
@@ -295,13 +294,7 @@ class RedisSink(Sink):
 
         Only the bulk writer's connection moves `state` (track_state); the signal writer's
         failures are counted alone."""
-        client = aioredis.from_url(
-            self._url,
-            socket_connect_timeout=CONNECT_TIMEOUT_S,
-            socket_timeout=COMMAND_TIMEOUT_S,
-            retry=Retry(NoBackoff(), 0),
-            health_check_interval=0,
-        )
+        client = make_client(self._url, connect_timeout_s=CONNECT_TIMEOUT_S, command_timeout_s=COMMAND_TIMEOUT_S)
         try:
             await client.ping()
         except REDIS_ERRORS as exc:
@@ -414,12 +407,12 @@ class RedisSink(Sink):
 
     def _count_error(self, exc: BaseException) -> None:
         self.errors += 1
-        self.last_error = scrub_secrets(f"{type(exc).__name__}: {exc}", self._url)
+        self.last_error = describe_failure(exc, self._url).reason
 
     def _on_error(self, exc: BaseException) -> None:
         """Count a connection-level failure and move connected -> reconnecting -> down."""
         self.errors += 1
-        message = scrub_secrets(f"{type(exc).__name__}: {exc}", self._url)
+        message = describe_failure(exc, self._url).reason
         self.last_error = message
         now = time.monotonic()
         if self.state == "connected":

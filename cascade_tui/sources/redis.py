@@ -21,14 +21,13 @@ from typing import Any
 
 import msgspec
 import redis.asyncio as aioredis
-from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
-from redis.retry import Retry
 
 from cascade_tui.backoff import Backoff
 from cascade_tui.engine.params import EngineParams
 from cascade_tui.model import Event
-from cascade_tui.redaction import redact_url, scrub_secrets
+from cascade_tui.redaction import redact_url
+from cascade_tui.redis_client import describe_failure, make_client
 from cascade_tui.redis_schema import RedisKeys, decode_params, decode_stream_entry
 from cascade_tui.sources.base import FeedStatus, Item, Source
 
@@ -140,12 +139,7 @@ class RedisSource(Source):
                 yield batch
 
     async def _connect(self) -> None:
-        client = aioredis.from_url(
-            self._url,
-            socket_connect_timeout=CONNECT_TIMEOUT_S,
-            socket_timeout=COMMAND_TIMEOUT_S,
-            retry=Retry(NoBackoff(), 0),
-        )
+        client = make_client(self._url, connect_timeout_s=CONNECT_TIMEOUT_S, command_timeout_s=COMMAND_TIMEOUT_S)
         try:
             await client.ping()
             if self.last_id is None:
@@ -172,9 +166,13 @@ class RedisSource(Source):
 
     async def _on_error(self, exc: BaseException) -> None:
         self.errors += 1
-        self.last_error = scrub_secrets(f"{type(exc).__name__}: {exc}", self._url)
+        failure = describe_failure(exc, self._url)
+        self.last_error = failure.reason
         if self.state == "live":
             log.warning("redis source %s: %s (reconnecting)", self.display, self.last_error)
+        elif self.errors == 1 or failure.kind == "auth":
+            # never silent: the first failure, and every refused password, is in the log
+            log.error("redis source %s: %s (retrying)", self.display, self.last_error)
         if self.state != "connecting":
             self.state = "reconnecting"
         client, self._client = self._client, None
