@@ -2,7 +2,9 @@
 
 Pure functions of engine values, shared by the writer (sinks/redis.py) and the remote
 viewer (sources/redis.py) so the two can never disagree on a name. Every JSON payload
-carries `"v": 1`; the signal payload is the §5.1 signal line byte for byte.
+carries `"v": 1` and `"instance"`, the id of the run that wrote it (`host:pid:random`), so
+readers can tell two writers apart; the signal payload is the §5.1 signal line with that one
+field added at the end.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ TTL_HEARTBEAT_S: Final = 10
 MARKET_ASSET: Final = "*"  # market-wide rows, as in the signal line's asset field
 STREAM_FIELD_VERSION: Final = "v"
 STREAM_FIELD_EVENT: Final = "e"  # one normalized event as JSON (model.event_encoder, "kind" tag)
+STREAM_FIELD_INSTANCE: Final = "instance"  # the writing run's instance id
 
 _json = msgspec.json.Encoder()
 
@@ -55,7 +58,12 @@ def encode(payload: dict[str, Any]) -> bytes:
     return _json.encode(payload)
 
 
-def velocity_payload(asset: str, vel: Velocity, ts: float) -> bytes:
+def signal_payload(signal_line: bytes, instance: str) -> bytes:
+    """The §5.1 signal line (a JSON object) with `"instance"` appended as its last field."""
+    return signal_line[:-1] + b',"instance":' + _json.encode(instance) + b"}"
+
+
+def velocity_payload(asset: str, vel: Velocity, ts: float, instance: str = "") -> bytes:
     return encode(
         {
             "v": PAYLOAD_VERSION,
@@ -65,11 +73,12 @@ def velocity_payload(asset: str, vel: Velocity, ts: float) -> bytes:
             "usd_per_s": vel.usd_per_s,
             "acceleration": vel.acceleration,
             "ts": ts,
+            "instance": instance,
         }
     )
 
 
-def score_payload(view: AssetView, ts: float) -> bytes:
+def score_payload(view: AssetView, ts: float, instance: str = "") -> bytes:
     return encode(
         {
             "v": PAYLOAD_VERSION,
@@ -82,11 +91,12 @@ def score_payload(view: AssetView, ts: float) -> bytes:
             "episode": view.episode,
             "venues": list(view.venues),
             "ts": ts,
+            "instance": instance,
         }
     )
 
 
-def volatility_payload(vol: VolatilityView, ts: float) -> bytes:
+def volatility_payload(vol: VolatilityView, ts: float, instance: str = "") -> bytes:
     return encode(
         {
             "v": PAYLOAD_VERSION,
@@ -98,16 +108,25 @@ def volatility_payload(vol: VolatilityView, ts: float) -> bytes:
             "cascade_risk_multiplier": vol.cascade_risk_multiplier,
             "btc_price": vol.btc_price,
             "ts": ts,
+            "instance": instance,
         }
     )
 
 
-def latency_payload(view: LatencyView, ts: float) -> bytes:
-    return encode({"v": PAYLOAD_VERSION, "p50_ms": view.p50_ms, "p99_ms": view.p99_ms, "n": view.n, "ts": ts})
+def latency_payload(view: LatencyView, ts: float, instance: str = "") -> bytes:
+    return encode(
+        {"v": PAYLOAD_VERSION, "p50_ms": view.p50_ms, "p99_ms": view.p99_ms, "n": view.n, "ts": ts, "instance": instance}
+    )
 
 
 def heartbeat_payload(
-    snap: Snapshot | None, *, version: str, started_wall: float, now_wall: float, sink: dict[str, Any]
+    snap: Snapshot | None,
+    *,
+    version: str,
+    started_wall: float,
+    now_wall: float,
+    sink: dict[str, Any],
+    instance: str = "",
 ) -> bytes:
     venues: dict[str, dict[str, Any]] = {}
     if snap is not None:
@@ -132,13 +151,20 @@ def heartbeat_payload(
             "events_total": snap.events_total if snap is not None else 0,
             "venues": venues,
             "redis": sink,
+            "instance": instance,
         }
     )
 
 
-def params_payload(params: EngineParams, version: int, now_wall: float) -> bytes:
+def params_payload(params: EngineParams, version: int, now_wall: float, instance: str = "") -> bytes:
     return encode(
-        {"v": PAYLOAD_VERSION, "version": version, "ts": now_wall, "params": msgspec.to_builtins(params)}
+        {
+            "v": PAYLOAD_VERSION,
+            "version": version,
+            "ts": now_wall,
+            "params": msgspec.to_builtins(params),
+            "instance": instance,
+        }
     )
 
 
@@ -154,22 +180,30 @@ def decode_params(raw: bytes | str) -> tuple[int, EngineParams]:
         raise ValueError(f"cascade:params: {exc}") from None
 
 
-def snapshot_metrics(snap: Snapshot, keys: RedisKeys) -> list[tuple[str, bytes, int]]:
+def snapshot_metrics(snap: Snapshot, keys: RedisKeys, instance: str = "") -> list[tuple[str, bytes, int]]:
     """(key, JSON, TTL) of every string metric a snapshot produces, in a stable order."""
     ts = snap.ts
     out: list[tuple[str, bytes, int]] = []
     for vel in snap.market:
-        out.append((keys.velocity(MARKET_ASSET, vel.window_s), velocity_payload(MARKET_ASSET, vel, ts), TTL_VELOCITY_S))
+        out.append(
+            (keys.velocity(MARKET_ASSET, vel.window_s), velocity_payload(MARKET_ASSET, vel, ts, instance), TTL_VELOCITY_S)
+        )
     for view in snap.assets:
         for vel in view.velocity:
-            out.append((keys.velocity(view.asset, vel.window_s), velocity_payload(view.asset, vel, ts), TTL_VELOCITY_S))
-        out.append((keys.score(view.asset), score_payload(view, ts), TTL_SCORE_S))
-    out.append((keys.volatility, volatility_payload(snap.volatility, ts), TTL_VOLATILITY_S))
+            out.append(
+                (keys.velocity(view.asset, vel.window_s), velocity_payload(view.asset, vel, ts, instance), TTL_VELOCITY_S)
+            )
+        out.append((keys.score(view.asset), score_payload(view, ts, instance), TTL_SCORE_S))
+    out.append((keys.volatility, volatility_payload(snap.volatility, ts, instance), TTL_VOLATILITY_S))
     return out
 
 
-def stream_entry(ev: Event) -> dict[str, bytes]:
-    return {STREAM_FIELD_VERSION: b"1", STREAM_FIELD_EVENT: event_encoder.encode(ev)}
+def stream_entry(ev: Event, instance: str = "") -> dict[str, bytes]:
+    return {
+        STREAM_FIELD_VERSION: b"1",
+        STREAM_FIELD_EVENT: event_encoder.encode(ev),
+        STREAM_FIELD_INSTANCE: instance.encode(),
+    }
 
 
 def decode_stream_entry(fields: dict[bytes, bytes]) -> Event:
