@@ -11,6 +11,7 @@ import logging
 from functools import partial
 
 from cascade_tui.engine import Engine
+from cascade_tui.feeds import venue_ids
 from cascade_tui.runtime.options import RunOptions
 from cascade_tui.runtime.pipeline import Pipeline
 from cascade_tui.sinks.base import Sink
@@ -113,13 +114,15 @@ def history_sink(opts: RunOptions) -> Sink | None:
 
 def build_pipeline(opts: RunOptions) -> Pipeline:
     cfg = opts.config
-    engine = Engine(cfg.engine)
+    engine = Engine(cfg.engine, venue_order=venue_ids())
     source = make_source(opts)
     sinks: list[Sink] = []
+    stdout_sink = None
     if opts.no_ui:
         from cascade_tui.sinks.jsonl import JsonLinesSink
 
-        sinks.append(JsonLinesSink())
+        stdout_sink = JsonLinesSink()
+        sinks.append(stdout_sink)
     if opts.record:
         from cascade_tui.sinks.recorder import RecorderSink
 
@@ -134,6 +137,8 @@ def build_pipeline(opts: RunOptions) -> Pipeline:
     # live: contract metadata is filled in place by the source before its first frame
     metadata = getattr(source, "parser_metadata", None)
     pipeline = Pipeline(source, engine, sinks, duration_s=opts.duration_s, symbols=opts.symbols, metadata=metadata)
+    if stdout_sink is not None:
+        stdout_sink.on_closed = pipeline.stop  # `| head -5`: the reader left, the run ends (exit 0)
     set_regime_source = getattr(source, "set_regime_source", None)
     if set_regime_source is not None:
         # REST pollers speed up (30 s -> 5 s) while BTC volatility is HIGH or EXTREME

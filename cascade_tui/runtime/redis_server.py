@@ -25,14 +25,15 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
-
-from redis.exceptions import RedisError
 
 from cascade_tui.config import RedisConfig
 from cascade_tui.redaction import redact_url
-from cascade_tui.redis_client import make_client
 from cascade_tui.runtime.lifecycle import die_with_parent, pid_alive
+
+if TYPE_CHECKING:  # the client library loads only when a Redis is used (offline runs skip ~70 ms)
+    pass
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +93,10 @@ def _off(reason: str) -> RedisTarget:
 
 async def ping(url: str, timeout_s: float = LOCALHOST_PROBE_TIMEOUT_S) -> bool:
     """True when a Redis at `url` answers PING within timeout_s (any error -> False)."""
+    from redis.exceptions import RedisError
+
+    from cascade_tui.redis_client import make_client  # loads the client library: only when used
+
     client = make_client(url, connect_timeout_s=timeout_s, command_timeout_s=timeout_s)
     try:
         return bool(await asyncio.wait_for(client.ping(), timeout_s))

@@ -47,6 +47,9 @@ def signal_text(sig: Signal, pal: Palette) -> Text:
     text.append(f"{sig.score:.2f} ", colour if not closing else pal.dim)
     text.append(("▼ long " if sig.direction == "long" else "▲ short") + " ", pal.side(sig.direction))
     text.append(",".join(sig.venues), pal.dim)
+    why = getattr(sig, "why", None)  # DESIGN §5.1; a signal from an older ingester has none
+    if why:
+        text.append(" · " + fmt.why_short(why), pal.dim if closing else pal.fg)
     return text
 
 
@@ -55,9 +58,10 @@ class SignalLog(VerticalScroll, can_focus=True):
         super().__init__(id=id)
         self.view = view
         self._key: tuple[object, ...] | None = None
+        self.lines = Static(id="signal-lines")
 
     def compose(self) -> ComposeResult:
-        yield Static(id="signal-lines")
+        yield self.lines
 
     def update_titles(self, snapshot: Snapshot | None) -> None:
         counts = snapshot.signal_counts if snapshot is not None else {}
@@ -91,4 +95,4 @@ class SignalLog(VerticalScroll, can_focus=True):
                 else f"no signals for {self.view.signal_filter}",
                 pal.dim,
             )
-        self.query_one("#signal-lines", Static).update(body)
+        self.lines.update(body)
