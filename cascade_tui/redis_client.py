@@ -15,6 +15,7 @@ import contextlib
 import ssl
 from dataclasses import dataclass
 
+import redis
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -49,6 +50,15 @@ def make_client(
         socket_timeout=command_timeout_s,
         retry=Retry(NoBackoff(), 0),
         health_check_interval=0,
+    )
+
+
+def make_sync_client(
+    url: str, *, connect_timeout_s: float = CONNECT_TIMEOUT_S, command_timeout_s: float = COMMAND_TIMEOUT_S
+) -> redis.Redis:
+    """A blocking client, for one-shot commands that read a value and exit."""
+    return redis.Redis.from_url(
+        url, socket_connect_timeout=connect_timeout_s, socket_timeout=command_timeout_s, health_check_interval=0
     )
 
 
