@@ -32,8 +32,6 @@ from typing import Any
 import msgspec
 import redis.asyncio as aioredis
 from redis.asyncio.client import PubSub
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 from redis.exceptions import AuthenticationError, RedisError
 
 from cascade_tui.backoff import Backoff
@@ -41,6 +39,7 @@ from cascade_tui.engine.params import EngineParams
 from cascade_tui.engine.types import Signal, Snapshot
 from cascade_tui.model import Event
 from cascade_tui.redaction import redact_url, scrub_secrets
+from cascade_tui.redis_client import make_client
 from cascade_tui.redis_schema import RedisKeys, decode_params, decode_stream_entry
 from cascade_tui.sources.base import FeedStatus, Item, Source
 from cascade_tui.sources.redis_view import (
@@ -217,12 +216,7 @@ class RedisSource(Source):
                 yield batch
 
     async def _connect(self) -> None:
-        client = aioredis.from_url(
-            self._url,
-            socket_connect_timeout=CONNECT_TIMEOUT_S,
-            socket_timeout=COMMAND_TIMEOUT_S,
-            retry=Retry(NoBackoff(), 0),
-        )
+        client = make_client(self._url, connect_timeout_s=CONNECT_TIMEOUT_S, command_timeout_s=COMMAND_TIMEOUT_S)
         pubsub: PubSub | None = None
         try:
             await client.ping()
