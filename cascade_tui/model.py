@@ -9,20 +9,9 @@ Structs are frozen and `gc=False`: they are created at feed rate and never form 
 
 from __future__ import annotations
 
-from typing import Any, Final, Literal
+from typing import Final, Literal
 
 import msgspec
-
-
-def __getattr__(name: str) -> Any:
-    """`VENUES`: the venue ids (DESIGN.md §5.1) in display order, derived from the venue
-    registry (cascade_tui.feeds: one module per venue), never listed here."""
-    if name == "VENUES":
-        from cascade_tui.feeds import venue_ids
-
-        return venue_ids()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
 
 # Side of the *liquidated position*: a liquidated long is a forced SELL (price falling).
 Side = Literal["long", "short"]

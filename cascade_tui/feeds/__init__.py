@@ -2,7 +2,7 @@
 
 The registry is discovered, not listed: every module of this package that defines a
 `SPEC` (a `VenueSpec`) is a venue, ordered by `VenueSpec.rank`. Everything else that needs the
-venues derives from here: `model.VENUES`, the config's default `venues.enabled`, the
+venues derives from here: the config's default `venues.enabled`, the
 metadata sources (`VenueSpec.metadata_source`), and which venues need every instrument
 subscribed for liquidations (`VenueSpec.liquidations_per_symbol`). Adding a venue = one
 module + its fixture (tests/fixtures/venues/<id>/) + its test (tests/feeds/test_<id>.py);

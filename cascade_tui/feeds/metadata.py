@@ -29,13 +29,15 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-import httpx
 import msgspec
 
 from cascade_tui.feeds.base import base_asset
+
+if TYPE_CHECKING:  # httpx loads only when metadata is fetched (replays use the bundled tables)
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -448,6 +450,8 @@ async def _get(client: httpx.AsyncClient, request: Request) -> Any:
 
 async def fetch_venue(venue: str, client: httpx.AsyncClient, source: MetadataSource | None = None) -> VenueMetadata:
     """Instruments from the network; raises on failure of any non-optional request."""
+    import httpx
+
     source = source or source_for(venue)
     if source is None:
         raise KeyError(f"{venue}: no instrument endpoint known")
@@ -537,6 +541,8 @@ async def load_metadata(
     timeout_s: float = DEFAULT_TIMEOUT_S,
 ) -> dict[str, VenueMetadata]:
     """Metadata of every venue, concurrently, within about `timeout_s` in total."""
+    import httpx
+
     directory = cache_dir or default_cache_dir()
     own_client = client is None
     http = client or httpx.AsyncClient(timeout=timeout_s, follow_redirects=True)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import deque
+from collections import Counter
 from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
@@ -24,7 +24,8 @@ import msgspec
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import BindingType
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.notifications import Notification, Notify
 from textual.screen import Screen
 from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
@@ -32,14 +33,18 @@ from textual.worker import Worker, WorkerState
 from cascade_tui.config import Config, save_config
 from cascade_tui.engine.params import WINDOWS, EngineParams, ParamError, validate
 from cascade_tui.engine.types import Signal, Snapshot
+from cascade_tui.feeds.failure import failure_hint, failure_label
 from cascade_tui.paths import data_dir, default_config_path
+from cascade_tui.runtime.lifecycle import install_stop_signals
 from cascade_tui.runtime.options import RunOptions
 from cascade_tui.runtime.pipeline import Pipeline
 from cascade_tui.sources.paced import PacedSource
+from cascade_tui.ui.alerts import TOAST_S, CriticalAlerts
 from cascade_tui.ui.bindings import APP_BINDINGS, SOURCE_ACTIONS, next_speed, unknown_keymap_ids
 from cascade_tui.ui.filter_screen import FilterScreen
 from cascade_tui.ui.health_panel import HealthPanel
 from cascade_tui.ui.help_screen import HelpScreen
+from cascade_tui.ui.liqmap_panel import LiqMapPanel
 from cascade_tui.ui.palette import Palette
 from cascade_tui.ui.regime_panel import RegimePanel
 from cascade_tui.ui.replay_bar import ReplayBar, speed_label
@@ -100,8 +105,10 @@ class CascadeApp(App[int]):
         )
         self.cascade_themes: list[str] = []
         self.shown_snapshot: Snapshot | None = None
-        self._seen_signals: deque[tuple[str, float, str]] = deque(maxlen=1000)
-        self._alerts_primed = False
+        self.alerts = CriticalAlerts()
+        self._critical_toast: Notification | None = None
+        self._viewer_problem: tuple[str, str] | None = None
+        self._venue_problem = ""
         self._pipeline_worker: Worker[None] | None = None
         self._source_end_reported = False
         self._top_row_height: int | None = None
@@ -109,19 +116,33 @@ class CascadeApp(App[int]):
     # ------------------------------------------------------------------ layout
 
     def compose(self) -> ComposeResult:
-        yield StatusBar(id="status")
-        if self.paced is not None:
-            yield ReplayBar(id="replay")
+        # widget references are kept (no query per frame: a query from a timer that fires
+        # while a dialog is the active screen found nothing and raised NoMatches)
+        self.status_bar = StatusBar(id="status")
+        self.replay_bar = ReplayBar(id="replay") if self.paced is not None else None
+        self.venue_panel = VenuePanel(self.view, id="venues", classes="panel")
+        self.regime_panel = RegimePanel(id="regime", classes="panel")
+        self.scores_panel = ScoresPanel(self.view, id="scores")
+        self.tape_panel = TapePanel(self.view, id="tape", classes="panel")
+        self.liqmap_panel = LiqMapPanel(self.view, id="liqmap", classes="panel")
+        self.signal_log = SignalLog(self.view, id="signals")
+        self.health_panel = HealthPanel(self.view, id="health", classes="panel")
+        self.top_row = Horizontal(id="top-row", classes="row")
+        yield self.status_bar
+        if self.replay_bar is not None:
+            yield self.replay_bar
         with VerticalScroll(id="dashboard", can_focus=False):
-            with Horizontal(id="top-row", classes="row"):
-                yield VenuePanel(self.view, id="venues", classes="panel")
-                yield RegimePanel(id="regime", classes="panel")
+            with self.top_row:
+                yield self.venue_panel
+                yield self.regime_panel
             with Horizontal(id="mid-row", classes="row"):
-                yield ScoresPanel(self.view, id="scores")
-                yield TapePanel(self.view, id="tape", classes="panel")
+                yield self.scores_panel
+                with Vertical(id="mid-right"):
+                    yield self.tape_panel
+                    yield self.liqmap_panel
             with Horizontal(id="bottom-row", classes="row"):
-                yield SignalLog(self.view, id="signals")
-                yield HealthPanel(self.view, id="health", classes="panel")
+                yield self.signal_log
+                yield self.health_panel
         yield Footer()
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
@@ -131,9 +152,11 @@ class CascadeApp(App[int]):
         self._register_themes()
         self._apply_keymap()
         self.theme_changed_signal.subscribe(self, lambda _theme: self._on_theme_changed())
-        self.query_one("#scores-table").focus()
+        self.scores_panel.table.focus()
         if self.pipeline is not None and self.start_pipeline:
             self._pipeline_worker = self.run_pipeline()
+            # SIGTERM, SIGINT: the same clean exit as `q` (SIGHUP: cli.run_ui's watcher)
+            install_stop_signals(asyncio.get_running_loop(), lambda: self.call_later(self.action_quit_dashboard))
         if self.pipeline is not None:
             self.set_interval(1 / FRAME_HZ, self.refresh_frame, name="frame")
             self.set_interval(1 / CHART_HZ, self.refresh_chart, name="chart")
@@ -204,9 +227,12 @@ class CascadeApp(App[int]):
     # ------------------------------------------------------------------ frames
 
     def current_snapshot(self) -> Snapshot | None:
-        if self.pipeline is not None:
-            return self.pipeline.latest_snapshot or self.fixed_snapshot
-        return self.fixed_snapshot
+        if self.pipeline is None:
+            return self.fixed_snapshot
+        snap = self.pipeline.latest_snapshot or self.fixed_snapshot
+        # a remote viewer shows the ingester's own signals, scores and regime (sources/redis.py)
+        overlay = getattr(self.pipeline.source, "overlay_snapshot", None)
+        return overlay(snap, time.time()) if overlay is not None else snap
 
     def now(self) -> float:
         """The clock for notes in the log: injected, else the engine's, else wall time."""
@@ -226,8 +252,8 @@ class CascadeApp(App[int]):
 
     def refresh_frame(self, force: bool = False) -> None:
         """Apply the newest snapshot to every panel (one batched repaint)."""
-        if self.paced is not None and self.pipeline is not None:
-            self.query_one(ReplayBar).show(self.paced.progress(), ended=self.pipeline.finished.is_set())
+        if self.paced is not None and self.pipeline is not None and self.replay_bar is not None:
+            self.replay_bar.show(self.paced.progress(), ended=self.pipeline.finished.is_set())
         snap = self.current_snapshot()
         if not force and (self.view.display_paused or snap is self.shown_snapshot):
             return
@@ -235,21 +261,23 @@ class CascadeApp(App[int]):
         pal = self.palette
         self._fit_top_row(snap)
         with self.batch_update():
-            self.query_one(StatusBar).show(
+            self.status_bar.show(
                 snap,
                 source=self.source_label(),
                 redis=self.status.get("redis", "off"),
                 redis_state=self.redis_state,
                 display_paused=self.view.display_paused,
             )
-            self.query_one(VenuePanel).show(snap)
-            self.query_one(RegimePanel).show_numbers(snap)
-            self.query_one(ScoresPanel).show(snap, pal, force=force)
-            self.query_one(TapePanel).show(snap)
-            self.query_one(SignalLog).show(snap, pal, force=force)
-            self.query_one(HealthPanel).show(snap)
+            self.venue_panel.show(snap)
+            self.regime_panel.show_numbers(snap)
+            self.scores_panel.show(snap, pal, force=force)
+            self.tape_panel.show(snap)
+            self.liqmap_panel.show(snap)
+            self.signal_log.show(snap, pal, force=force)
+            self.health_panel.show(snap)
         if snap is not None:
             self._alert_on_critical(snap.signals)
+        self._explain_no_venue(snap)
 
     def _fit_top_row(self, snap: Snapshot | None) -> None:
         """Wide layout: the venue row is as tall as its venues need (the scores get the rest)."""
@@ -259,7 +287,7 @@ class CascadeApp(App[int]):
             height = None  # the stacked layout sizes rows from the CSS
         if height != self._top_row_height:
             self._top_row_height = height
-            self.query_one("#top-row").styles.height = height
+            self.top_row.styles.height = height
 
     def on_resize(self) -> None:
         # the breakpoint class may have just changed: re-fit after it is applied
@@ -268,7 +296,7 @@ class CascadeApp(App[int]):
     def refresh_chart(self) -> None:
         if self.view.display_paused:
             return
-        self.query_one(RegimePanel).show_chart(self.current_snapshot())
+        self.regime_panel.show_chart(self.current_snapshot())
 
     def refresh_health_extras(self) -> None:
         """Queue drops live outside the snapshot (source and sinks); read them at 1 Hz."""
@@ -286,9 +314,43 @@ class CascadeApp(App[int]):
                     queue_drops[f"{sink.name}.{queue}"] = int(n)
                 if sink.name == "redis":
                     self.redis_state = str(stats.get("state", ""))
+            source_stats = getattr(pipeline.source, "stats", None)
+            if pipeline.source.kind == "redis" and source_stats is not None:
+                self._show_viewer_state(source_stats())
         except (AttributeError, TypeError, ValueError, RuntimeError):
             return  # a sink with odd stats must not break the dashboard; try again next second
-        self.query_one(HealthPanel).set_drops(venue_drops, queue_drops)
+        self.health_panel.set_drops(venue_drops, queue_drops)
+
+    def _explain_no_venue(self, snap: Snapshot | None) -> None:
+        """No venue live and links failing: say why once, with what to do (e.g. no network)."""
+        if snap is None or not snap.venues or any(v.state == "live" for v in snap.venues):
+            self._venue_problem = ""
+            return
+        failures = Counter(v.failure for v in snap.venues if getattr(v, "failure", ""))
+        if not failures:
+            return
+        kind = failures.most_common(1)[0][0]
+        if kind != self._venue_problem:
+            self._venue_problem = kind
+            self.notify(
+                failure_hint(kind), title=f"no venue connected · {failure_label(kind)}", severity="warning", timeout=20
+            )
+
+    def _show_viewer_state(self, stats: dict[str, Any]) -> None:
+        """A remote viewer says plainly when its Redis cannot be read, and why (once per reason)."""
+        state, reason = str(stats.get("state", "")), str(stats.get("reason", ""))
+        self.redis_state = f"{state}: {reason}" if reason and state != "live" else state
+        problem = (state, reason) if state in ("unreachable", "auth failed", "error", "reconnecting") else None
+        if problem is not None and problem != self._viewer_problem:
+            self.notify(
+                f"{stats.get('server', 'redis')}: {reason or state}. The viewer shows what an ingester "
+                "(cascade-tui --no-ui --redis-url URL) publishes there; pass the same --redis-url.",
+                title=f"redis {state}",
+                severity="error",
+                timeout=30,
+                markup=False,
+            )
+        self._viewer_problem = problem
 
     def _on_theme_changed(self) -> None:
         self.refresh_frame(force=True)
@@ -297,34 +359,23 @@ class CascadeApp(App[int]):
     # ------------------------------------------------------------------ alerts
 
     def _alert_on_critical(self, signals: Iterable[Signal]) -> None:
-        fresh: list[Signal] = []
-        for sig in signals:  # newest first: stop at the first one already seen
-            key = (sig.episode, sig.ts, sig.state)
-            if key in self._seen_signals:
-                break
-            fresh.append(sig)
-        for sig in reversed(fresh):
-            self._seen_signals.append((sig.episode, sig.ts, sig.state))
-        if not self._alerts_primed:
-            self._alerts_primed = True  # what was already there when we started is history
-            return
-        for sig in reversed(fresh):
-            if sig.level == 3 and sig.state in ("open", "escalate"):
-                self.critical_alert(sig)
+        new = self.alerts.new_critical(signals)
+        if new:
+            self.critical_alert(new)
 
-    def critical_alert(self, sig: Signal) -> None:
+    def critical_alert(self, new: list[Signal]) -> None:
+        """One bell and one toast for the episodes that just reached CRITICAL; a CRITICAL
+        toast still on screen is replaced by one naming them all (never a stack of toasts)."""
         ui = self.config.ui
         if ui.bell:
             self.bell()
-        if ui.toasts:
-            asset = "MARKET-WIDE" if sig.asset == "*" else sig.asset
-            who = "longs" if sig.direction == "long" else "shorts"
-            self.notify(
-                f"{asset} {who} liquidating · score {sig.score:.2f} · {', '.join(sig.venues)}",
-                title="CRITICAL cascade",
-                severity="error",
-                timeout=10,
-            )
+        if not ui.toasts:
+            return
+        toast = self.alerts.toast(new)
+        if self._critical_toast is not None:
+            self._unnotify(self._critical_toast)  # forgiving: an expired one is already gone
+        self._critical_toast = Notification(toast.message, toast.title, "error", TOAST_S, markup=False)
+        self.post_message(Notify(self._critical_toast))
 
     # ------------------------------------------------------------------ parameters
 
@@ -357,7 +408,7 @@ class CascadeApp(App[int]):
 
     def action_select_level(self, level: int) -> None:
         self.view.selected_level = max(1, min(3, level))
-        self.query_one(ScoresPanel).update_titles()
+        self.scores_panel.update_titles()
 
     def action_nudge(self, direction: int) -> None:
         t = self.view.params.thresholds
@@ -391,6 +442,9 @@ class CascadeApp(App[int]):
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.config.ui.keymap))
+
+    def action_cycle_liqmap_asset(self) -> None:
+        self.liqmap_panel.cycle_asset()
 
     def action_cycle_window(self) -> None:
         self.view.cycle_window()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 LEVELS = ("NONE", "WATCH", "WARNING", "CRITICAL")
 SPARK_CHARS = " ▁▂▃▄▅▆▇█"
@@ -141,3 +141,31 @@ def sparkline(values: Sequence[float], width: int, top: float | None = None) -> 
 def level_name(level: int) -> str:
     """NONE WATCH WARNING CRITICAL; an out-of-range level is shown, not raised."""
     return LEVELS[level] if 0 <= level < len(LEVELS) else f"LEVEL {level}"
+
+
+WHY_HEAD = ("trigger", "held_by", "score_held_by")
+
+
+def _why_value(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    return str(value)
+
+
+def why_short(why: Mapping[str, object]) -> str:
+    """The signal's `why` in a few words: what raised the level, what holds the next one."""
+    parts = []
+    if why.get("trigger"):
+        parts.append(f"by {why['trigger']}")
+    if why.get("held_by"):
+        parts.append(f"next held by {why['held_by']}")
+    elif why.get("score_held_by"):
+        parts.append(f"score held by {why['score_held_by']}")
+    return " · ".join(parts)
+
+
+def why_text(why: Mapping[str, object]) -> str:
+    """The whole `why` (DESIGN §5.1): the short form, then every number it carries."""
+    numbers = " ".join(f"{k} {_why_value(v)}" for k, v in why.items() if k not in WHY_HEAD)
+    head = why_short(why)
+    return f"{head} · {numbers}" if head and numbers else head or numbers

@@ -48,8 +48,8 @@ class HealthPanel(Panel):
             show_edge=False,
             header_style=f"bold {pal.dim}",
         )
-        table.add_column("venue", width=12, no_wrap=True)
-        table.add_column("state", width=11, no_wrap=True)
+        table.add_column("venue", width=11, no_wrap=True)
+        table.add_column("state", width=14, no_wrap=True)
         table.add_column("age", width=6, justify="right", no_wrap=True)
         table.add_column("rc", width=3, justify="right", no_wrap=True)
         table.add_column("err", width=4, justify="right", no_wrap=True)

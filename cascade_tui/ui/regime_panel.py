@@ -27,8 +27,9 @@ class RegimeSummary(Widget):
     def render(self) -> Text:
         pal = Palette(self.app.theme_variables)
         snap = self.snapshot
-        if snap is None:
-            return Text("waiting for BTC trades…", style=pal.dim)
+        if snap is None or snap.volatility.btc_price is None:
+            # before the first BTC trade the regime is only the engine's default: say so
+            return Text("no data · the regime needs BTC trades", style=pal.dim)
         vol = snap.volatility
         colour = pal.regime(vol.regime)
         text = Text(no_wrap=True, overflow="ellipsis")
@@ -53,16 +54,21 @@ class RegimeSummary(Widget):
 class RegimePanel(Widget, can_focus=True):
     """Container panel: the summary lines above the price chart."""
 
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.summary = RegimeSummary()
+        self.chart = PriceChart(id="price-chart")
+
     def compose(self) -> ComposeResult:
-        yield RegimeSummary()
-        yield PriceChart(id="price-chart")
+        yield self.summary
+        yield self.chart
 
     def on_mount(self) -> None:
         self.border_title = "BTC volatility regime"
         self.border_subtitle = "price, coloured by regime"
 
     def show_numbers(self, snapshot: Snapshot | None) -> None:
-        self.query_one(RegimeSummary).show(snapshot)
+        self.summary.show(snapshot)
 
     def show_chart(self, snapshot: Snapshot | None) -> None:
-        self.query_one(PriceChart).show(snapshot.volatility if snapshot is not None else None)
+        self.chart.show(snapshot.volatility if snapshot is not None else None)

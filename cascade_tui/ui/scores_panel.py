@@ -1,8 +1,15 @@
-"""Cascade score per asset (DataTable updated in place) and the selected row's breakdown."""
+"""Cascade score per asset (DataTable updated in place) and the selected row's breakdown.
+
+The alarm stays on screen: rows are ordered by level, then score, so the highest-level asset
+is the top row; rows at WATCH or above are pinned (they never scroll away, up to
+`MAX_PINNED_ROWS`); and the breakdown follows the top row until the user moves the cursor
+(moving it back to the top row follows again).
+"""
 
 from __future__ import annotations
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.content import Content
@@ -11,6 +18,7 @@ from textual.widgets import DataTable
 
 from cascade_tui.engine.params import FACTORS, LEVEL_NAMES
 from cascade_tui.engine.types import AssetView, Snapshot
+from cascade_tui.text import printable
 from cascade_tui.ui import format as fmt
 from cascade_tui.ui.palette import Palette
 from cascade_tui.ui.view_state import ViewState
@@ -25,6 +33,7 @@ COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("oi", "OI 5m", 6),
     ("funding", "fund", 5),
 )
+MAX_PINNED_ROWS = 3
 FACTOR_LABELS = {
     "velocity": "velocity",
     "acceleration": "accel",
@@ -55,7 +64,7 @@ def asset_cells(asset: AssetView, window_index: int, pal: Palette) -> tuple[Text
     oi_style = pal.side("long") if oi is not None and oi < -0.5 else ""
     funding = asset.funding_annualized
     return (
-        Text(asset.asset, style="bold"),
+        Text(printable(asset.asset), style="bold"),
         score,
         level,
         direction_text(asset.direction, pal, active=active or usds > 0),
@@ -69,7 +78,7 @@ def asset_cells(asset: AssetView, window_index: int, pal: Palette) -> tuple[Text
 class ScoreBreakdown(Widget):
     """Why the selected asset scores what it does: each factor's value and weight."""
 
-    DEFAULT_CSS = "ScoreBreakdown { height: 3; }"
+    DEFAULT_CSS = "ScoreBreakdown { height: 4; }"
 
     def __init__(self, view: ViewState) -> None:
         super().__init__()
@@ -86,7 +95,7 @@ class ScoreBreakdown(Widget):
         if a is None:
             return Text("select an asset to see its score components", style=pal.dim)
         text = Text(no_wrap=True, overflow="ellipsis")
-        text.append(f"{a.asset} ", "bold")
+        text.append(f"{printable(a.asset)} ", "bold")
         if a.history:  # the score over the last 5 minutes, on the fixed 0..1 scale
             text.append(fmt.sparkline(a.history, 10, top=1.0), pal.level(a.level) if a.level else pal.primary)
             text.append(" ")
@@ -96,6 +105,10 @@ class ScoreBreakdown(Widget):
             text.append(" · " + ",".join(a.venues), pal.dim)
         if a.price is not None:
             text.append(" · " + fmt.price(a.price), pal.dim)
+        # why the level is what it is (DESIGN §5.1): read defensively, an old snapshot has none
+        why = getattr(a, "why", None) or {}
+        text.append("\nwhy ", pal.dim)
+        text.append(fmt.why_text(why) if why else ("no level" if a.level == 0 else "—"), pal.fg if why else pal.dim)
         weights = self.view.params.weights
         width = self.content_size.width or 60
         per_line = 3 if width >= 66 else 2
@@ -115,6 +128,55 @@ class ScoreBreakdown(Widget):
         return text
 
 
+def alarm_order(assets: tuple[AssetView, ...]) -> list[AssetView]:
+    """Highest level first, then highest score (stable: the engine's order breaks ties); a
+    WARNING held by hysteresis at 0.71 stays above a 0.75 asset with no level."""
+    return sorted(assets, key=lambda a: (-a.level, -a.score))
+
+
+class ScoresTable(DataTable[Text]):
+    """The scores table; tells its panel when the user (not a frame) moves the cursor."""
+
+    def _user_moved(self) -> None:
+        panel = next((a for a in self.ancestors if isinstance(a, ScoresPanel)), None)
+        if panel is not None:
+            panel.user_moved_cursor()
+
+    def action_cursor_up(self) -> None:
+        super().action_cursor_up()
+        self._user_moved()
+
+    def action_cursor_down(self) -> None:
+        super().action_cursor_down()
+        self._user_moved()
+
+    def action_page_up(self) -> None:
+        super().action_page_up()
+        self._user_moved()
+
+    def action_page_down(self) -> None:
+        super().action_page_down()
+        self._user_moved()
+
+    def action_scroll_top(self) -> None:
+        super().action_scroll_top()
+        self._user_moved()
+
+    def action_scroll_bottom(self) -> None:
+        super().action_scroll_bottom()
+        self._user_moved()
+
+    def action_scroll_home(self) -> None:  # home/end: first/last row (there is no column cursor)
+        self.action_scroll_top()
+
+    def action_scroll_end(self) -> None:
+        self.action_scroll_bottom()
+
+    async def _on_click(self, event: events.Click) -> None:
+        await super()._on_click(event)
+        self._user_moved()
+
+
 class ScoresPanel(Vertical, can_focus=False):
     def __init__(self, view: ViewState, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -123,12 +185,15 @@ class ScoresPanel(Vertical, can_focus=False):
         self._cells: dict[str, tuple[Text, ...]] = {}
         self._order: list[str] = []
         self.selected_asset: str | None = None
+        # the breakdown follows the top (highest-level) row until the user moves the cursor
+        self.following = True
+        self._table: ScoresTable | None = None
+        self._breakdown: ScoreBreakdown | None = None
 
     def compose(self) -> ComposeResult:
         # the cursor row keeps its level colours (renderable foreground wins over the cursor's)
-        table: DataTable[Text] = DataTable(
-            cursor_type="row", cursor_foreground_priority="renderable", id="scores-table"
-        )
+        table = ScoresTable(cursor_type="row", cursor_foreground_priority="renderable", id="scores-table")
+        self._table = table
         for key, label, width in COLUMNS:
             table.add_column(
                 Text(label, justify="right" if key in ("evs", "usds", "oi", "funding") else "left"),
@@ -136,11 +201,22 @@ class ScoresPanel(Vertical, can_focus=False):
                 width=width,
             )
         yield table
-        yield ScoreBreakdown(self.view)
+        self._breakdown = ScoreBreakdown(self.view)
+        yield self._breakdown
 
     @property
-    def table(self) -> DataTable[Text]:
-        return self.query_one("#scores-table", DataTable)
+    def table(self) -> ScoresTable:
+        assert self._table is not None, "composed before use"
+        return self._table
+
+    @property
+    def breakdown(self) -> ScoreBreakdown:
+        assert self._breakdown is not None, "composed before use"
+        return self._breakdown
+
+    def user_moved_cursor(self) -> None:
+        """The user chose a row: keep it; choosing the top row follows the alarm again."""
+        self.following = self.table.cursor_row == 0
 
     def update_titles(self) -> None:
         t = self.view.params.thresholds
@@ -175,21 +251,31 @@ class ScoresPanel(Vertical, can_focus=False):
                     if force or new_cell != old_cell or new_cell.style != old_cell.style:
                         table.update_cell(name, col_key, new_cell)
             self._cells[name] = cells
-        wanted = [a.asset for a in snapshot.assets]  # engine order: highest score first
+        ordered = alarm_order(snapshot.assets)
+        wanted = [a.asset for a in ordered]
         if wanted != self._order:
             rank = {name: i for i, name in enumerate(wanted)}
-            selected = self.selected_asset
             table.sort("asset", key=lambda cell: rank.get(cell.plain, len(rank)))
             self._order = wanted
-            if selected in rank:
-                table.move_cursor(row=table.get_row_index(selected), animate=False, scroll=False)
-        if self.selected_asset is None and wanted:
-            self.selected_asset = wanted[table.cursor_row] if table.cursor_row < len(wanted) else wanted[0]
-        self.query_one(ScoreBreakdown).show(assets.get(self.selected_asset or ""))
+        pinned = min(MAX_PINNED_ROWS, sum(1 for a in ordered if a.level > 0))
+        if table.fixed_rows != pinned:
+            table.fixed_rows = pinned
+        if self.following and wanted:
+            self.selected_asset = wanted[0]
+        if self.selected_asset in assets:
+            row = wanted.index(self.selected_asset)
+            if table.cursor_row != row:
+                # following: scroll to the top row; a user's choice stays where they put it
+                table.move_cursor(row=row, animate=False, scroll=self.following)
+            if self.following and table.scroll_y:
+                table.scroll_to(y=0, animate=False)
+        elif wanted:
+            self.selected_asset = wanted[min(table.cursor_row, len(wanted) - 1)]
+        self.breakdown.show(assets.get(self.selected_asset or ""))
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.row_key.value is not None:
             self.selected_asset = str(event.row_key.value)
             if self.snapshot is not None:
                 assets = {a.asset: a for a in self.snapshot.assets}
-                self.query_one(ScoreBreakdown).show(assets.get(self.selected_asset))
+                self.breakdown.show(assets.get(self.selected_asset))

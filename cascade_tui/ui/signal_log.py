@@ -12,6 +12,7 @@ from textual.content import Content
 from textual.widgets import Static
 
 from cascade_tui.engine.types import Signal, Snapshot
+from cascade_tui.text import printable
 from cascade_tui.ui import format as fmt
 from cascade_tui.ui.palette import Palette
 from cascade_tui.ui.view_state import UiLogEntry, ViewState
@@ -39,13 +40,16 @@ def signal_text(sig: Signal, pal: Palette) -> Text:
     colour = pal.level(sig.level)
     text = Text(no_wrap=True, overflow="ellipsis")
     text.append(fmt.clock(sig.ts) + " ", pal.dim)
-    text.append(f"{'MARKET' if sig.asset == '*' else sig.asset:<6} ", "bold")
+    text.append(f"{'MARKET' if sig.asset == '*' else printable(sig.asset):<6} ", "bold")
     closing = sig.state == "close"
     text.append(f"{sig.level_name:<8} ", f"bold {pal.dim}" if closing else f"bold {colour}")
     text.append(f"{sig.state:<10} ", pal.dim if closing else "")
     text.append(f"{sig.score:.2f} ", colour if not closing else pal.dim)
     text.append(("▼ long " if sig.direction == "long" else "▲ short") + " ", pal.side(sig.direction))
     text.append(",".join(sig.venues), pal.dim)
+    why = getattr(sig, "why", None)  # DESIGN §5.1; a signal from an older ingester has none
+    if why:
+        text.append(" · " + fmt.why_short(why), pal.dim if closing else pal.fg)
     return text
 
 
@@ -54,9 +58,10 @@ class SignalLog(VerticalScroll, can_focus=True):
         super().__init__(id=id)
         self.view = view
         self._key: tuple[object, ...] | None = None
+        self.lines = Static(id="signal-lines")
 
     def compose(self) -> ComposeResult:
-        yield Static(id="signal-lines")
+        yield self.lines
 
     def update_titles(self, snapshot: Snapshot | None) -> None:
         counts = snapshot.signal_counts if snapshot is not None else {}
@@ -90,4 +95,4 @@ class SignalLog(VerticalScroll, can_focus=True):
                 else f"no signals for {self.view.signal_filter}",
                 pal.dim,
             )
-        self.query_one("#signal-lines", Static).update(body)
+        self.lines.update(body)

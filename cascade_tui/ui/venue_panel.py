@@ -9,17 +9,26 @@ from rich.text import Text
 from textual.content import Content
 
 from cascade_tui.engine.types import Snapshot, VenueView
+from cascade_tui.feeds.failure import failure_label
 from cascade_tui.ui import format as fmt
 from cascade_tui.ui.palette import Palette
 from cascade_tui.ui.panel import Panel
 
 SPARK_SECONDS = 300  # VenueView.history spans the last 5 minutes
-FIXED_COLUMNS_WIDTH = 11 + 12 + 6 + 7 + 2 * 4  # name, state, liq/s, USD/s and the gaps between columns
+STATE_WIDTH = 14
+FIXED_COLUMNS_WIDTH = 11 + STATE_WIDTH + 6 + 7 + 2 * 4  # name, state, liq/s, USD/s and the gaps between columns
 
 
 def state_label(venue: VenueView) -> str:
-    """live, stale, reconnecting 3, blocked, off: what a trader needs, in at most 13 chars."""
+    """live, stale, reconnect 3, "DNS failed ×9", "refused ×2", off: what a trader needs, in at
+    most 14 chars. A link that keeps failing says why (the connection loop classifies it)."""
     state = venue.state
+    failure = getattr(venue, "failure", "")
+    if failure and state in ("reconnecting", "connecting", "blocked"):
+        attempt = re.search(r"\d+", venue.state_detail) if state == "reconnecting" else None
+        count = attempt.group(0) if attempt else (str(venue.reconnects) if venue.reconnects else "")
+        label = failure_label(failure)
+        return f"{label} ×{count}" if count else label
     if state == "reconnecting":
         attempt = re.search(r"\d+", venue.state_detail)
         return f"reconnect {attempt.group(0)}" if attempt else "reconnecting"
@@ -60,7 +69,7 @@ class VenuePanel(Panel):
             header_style=f"bold {pal.dim}",
         )
         table.add_column("venue", width=11, no_wrap=True)
-        table.add_column("state", width=12, no_wrap=True)
+        table.add_column("state", width=STATE_WIDTH, no_wrap=True)
         table.add_column("liq/s", width=6, justify="right", no_wrap=True)
         table.add_column("USD/s", width=7, justify="right", no_wrap=True)
         table.add_column("last 5 min", width=spark_width, no_wrap=True)

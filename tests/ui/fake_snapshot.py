@@ -59,6 +59,16 @@ ASSETS: tuple[tuple[str, float, float, int, str], ...] = (
 )
 
 
+def why_for(level: int, state: str) -> dict[str, float | str]:
+    """A `why` like the engine's (DESIGN §5.1) for each level."""
+    if level == 0 or state == "close":
+        return {"trigger": "quiet", "burst_x": 0.2} if state == "close" else {}
+    if level >= 3:
+        return {"trigger": "burst", "burst_x": 6.4, "price_move_pct": 0.81, "needs_pct": 0.5}
+    return {"trigger": "burst", "burst_x": 1.4 * level, "held_by": "price_move", "price_move_pct": 0.18,
+            "needs_pct": 0.5}  # fmt: skip
+
+
 def _velocities(base_events: float, base_usd: float) -> tuple[Velocity, ...]:
     # shorter windows run hotter during a cascade
     boost = {1: 1.9, 5: 1.5, 20: 1.0, 60: 0.6}
@@ -110,6 +120,7 @@ def build_snapshot(seed: int = 7, *, quiet: bool = False) -> Snapshot:
                 frames=int(90_000 * (share + 0.01)),
                 parse_errors=2 if name == "okx" else 0,
                 reconnects={"htx": 3, "gate": 1}.get(name, 0),
+                failure={"htx": "timeout", "dydx": "blocked"}.get(name, ""),
             )
         )
     assets = []
@@ -142,6 +153,7 @@ def build_snapshot(seed: int = 7, *, quiet: bool = False) -> Snapshot:
                 venues=("binance", "bybit", "okx") if level else ("binance",),
                 episode=f"{name}-{int((NOW - 95) * 1000)}" if level else None,
                 history=tuple(score * (j / 300) for j in range(300)),
+                why=why_for(level, "escalate"),
             )
         )
     prices = []
@@ -210,6 +222,7 @@ def build_snapshot(seed: int = 7, *, quiet: bool = False) -> Snapshot:
                 direction="short" if asset == "DOGE" else "long",
                 venues=["binance", "bybit", "okx"][: 1 + k % 3],
                 regime="EXTREME",
+                why=why_for(level, state),
             )
         )
     if quiet:

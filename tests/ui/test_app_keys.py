@@ -6,6 +6,8 @@ from collections.abc import Callable
 
 import msgspec
 from rich.console import Console
+from textual.message import Message
+from textual.notifications import Notify
 
 from cascade_tui.config import Config, UIConfig, load_config
 from cascade_tui.engine.params import EngineParams, Thresholds
@@ -205,8 +207,9 @@ async def test_space_plus_minus_n_drive_the_demo_source() -> None:
         assert source.paused
         await pilot.press("space")
         assert not source.paused
+        assert source.speed == 0.0  # demo_pipeline runs at max speed (0), the top of the ladder
         await pilot.press("minus")
-        assert source.speed == 0.0 or source.speed < 1e9  # demo starts at max speed (0)
+        assert source.speed == 100.0
         source.set_speed(1.0)
         await pilot.press("plus")
         assert source.speed == 2.0
@@ -218,6 +221,37 @@ async def test_space_plus_minus_n_drive_the_demo_source() -> None:
         assert source.paused and source.speed == 0.5
 
 
+async def test_n_stops_at_the_next_signal_not_past_it() -> None:
+    """Issue 14 item 8: `n` overshot by 20-100 s (a whole 2048-frame batch and the prefetched
+    next one ran after the signal). Now the market pauses within a couple of seconds of it."""
+    import asyncio
+
+    from cascade_tui.engine import Engine
+    from cascade_tui.runtime.pipeline import Pipeline
+    from cascade_tui.sources.demo import DemoSource
+
+    signals: list[Signal] = []
+    source = DemoSource(seed=7, speed=1.0)
+    pipeline = Pipeline(source, Engine(), on_signal=signals.append)
+    run = asyncio.create_task(pipeline.run())
+    try:
+        for _ in range(3):  # three successive `n` presses
+            seen = len(signals)
+            pipeline.call(source.seek_next_signal)
+            deadline = asyncio.get_running_loop().time() + 120
+            while not (source.paused and len(signals) > seen):
+                assert asyncio.get_running_loop().time() < deadline, "no signal reached"
+                await asyncio.sleep(0.02)
+            await asyncio.sleep(0.3)  # whatever was already fetched has been processed
+            assert source.position_ts is not None
+            overshoot = source.position_ts - signals[seen].ts
+            assert 0 <= overshoot < 2.0, overshoot
+            assert source.speed == 1.0  # back to the speed it had
+    finally:
+        pipeline.stop()
+        await asyncio.wait_for(run, 30)
+
+
 async def test_command_palette_offers_the_dashboard_actions(make_app: AppFactory) -> None:
     app = make_app()
     async with app.run_test(size=(120, 40)):
@@ -227,39 +261,68 @@ async def test_command_palette_offers_the_dashboard_actions(make_app: AppFactory
         assert "Play/pause" not in titles  # no demo/replay source here
 
 
+def critical(fake_snap: Snapshot, asset: str, dt: float, *, state: str = "escalate", score: float = 0.81) -> Signal:
+    return msgspec.structs.replace(
+        fake_snap.signals[0],
+        ts=fake_snap.ts + dt,
+        asset=asset,
+        level=3,
+        level_name="CRITICAL",
+        state=state,
+        episode=f"{asset}-1",
+        score=score,
+    )
+
+
+def toast_messages(messages: list[Message]) -> list[str]:
+    return [f"{m.notification.title} {m.notification.message}" for m in messages if isinstance(m, Notify)]
+
+
 async def test_critical_signal_rings_the_bell_and_toasts(make_app: AppFactory, fake_snap: Snapshot) -> None:
     app = make_app()
     rang: list[bool] = []
-    toasts: list[str] = []
-    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+    messages: list[Message] = []
+    async with app.run_test(size=(120, 40), notifications=True, message_hook=messages.append) as pilot:
         app.bell = lambda: rang.append(True)  # type: ignore[method-assign]
-        original_notify = app.notify
-
-        def notify(message: str, **kwargs: object) -> None:
-            toasts.append(str(kwargs.get("title", "")) + " " + message)
-            original_notify(message, **kwargs)  # type: ignore[arg-type]
-
-        app.notify = notify  # type: ignore[method-assign]
-        base = fake_snap.signals[0]
-        critical = msgspec.structs.replace(
-            base,
-            ts=fake_snap.ts + 2,
-            asset="SOL",
-            level=3,
-            level_name="CRITICAL",
-            state="escalate",
-            episode="SOL-1",
-            score=0.81,
-        )
-        app.fixed_snapshot = msgspec.structs.replace(
-            fake_snap, ts=fake_snap.ts + 2, signals=(critical, *fake_snap.signals)
-        )
+        sol = critical(fake_snap, "SOL", 2)
+        app.fixed_snapshot = msgspec.structs.replace(fake_snap, ts=fake_snap.ts + 2, signals=(sol, *fake_snap.signals))
         app.refresh_frame()
         await pilot.pause()
         assert rang == [True]
-        assert any("CRITICAL" in t and "SOL" in t for t in toasts)
+        toasts = toast_messages(messages)
+        assert len(toasts) == 1 and "CRITICAL" in toasts[0] and "SOL" in toasts[0]
         app.refresh_frame(force=True)  # the same signal never alerts twice
         assert rang == [True]
+
+
+async def test_critical_toasts_coalesce_one_per_episode(make_app: AppFactory, fake_snap: Snapshot) -> None:
+    """A market-wide cascade: eight assets go CRITICAL within seconds, one re-escalates.
+    One toast is on screen at a time, naming them all; an episode alerts once."""
+    app = make_app()
+    rang: list[bool] = []
+    messages: list[Message] = []
+    async with app.run_test(size=(120, 40), notifications=True, message_hook=messages.append) as pilot:
+        app.bell = lambda: rang.append(True)  # type: ignore[method-assign]
+        signals = list(fake_snap.signals)
+        assets = ["BTC", "ETH", "SOL", "XRP", "DOGE", "AVAX", "LINK", "*"]
+        for i, asset in enumerate(assets):
+            signals.insert(0, critical(fake_snap, asset, 1 + i, state="open", score=0.8 + i / 100))
+            if i % 3 == 2:  # some frames bring one episode, some bring several
+                continue
+            app.fixed_snapshot = msgspec.structs.replace(fake_snap, ts=fake_snap.ts + 1 + i, signals=tuple(signals))
+            app.refresh_frame()
+            await pilot.pause()
+        # BTC de-escalates and escalates again inside its episode: no new alert
+        signals.insert(0, msgspec.structs.replace(signals[0], asset="BTC", episode="BTC-1", ts=fake_snap.ts + 20))
+        app.fixed_snapshot = msgspec.structs.replace(fake_snap, ts=fake_snap.ts + 20, signals=tuple(signals))
+        app.refresh_frame()
+        await pilot.pause()
+        await pilot.pause()
+        shown = [n for n in app._notifications if n.severity == "error"]
+        assert len(shown) == 1, [n.message for n in shown]
+        assert shown[0].title == "CRITICAL cascade · 8 assets"
+        assert "MARKET-WIDE" in shown[0].message and "+4 more" in shown[0].message
+        assert len(toast_messages(messages)) == len(rang) == 6  # one per frame that brought new episodes
 
 
 async def test_bell_and_toasts_can_be_switched_off(make_app: AppFactory, fake_snap: Snapshot) -> None:
@@ -468,3 +531,20 @@ async def test_stacked_venue_panel_grows_when_venues_arrive(
         # one row per venue plus the header and the border (capped by max-height)
         assert venues.region.height > empty_height
         assert venues.region.height == min(15, len(fake_snap.venues) + 3)
+
+
+async def test_the_signals_why_shows_in_the_detail_and_the_log(make_app: AppFactory, fake_snap: Snapshot) -> None:
+    """Issue 14 item 9: level vs score is explained by the signal's `why` (DESIGN §5.1)."""
+    from textual.widgets import Static
+
+    from cascade_tui.ui.scores_panel import ScoreBreakdown
+
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        detail = rendered_text(app.query_one(ScoreBreakdown))
+        top = fake_snap.assets[0]
+        assert top.why and f"why by {top.why['trigger']} · next held by price_move" in detail
+        assert "needs_pct 0.5" in detail
+        log = str(app.query_one("#signal-lines", Static).render())
+        assert "by burst · next held by price_move" in log
