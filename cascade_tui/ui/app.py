@@ -70,6 +70,7 @@ class CascadeApp(App[int]):
     TITLE = "cascade-tui"
     BINDINGS: ClassVar[list[BindingType]] = list(APP_BINDINGS)
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (110, "-wide")]
+    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-short"), (46, "-tall")]
 
     def __init__(
         self,
