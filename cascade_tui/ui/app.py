@@ -60,6 +60,7 @@ CHART_HZ = 1.5
 HEALTH_HZ = 1.0
 STOP_TIMEOUT_S = 5.0
 NUDGE_STEP = 0.01
+RESTORE_CONFIRM_S = 3.0
 TOP_ROW_MIN, TOP_ROW_MAX = 11, 14  # venue/regime row height in the wide layout
 
 
@@ -108,6 +109,7 @@ class CascadeApp(App[int]):
         self._critical_toast: Notification | None = None
         self._viewer_problem: tuple[str, str] | None = None
         self._venue_problem = ""
+        self._restore_asked_at = -RESTORE_CONFIRM_S
         self._pipeline_worker: Worker[None] | None = None
         self._source_end_reported = False
         self._top_row_height: int | None = None
@@ -411,6 +413,18 @@ class CascadeApp(App[int]):
         self.apply_params(msgspec.structs.replace(self.view.params, thresholds=thresholds), "threshold")
 
     def action_restore_defaults(self) -> None:
+        """`r` twice within RESTORE_CONFIRM_S: one stray key must not throw away a tuning."""
+        now = time.monotonic()
+        if now - self._restore_asked_at > RESTORE_CONFIRM_S:
+            self._restore_asked_at = now
+            self.notify(
+                f"press r again within {RESTORE_CONFIRM_S:.0f} s to restore every engine parameter to its default",
+                title="restore defaults?",
+                severity="warning",
+                timeout=RESTORE_CONFIRM_S,
+            )
+            return
+        self._restore_asked_at = -RESTORE_CONFIRM_S
         if self.apply_params(EngineParams(), "defaults restored"):
             self.notify("engine parameters restored to their defaults")
 

@@ -13,6 +13,12 @@ from textual.binding import Binding
 
 APP_BINDINGS: list[Binding] = [
     Binding("q", "quit_dashboard", "Quit", id="quit", tooltip="stop the engine and quit"),
+    # Textual answers ctrl+c with "press ctrl+q to quit"; a terminal user expects it to quit.
+    # Not a priority binding: a focused text box still copies with it.
+    Binding(
+        "ctrl+c", "quit_dashboard", "Quit", show=False, id="quit-ctrl-c", key_display="ctrl+c",
+        tooltip="stop the engine and quit",
+    ),
     Binding("question_mark", "help", "Help", id="help", key_display="?", tooltip="this list of keys"),
     Binding(
         "t",
