@@ -70,8 +70,8 @@ class CascadeApp(App[int]):
     CSS_PATH = Path(__file__).resolve().parent / "app.tcss"  # absolute: subclasses live elsewhere
     TITLE = "cascade-tui"
     BINDINGS: ClassVar[list[BindingType]] = list(APP_BINDINGS)
-    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (110, "-wide")]
-    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-short"), (46, "-tall")]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (46, "-tall")]
 
     def __init__(
         self,
@@ -476,11 +476,13 @@ class CascadeApp(App[int]):
         self.theme = names[(position + 1) % len(names)]
         self.notify(self.theme, title="theme", timeout=2)
 
-    def action_screenshot(self) -> None:
-        folder = data_dir() / "screenshots"
+    def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
+        """Save an SVG screenshot; by default in the data directory (Textual's own action,
+        which the command palette also runs, would write to ~/Downloads)."""
+        folder = Path(path) if path is not None else data_dir() / "screenshots"
         folder.mkdir(parents=True, exist_ok=True)
-        path = self.save_screenshot(path=str(folder))
-        self.notify(path, title="screenshot saved")
+        saved = self.save_screenshot(filename, path=str(folder))
+        self.notify(saved, title="screenshot saved")
 
     # ------------------------------------------------------------------ demo / replay controls
 
