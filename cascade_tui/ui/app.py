@@ -70,8 +70,9 @@ class CascadeApp(App[int]):
     CSS_PATH = Path(__file__).resolve().parent / "app.tcss"  # absolute: subclasses live elsewhere
     TITLE = "cascade-tui"
     BINDINGS: ClassVar[list[BindingType]] = list(APP_BINDINGS)
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
-    VERTICAL_BREAKPOINTS = [(0, "-short"), (46, "-tall")]
+    # Textual declares these as instance attributes: a ClassVar here would not type-check
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]  # noqa: RUF012
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (46, "-tall")]  # noqa: RUF012
 
     def __init__(
         self,
@@ -487,6 +488,8 @@ class CascadeApp(App[int]):
     # ------------------------------------------------------------------ demo / replay controls
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "threshold_editor" and isinstance(self.screen, ThresholdEditor):
+            return False  # already open: a second `t` must not stack another editor
         # demo/replay controls are hidden and inactive for live sources, which cannot be paused
         return not (action in SOURCE_ACTIONS and self.paced is None)
 
