@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
@@ -42,6 +42,7 @@ from cascade_tui.ui.alerts import TOAST_S, CriticalAlerts
 from cascade_tui.ui.bindings import APP_BINDINGS, SOURCE_ACTIONS, next_speed, unknown_keymap_ids
 from cascade_tui.ui.filter_screen import FilterScreen
 from cascade_tui.ui.health_panel import HealthPanel
+from cascade_tui.ui.health_view import HealthView, collect_health
 from cascade_tui.ui.help_screen import HelpScreen
 from cascade_tui.ui.palette import Palette
 from cascade_tui.ui.regime_panel import RegimePanel
@@ -111,6 +112,7 @@ class CascadeApp(App[int]):
         self._viewer_problem: tuple[str, str] | None = None
         self._venue_problem = ""
         self._restore_asked_at = -RESTORE_CONFIRM_S
+        self.health = HealthView()
         self._pipeline_worker: Worker[None] | None = None
         self._source_end_reported = False
         self._top_row_height: int | None = None
@@ -295,27 +297,22 @@ class CascadeApp(App[int]):
         self.regime_panel.show_chart(self.current_snapshot())
 
     def refresh_health_extras(self) -> None:
-        """Queue drops live outside the snapshot (source and sinks); read them at 1 Hz."""
+        """Queue drops and Redis state live outside the snapshot (source and sinks): once a
+        second the engine loop builds an immutable view of them (ui/health_view.py) and the
+        view it built last time is shown."""
         pipeline = self.pipeline
         if pipeline is None:
             return
-        venue_drops: dict[str, int] = {}
-        queue_drops: dict[str, int] = {}
-        try:
-            for venue, st in list(pipeline.source.feed_status().items()):
-                venue_drops[venue] = int(st.drops)
-            for sink in pipeline.sinks:
-                stats = sink.stats()
-                for queue, n in dict(stats.get("drops", {})).items():
-                    queue_drops[f"{sink.name}.{queue}"] = int(n)
-                if sink.name == "redis":
-                    self.redis_state = str(stats.get("state", ""))
-            source_stats = getattr(pipeline.source, "stats", None)
-            if pipeline.source.kind == "redis" and source_stats is not None:
-                self._show_viewer_state(source_stats())
-        except (AttributeError, TypeError, ValueError, RuntimeError):
-            return  # a sink with odd stats must not break the dashboard; try again next second
-        self.health_panel.set_drops(venue_drops, queue_drops)
+        pipeline.call(self._collect_health, pipeline)
+        health = self.health
+        if health.redis_state:
+            self.redis_state = health.redis_state
+        if health.viewer is not None:
+            self._show_viewer_state(health.viewer)
+        self.health_panel.set_drops(health.venue_drops, health.queue_drops)
+
+    def _collect_health(self, pipeline: Pipeline) -> None:
+        self.health = collect_health(pipeline)  # runs on the engine loop; one reference swap
 
     def _explain_no_venue(self, snap: Snapshot | None) -> None:
         """No venue live and links failing: say why once, with what to do (e.g. no network)."""
@@ -332,7 +329,7 @@ class CascadeApp(App[int]):
                 failure_hint(kind), title=f"no venue connected · {failure_label(kind)}", severity="warning", timeout=20
             )
 
-    def _show_viewer_state(self, stats: dict[str, Any]) -> None:
+    def _show_viewer_state(self, stats: Mapping[str, Any]) -> None:
         """A remote viewer says plainly when its Redis cannot be read, and why (once per reason)."""
         state, reason = str(stats.get("state", "")), str(stats.get("reason", ""))
         self.redis_state = f"{state}: {reason}" if reason and state != "live" else state
