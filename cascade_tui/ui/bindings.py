@@ -70,7 +70,7 @@ APP_BINDINGS: list[Binding] = [
         tooltip="lower the selected threshold by 0.01, at once",
     ),
     Binding(
-        "s", "save_config", "Save", id="save-config", tooltip="save thresholds, window, theme to the config"
+        "s", "save_config", "Save", id="save-config", tooltip="save to the config what differs from the defaults"
     ),
     Binding(
         "r",
@@ -78,7 +78,7 @@ APP_BINDINGS: list[Binding] = [
         "Defaults",
         show=False,
         id="restore-defaults",
-        tooltip="restore the default engine parameters",
+        tooltip="restore the default engine parameters (press twice)",
     ),
     Binding("w", "cycle_window", "Window", id="cycle-window", tooltip="velocity window: 1, 5, 20, 60 s"),
     Binding(
