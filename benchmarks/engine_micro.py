@@ -18,7 +18,8 @@ import time
 import tracemalloc
 
 from cascade_tui.engine import Engine
-from cascade_tui.model import VENUES, Event, Funding, Liquidation, Mark, OpenInterest, Trade
+from cascade_tui.feeds import venue_ids
+from cascade_tui.model import Event, Funding, Liquidation, Mark, OpenInterest, Trade
 
 SAMPLED_VENUES = frozenset({"binance", "okx", "gate", "bitget"})
 START_TS = 1_760_000_000.0
@@ -33,7 +34,7 @@ def synthetic_stream(n_events: int, n_assets: int, rate: float, seed: int) -> li
     for _ in range(n_events):
         t += rng.expovariate(rate)
         asset = rng.choice(assets)
-        venue = rng.choice(VENUES)
+        venue = rng.choice(venue_ids())
         instrument = f"{asset}-PERP"
         roll = rng.random()
         if roll < 0.5:

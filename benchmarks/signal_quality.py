@@ -1,154 +1,379 @@
-"""Signal quality on held-apart simulated markets, through the real command line.
+"""Signal quality on held-apart, hard simulated markets (issue 11): one command, README tables.
 
-Builds labelled captures with `cascade-tui simulate` on three disjoint seed sets — training,
-validation and test — optionally tunes on training + validation (`cascade-tui tune`), then
-scores the default settings (and the tuned ones) with `cascade-tui backtest` on the TEST set
-only, which neither the defaults nor the tuner ever saw. Prints one JSON object and writes
-benchmarks/SIGNAL_QUALITY.md (the README's table).
+The markets are the simulator's `bench` profile (lone whale prints, unlabelled 4–15-print
+clusters, a busier background in volatile hours, two heavy-tailed print-size families, print
+scales 100× apart, labelled minor and major cascades) seen through each venue's sampling:
+Binance and OKX keep one liquidation per symbol per second, Bybit batches every 500 ms.
+Seeds come from the held-apart ranges of `cascade_tui.sources.simulate.config.SEED_SETS`:
+the README's figures are on TEST markets only, which nothing is ever tuned on; choose
+settings with `--set validation`.
 
-    .venv/bin/python benchmarks/signal_quality.py [--tune] [--workdir DIR] [--hours-scale 1.0]
+Per level (WATCH, WARNING, CRITICAL), with every label counted (minor cascades too, so an
+alarm on a minor cascade is a true alarm and one on bait is a false one):
+  - precision of alarms (episodes at that level or above);
+  - recall of major and of minor cascades;
+  - lag from the cascade's onset to the first alarm at that level, p50 / p90 (majors, minors);
+  - false alarms per quiet day (time outside every label's window, bait included).
+Plus a frontier: WARNING lag and precision over the main knob of the fast path.
+
+    .venv/bin/python benchmarks/signal_quality.py                # test set, 3 × 6 h, frontier
+    .venv/bin/python benchmarks/signal_quality.py --quick        # 3 × 1.5 h, 3 frontier points
+    .venv/bin/python benchmarks/signal_quality.py --set validation --workdir /tmp/val
+    .venv/bin/python benchmarks/signal_quality.py --write-readme # also refresh README's tables
+
+Writes benchmarks/signal_quality.json and benchmarks/SIGNAL_QUALITY.md (the tables the
+README quotes between its `signal-quality` markers) and prints the JSON on stdout.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
-import subprocess
+import os
+import re
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from cascade_tui.backtest.evaluate import evaluate
+from cascade_tui.backtest.matching import MatchRules
+from cascade_tui.backtest.offline import ParsedCapture, RegimeLog, replay_capture
+from cascade_tui.capture import CaptureWriter
+from cascade_tui.engine.params import EngineParams
+from cascade_tui.engine.types import Signal
+from cascade_tui.labels import Label, read_labels, write_labels
+from cascade_tui.sources.simulate import MarketSimulator
+from cascade_tui.sources.simulate.config import SEED_SETS
 
 REPO = Path(__file__).resolve().parents[1]
-
-# (name, profile, seed, hours): the test set mixes an eventful market, a realistic day and a
-# quiet stretch (false alarms per quiet day). Seeds never overlap between sets.
-TEST = [
-    ("test-demo-1", "demo", 301, 2.0),
-    ("test-demo-2", "demo", 302, 2.0),
-    ("test-demo-3", "demo", 303, 2.0),
-    ("test-realistic", "realistic", 304, 12.0),
-    ("test-quiet", "quiet", 305, 6.0),
-]
-TRAIN = [("train-demo-1", "demo", 101, 2.0), ("train-demo-2", "demo", 102, 2.0), ("train-quiet", "quiet", 103, 4.0)]
-VALIDATE = [("val-demo-1", "demo", 201, 2.0), ("val-demo-2", "demo", 202, 2.0), ("val-quiet", "quiet", 203, 4.0)]
-
-
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run([sys.executable, "-m", "cascade_tui.cli", *args], capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise SystemExit(f"cascade-tui {' '.join(args[:2])} failed:\n{proc.stderr[-3000:]}")
-    return proc
+PROFILE = "bench"
+LEVELS = ("WATCH", "WARNING", "CRITICAL")
+MARKETS = 3
+HOURS = 6.0
+QUICK_HOURS = 1.5
+# The fast path's main knob (large-print units needed to fire WARNING), with the values the
+# frontier visits; engines without it fall back to the score threshold of WARNING.
+KNOBS: tuple[tuple[str, tuple[float, ...]], ...] = (
+    ("fast.units_to_fire", (2.0, 3.0, 4.0, 6.0, 8.0)),
+    ("thresholds.warning", (0.40, 0.45, 0.50, 0.55, 0.60)),
+)
+README_BEGIN = "<!-- signal-quality:begin (benchmarks/signal_quality.py --write-readme) -->"
+README_END = "<!-- signal-quality:end -->"
 
 
-def simulate(workdir: Path, sets: list[tuple[str, str, int, float]], scale: float) -> tuple[list[str], list[str]]:
-    caps, labels = [], []
-    for name, profile, seed, hours in sets:
-        cap, lab = workdir / f"{name}.cap.gz", workdir / f"{name}.labels.jsonl"
-        if not cap.exists():
-            cli("simulate", "--seed", str(seed), "--duration", str(hours * 3600 * scale), "--profile", profile,
-                "--out", str(cap), "--labels", str(lab))  # fmt: skip
-        caps.append(str(cap))
-        labels.append(str(lab))
-    return caps, labels
+# ---------------------------------------------------------------------------- markets
 
 
-def backtest(caps: list[str], labels: list[str], config: str | None = None) -> dict:
-    args = ["backtest", *caps, "--labels", *labels, "--json"]
-    if config:
-        args += ["--config", config]
-    return json.loads(cli(*args).stdout)
+def market_seeds(which: str, count: int) -> list[int]:
+    seeds = SEED_SETS[which]
+    return [seeds.start + 1 + k for k in range(count)]
 
 
-def row(level: str, rep: dict) -> dict:
-    lv = rep["levels"][level]
-    major = lv["by_severity"].get("major", {})
+def simulate_market(seed: int, hours: float, workdir: str) -> tuple[str, str, str]:
+    """Write one labelled capture, its labels and its (unlabelled) bait; an existing set of
+    the three files is reused as it is (same seed → byte-identical capture)."""
+    stem = Path(workdir) / f"{PROFILE}-{seed}-{hours:g}h"
+    cap, lab, bait = f"{stem}.cap.gz", f"{stem}.labels.jsonl", f"{stem}.bait.jsonl"
+    if not all(Path(p).exists() for p in (cap, lab, bait)):
+        sim = MarketSimulator(seed, profile=PROFILE)
+        header = {"source": "simulate", "seed": seed, "profile": PROFILE, "duration_s": hours * 3600}
+        with CaptureWriter(cap + ".tmp", header) as writer:
+            for frame in sim.frames(hours * 3600.0):
+                writer.write(frame)
+        write_labels(sim.labels, lab)
+        write_labels(sim.injected, bait)
+        os.replace(cap + ".tmp", cap)
+    return cap, lab, bait
+
+
+# ---------------------------------------------------------------------------- engine runs
+
+
+def with_knob(params: EngineParams, path: str, value: float) -> EngineParams:
+    """`params` with one nested field (e.g. "fast.units_to_fire") set."""
+    head, _, rest = path.partition(".")
+    if not rest:
+        return msgspec.structs.replace(params, **{head: type(getattr(params, head))(value)})
+    return msgspec.structs.replace(params, **{head: with_knob(getattr(params, head), rest, value)})
+
+
+def has_knob(params: object, path: str) -> bool:
+    head, _, rest = path.partition(".")
+    if not hasattr(params, head):
+        return False
+    return has_knob(getattr(params, head), rest) if rest else True
+
+
+def knob_value(params: object, path: str) -> float:
+    for part in path.split("."):
+        params = getattr(params, part)
+    return float(params)  # type: ignore[arg-type]
+
+
+Run = tuple[list[ParsedCapture], list[list[Signal]], list[RegimeLog]]
+
+
+def replay(job: tuple[str, str | None, float | None]) -> tuple[ParsedCapture, list[Signal], RegimeLog]:
+    cap, knob, value = job
+    params = EngineParams()
+    if knob is not None and value is not None:
+        params = with_knob(params, knob, value)
+    regimes: RegimeLog = []
+    parsed, signals = replay_capture(cap, params, regime_log=regimes)
+    return parsed, signals, regimes
+
+
+def run_all(pool: ProcessPoolExecutor, caps: Sequence[str], knob: str | None, value: float | None) -> Run:
+    results = list(pool.map(replay, [(cap, knob, value) for cap in caps]))
+    return [r[0] for r in results], [r[1] for r in results], [r[2] for r in results]
+
+
+# ---------------------------------------------------------------------------- figures
+
+
+def level_figures(report: dict[str, Any], level: str) -> dict[str, Any]:
+    lv = report["levels"][level]
+    sev = lv["by_severity"]
+    major, minor = sev.get("major", {}), sev.get("minor", {})
+
+    def pick(group: dict[str, Any], key: str) -> Any:
+        return group.get(key)
+
+    def delay(group: dict[str, Any], q: str) -> float | None:
+        return (group.get("delay_s") or {}).get(q)
+
     return {
         "level": level,
-        "precision": lv["precision"],
-        "recall": lv["recall"],
-        "f1": lv["f1"],
-        "delay_p50_s": lv["delay_s"]["median"],
-        "delay_p90_s": lv["delay_s"]["p90"],
-        "lead_to_peak_p50_s": lv["lead_to_peak_s"]["median"],
-        "false_per_quiet_day": lv["false_alarms_per_quiet_day"],
-        "labels": lv["labels"],
-        "detected": lv["detected"],
         "alarms": lv["alarms"],
-        "major_recall": major.get("recall"),
+        "true_alarms": lv["tp"],
+        "false_alarms": lv["fp"],
+        "precision": lv["precision"],
+        "major_labels": pick(major, "labels") or 0,
+        "major_detected": pick(major, "detected") or 0,
+        "major_recall": pick(major, "recall"),
+        "minor_labels": pick(minor, "labels") or 0,
+        "minor_detected": pick(minor, "detected") or 0,
+        "minor_recall": pick(minor, "recall"),
+        "major_lag_p50_s": delay(major, "median"),
+        "major_lag_p90_s": delay(major, "p90"),
+        "minor_lag_p50_s": delay(minor, "median"),
+        "minor_lag_p90_s": delay(minor, "p90"),
+        "false_alarms_per_quiet_day": lv["false_alarms_per_quiet_day"],
+        "quiet_days": lv["quiet_days"],
     }
 
 
-def fmt(x: float | None, kind: str) -> str:
+def score(run: Run, labels: list[list[Label]], rules: MatchRules) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Per-level figures, and the position-sizing evaluation of the same run."""
+    caps, signals, regimes = run
+    report = evaluate(caps, signals, labels, rules, regime_paths=regimes)
+    return {level: level_figures(report, level) for level in LEVELS}, report["sizing"]
+
+
+# ---------------------------------------------------------------------------- markdown
+
+
+def pct(x: float | None) -> str:
+    return "—" if x is None else f"{100 * x:.0f} %"
+
+
+def secs(x: float | None) -> str:
     if x is None:
         return "—"
-    if kind == "pct":
-        return f"{100 * x:.0f} %"
-    if kind == "s":
-        return f"{x:+.1f} s"
-    return f"{x:.2f}"
+    return f"{x * 1000:.0f} ms" if abs(x) < 1.0 else f"{x:.1f} s"
 
 
-def table(rows: list[dict]) -> str:
+def per_day(x: float | None) -> str:
+    return "—" if x is None else f"{x:.1f}"
+
+
+def main_table(levels: dict[str, dict[str, Any]]) -> str:
     out = [
-        "| level | precision | recall | F1 | detection lag p50 / p90 | lead to peak p50 | false alarms / quiet day | labels hit |",
-        "|---|---|---|---|---|---|---|---|",
+        "| level | precision | majors hit | minors hit | lag p50 / p90 (majors) | lag p50 / p90 (minors) "
+        "| false alarms / quiet day |",
+        "|---|---|---|---|---|---|---|",
     ]
-    for r in rows:
+    for name in LEVELS:
+        r = levels[name]
         out.append(
-            f"| {r['level']} | {fmt(r['precision'], 'pct')} | {fmt(r['recall'], 'pct')} | {fmt(r['f1'], 'x')} | "
-            f"{fmt(r['delay_p50_s'], 's')} / {fmt(r['delay_p90_s'], 's')} | {fmt(r['lead_to_peak_p50_s'], 's')} | "
-            f"{r['false_per_quiet_day']:.1f} | {r['detected']}/{r['labels']} |"
+            f"| {name} | {pct(r['precision'])} ({r['true_alarms']}/{r['true_alarms'] + r['false_alarms']}) "
+            f"| {pct(r['major_recall'])} ({r['major_detected']}/{r['major_labels']}) "
+            f"| {pct(r['minor_recall'])} ({r['minor_detected']}/{r['minor_labels']}) "
+            f"| {secs(r['major_lag_p50_s'])} / {secs(r['major_lag_p90_s'])} "
+            f"| {secs(r['minor_lag_p50_s'])} / {secs(r['minor_lag_p90_s'])} "
+            f"| {per_day(r['false_alarms_per_quiet_day'])} |"
         )
     return "\n".join(out)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--tune", action="store_true", help="also tune on train/validation and score the tuned config")
-    ap.add_argument("--workdir", type=Path, default=None)
-    ap.add_argument("--hours-scale", type=float, default=1.0, help="shrink every market for a quick look")
-    ap.add_argument("--trials", type=int, default=24)
-    args = ap.parse_args()
+def frontier_table(knob: str, shipped: float, points: list[dict[str, Any]]) -> str:
+    out = [
+        f"| `{knob}` | WARNING precision | majors hit | minors hit | lag p50 / p90 (majors) "
+        "| false WARNING / quiet day |",
+        "|---|---|---|---|---|---|",
+    ]
+    for p in points:
+        w = p["WARNING"]
+        mark = " (shipped)" if abs(p["value"] - shipped) < 1e-9 else ""
+        out.append(
+            f"| {p['value']:g}{mark} | {pct(w['precision'])} | {pct(w['major_recall'])} "
+            f"| {pct(w['minor_recall'])} | {secs(w['major_lag_p50_s'])} / {secs(w['major_lag_p90_s'])} "
+            f"| {per_day(w['false_alarms_per_quiet_day'])} |"
+        )
+    return "\n".join(out)
+
+
+def markdown(result: dict[str, Any]) -> str:
+    lv = result["levels"]
+    bait = result["bait"]
+    lines = [
+        f"{result['markets']} `{PROFILE}` markets of {result['hours_each']:g} h ({result['set']} seeds "
+        f"{', '.join(str(s) for s in result['seeds'])}; {result['market_hours']:g} h in all): "
+        f"{lv['WARNING']['major_labels']} major and {lv['WARNING']['minor_labels']} minor labelled cascades "
+        f"among {bait.get('whale', 0)} lone whale prints, "
+        f"{bait.get('cluster-small', 0) + bait.get('cluster-medium', 0)} unlabelled short clusters and "
+        f"{bait.get('volspike', 0)} volatility spikes; {lv['WARNING']['quiet_days']:.2f} quiet days. "
+        f"Every label counts (an alarm on a minor cascade is true, one on bait is false); lag is "
+        f"from the cascade's onset to the first alarm at that level or above.",
+        "",
+        main_table(lv),
+        "",
+        f"CRITICAL reached on {lv['CRITICAL']['major_detected']} of {lv['CRITICAL']['major_labels']} "
+        f"majors ({pct(lv['CRITICAL']['major_recall'])}); minors reaching WATCH or higher: "
+        f"{lv['WATCH']['minor_detected']} of {lv['WATCH']['minor_labels']}, WARNING or higher: "
+        f"{lv['WARNING']['minor_detected']} of {lv['WARNING']['minor_labels']}.",
+    ]
+    if result.get("frontier"):
+        fr = result["frontier"]
+        lines += [
+            "",
+            f"Frontier over `{fr['knob']}` (shipped {fr['shipped']:g}), same markets:",
+            "",
+            frontier_table(fr["knob"], fr["shipped"], fr["points"]),
+        ]
+    sz = result.get("sizing") or {}
+    if sz:
+        lines += [
+            "",
+            f"Position sizing (`engine/sizing.py`) on the same markets: a long BTC position sized by the "
+            f"signals had a max drawdown of {100 * sz['sized_max_drawdown']:.1f} % against "
+            f"{100 * sz['hold_max_drawdown']:.1f} % unsized, at a mean exposure of {sz['mean_exposure']:.2f}.",
+        ]
+    lines += [
+        "",
+        f"Engine replay and scoring took {result['wall_s']:.0f} s wall on {result['jobs']} process(es).",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def write_readme(md: str) -> bool:
+    readme = REPO / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    pattern = re.compile(re.escape(README_BEGIN) + r".*?" + re.escape(README_END), re.S)
+    if not pattern.search(text):
+        return False
+    readme.write_text(pattern.sub(lambda _m: f"{README_BEGIN}\n{md}{README_END}", text), encoding="utf-8")
+    return True
+
+
+# ---------------------------------------------------------------------------- main
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--set", default="test", choices=sorted(SEED_SETS), help="market seeds (default test)")
+    ap.add_argument("--quick", action="store_true", help=f"{MARKETS} × {QUICK_HOURS:g} h, 3 frontier points")
+    ap.add_argument("--hours", type=float, default=None, help=f"hours per market (default {HOURS:g})")
+    ap.add_argument("--markets", type=int, default=MARKETS, help=f"markets (default {MARKETS})")
+    ap.add_argument("--workdir", type=Path, default=None, help="keep (and reuse) the captures here")
+    ap.add_argument("--jobs", type=int, default=2, help="processes (default 2)")
+    ap.add_argument("--knob", default=None, help="frontier knob, a dotted [engine] field (default: auto)")
+    ap.add_argument("--values", default=None, help="frontier values, comma-separated")
+    ap.add_argument("--no-frontier", action="store_true")
+    ap.add_argument("--out", type=Path, default=REPO / "benchmarks", help="where the JSON and .md go")
+    ap.add_argument("--write-readme", action="store_true", help="replace README's signal-quality tables")
+    args = ap.parse_args(argv)
+    hours = args.hours or (QUICK_HOURS if args.quick else HOURS)
+    seeds = market_seeds(args.set, args.markets)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="cascade-quality-"))
     workdir.mkdir(parents=True, exist_ok=True)
+    rules = MatchRules(floor="minor")
     t0 = time.perf_counter()
-    test_caps, test_labels = simulate(workdir, TEST, args.hours_scale)
-    default = backtest(test_caps, test_labels)
-    result: dict = {
+    with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        pairs = list(pool.map(simulate_market, seeds, [hours] * len(seeds), [str(workdir)] * len(seeds)))
+        t_sim = time.perf_counter() - t0
+        caps = [c for c, _, _ in pairs]
+        labels = [read_labels(lab) for _, lab, _ in pairs]
+        t1 = time.perf_counter()
+        levels, sizing = score(run_all(pool, caps, None, None), labels, rules)
+        defaults = EngineParams()
+        knob = args.knob or next((k for k, _ in KNOBS if has_knob(defaults, k)), None)
+        frontier: dict[str, Any] | None = None
+        if knob is not None and not args.no_frontier:
+            if not has_knob(defaults, knob):
+                ap.error(f"--knob {knob}: no such engine parameter")
+            shipped = knob_value(defaults, knob)
+            values = (
+                [float(v) for v in args.values.split(",")]
+                if args.values
+                else list(dict(KNOBS).get(knob, (shipped * 0.5, shipped, shipped * 2)))
+            )
+            if args.quick and not args.values:
+                values = sorted({min(values), shipped, max(values)})
+            points = []
+            for value in sorted(set(values)):
+                if abs(value - shipped) < 1e-9:
+                    points.append({"value": value, **levels})
+                    continue
+                points.append({"value": value, **score(run_all(pool, caps, knob, value), labels, rules)[0]})
+            if not any(abs(p["value"] - shipped) < 1e-9 for p in points):
+                points.append({"value": shipped, **levels})
+            frontier = {"knob": knob, "shipped": shipped, "points": sorted(points, key=lambda p: p["value"])}
+    bait: dict[str, int] = {}
+    for _, _, bait_file in pairs:
+        for note in read_labels(bait_file):
+            bait[note.cls] = bait.get(note.cls, 0) + 1
+    result: dict[str, Any] = {
         "benchmark": "signal_quality",
-        "test_set": [f"{p} seed {s} {h * args.hours_scale:g} h" for _, p, s, h in TEST],
-        "market_hours": sum(h for *_, h in TEST) * args.hours_scale,
-        "default": [row(level, default) for level in ("WATCH", "WARNING", "CRITICAL")],
-        "rules": default["rules"],
-        "sizing": default.get("sizing"),
+        "set": args.set,
+        "profile": PROFILE,
+        "seeds": seeds,
+        "markets": len(seeds),
+        "hours_each": hours,
+        "market_hours": hours * len(seeds),
+        "rules": dataclasses.asdict(rules),
+        "bait": bait,
+        "levels": levels,
+        "frontier": frontier,
+        "sizing": sizing,
+        "simulate_s": round(t_sim, 1),
+        "wall_s": round(time.perf_counter() - t1, 1),
+        "jobs": args.jobs,
     }
-    md = [
-        "# Signal quality on held-apart simulated markets",
-        "",
-        f"Test set (never used to choose settings): {', '.join(result['test_set'])}; "
-        f"{result['market_hours']:g} h of market. Matching: pre-window {default['rules']['pre_s']:g} s, "
-        f"grace {default['rules']['grace_s']:g} s, floor {default['rules']['floor']} (minor cascades are don't-care).",
-        "",
-        "Shipped defaults:",
-        "",
-        table(result["default"]),
-    ]
-    if args.tune:
-        train_caps, train_labels = simulate(workdir, TRAIN, args.hours_scale)
-        val_caps, val_labels = simulate(workdir, VALIDATE, args.hours_scale)
-        tuned_cfg = workdir / "tuned.toml"
-        tune = cli("tune", "--train", *train_caps, "--train-labels", *train_labels, "--validate", *val_caps,
-                   "--validate-labels", *val_labels, "--out", str(tuned_cfg), "--trials", str(args.trials), "--json")  # fmt: skip
-        result["tune"] = json.loads(tune.stdout)
-        result["tuned_config"] = tuned_cfg.read_text()
-        tuned = backtest(test_caps, test_labels, str(tuned_cfg))
-        result["tuned"] = [row(level, tuned) for level in ("WATCH", "WARNING", "CRITICAL")]
-        md += ["", "Tuned on the training set, chosen on the validation set:", "", table(result["tuned"])]
-    result["wall_s"] = round(time.perf_counter() - t0, 1)
-    (REPO / "benchmarks" / "SIGNAL_QUALITY.md").write_text("\n".join(md) + "\n", encoding="utf-8")
+    md = markdown(result)
+    args.out.mkdir(parents=True, exist_ok=True)
+    stem = "signal_quality" if args.set == "test" else f"signal_quality_{args.set}"
+    (args.out / f"{stem}.json").write_text(
+        json.dumps(result, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+    )
+    (args.out / f"{stem.upper()}.md").write_text(
+        "# Signal quality on held-apart simulated markets\n\n" + md, encoding="utf-8"
+    )
+    if args.write_readme:
+        if args.set != "test":
+            ap.error("--write-readme publishes test-set figures only")
+        if not write_readme(md):
+            print("README has no signal-quality markers; tables not written there", file=sys.stderr)
     print(json.dumps(result))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -75,19 +75,18 @@ _decode_lines = msgspec.json.Decoder(CaptureLine).decode_lines
 _check_json = msgspec.json.Decoder(msgspec.Raw).decode  # validates, builds nothing
 
 
-def _json_value(text: str) -> bytes | None:
-    """The UTF-8 bytes of `text` when a v2 line may hold it as a JSON value, else None.
+def _json_value(text: str) -> msgspec.Raw | None:
+    """`text` as a value a v2 line may hold under "json", else None.
 
     Only a single object or array with nothing around it and no line break: the value's
     bytes are then exactly the frame's, and the capture stays one line per frame."""
     if not text or text[0] not in "{[" or text[-1] not in "}]" or "\n" in text or "\r" in text:
         return None
     try:
-        data = text.encode()
-        _check_json(data)
+        _check_json(text)  # valid JSON (and valid Unicode: a lone surrogate fails here)
+        return msgspec.Raw(text)
     except (UnicodeEncodeError, msgspec.DecodeError):
         return None
-    return data
 
 
 def encode_frame(frame: RawFrame, version: int = CAPTURE_VERSION) -> bytes:
@@ -98,7 +97,7 @@ def encode_frame(frame: RawFrame, version: int = CAPTURE_VERSION) -> bytes:
     else:
         value = _json_value(data) if version >= 2 else None
         if value is not None:
-            line = CaptureLine(ts=frame.ts, venue=frame.venue, json=msgspec.Raw(value), channel=frame.channel)
+            line = CaptureLine(ts=frame.ts, venue=frame.venue, json=value, channel=frame.channel)
         else:
             line = CaptureLine(ts=frame.ts, venue=frame.venue, frame=data, channel=frame.channel)
     return _encode_line(line) + b"\n"
@@ -255,6 +254,7 @@ class CaptureReader:
         self.version = 1
         self.lines_read = 0  # lines including the header and skipped lines
         self.frames_read = 0
+        self.bytes_read = 0  # compressed bytes consumed so far (progress against the file size)
         self.bad_lines = 0
         self.oversized_lines = 0
         self.error: str | None = None
@@ -285,6 +285,7 @@ class CaptureReader:
                 chunk = raw.read(_READ_CHUNK)
                 if not chunk:
                     break
+                self.bytes_read += len(chunk)
                 while chunk:
                     try:
                         data = inflate.decompress(chunk, _INFLATE_LIMIT)

@@ -8,21 +8,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
+import os
 import re
-import signal
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from cascade_tui import __version__
 from cascade_tui.config import Config, ConfigError, load_config
-from cascade_tui.model import VENUES
+from cascade_tui.feeds import venue_ids
+from cascade_tui.model import RawFrame
 from cascade_tui.paths import data_dir
 
 log = logging.getLogger("cascade_tui")
 
-SUBCOMMANDS = ("simulate", "backtest", "tune", "history")
+SUBCOMMANDS = ("simulate", "backtest", "tune", "history", "liqmap", "doctor")
 
 
 class UsageError(Exception):
@@ -54,7 +57,7 @@ def main_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="cascade-tui",
         description="Watch crypto liquidation feeds, score liquidation-cascade risk, raise signals.",
-        epilog="Subcommands: cascade-tui simulate|backtest|tune|history --help",
+        epilog="Subcommands: cascade-tui simulate|backtest|tune|history|liqmap|doctor --help",
     )
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--demo", action="store_true", help="simulated market (no network needed)")
@@ -68,8 +71,12 @@ def main_parser() -> argparse.ArgumentParser:
         "(default 1; replays with --no-ui default to 0)",
     )
     p.add_argument("--seed", type=int, default=7, help="demo market seed (default 7)")
-    p.add_argument("--profile", default="demo", help="demo market profile: demo, realistic, quiet, volspike, whale")
-    p.add_argument("--venues", type=_csv, help=f"comma-separated venues: {','.join(VENUES)}")
+    p.add_argument(
+        "--profile",
+        default="demo",
+        help="demo market profile: demo, bench, realistic, quiet, volspike, whale, mechanistic",
+    )
+    p.add_argument("--venues", type=_csv, help=f"comma-separated venues: {','.join(venue_ids())}")
     p.add_argument("--symbols", type=_csv, help="comma-separated base assets, e.g. BTC,ETH")
     p.add_argument("--duration", type=_positive, metavar="S", help="stop after S seconds of market time")
     p.add_argument("--record", metavar="FILE", help="record raw frames to a capture file")
@@ -94,7 +101,15 @@ def simulate_parser() -> argparse.ArgumentParser:
     p.add_argument("--duration", type=_positive, required=True, metavar="S", help="seconds of market time")
     p.add_argument("--out", required=True, metavar="CAP", help="capture file to write (.cap.gz)")
     p.add_argument("--labels", required=True, metavar="FILE", help="labels file to write (JSON lines)")
-    p.add_argument("--profile", default="realistic", help="realistic (default), demo, quiet, volspike, whale")
+    p.add_argument(
+        "--profile",
+        default="bench",
+        help="bench (default: cascades among bait), demo, realistic, quiet, volspike, whale, mechanistic",
+    )
+    p.add_argument(
+        "--mechanistic", action="store_true",
+        help="the position-book market: cascades arise from leveraged positions (= --profile mechanistic)",
+    )
     p.add_argument("--start-ts", type=float, default=None, help="market start, epoch seconds")
     return p
 
@@ -109,12 +124,9 @@ def _setup_logging(level: str, to_file: bool) -> Path | None:
         handlers = [logging.FileHandler(path, encoding="utf-8")]
     else:
         handlers = [logging.StreamHandler(sys.stderr)]
-    logging.basicConfig(
-        level=getattr(logging, level),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        handlers=handlers,
-        force=True,
-    )
+    from cascade_tui.runtime.logs import install
+
+    install(handlers, getattr(logging, level))  # secrets masked, control characters escaped
     return path
 
 
@@ -129,13 +141,19 @@ def options_from_args(args: argparse.Namespace, config: Config):  # -> RunOption
         source = args.source or "live"
     if source == "replay" and not args.replay:
         raise UsageError("--source replay needs --replay FILE")
+    if source == "demo":
+        _check_profile(args.profile)
     if args.venues:
-        unknown = [v for v in args.venues if v not in VENUES]
+        unknown = [v for v in args.venues if v not in venue_ids()]
         if unknown:
-            raise UsageError(f"--venues: unknown venue(s) {', '.join(unknown)}; known: {', '.join(VENUES)}")
+            raise UsageError(f"--venues: unknown venue(s) {', '.join(unknown)}; known: {', '.join(venue_ids())}")
     for path in args.replay or []:
+        if Path(path).is_dir():
+            raise UsageError(f"--replay: {path} is a directory, not a capture file")
         if not Path(path).is_file():
             raise UsageError(f"--replay: no such file: {path}")
+    _check_output_path(args.record, "--record")
+    _check_output_path(args.stats, "--stats")
     speed = args.speed
     if speed is None:
         speed = 0.0 if (source == "replay" and args.no_ui) else 1.0
@@ -166,6 +184,30 @@ def options_from_args(args: argparse.Namespace, config: Config):  # -> RunOption
         config=config,
         config_path=args.config,
     )
+
+
+def _check_profile(name: str) -> None:
+    from cascade_tui.sources.simulate.config import check_profile
+
+    try:
+        check_profile(name)
+    except ValueError as exc:
+        raise UsageError(f"--profile: {exc}") from None
+
+
+def _check_output_path(path: str | None, option: str) -> None:
+    """An output file must go into a folder that exists and can be written: a typo should fail
+    now, naming the path, not after an hour of recording (the folder is never created)."""
+    if not path:
+        return
+    p = Path(path)
+    folder = p.parent
+    if p.is_dir():
+        raise UsageError(f"{option}: {path} is a directory; give a file name")
+    if not folder.is_dir():
+        raise UsageError(f"{option}: folder {folder} does not exist (create it first): {path}")
+    if not os.access(folder, os.W_OK):
+        raise UsageError(f"{option}: folder {folder} is not writable: {path}")
 
 
 def _check_redis_urls(option: str | None, config: Config) -> None:
@@ -209,7 +251,7 @@ def _check_symbols(values: list[str] | None, source: str) -> list[str] | None:
     from cascade_tui.feeds.metadata import bundled_instruments
 
     listed: set[str] = set()
-    for venue in VENUES:
+    for venue in venue_ids():
         for row in bundled_instruments(venue).values():
             base = row.get("baseAsset")
             if isinstance(base, str):
@@ -255,9 +297,10 @@ def run_headless(opts) -> int:  # opts: RunOptions
     log.info("cascade-tui %s headless: source %s", __version__, pipeline.info["source"])
 
     async def _main() -> None:
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, pipeline.stop)
+        from cascade_tui.runtime.lifecycle import install_stop_signals
+
+        # SIGINT, SIGTERM and SIGHUP: a clean stop, stats written, exit 0
+        install_stop_signals(asyncio.get_running_loop(), pipeline.stop)
         await pipeline.run()
 
     try:
@@ -274,32 +317,58 @@ def run_headless(opts) -> int:  # opts: RunOptions
 
 def run_ui(opts) -> int:  # opts: RunOptions
     from cascade_tui.runtime.build import build_pipeline
+    from cascade_tui.runtime.lifecycle import at_clean_exit, exit_without_terminal, watch_hangup
     from cascade_tui.runtime.stats import build_stats, write_stats
     from cascade_tui.ui.app import run_dashboard
 
     pipeline = build_pipeline(opts)
+    # the terminal closing (SIGHUP) stops the run cleanly without touching the gone terminal
+    watch_hangup(lambda: exit_without_terminal(pipeline.stop, pipeline.finished))
+
+    def finish() -> None:
+        if opts.stats:
+            write_stats(opts.stats, build_stats(pipeline, {"redis": pipeline.info.get("redis", "off")}))
+
+    at_clean_exit(finish)  # after SIGHUP the process ends in exit_without_terminal
     try:
         code = run_dashboard(pipeline, opts, pipeline.info)
     finally:
-        if opts.stats:
-            write_stats(opts.stats, build_stats(pipeline, {"redis": pipeline.info.get("redis", "off")}))
+        finish()
     return code
 
 
 def run_simulate(argv: list[str]) -> int:
     args = simulate_parser().parse_args(argv)
+    _check_profile(args.profile)
     from cascade_tui.capture import CaptureWriter
-    from cascade_tui.sources.simulate import MarketSimulator, write_labels
+    from cascade_tui.labels import write_labels
+    from cascade_tui.sources.simulate.mechanistic_simulator import MECHANISTIC_PROFILE, make_simulator
 
+    if args.mechanistic:
+        args.profile = MECHANISTIC_PROFILE
     kwargs = {} if args.start_ts is None else {"start_ts": args.start_ts}
-    sim = MarketSimulator(args.seed, profile=args.profile, **kwargs)
+    sim = make_simulator(args.seed, args.profile, **kwargs)
     header = {"source": "simulate", "seed": args.seed, "profile": args.profile, "duration_s": args.duration}
     t0 = time.perf_counter()
-    with CaptureWriter(args.out, header) as writer:
-        for frame in sim.frames(args.duration):
-            writer.write(frame)
-        frames = writer.frames
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+
+    def frames_with_progress(advance: Callable[[float], None]) -> Iterator[RawFrame]:
+        for n, frame in enumerate(sim.frames(args.duration), 1):
+            if n % 2000 == 0:
+                advance(frame.ts - sim.start_ts)
+            yield frame
+
+    with CaptureWriter(args.out, header, sync=False) as writer, _market_progress(args.duration) as advance:
+        writer.write_many(frames_with_progress(advance))
+    frames = writer.frames  # counted as flushed: read after close
     write_labels(sim.labels, args.labels)
+    if not sim.labels:
+        log.warning(
+            "no cascade happened in %g s of the %s profile: the labels file is empty (try a longer "
+            "--duration or --profile demo)",
+            args.duration,
+            args.profile,
+        )
     log.info(
         "wrote %d frames to %s and %d labels to %s in %.1f s",
         frames, args.out, len(sim.labels), args.labels, time.perf_counter() - t0,
@@ -307,14 +376,45 @@ def run_simulate(argv: list[str]) -> int:
     return 0
 
 
+@contextlib.contextmanager
+def _market_progress(duration_s: float) -> Iterator[Callable[[float], None]]:
+    """A progress bar over simulated seconds on stderr, only when stderr is a terminal."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        yield lambda _done: None
+        return
+    with Progress(
+        TextColumn("simulating"),
+        BarColumn(),
+        TextColumn("{task.completed:,.0f} / {task.total:,.0f} s of market"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("simulate", total=duration_s)
+        yield lambda done: progress.update(task, completed=min(done, duration_s))
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "doctor":  # configures its own (quiet) logging
+        from cascade_tui.doctor.cli import main_doctor
+
+        return main_doctor(argv[1:])
     if argv and argv[0] in SUBCOMMANDS:
         _setup_logging("INFO", to_file=False)
         cmd, rest = argv[0], argv[1:]
         try:
             if cmd == "simulate":
                 return run_simulate(rest)
+            if cmd == "liqmap":
+                from cascade_tui.liqmap_cli import main as liqmap_main
+
+                return liqmap_main(rest)
             from cascade_tui.backtest import cli as bt
 
             if cmd == "history":
@@ -323,7 +423,7 @@ def main(argv: list[str] | None = None) -> int:
                 return main_history(rest)
             return {"backtest": bt.main_backtest, "tune": bt.main_tune}[cmd](rest)
         except (UsageError, ConfigError, FileNotFoundError) as exc:
-            print(f"cascade-tui {cmd}: error: {exc}", file=sys.stderr)
+            _print_error(f"cascade-tui {cmd}", exc)
             return 2
     parser = main_parser()
     args = parser.parse_args(argv)
@@ -332,21 +432,36 @@ def main(argv: list[str] | None = None) -> int:
         opts = options_from_args(args, config)
     except (UsageError, ConfigError) as exc:
         # the message names the option or the file:line; a usage block would only bury it
-        print(f"cascade-tui: error: {exc}", file=sys.stderr)
+        _print_error("cascade-tui", exc)
         return 2
     _setup_logging(args.log_level, to_file=not args.no_ui)
     try:
         return run_headless(opts) if args.no_ui else run_ui(opts)
     except (UsageError, ConfigError) as exc:
-        print(f"cascade-tui: error: {exc}", file=sys.stderr)
+        _print_error("cascade-tui", exc)
         return 2
     except Exception as exc:
         from cascade_tui.capture import CaptureError
 
         if isinstance(exc, CaptureError):
-            print(f"cascade-tui: error: {exc}", file=sys.stderr)
+            _print_error("cascade-tui", exc)
             return 2
-        raise
+        # an unexpected failure: the traceback, with any URL secret in it masked
+        import traceback
+
+        from cascade_tui.redaction import redact_text
+        from cascade_tui.text import printable
+
+        print(redact_text(printable("".join(traceback.format_exception(exc)), keep_newlines=True)), file=sys.stderr)
+        return 1
+
+
+def _print_error(prefix: str, exc: BaseException) -> None:
+    """`prefix: error: message`, the message stripped of control characters and secrets."""
+    from cascade_tui.redaction import redact_text
+    from cascade_tui.text import printable
+
+    print(f"{prefix}: error: {redact_text(printable(str(exc)))}", file=sys.stderr)
 
 
 if __name__ == "__main__":

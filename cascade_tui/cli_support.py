@@ -9,7 +9,16 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from cascade_tui.config import Config, ConfigError, load_config
 
@@ -48,12 +57,17 @@ def config_from(path: str | None) -> Config:
         raise BadArguments(str(exc)) from None
 
 
-def progress_bar(console: Console) -> Progress:
+def progress_bar(console: Console, bytes_total: bool = False) -> Progress:
+    """A transient progress bar on `console` (stderr for every command: stdout carries the
+    report or the JSON). Rich draws it only on a terminal, so pipes and files get nothing.
+    `bytes_total`: the task counts bytes (e.g. of the captures being read)."""
+    count: ProgressColumn = DownloadColumn() if bytes_total else MofNCompleteColumn()
     return Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
-        MofNCompleteColumn(),
+        count,
         TimeElapsedColumn(),
+        TimeRemainingColumn(),
         console=console,
         transient=True,
     )

@@ -34,12 +34,15 @@ WindowS = Literal[1, 5, 20, 60]  # the velocity windows the engine keeps
 MAX_CONFIG_BYTES = 1 << 20  # a settings file is a few KiB; anything near this is not one
 
 
+def _every_venue() -> list[str]:
+    """All registered venues (cascade_tui.feeds discovers them from their modules)."""
+    from cascade_tui.feeds import venue_ids
+
+    return list(venue_ids())
+
+
 class VenueConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    enabled: list[str] = msgspec.field(
-        default_factory=lambda: [
-            "binance", "bybit", "okx", "bitmex", "deribit", "gate", "bitget", "htx", "kraken", "dydx", "hyperliquid",
-        ]
-    )
+    enabled: list[str] = msgspec.field(default_factory=_every_venue)
     # base assets polled/subscribed for OI, funding and trades
     oi_symbols: list[str] = msgspec.field(default_factory=lambda: ["BTC", "ETH", "SOL", "XRP", "DOGE"])
     btc_trades_venue: str = "binance"

@@ -46,6 +46,23 @@ class Label(msgspec.Struct, omit_defaults=True):
         return self.onset if self.onset > 0 else self.start
 
 
+# Seed ranges of the held-apart market sets (never tune on test): the benchmark draws its
+# training markets from TRAIN, its validation markets from VALIDATION and scores TEST only.
+SEED_SETS: dict[str, range] = {
+    "train": range(1000, 2000),
+    "validation": range(2000, 3000),
+    "test": range(3000, 4000),
+}
+
+
+def seed_set(seed: int) -> str | None:
+    """Which held-apart set a seed belongs to (None: outside every set, e.g. the demo's 7)."""
+    for name, seeds in SEED_SETS.items():
+        if seed in seeds:
+            return name
+    return None
+
+
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(Label)
 

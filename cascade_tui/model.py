@@ -13,21 +13,6 @@ from typing import Final, Literal
 
 import msgspec
 
-# Venue ids, the stable identifiers used in captures, config, stats and Redis (DESIGN.md §5.1).
-VENUES: Final[tuple[str, ...]] = (
-    "binance",
-    "bybit",
-    "okx",
-    "bitmex",
-    "deribit",
-    "gate",
-    "bitget",
-    "htx",
-    "kraken",
-    "dydx",
-    "hyperliquid",
-)
-
 # Side of the *liquidated position*: a liquidated long is a forced SELL (price falling).
 Side = Literal["long", "short"]
 LONG: Final = "long"

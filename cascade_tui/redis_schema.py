@@ -11,6 +11,7 @@ from typing import Any, Final
 
 import msgspec
 
+from cascade_tui.engine.liqmap import BandView, LiqMapView
 from cascade_tui.engine.params import EngineParams
 from cascade_tui.engine.types import AssetView, LatencyView, Snapshot, Velocity, VolatilityView
 from cascade_tui.model import Event, event_decoder, event_encoder
@@ -21,6 +22,7 @@ TTL_VOLATILITY_S: Final = 10
 TTL_SCORE_S: Final = 5
 TTL_SIGNAL_S: Final = 3600
 TTL_HEARTBEAT_S: Final = 10
+TTL_LIQMAP_S: Final = 30  # the map changes slowly; a stopped writer's map expires in 30 s
 MARKET_ASSET: Final = "*"  # market-wide rows, as in the signal line's asset field
 STREAM_FIELD_VERSION: Final = "v"
 STREAM_FIELD_EVENT: Final = "e"  # one normalized event as JSON (model.event_encoder, "kind" tag)
@@ -46,6 +48,9 @@ class RedisKeys:
 
     def score(self, asset: str) -> str:
         return f"{self.prefix}cascade:score:{asset}"
+
+    def liqmap(self, asset: str) -> str:
+        return f"{self.prefix}cascade:liqmap:{asset}"
 
     def signal(self, level_name: str, ts: float) -> str:
         return f"{self.prefix}signal:{level_name}:{round(ts * 1000)}"
@@ -100,6 +105,26 @@ def volatility_payload(vol: VolatilityView, ts: float) -> bytes:
             "ts": ts,
         }
     )
+
+
+def liqmap_payload(view: LiqMapView) -> bytes:
+    """`cascade:liqmap:{asset}`: the estimated liquidation map; bands as [low, high,
+    long_usd, short_usd] rows in ascending price (only bands holding USD)."""
+    doc = msgspec.to_builtins(view)
+    doc["bands"] = [[b.low, b.high, b.long_usd, b.short_usd] for b in view.bands]
+    return encode({"v": PAYLOAD_VERSION, **doc})
+
+
+def decode_liqmap(raw: bytes | str) -> LiqMapView:
+    """The map of a `cascade:liqmap:{asset}` value; raises ValueError on a bad payload."""
+    try:
+        doc = msgspec.json.decode(raw)
+        if not isinstance(doc, dict) or doc.pop("v", None) != PAYLOAD_VERSION:
+            raise ValueError("cascade:liqmap: missing or unknown version")
+        doc["bands"] = [BandView(*row) for row in doc.get("bands", [])]
+        return msgspec.convert(doc, LiqMapView)
+    except (msgspec.DecodeError, msgspec.ValidationError, KeyError, TypeError) as exc:
+        raise ValueError(f"cascade:liqmap: {exc}") from None
 
 
 def latency_payload(view: LatencyView, ts: float) -> bytes:
@@ -165,6 +190,8 @@ def snapshot_metrics(snap: Snapshot, keys: RedisKeys) -> list[tuple[str, bytes, 
             out.append((keys.velocity(view.asset, vel.window_s), velocity_payload(view.asset, vel, ts), TTL_VELOCITY_S))
         out.append((keys.score(view.asset), score_payload(view, ts), TTL_SCORE_S))
     out.append((keys.volatility, volatility_payload(snap.volatility, ts), TTL_VOLATILITY_S))
+    for liqmap in snap.liqmap:
+        out.append((keys.liqmap(liqmap.asset), liqmap_payload(liqmap), TTL_LIQMAP_S))
     return out
 
 

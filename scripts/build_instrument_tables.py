@@ -1,15 +1,16 @@
 """Builds cascade_tui/data/instruments/<venue>.json from the REST instrument snapshots in
-../shared/samples/cryptofeed (see samples/SOURCES.md), using the same normalizers as the
+tests/fixtures/venues/cryptofeed (see PROVENANCE.md there), using the same normalizers as the
 live metadata fetch. These tables are the last fallback for contract values (after live
 metadata and the on-disk cache), so replays of captures without metadata still size
 contracts correctly for hundreds of instruments.
 
-    .venv/bin/python scripts/build_instrument_tables.py [--samples ../shared/samples/cryptofeed]
+    .venv/bin/python scripts/build_instrument_tables.py [--samples tests/fixtures/venues/cryptofeed]
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 from pathlib import Path
 
@@ -32,7 +33,10 @@ SAMPLES = {
 def bodies(path: Path, fragment: str) -> tuple[list[object], float]:
     """The newest `<url> -> <ts>: <json>` body whose url contains `fragment`."""
     found: list[tuple[float, object]] = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as fh:
+        lines = fh.read().splitlines()
+    for line in lines:
         head, sep, body = line.partition(": ")
         if not sep or " -> " not in head:
             continue
@@ -45,17 +49,40 @@ def bodies(path: Path, fragment: str) -> tuple[list[object], float]:
     return [body], ts
 
 
+def current_units(venue: str, instruments: dict[str, dict[str, object]]) -> dict[str, dict[str, object]]:
+    """Corrections for contracts whose units changed after the snapshot was recorded.
+
+    BitMEX (2021 snapshot): every `*USDT` perpetual was then an XBT-settled quanto; BitMEX's
+    USDT perpetuals are linear today (USDT-settled, `isQuanto` false, a per-contract
+    `underlyingToPositionMultiplier`; docs/exchanges.md §1.2, §5). Their 2021 quanto
+    multipliers would size them wrongly, and their current multipliers are not known offline:
+    they are marked linear with no unit, so a parser takes the unit from the live
+    `instrument` row (or from trades) and counts a row it cannot size instead of guessing.
+    """
+    if venue != "bitmex":
+        return instruments
+    out: dict[str, dict[str, object]] = {}
+    for symbol, row in instruments.items():
+        if symbol.endswith("USDT") and row.get("isQuanto"):
+            row = {k: v for k, v in row.items() if k not in ("multiplier", "underlyingToPositionMultiplier")}
+            row.update(isQuanto=False, isInverse=False)
+        out[symbol] = row
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--samples", type=Path, default=REPO.parent / "shared" / "samples" / "cryptofeed")
+    ap.add_argument("--samples", type=Path, default=REPO / "tests" / "fixtures" / "venues" / "cryptofeed")
     args = ap.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     for venue, (name, fragment) in SAMPLES.items():
-        got, ts = bodies(args.samples / name, fragment)
+        path = args.samples / f"{name}.gz"
+        got, ts = bodies(path if path.exists() else args.samples / name, fragment)
         instruments, _ = SOURCES[venue].normalize(got)
+        instruments = current_units(venue, instruments)
         doc = {
             "venue": venue,
-            "source": f"cryptofeed sample_data/{name} (see shared/samples/SOURCES.md)",
+            "source": f"cryptofeed sample_data/{name} (see tests/fixtures/venues/PROVENANCE.md)",
             "fetched_ts": ts,
             "instruments": dict(sorted(instruments.items())),
         }

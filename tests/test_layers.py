@@ -54,16 +54,7 @@ LAYERS: dict[str, tuple[int, str]] = {
 
 # Imports that run backwards today and are being moved (each names who moves it). The
 # list only shrinks: test_known_exceptions_are_still_needed fails once one is fixed.
-KNOWN_EXCEPTIONS: set[tuple[str, str]] = {
-    # redact_url and scrub_secrets move to cascade_tui/redaction.py (issue 12)
-    ("cascade_tui.sinks.alerts", "cascade_tui.runtime.redis_server"),
-    ("cascade_tui.sinks.alerts", "cascade_tui.runtime.redis_server.redact_url"),
-    *{
-        (user, f"cascade_tui.runtime.redis_server{name}")
-        for user in ("cascade_tui.sinks.redis", "cascade_tui.sources.redis")
-        for name in ("", ".redact_url", ".scrub_secrets")
-    },
-}
+KNOWN_EXCEPTIONS: set[tuple[str, str]] = set()
 
 
 def module_name(path: Path, package_dir: Path = PACKAGE_DIR) -> str:

@@ -18,7 +18,8 @@ from rich.table import Table
 
 from cascade_tui.backtest.charts import pr_chart
 from cascade_tui.backtest.cli_common import (
-    add_matching_args,
+    add_scoring_args,
+    check_label_pairing,
     level_from_name,
     load_label_sets,
     rules_from_args,
@@ -74,17 +75,22 @@ def _venue_weights(items: Sequence[str]) -> dict[str, float]:
 def replay_all(
     paths: Sequence[Path], params: EngineParams, replay_filter: ReplayFilter | None, console: Console
 ) -> tuple[list[ParsedCapture], list[list[Signal]], list[RegimeLog]]:
-    """Parse and run every capture at full speed in one streaming pass, with a progress bar."""
+    """Parse and run every capture at full speed in one streaming pass, with a progress bar
+    (on stderr, shown only on a terminal) over the compressed bytes of all the captures."""
     captures: list[ParsedCapture] = []
     signals: list[list[Signal]] = []
     regime_paths: list[RegimeLog] = []
-    with progress_bar(console) as progress:
-        task = progress.add_task("replaying", total=len(paths))
-        for path in paths:
+    sizes = [path.stat().st_size for path in paths]
+    with progress_bar(console, bytes_total=True) as progress:
+        task = progress.add_task("replaying", total=sum(sizes) or None)
+        done = 0
+        for path, size in zip(paths, sizes, strict=True):
             progress.update(task, description=f"replaying {path.name}")
 
-            def show(frames: int, name: str = path.name) -> None:
-                progress.update(task, description=f"replaying {name}: {frames:,} frames")
+            def show(frames: int, read: int, name: str = path.name, before: int = done) -> None:
+                progress.update(
+                    task, completed=before + read, description=f"replaying {name}: {frames:,} frames"
+                )
 
             try:
                 regimes: RegimeLog = []
@@ -94,7 +100,8 @@ def replay_all(
             captures.append(cap)
             signals.append(sigs)
             regime_paths.append(regimes)
-            progress.advance(task)
+            done += size
+            progress.update(task, completed=done)
     return captures, signals, regime_paths
 
 
@@ -112,10 +119,10 @@ def backtest_parser() -> argparse.ArgumentParser:
         help="labels (JSON lines): one file for all captures, or one per capture in order",
     )
     p.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
-    p.add_argument("--level", default="WARNING", help="headline alarm level (WATCH, WARNING, CRITICAL)")
-    add_matching_args(p)
-    p.add_argument(
-        "--config", metavar="FILE", help="settings file whose [engine] section is used (e.g. tune --out)"
+    add_scoring_args(
+        p,
+        level_help="headline alarm level (WATCH, WARNING, CRITICAL)",
+        config_help="settings file whose [engine] section is used (e.g. tune --out)",
     )
     p.add_argument(
         "--venue-weight",
@@ -161,10 +168,7 @@ def _run_backtest(args: argparse.Namespace) -> int:
     rules = rules_from_args(args)
     paths = existing_files(args.captures, "capture")
     label_sets = load_label_sets(args.labels)
-    if len(label_sets) not in (1, len(paths)):
-        raise BadArguments(
-            f"--labels: give one file, or one per capture ({len(paths)}), not {len(label_sets)}"
-        )
+    check_label_pairing(paths, label_sets, "--labels")
     params = config_from(args.config).engine
     weights = _venue_weights(args.venue_weight)
     if weights:

@@ -12,8 +12,10 @@ from rich.table import Table
 
 from cascade_tui.backtest.charts import precision_recall_chart
 from cascade_tui.backtest.cli_common import (
-    add_matching_args,
+    add_scoring_args,
+    check_label_pairing,
     level_from_name,
+    refuse_test_markets,
     rules_from_args,
 )
 from cascade_tui.backtest.report import render
@@ -61,16 +63,16 @@ def tune_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--out", required=True, metavar="FILE", help="config TOML to write with the chosen [engine]"
     )
-    p.add_argument("--config", metavar="FILE", help="base settings (default: built-in defaults)")
     p.add_argument("--trials", type=int, default=24, help="candidates to score, base included (default 24)")
     p.add_argument("--seed", type=int, default=1, help="seed of the random search (default 1)")
     p.add_argument("--workers", type=int, default=2, help="processes (default 2 = both cores)")
-    p.add_argument(
-        "--level", default="WARNING", help="alarm level the objective is computed at (default WARNING)"
-    )
     p.add_argument("--min-precision", type=float, default=0.8, help="precision constraint (default 0.8)")
     p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
-    add_matching_args(p)
+    add_scoring_args(
+        p,
+        level_help="alarm level the objective is computed at (default WARNING)",
+        config_help="base settings (default: built-in defaults)",
+    )
     return p
 
 
@@ -94,12 +96,9 @@ def _run_tune(args: argparse.Namespace) -> int:
     train_labels = existing_files(args.train_labels, "labels file")
     validate_caps = existing_files(args.validate, "validation capture")
     validate_labels = existing_files(args.validate_labels, "labels file")
-    for caps, labels, what in (
-        (train, train_labels, "--train-labels"),
-        (validate_caps, validate_labels, "--validate-labels"),
-    ):
-        if len(labels) not in (1, len(caps)):
-            raise BadArguments(f"{what}: give one file, or one per capture ({len(caps)}), not {len(labels)}")
+    check_label_pairing(train, train_labels, "--train-labels")
+    check_label_pairing(validate_caps, validate_labels, "--validate-labels")
+    refuse_test_markets([*train, *validate_caps])
     try:
         check_disjoint(train, validate_caps)
     except OverlapError as exc:

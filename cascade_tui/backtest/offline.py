@@ -67,10 +67,11 @@ def iter_capture(
     path: str | os.PathLike[str],
     out: ParsedCapture,
     metadata: dict[str, dict[str, Any]] | None = None,
-    on_frame: Callable[[int], None] | None = None,
+    on_frame: Callable[[int, int], None] | None = None,
 ) -> Iterator[tuple[float, list[Event]]]:
     """Parse a capture frame by frame, filling `out`'s summary (venues, liquidations, BTC
-    prices, span) as it goes. Raises CaptureError when it is not a capture at all (or not a
+    prices, span) as it goes; `on_frame(frames, compressed bytes read)` every 5000 frames.
+    Raises CaptureError when it is not a capture at all (or not a
     single frame of it can be read); a capture damaged later stops at the damage (`error`)."""
     reader = CaptureReader(path)
     parsers: dict[str, FrameParser | None] = {}
@@ -87,7 +88,7 @@ def iter_capture(
             out.first_ts = frame.ts
         out.last_ts = frame.ts
         if on_frame is not None and n % 5000 == 0:
-            on_frame(n)
+            on_frame(n, reader.bytes_read)
         if parser is None:
             out.unknown_venue_frames += 1
             yield frame.ts, []
@@ -120,7 +121,7 @@ def iter_capture(
 def parse_capture(
     path: str | os.PathLike[str],
     metadata: dict[str, dict[str, Any]] | None = None,
-    on_frame: Callable[[int], None] | None = None,
+    on_frame: Callable[[int, int], None] | None = None,
 ) -> ParsedCapture:
     """A whole capture parsed and kept in memory (for re-running the engine many times)."""
     out = ParsedCapture(path=Path(path), frames=[])
@@ -163,7 +164,7 @@ def replay_capture(
     path: str | os.PathLike[str],
     params: EngineParams,
     replay_filter: ReplayFilter | None = None,
-    on_frame: Callable[[int], None] | None = None,
+    on_frame: Callable[[int, int], None] | None = None,
     regime_log: RegimeLog | None = None,
 ) -> tuple[ParsedCapture, list[Signal]]:
     """Parse and run in one pass without keeping the events (one evaluation, any capture size)."""

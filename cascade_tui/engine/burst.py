@@ -10,7 +10,8 @@ units with a time constant of a few seconds is compared with its bar:
 where B is the same sum expected from the side's own recent background (a decayed units
 rate over ~10 minutes, frozen while the side is in an alarm), so a busier background in high
 volatility raises the bar with it. The test fires at burst_x >= 1 with at least `min_prints`
-prints in the short window; with the defaults that is the 3rd–5th large print.
+prints in the short window, or sooner — at `strong_prints` prints — when those prints are all
+large (burst_x >= `strong_x`, e.g. five prints at the cap): the 5th large print.
 
 Sampled feeds (one print per second per symbol) are lower bounds: a print on a sampled venue
 whose previous seconds were also occupied stands for several prints and counts the
@@ -37,6 +38,7 @@ class SideBurst:
         "_last_order",
         "_order_units",
         "bg",
+        "bgn",
         "frozen",
         "n",
         "s",
@@ -50,6 +52,7 @@ class SideBurst:
         self.s = 0.0  # decayed units, τ
         self.n = 0.0  # decayed print count, τ
         self.bg = 0.0  # decayed units, τ_bg (background)
+        self.bgn = 0.0  # decayed prints, τ_bg (background)
         self.frozen = False  # background not learnt while the side is in an alarm
         self.tau = tau
         self.tau_bg = tau_bg
@@ -62,13 +65,20 @@ class SideBurst:
         self.tau, self.tau_bg = tau, tau_bg
         self._inv_tau, self._inv_bg = 1.0 / tau, 1.0 / tau_bg
 
-    def add(self, t: float, units: float, cap: float, order: tuple[str, float, float]) -> None:
-        """Add one print of `units` (already capped) at t; fills of one order share one cap."""
+    def add(
+        self, t: float, units: float, cap: float, order: tuple[str, float, float], prints: float = 1.0
+    ) -> float:
+        """Add one print of `units` (already capped) at t, standing for `prints` prints (more
+        than one for a sampled feed's print); fills of one order share one cap. Returns the
+        units actually added (less than `units` for a further fill of one order)."""
         dt = t - self.t
         if dt > 0.0:
-            self.s *= _exp(-dt * self._inv_tau)
-            self.n *= _exp(-dt * self._inv_tau)
-            self.bg *= _exp(-dt * self._inv_bg)
+            f = _exp(-dt * self._inv_tau)
+            self.s *= f
+            self.n *= f
+            fb = _exp(-dt * self._inv_bg)
+            self.bg *= fb
+            self.bgn *= fb
             self.t = t
         if order == self._last_order:
             # another fill of the same order: top it up to the cap, it is not another print
@@ -78,24 +88,38 @@ class SideBurst:
         else:
             self._last_order = order
             self._order_units = units
-            self.n += 1.0
+            self.n += prints
+            if not self.frozen:
+                self.bgn += prints
         self.s += units
         if not self.frozen:
             self.bg += units
+        return units
 
-    def at(self, t: float) -> tuple[float, float, float]:
-        """(units, prints, background units) decayed to t, without mutating."""
+    def at(self, t: float) -> tuple[float, float, float, float]:
+        """(units, prints, background units, background prints) decayed to t, not mutating."""
         dt = t - self.t
         if dt <= 0.0:
-            return self.s, self.n, self.bg
+            return self.s, self.n, self.bg, self.bgn
         f = _exp(-dt * self._inv_tau)
-        return self.s * f, self.n * f, self.bg * _exp(-dt * self._inv_bg)
+        fb = _exp(-dt * self._inv_bg)
+        return self.s * f, self.n * f, self.bg * fb, self.bgn * fb
 
     def bar(self, bg: float, units_to_fire: float, background_mult: float) -> float:
         """Units needed to fire: the absolute floor or a multiple of the expected background."""
         expected = bg * self._inv_bg * self.tau  # background units rate × τ
         return max(units_to_fire, background_mult * expected)
 
+    def prints_bar(self, bgn: float, min_prints: float, background_mult: float) -> float:
+        """Prints needed to fire: min_prints, or a multiple of the background's prints in τ."""
+        return max(min_prints, background_mult * bgn * self._inv_bg * self.tau)
 
-def fires(x: float, prints: float, min_prints: int) -> bool:
-    return x >= 1.0 and prints >= min_prints - FIRE_COUNT_SLACK
+
+def fires(
+    x: float, prints: float, prints_bar: float, strong_x: float = 0.0, strong_prints: float = 0.0
+) -> bool:
+    """The burst test: units at their bar with enough prints — or, for a burst of prints that
+    are all large (units at strong_x times the bar), fewer prints (strong_prints)."""
+    if x >= 1.0 and prints >= prints_bar - FIRE_COUNT_SLACK:
+        return True
+    return strong_prints > 0.0 and x >= strong_x and prints >= strong_prints - FIRE_COUNT_SLACK

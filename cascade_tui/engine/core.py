@@ -45,11 +45,12 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
 from cascade_tui.engine.burst import FIRE_COUNT_SLACK, fires
 from cascade_tui.engine.latency import LatencyReservoir
+from cascade_tui.engine.liqmap import LiquidationMap, LiquidationMapViews
 from cascade_tui.engine.market import MARKET, MARKET_FLOOR_MULT, MarketState
 from cascade_tui.engine.params import FACTORS, LEVEL_NAMES, EngineParams, validate
 from cascade_tui.engine.printscale import PrintScale
@@ -90,7 +91,6 @@ from cascade_tui.model import (
     EVENT_KINDS,
     LONG,
     SHORT,
-    VENUES,
     Event,
     Funding,
     Liquidation,
@@ -129,7 +129,9 @@ KEEP: Final = _Keep()
 class Engine:
     """Liquidation velocity, BTC volatility regime, OI/funding, cascade scores and signals."""
 
-    def __init__(self, params: EngineParams | None = None) -> None:
+    def __init__(self, params: EngineParams | None = None, venue_order: Sequence[str] = ()) -> None:
+        # display order of venues (the venue registry's, handed in: the engine imports no feeds)
+        self._venue_rank = {v: i for i, v in enumerate(venue_order)}
         self._params = validate(params or EngineParams())
         self._params_version = 0
         self._clock: float | None = None
@@ -157,8 +159,6 @@ class Engine:
         self._tape: deque[TapeEntry] = deque(maxlen=TAPE_LEN)
         self._signals: deque[Signal] = deque(maxlen=SIGNALS_LEN)
         self._inp = ScoreInputs()
-        self._market_print_cap = 0.0
-        self._cache_param_values()
         self._surprise = SurpriseCache()
         # counters for stats()
         self._kind_counts: dict[str, int] = dict.fromkeys(EVENT_KINDS, 0)
@@ -167,6 +167,10 @@ class Engine:
         self._rejected = 0
         self._bad_time = 0
         self._evicted = 0
+        # the estimated liquidation map (engine/liqmap.py): fed OI, trades, marks and
+        # liquidations; its near_cluster context may raise WATCH (never more) on a quiet side
+        self.liqmap = LiquidationMap()
+        self._liqmap_views = LiquidationMapViews()
 
     # ------------------------------------------------------------------ public API
 
@@ -180,7 +184,6 @@ class Engine:
         self._params_version += 1
         self._weights.clear()
         self._thresholds = thresholds_in_force(params, self._vol.regime.name)
-        self._cache_param_values()
         f = params.fast
         for st in self._assets.values():
             st.usd_floor = self._usd_floor(st.asset)
@@ -254,8 +257,11 @@ class Engine:
             self._on_open_interest(ev, t)  # type: ignore[arg-type]
         elif kind is Funding:
             self._on_funding(ev, t)  # type: ignore[arg-type]
+            return out
         else:
             self._rejected += 1
+            return out
+        self.liqmap.on_event(ev, t)
         return out
 
     def process_frame(self, events: Iterable[Event]) -> list[Signal]:
@@ -382,6 +388,10 @@ class Engine:
         self._market.baseline.roll(sec // 60)
         if sec % EVICT_SWEEP_S == 0:
             self._evict_idle(ts)
+        for name in self.liqmap.assets_near(ts):  # a near cluster keeps its asset evaluated
+            near = self._assets.get(name)
+            if near is not None:
+                self._active[name] = near
         if not self._active:
             self._update_market(ts, sec, out)
             return
@@ -413,12 +423,6 @@ class Engine:
             )
             self._weights[venue] = w
         return w
-
-    def _cache_param_values(self) -> None:
-        """Values the per-event path derives from the params, computed once per set_params."""
-        self._market_print_cap = (
-            MARKET_FLOOR_MULT * self._usd_floor("BTC") / max(self._params.gates.min_events, 1)
-        )
 
     def _usd_floor(self, asset: str) -> float:
         floors = self._params.gates.usd_floor
@@ -476,6 +480,7 @@ class Engine:
         if self._due.pop(name, None) is not None:
             self._next_due = min((st.eval_due for st in self._due.values()), default=_INF)
         self._market.breadth.pop(name, None)
+        self.liqmap.forget(name)
         for book in self._market.bursts.values():
             book.pop(name, None)
         self._evicted += 1
@@ -555,41 +560,39 @@ class Engine:
         f = self._params.fast
         av = self._asset_venue(st, venue, sec)
         av.last_ts = t
-        est_usd = usd
         boost = 1.0
         if sampled:
             av.sampled = True
             av.occ.mark(sec)
-            # a 1-per-second feed shows ~1 - e^-λ of λ prints/s: scale USD back up (§3.2)
-            est_usd = usd * throttle_correction(av.occ.occupied(sec, OCCUPANCY_WINDOW_S), OCCUPANCY_WINDOW_S)
-            # ... and for the burst, a print in a run of occupied seconds stands for several
+            # a 1-per-second feed shows ~1 - e^-λ of λ prints/s: a print in a run of occupied
+            # seconds stands for several (§3.2), so its units are scaled up
             boost = throttle_correction(av.occ.occupied(sec, f.sampled_occupancy_s), f.sampled_occupancy_s)
         scale = av.scale
-        units_one = usd / scale.scale
+        unit_usd = scale.scale
+        units_one = usd / unit_usd
         cap = f.print_cap
         units = (units_one if units_one < cap else cap) * boost * weight
         scale.add(t, usd)
         is_long = ev.side == LONG
         ss = st.long if is_long else st.short
         if weight:
-            ss.burst.add(t, units, cap * boost * weight, (venue, ev.event_ts, ev.price))
+            # fills of one order count once: what the burst took is what every capped sum takes
+            units = ss.burst.add(t, units, cap * boost * weight, (venue, ev.event_ts, ev.price))
             if ev.price > 0.0 and ss.liq_price.accepts(venue, ev.instrument, False, t):
                 ss.liq_price.update(sec, t, ev.price)
+        capped_usd = units * unit_usd  # weighted, whale-capped, throttle-scaled USD
         # market scope
         mk = self._market
-        market_cap = self._market_print_cap
-        market_capped = min(est_usd, market_cap) if market_cap > 0 else est_usd
-        mk.rates.add(t, usd, weight, not sampled, market_capped)
-        market_usd = market_capped * weight
+        mk.rates.add(t, usd, weight, not sampled, capped_usd / weight if weight else 0.0)
         # channels: CH_COUNT, CH_USD_LONG, CH_USD_SHORT, CH_CAPPED_LONG, CH_CAPPED_SHORT
         mk.win60.add_row(
             sec,
-            (1.0, usd, 0.0, market_usd, 0.0) if is_long else (1.0, 0.0, usd, 0.0, market_usd),
+            (1.0, usd, 0.0, capped_usd, 0.0) if is_long else (1.0, 0.0, usd, 0.0, capped_usd),
         )
         mk.venues[venue] = t
         mk.baseline.add(sec // 60, weight, usd, sampled)
         # asset scope
-        st.rates.add(t, usd, weight, not sampled, min(est_usd, cap * scale.scale))
+        st.rates.add(t, usd, weight, not sampled, capped_usd / weight if weight else 0.0)
         st.win60.add_row(sec, (1.0, usd, 0.0, units, 0.0) if is_long else (1.0, 0.0, usd, 0.0, units))
         st.occ.mark(sec)
         st.baseline.add(sec // 60, weight, usd, sampled)
@@ -599,8 +602,15 @@ class Engine:
 
     def _burst_fires(self, ss: SideState, t: float) -> bool:
         f = self._params.fast
-        s, n, bg = ss.burst.at(t)
-        return fires(s / ss.burst.bar(bg, f.units_to_fire, f.background_mult), n, f.min_prints)
+        b = ss.burst
+        s, n, bg, bgn = b.at(t)
+        return fires(
+            s / b.bar(bg, f.units_to_fire, f.background_mult),
+            n,
+            b.prints_bar(bgn, f.min_prints, f.background_mult),
+            f.strong_x,
+            f.strong_prints,
+        )
 
     def _evaluate_now(self, st: AssetState, t: float, out: list[Signal]) -> None:
         if st.eval_due != _INF:  # this evaluation covers the deferred one
@@ -751,21 +761,28 @@ class Engine:
         p = self._params
         f = p.fast
         th = self._thresholds
-        s, n, bg = ss.burst.at(t)
-        bar = ss.burst.bar(bg, f.units_to_fire, f.background_mult)
-        x = s / bar
+        s, n, bg, bgn = ss.burst.at(t)
+        x = s / ss.burst.bar(bg, f.units_to_fire, f.background_mult)
+        prints_bar = ss.burst.prints_bar(bgn, f.min_prints, f.background_mult)
         ss.x, ss.prints = x, n
         level = ss.level.level
         if ss.level.episode is not None and x > ss.peak_x:
             ss.peak_x = x
-        why: dict[str, float | str] = {"burst_x": round(x, 3), "score": round(st.score, 3)}
+        why: dict[str, float | str] = {
+            "burst_x": round(x, 3),
+            "prints": round(n, 1),
+            "needs_prints": round(prints_bar, 1),
+            "score": round(st.score, 3),
+        }
         if events == 0:
             why["trigger"] = "quiet"
             ss.why = why
-            return 0  # no liquidations, no liquidation cascade (OI/funding/vol alone never alarm)
+            # no liquidations, no liquidation cascade (OI/funding/vol alone never alarm); the
+            # liquidation map may only say WATCH: price is near a dense band of this side
+            return self._near_cluster_watch(st, ss, t)
         # the fast path
         burst_level = 0
-        if fires(x, n, f.min_prints) or (level >= WARNING and x >= f.exit_x):
+        if fires(x, n, prints_bar, f.strong_x, f.strong_prints) or (level >= WARNING and x >= f.exit_x):
             burst_level = WARNING
         elif (x >= f.watch_x and n >= 2.0 - FIRE_COUNT_SLACK) or (level >= WATCH and x >= f.exit_x):
             burst_level = WATCH  # a partial burst of two prints or more (never one whale)
@@ -794,11 +811,13 @@ class Engine:
         if score_gate:
             why["score_held_by"] = score_gate  # the score is high but its gate holds WARNING
         if desired < WARNING:
-            why["held_by"] = "burst"
+            why["held_by"] = "burst" if x < 1.0 else "prints"
             why["needs_x"] = 1.0
             if level >= WARNING and desired < level:
                 why["exit_x"] = f.exit_x
             ss.why = why
+            if desired == 0:
+                return self._near_cluster_watch(st, ss, t)
             return desired
         # CRITICAL: intensity and a confirmed price move in the cascade's direction
         intense = ss.peak_x >= f.critical_x or x >= f.critical_x or score_level >= CRITICAL
@@ -817,6 +836,15 @@ class Engine:
             why["held_by"] = "price_move"
         ss.why = why
         return desired
+
+    def _near_cluster_watch(self, st: AssetState, ss: SideState, t: float) -> int:
+        """WATCH with why `near_cluster` when the map puts a dense band of this side near the
+        price, else 0 (the why set by the caller stays). The map alone never raises WARNING."""
+        near = self.liqmap.near_cluster(st.asset, t, ss.side)
+        if near is None:
+            return 0
+        ss.why = near
+        return WATCH
 
     def _price_move(self, st: AssetState, ss: SideState, sec: int) -> tuple[float | None, float, str]:
         """(side-aligned move over the confirmation window, move needed, its source): trades or
@@ -912,9 +940,10 @@ class Engine:
             signal_counts=dict(self._signal_counts),
             latency={stage: res.view() for stage, res in self._latency.items()},
             params_version=self._params_version,
+            liqmap=self._liqmap_views.views(self.liqmap, t),
         )
 
     def _venue_order(self) -> list[str]:
         seen = set(self._venues) | set(self._feeds)
-        known = [v for v in VENUES if v in seen]
-        return known + sorted(seen - set(VENUES))
+        rank = self._venue_rank
+        return sorted(seen, key=lambda v: (rank.get(v, len(rank)), v))

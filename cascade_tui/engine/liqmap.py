@@ -8,9 +8,9 @@ What is estimated, from what (issue 17):
   taker-buy USD among the asset's trades; 50/50 when no trade was seen), then spread over a
   leverage mix. A position of leverage L at a venue with maintenance margin mmr is liquidated
   at  long: entry × (1 − 1/L + mmr),  short: entry × (1 + 1/L − mmr).
-- An OI DECREASE removes positions pro rata across that venue's bands, after subtracting the
-  quantity the venue reported liquidated in the same interval (that is already gone from the
-  map, by the band crossing below). Pro rata, because voluntary closes are not chosen by
+- An OI DECREASE of a share f of the venue's open interest removes the same share f of every
+  band of that venue (after subtracting the quantity the venue reported liquidated in the
+  same interval: that is already gone from the map, by the band crossing below). Pro rata, because voluntary closes are not chosen by
   distance to liquidation: in the mechanistic market (and, as far as anyone can observe, in
   real ones) every open position has the same chance of being closed by its owner; the
   positions nearest liquidation leave by the crossing rule instead.
@@ -41,6 +41,10 @@ from cascade_tui.model import LONG, Liquidation, Mark, OpenInterest, Trade
 
 WITHIN_PCTS: Final[tuple[float, ...]] = (0.5, 1.0, 2.0, 5.0)
 USUAL_FLOW_HALFLIFE_S: Final = 6 * 3600.0
+VOL_SAMPLE_S: Final = 5.0  # price variance is sampled on steps of at least 5 s ...
+VOL_HALFLIFE_S: Final = 3600.0  # ... and averaged over about an hour
+DEFAULT_VAR_PER_S: Final = 0.5**2 / (365.0 * 86400.0)  # 50 % a year until measured ...
+MIN_VAR_PER_S: Final = 0.1**2 / (365.0 * 86400.0)  # ... and never below 10 % a year
 _LN2: Final = math.log(2.0)
 
 
@@ -79,9 +83,16 @@ class LiqMapParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     band_fraction: float = 0.001  # 0.1 % bands
     span_fraction: float = 0.15  # keep bands within ±15 % of price
     dense_band_usd_mult: float = 0.25  # a band is dense at this × usual hourly liquidated USD
-    near_pct: float = 1.0  # near_cluster looks this far from price (%)
-    near_cluster_mult: float = 4.0  # ... for USD >= this × usual hourly liquidated USD
-    near_cluster_floor_usd: float = 1.0e6  # ... and at least this much USD
+    # near_cluster (chosen on the validation markets of benchmarks/liqmap_quality.py): the USD
+    # of one side expected to be liquidated within near_horizon_s — bands within near_pct of
+    # price, each × the chance price reaches it at the asset's measured volatility — reaches
+    # near_cluster_mult × the usual hourly liquidated USD and the floor; it holds until the
+    # expectation falls under near_exit_ratio × that (hysteresis: no flicker at the edge)
+    near_pct: float = 3.0
+    near_horizon_s: float = 300.0
+    near_cluster_mult: float = 0.05
+    near_cluster_floor_usd: float = 1.0e6
+    near_exit_ratio: float = 0.5
     min_history_s: float = 1800.0  # usual flow is not trusted before this much clock
     match_bands: int = 3  # a seen liquidation matches a band within ±3 bands (0.3 %)
     match_window_s: float = 120.0  # ... crossed at most this long before
@@ -101,8 +112,12 @@ def validate_liqmap(p: LiqMapParams) -> LiqMapParams:
         raise ValueError("liqmap.band_fraction: must be within [0.0001, 0.01]")
     if not (0.01 <= p.span_fraction <= 0.5):
         raise ValueError("liqmap.span_fraction: must be within [0.01, 0.5]")
-    if not (p.near_pct > 0 and p.near_cluster_mult > 0 and p.near_cluster_floor_usd >= 0):
+    if not (
+        p.near_pct > 0 and p.near_horizon_s > 0 and p.near_cluster_mult > 0 and p.near_cluster_floor_usd >= 0
+    ):
         raise ValueError("liqmap.near_*: must be positive")
+    if not (0.0 < p.near_exit_ratio <= 1.0):
+        raise ValueError("liqmap.near_exit_ratio: must be within (0, 1]")
     return p
 
 
@@ -176,6 +191,8 @@ class AssetMap:
         "long",
         "long_hi",
         "matched_usd",
+        "near",
+        "near_sec",
         "pq",
         "price",
         "price_band",
@@ -186,9 +203,12 @@ class AssetMap:
         "short_lo",
         "started",
         "tracks",
+        "var_per_s",
         "venue_long",
         "venue_short",
         "version",
+        "vol_price",
+        "vol_t",
     )
 
     def __init__(self, asset: str, t: float) -> None:
@@ -220,6 +240,13 @@ class AssetMap:
         self.flow_t = t
         self.started = t
         self.version = 0
+        # near_cluster state per side ("long"/"short" -> why), refreshed once per second
+        self.near: dict[str, dict[str, float | str]] = {}
+        self.near_sec = -1
+        # price variance per second (EWMA of squared log returns over >= VOL_SAMPLE_S steps)
+        self.var_per_s: float | None = None
+        self.vol_price = 0.0
+        self.vol_t = t
 
 
 class LiquidationMap:
@@ -290,6 +317,15 @@ class LiquidationMap:
         am = self._asset(asset, t)
         k = self.band_of(price)
         am.price = price
+        dt = t - am.vol_t
+        if am.vol_price <= 0.0:
+            am.vol_price, am.vol_t = price, t
+        elif dt >= VOL_SAMPLE_S:
+            r2 = math.log(price / am.vol_price) ** 2 / dt
+            w = 1.0 - math.exp(-dt * _LN2 / VOL_HALFLIFE_S)
+            var = DEFAULT_VAR_PER_S if am.var_per_s is None else am.var_per_s
+            am.var_per_s = var + w * (r2 - var)
+            am.vol_price, am.vol_t = price, t
         if am.hi < am.lo:  # first price: open the window
             am.price_band = k
             am.lo, am.hi = k - self._span_bands, k + self._span_bands
@@ -361,7 +397,8 @@ class LiquidationMap:
         if track is None:  # the OI already open: where it was opened is unknown
             am.tracks[key] = _Track(ev.oi, am.buy_usd, am.sell_usd, am.pq, am.q)
             return
-        delta = ev.oi - track.oi
+        before = track.oi
+        delta = ev.oi - before
         buy, sell = am.buy_usd - track.buy, am.sell_usd - track.sell
         dq = am.q - track.q
         entry = (am.pq - track.pq) / dq if dq > 0 else am.price
@@ -381,8 +418,9 @@ class LiquidationMap:
             self._open(am, ev.venue, delta * entry, entry, long_share)
         elif delta < 0:
             voluntary = -delta - liq_qty
-            if voluntary > 0:
-                self._close_pro_rata(am, ev.venue, voluntary * am.price)
+            if voluntary > 0 and before > 0:
+                # that share of ALL the venue's open positions closed: every band loses it
+                self._close_pro_rata(am, ev.venue, min(1.0, voluntary / before))
 
     def _open(self, am: AssetMap, venue: str, usd: float, entry: float, long_share: float) -> None:
         mmr = self.params.mmr.get(venue, self.params.default_mmr)
@@ -409,23 +447,23 @@ class LiquidationMap:
                     am.short_lo = min(am.short_lo, j)
         am.version += 1
 
-    def _close_pro_rata(self, am: AssetMap, venue: str, usd: float) -> None:
-        vl = am.venue_long.get(venue, {})
-        vs = am.venue_short.get(venue, {})
-        total = sum(vl.values()) + sum(vs.values())
-        if total <= 0:
-            return
-        keep = max(0.0, 1.0 - usd / total)
-        for bands_v, side in ((vl, am.long), (vs, am.short)):
+    def _close_pro_rata(self, am: AssetMap, venue: str, fraction: float) -> None:
+        """Remove `fraction` of every band the venue holds (voluntary closes are pro rata)."""
+        keep = 1.0 - fraction
+        for bands_v, side in (
+            (am.venue_long.get(venue, {}), am.long),
+            (am.venue_short.get(venue, {}), am.short),
+        ):
             for j, v in list(bands_v.items()):
-                removed = v * (1.0 - keep)
-                bands_v[j] = v * keep
+                removed = v * fraction
                 left = side.get(j, 0.0) - removed
                 if left > 1e-6:
                     side[j] = left
                 else:
                     side.pop(j, None)
-                if keep == 0.0:
+                if keep > 0.0:
+                    bands_v[j] = v * keep
+                else:
                     del bands_v[j]
         am.version += 1
 
@@ -484,33 +522,97 @@ class LiquidationMap:
         side = am.short
         return sum(side.get(j, 0.0) for j in range(k, k + n + 1))
 
-    def near_cluster(self, asset: str, t: float) -> dict[str, float | str] | None:
-        """The WATCH `why` when price is within `near_pct` of a cluster that is large against
-        the asset's usual liquidation flow, else None. Never more than WATCH (the engine's
-        hook enforces it): an estimate alone is context, not a cascade."""
+    def reach_probability(self, asset: str, distance: float, horizon_s: float) -> float:
+        """Chance that price touches a level `distance` (log-price) away within the horizon,
+        for a driftless random walk at the asset's measured volatility (reflection
+        principle: 2·(1 − Φ(d / σ√h)))."""
         am = self._assets.get(asset)
+        var = am.var_per_s if am is not None and am.var_per_s is not None else DEFAULT_VAR_PER_S
+        spread = math.sqrt(max(var, MIN_VAR_PER_S) * horizon_s)
+        return math.erfc(abs(distance) / (spread * math.sqrt(2.0)))
+
+    def expected_near(self, asset: str, long: bool, horizon_s: float, radius_pct: float) -> float:
+        """USD of one side expected to be liquidated within the horizon, over the bands within
+        radius_pct of price: Σ band USD × the chance price reaches the band."""
+        am = self._assets.get(asset)
+        if am is None or am.price is None:
+            return 0.0
+        ln_p = math.log(am.price)
+        k = am.price_band
+        n = math.ceil(math.log1p(radius_pct / 100.0) / self._ln_g)
+        side = am.long if long else am.short
+        total = 0.0
+        for j in range(k - n, k + 1) if long else range(k, k + n + 1):
+            usd = side.get(j)
+            if usd:
+                edge = (j + 1) * self._ln_g if long else j * self._ln_g
+                total += usd * self.reach_probability(asset, edge - ln_p, horizon_s)
+        return total
+
+    def expected(self, asset: str, horizon_s: float = 3600.0) -> dict[tuple[bool, int], float]:
+        """(long, band) -> USD expected to be liquidated within the horizon: the band's
+        estimated USD × the chance price reaches it. The map's ranking of bands."""
+        am = self._assets.get(asset)
+        if am is None or am.price is None:
+            return {}
+        ln_p = math.log(am.price)
+        out: dict[tuple[bool, int], float] = {}
+        for long, side in ((True, am.long), (False, am.short)):
+            for j, usd in side.items():
+                edge = (j + 1) * self._ln_g if long else j * self._ln_g
+                out[(long, j)] = usd * self.reach_probability(am.asset, edge - ln_p, horizon_s)
+        return out
+
+    def forget(self, asset: str) -> None:
+        """Drop an asset's map (the engine evicted the asset)."""
+        self._assets.pop(asset, None)
+
+    def assets_near(self, t: float) -> list[str]:
+        """Assets with a near cluster on either side now (checked once a second by the engine)."""
+        return [a for a in self._assets if self.near_cluster(a, t) is not None]
+
+    def near_cluster(self, asset: str, t: float, side: str | None = None) -> dict[str, float | str] | None:
+        """The WATCH `why` when the USD of a side expected to be liquidated within
+        `near_horizon_s` is large against the asset's usual liquidation flow, else None.
+        Never more than WATCH (the engine's hook enforces it): an estimate alone is context,
+        not a cascade. `side` ("long" or "short") asks about one side only."""
+        am = self._assets.get(asset)
+        if am is None:
+            return None
+        self._refresh_near(am, t)
+        if side is not None:
+            return am.near.get(side)
+        held = list(am.near.values())
+        return max(held, key=lambda why: float(why["expected_usd"])) if held else None
+
+    def _refresh_near(self, am: AssetMap, t: float) -> None:
+        """Update both sides' near_cluster state, at most once per second of clock."""
+        second = math.floor(t)
+        if second == am.near_sec:
+            return
+        am.near_sec = second
         p = self.params
-        if am is None or am.price is None or t - am.started < p.min_history_s:
-            return None
-        usual = self.usual_hourly_usd(asset, t)
+        if am.price is None or t - am.started < p.min_history_s:
+            am.near.clear()
+            return
+        usual = self.usual_hourly_usd(am.asset, t)
         need = max(p.near_cluster_mult * usual, p.near_cluster_floor_usd)
-        best: tuple[float, bool] | None = None
-        for long in (True, False):
-            usd = self.within(asset, long, p.near_pct)
-            if usd >= need and (best is None or usd > best[0]):
-                best = (usd, long)
-        if best is None:
-            return None
-        usd, long = best
-        return {
-            "trigger": "near_cluster",
-            "side": "long" if long else "short",
-            "cluster_usd": round(usd, 0),
-            "within_pct": p.near_pct,
-            "usual_hourly_usd": round(usual, 0),
-            "cluster_x": round(usd / usual, 2) if usual > 0 else 0.0,
-            "needs_x": p.near_cluster_mult,
-        }
+        for long, name in ((True, "long"), (False, "short")):
+            expected = self.expected_near(am.asset, long, p.near_horizon_s, p.near_pct)
+            held = name in am.near
+            if expected >= need or (held and expected >= p.near_exit_ratio * need):
+                am.near[name] = {
+                    "trigger": "near_cluster",
+                    "side": name,
+                    "expected_usd": round(expected, 0),
+                    "horizon_s": p.near_horizon_s,
+                    "within_pct": p.near_pct,
+                    "usual_hourly_usd": round(usual, 0),
+                    "cluster_x": round(expected / usual, 3) if usual > 0 else 0.0,
+                    "needs_x": p.near_cluster_mult,
+                }
+            else:
+                am.near.pop(name, None)
 
     def _nearest_dense(self, am: AssetMap, long: bool, threshold: float) -> float | None:
         if am.price is None or threshold <= 0:
@@ -583,3 +685,29 @@ class LiquidationMap:
             + len(am.short)
             + sum(len(d) for d in (*am.venue_long.values(), *am.venue_short.values()))
         )
+
+
+class LiquidationMapViews:
+    """Views for the snapshot, rebuilt per asset only when its map changed or a second passed
+    (the near_cluster flag and the usual flow move with the clock)."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, tuple[int, int, LiqMapView]] = {}
+
+    def views(self, liqmap: LiquidationMap, t: float) -> tuple[LiqMapView, ...]:
+        out: list[LiqMapView] = []
+        second = math.floor(t)
+        for asset in liqmap.assets:
+            version = liqmap.version(asset)
+            hit = self._cache.get(asset)
+            if hit is not None and hit[0] == version and hit[1] == second:
+                out.append(hit[2])
+                continue
+            view = liqmap.view(asset, t)
+            if view is None or view.price is None:
+                continue
+            self._cache[asset] = (version, second, view)
+            out.append(view)
+        for gone in set(self._cache) - set(liqmap.assets):
+            del self._cache[gone]
+        return tuple(out)

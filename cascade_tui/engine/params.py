@@ -63,9 +63,14 @@ class FastParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """
 
     tau_s: float = 3.0  # time constant of the burst sum
-    units_to_fire: float = 4.0  # large-print units needed (a lone whale counts print_cap)
+    # chosen on the TRAIN bench markets (benchmarks/signal_quality.py --set train): with
+    # fewer prints medium clusters of 4-15 prints fire; with more, slow majors are missed
+    units_to_fire: float = 6.0  # large-print units needed (a lone whale counts print_cap)
     print_cap: float = 2.5  # most units one print (or one order's fills) can count
-    min_prints: int = 3  # prints within ~tau_s
+    min_prints: int = 8  # prints within ~tau_s (decayed count; observed prints, a lower bound)
+    # ... or fewer prints when they are all large: burst_x >= strong_x with strong_prints
+    strong_prints: int = 0  # off by default: on the TRAIN bench it doubled false WARNINGs (medium clusters)
+    strong_x: float = 2.0
     background_mult: float = 4.0  # bar >= this × the units the side's background gives in tau_s
     background_tau_s: float = 600.0  # time constant of that background (frozen during alarms)
     scale_quantile: float = 0.8  # the "large print" unit: this quantile of the venue's prints
@@ -128,8 +133,8 @@ class MarketParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     # market-level burst: the sum over assets of their burst ratios (each at most
     # burst_asset_cap) on one side reaching burst_sum, from at least burst_min_assets
     # assets each at burst_min_x or more, opens "*" at WARNING
-    burst_sum: float = 2.5
-    burst_min_assets: int = 2
+    burst_sum: float = 3.0
+    burst_min_assets: int = 3
     burst_min_x: float = 0.4
     burst_asset_cap: float = 1.5
 
@@ -228,6 +233,8 @@ def _validate_fast(f: FastParams) -> None:
             raise ParamError(f"fast.{name}: must be > 0")
     if f.background_tau_s <= f.tau_s:
         raise ParamError("fast.background_tau_s: must be longer than fast.tau_s")
+    if f.strong_prints < 0 or not f.strong_x >= 1.0:
+        raise ParamError("fast.strong_prints: must be >= 0 (0: off); fast.strong_x must be >= 1")
     if f.min_prints < 1 or f.learn_prints < 0 or f.sampled_occupancy_s < 1 or f.sampled_occupancy_s > 60:
         raise ParamError("fast: min_prints >= 1, learn_prints >= 0, sampled_occupancy_s within 1..60")
     if not f.background_mult >= 0:

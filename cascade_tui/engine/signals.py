@@ -67,7 +67,11 @@ class LevelState:
         self.max_level = 0
 
     def in_refractory(self, t: float, p: EngineParams) -> bool:
-        return self.level == 0 and self.last_close_ts is not None and t - self.last_close_ts < p.gates.refractory_s
+        return (
+            self.level == 0
+            and self.last_close_ts is not None
+            and t - self.last_close_ts < p.gates.refractory_s
+        )
 
     def step(self, asset: str, t: float, desired: int, p: EngineParams) -> Transition | None:
         if desired > self.level:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import msgspec
 
+from cascade_tui.engine.liqmap import LiqMapView
+
 
 class Signal(msgspec.Struct, frozen=True, gc=False):
     v: int
@@ -139,3 +141,5 @@ class Snapshot(msgspec.Struct, frozen=True, gc=False):
     signal_counts: dict[str, int]  # WATCH/WARNING/CRITICAL -> number of opens+escalations
     latency: dict[str, LatencyView]  # stage -> percentiles
     params_version: int  # bumped by every set_params
+    # estimated liquidation map per asset (engine/liqmap.py), sorted by asset
+    liqmap: tuple[LiqMapView, ...] = ()

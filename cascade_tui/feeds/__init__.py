@@ -1,40 +1,50 @@
-"""Venue adapters. One module per venue; this registry is the only list of them.
+"""Venue adapters. One module per venue; each module's `SPEC: VenueSpec` is its registration.
 
-Adding a venue = one module exposing `SPEC: VenueSpec` + its fixtures + one line below.
+The registry is discovered, not listed: every module of this package that defines a
+`SPEC` (a `VenueSpec`) is a venue, ordered by `VenueSpec.rank`. Everything else that needs the
+venues derives from here: the config's default `venues.enabled`, the
+metadata sources (`VenueSpec.metadata_source`), and which venues need every instrument
+subscribed for liquidations (`VenueSpec.liquidations_per_symbol`). Adding a venue = one
+module + its fixture (tests/fixtures/venues/<id>/) + its test (tests/feeds/test_<id>.py);
+tests/feeds/test_registry.py checks that nothing else lists venues.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
+import pkgutil
 
 from cascade_tui.feeds.base import FrameParser, VenueSpec
 
-# venue id -> module under cascade_tui.feeds
-_MODULES: dict[str, str] = {
-    "binance": "binance",
-    "bybit": "bybit",
-    "okx": "okx",
-    "bitmex": "bitmex",
-    "deribit": "deribit",
-    "gate": "gate",
-    "bitget": "bitget",
-    "htx": "htx",
-    "kraken": "kraken",
-    "dydx": "dydx",
-    "hyperliquid": "hyperliquid",
-}
+
+@functools.cache
+def _registry() -> dict[str, VenueSpec]:
+    found: list[VenueSpec] = []
+    for info in pkgutil.iter_modules(__path__):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        candidate = getattr(module, "SPEC", None)
+        if isinstance(candidate, VenueSpec):
+            if candidate.id != info.name:
+                raise RuntimeError(f"feeds/{info.name}.py declares venue id {candidate.id!r}: ids name their module")
+            found.append(candidate)
+    found.sort(key=lambda s: (s.rank, s.id))
+    return {s.id: s for s in found}
 
 
 def venue_ids() -> tuple[str, ...]:
-    return tuple(_MODULES)
+    """Every venue id, in display order (DESIGN.md §5.1)."""
+    return tuple(_registry())
 
 
 def spec(venue: str) -> VenueSpec:
     """The VenueSpec of a venue id; KeyError names the unknown id."""
-    if venue not in _MODULES:
-        raise KeyError(f"unknown venue {venue!r}; known: {', '.join(_MODULES)}")
-    module = importlib.import_module(f"cascade_tui.feeds.{_MODULES[venue]}")
-    return module.SPEC
+    registry = _registry()
+    if venue not in registry:
+        raise KeyError(f"unknown venue {venue!r}; known: {', '.join(registry)}")
+    return registry[venue]
 
 
 def make_parser(venue: str, metadata: dict | None = None) -> FrameParser:

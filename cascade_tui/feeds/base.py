@@ -11,18 +11,39 @@ deltas, contract values, snapshot de-duplication), reset by `reset()` on reconne
 They never raise on bad input: a frame that cannot be understood is counted in
 `parse_errors` and skipped; a well-formed event with impossible values (NaN, negative
 size, non-positive price) is dropped and counted in `rejected`.
+
+`FrameParser.parse` is the one validation point every event passes (DESIGN.md §5.1,
+issue 12 rows 17-18, issue 13 items 1, 7, 8), in this order:
+  1. numbers physically possible (`valid_event`), else `rejected`;
+  2. instrument: at most `MAX_INSTRUMENT_LEN` printable characters (no terminal escapes),
+     else `rejected`;
+  3. asset: multiplier prefixes folded into the coin (`1000PEPE`, `kPEPE`, `1000000MOG`
+     -> `PEPE`, `MOG`, quantities scaled to the coin, USD unchanged), then `A-Z 0-9`,
+     1-20 characters (`*` is reserved for market-wide), else `rejected`;
+  4. event time (liquidations and trades): compared with the receive time after the venue's
+     measured clock offset; rows older than `STALE_AFTER_S`, and rows of a
+     venue that replays on subscribe (`replays_on_subscribe`) from before the connection, are
+     counted in `stale` and not passed on;
+  5. liquidations: de-duplicated in a bounded window by the venue's own id (given by the
+     parser through `keyed`) or, for venues without one, by their content; repeats are
+     counted in `duplicates`. The window survives `reset()` (replays follow reconnects).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+import re
+from collections import OrderedDict, deque
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from cascade_tui.model import Event, Funding, Liquidation, Mark, OpenInterest, Trade
+
+if TYPE_CHECKING:
+    from cascade_tui.feeds.metadata import MetadataSource
 
 json_decode = msgspec.json.decode
 
@@ -34,7 +55,9 @@ class ParseStats(msgspec.Struct):
     parsed: int = 0  # frames that yielded >= 0 events without error (data frames)
     ignored: int = 0  # acks, pongs, heartbeats, snapshots deliberately not counted
     parse_errors: int = 0  # frames that could not be understood
-    rejected: int = 0  # events dropped by validation (NaN, negative size, ...)
+    rejected: int = 0  # events or rows dropped by validation (NaN, bad asset/symbol, unknown contract)
+    duplicates: int = 0  # liquidations already seen (same venue id, or same content)
+    stale: int = 0  # liquidations/trades whose venue time is far from the receive time, or replays
     events: dict[str, int] = msgspec.field(default_factory=dict)  # kind -> count
     last_error: str = ""
 
@@ -68,6 +91,137 @@ def valid_event(ev: Event) -> bool:
     return False
 
 
+# --------------------------------------------------------------------------- identifiers
+
+ASSET_ID = re.compile(r"[A-Z0-9]{1,20}")  # DESIGN.md §5.1; "*" is reserved for market-wide
+MAX_INSTRUMENT_LEN = 64  # longest real venue symbol is ~30 characters (Deribit options)
+# Multiplier prefixes venues put on a coin to keep its price readable (Binance/Bybit
+# "1000PEPE", "1000000MOG", "1MBABYDOGE"), Bybit's suffix form ("SHIB1000"), and
+# Hyperliquid's lower-case "k" ("kPEPE" = 1000 PEPE).
+_PREFIX = re.compile(r"^(1000000000|100000000|10000000|1000000|100000|10000|1000|1M)([A-Z][A-Z0-9]*)$")
+_SUFFIX = re.compile(r"^([A-Z]{2,})(1000000|100000|10000|1000)$")
+_K_PREFIX = re.compile(r"^k([A-Z][A-Z0-9]*)$")
+
+
+def coin_and_multiplier(name: str) -> tuple[str, float]:
+    """A venue's base name -> (coin, coins per unit of that name).
+
+    "1000PEPE" -> ("PEPE", 1000), "kPEPE" -> ("PEPE", 1000), "1MBABYDOGE" ->
+    ("BABYDOGE", 1e6), "SHIB1000" -> ("SHIB", 1000), "1INCH" -> ("1INCH", 1), "BTC" -> ("BTC", 1).
+    Only exact powers of ten of at least 1000 count: "1INCH" and "A8" are coins.
+    """
+    m = _PREFIX.match(name)
+    if m is not None:
+        head = m.group(1)
+        return m.group(2), 1e6 if head == "1M" else float(head)
+    m = _K_PREFIX.match(name)
+    if m is not None:
+        return m.group(1), 1000.0
+    m = _SUFFIX.match(name)
+    if m is not None:
+        return m.group(1), float(m.group(2))
+    return name, 1.0
+
+
+def normalize_asset(name: str) -> tuple[str, float] | None:
+    """(asset id, multiplier) per DESIGN.md §5.1, or None when `name` cannot be an asset id."""
+    if not name or len(name) > 40:
+        return None
+    coin, mult = coin_and_multiplier(name)
+    if coin == "XBT":
+        coin = "BTC"
+    if ASSET_ID.fullmatch(coin) is None:
+        return None
+    return coin, mult
+
+
+def valid_instrument(name: str) -> bool:
+    """A venue symbol fit to show and store: bounded, printable (no ESC, BEL, newlines)."""
+    return 0 < len(name) <= MAX_INSTRUMENT_LEN and name.isprintable()
+
+
+def rescale(ev: Event, asset: str, mult: float) -> Event:
+    """`ev` with its quantities in coins of `asset` (`mult` coins per venue unit): qty × mult,
+    price / mult, USD and the raw size unchanged."""
+    if mult == 1.0:
+        return msgspec.structs.replace(ev, asset=asset)
+    if isinstance(ev, Liquidation | Trade):
+        return msgspec.structs.replace(ev, asset=asset, qty=ev.qty * mult, price=ev.price / mult)
+    if isinstance(ev, Mark):
+        index = ev.index / mult if ev.index is not None else None
+        return msgspec.structs.replace(ev, asset=asset, price=ev.price / mult, index=index)
+    if isinstance(ev, OpenInterest):
+        return msgspec.structs.replace(ev, asset=asset, oi=ev.oi * mult)
+    return msgspec.structs.replace(ev, asset=asset)  # Funding: a rate, no quantity
+
+
+# --------------------------------------------------------------------------- event time
+
+STALE_AFTER_S = 60.0  # a liquidation/trade this far from its receive time is not news
+REPLAY_TOLERANCE_S = 2.0  # rows this much older than the connection are subscribe replays
+DEDUP_WINDOW = 8192  # liquidation keys remembered per venue (hours of a busy venue)
+_CACHE_LIMIT = 8192  # validated instrument/asset names remembered per parser
+
+
+class ClockOffset:
+    """A venue's clock offset, measured: a low quantile of (receive − venue time) over the
+    last `size` fresh rows. That is the network delay plus the clock difference; a low
+    quantile rather than the median so a burst of old rows (a replay) cannot drag it."""
+
+    __slots__ = ("_count", "_offset", "_samples", "quantile")
+
+    def __init__(self, size: int = 64, quantile: float = 0.2) -> None:
+        self._samples: deque[float] = deque(maxlen=size)
+        self._offset = 0.0
+        self._count = 0
+        self.quantile = quantile
+
+    def add(self, lag: float) -> None:
+        if not math.isfinite(lag):
+            return
+        self._samples.append(lag)
+        self._count += 1
+        # recomputed every 8 samples (and at the first ones): a sort of 64 floats, rarely
+        if self._count <= 8 or self._count % 8 == 0:
+            ordered = sorted(self._samples)
+            self._offset = ordered[int(self.quantile * (len(ordered) - 1))]
+
+    @property
+    def offset_s(self) -> float:
+        """Seconds the venue's times trail our receive times (0 until the first sample; the
+        first rows measure the clock, so a machine whose clock is off is not all stale)."""
+        return self._offset
+
+    @property
+    def samples(self) -> int:
+        return self._count
+
+
+class RecentWindow:
+    """Keys seen recently, at most `capacity` (oldest forgotten first)."""
+
+    __slots__ = ("_capacity", "_keys")
+
+    def __init__(self, capacity: int) -> None:
+        self._capacity = capacity
+        self._keys: OrderedDict[Hashable, None] = OrderedDict()
+
+    def add(self, key: Hashable) -> bool:
+        """True when `key` is new (and remembers it); False when seen within the window."""
+        keys = self._keys
+        if key in keys:
+            return False
+        keys[key] = None
+        if len(keys) > self._capacity:
+            keys.popitem(last=False)
+        return True
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+
+_UNSEEN: Any = object()
+
 # Capture channel carrying a venue's instrument metadata (JSON object keyed by instrument id),
 # written at the start of a live recording so a replay sizes contracts exactly as live did.
 META_CHANNEL = "meta:instruments"
@@ -78,15 +232,48 @@ class FrameParser:
 
     venue: str = ""
     sampled: bool = False  # liquidation feed is throttled (lower bound)
+    # The venue re-sends recent liquidations after each (re)subscribe (OKX): rows from before
+    # the connection are replays, counted in `stale`.
+    replays_on_subscribe: bool = False
 
     def __init__(self, metadata: Mapping[str, Any] | None = None) -> None:
         # Contract metadata (contract values, multipliers) keyed by instrument; see
         # feeds/metadata.py. Parsers fall back to bundled values when missing.
         self.metadata: Mapping[str, Any] = metadata or {}
         self.stats = ParseStats()
+        self.clock = ClockOffset()
+        self._session_start: float | None = None  # receive time of the connection's first frame
+        self._recent = RecentWindow(DEDUP_WINDOW)
+        self._ids: dict[int, Hashable] = {}  # id(liquidation) -> venue id, for this frame only
+        self._assets_seen: dict[str, tuple[str, float] | None] = {}
+        self._instruments_ok: set[str] = set()
 
     def reset(self) -> None:
         """Forget per-connection state (called on reconnect). Counters are kept."""
+
+    def reconnected(self) -> None:
+        """A new connection starts: the next frame's receive time is its start (subscribe
+        replays are rows from before it). Calls `reset()`; the de-duplication window stays."""
+        self._session_start = None
+        self.reset()
+
+    @property
+    def clock_offset_s(self) -> float:
+        """Measured seconds by which this venue's event times trail our receive times."""
+        return self.clock.offset_s
+
+    def keyed(self, ev: Liquidation, venue_id: Any) -> Liquidation:
+        """Mark a liquidation with the venue's own id (trade id, order id) for de-duplication."""
+        # only plain, bounded ids: a list (unhashable) or a 10 MB string from a hostile frame
+        # falls back to the content key
+        if (isinstance(venue_id, str) and 0 < len(venue_id) <= 128) or type(venue_id) is int:
+            self._ids[id(ev)] = venue_id
+        return ev
+
+    def row_failed(self, exc: Exception) -> None:
+        """One row of a batch could not be used (unknown contract...): count it, keep the rest."""
+        self.stats.rejected += 1
+        self.stats.last_error = f"{type(exc).__name__}: {str(exc)[:200]}"
 
     def parse(self, frame: str | bytes, recv_ts: float, channel: str = "") -> list[Event]:
         """Events in one frame. `channel` is "" for WebSocket frames, "rest:<name>" for REST."""
@@ -94,6 +281,8 @@ class FrameParser:
         stats.frames += 1
         if channel == META_CHANNEL:
             return self._absorb_metadata(frame)
+        if self._session_start is None and not channel:
+            self._session_start = recv_ts
         try:
             events = self._parse(frame, recv_ts, channel)
         except Ignore:
@@ -102,6 +291,7 @@ class FrameParser:
         except Exception as exc:  # a parser never raises: the frame is counted and skipped
             stats.parse_errors += 1
             stats.last_error = f"{type(exc).__name__}: {str(exc)[:200]}"
+            self._ids.clear()
             return []
         stats.parsed += 1
         if not events:
@@ -109,13 +299,76 @@ class FrameParser:
         out: list[Event] = []
         counts = stats.events
         for ev in events:
-            if valid_event(ev):
-                out.append(ev)
-                kind = type(ev).__struct_config__.tag  # type: ignore[attr-defined]
-                counts[kind] = counts.get(kind, 0) + 1
-            else:
+            if not valid_event(ev):
                 stats.rejected += 1
+                continue
+            admitted = self._admit(ev)
+            if admitted is not None:
+                out.append(admitted)
+                kind = type(admitted).__struct_config__.tag  # type: ignore[attr-defined]
+                counts[kind] = counts.get(kind, 0) + 1
+        if self._ids:
+            self._ids.clear()
         return out
+
+    def _admit(self, ev: Event) -> Event | None:
+        """Steps 2-5 of the module docstring: the event to pass on, or None (counted)."""
+        stats = self.stats
+        instrument = ev.instrument
+        if instrument not in self._instruments_ok:
+            if not valid_instrument(instrument):
+                stats.rejected += 1
+                stats.last_error = f"instrument rejected: {instrument[:40]!r}"
+                return None
+            if len(self._instruments_ok) >= _CACHE_LIMIT:
+                self._instruments_ok.clear()
+            self._instruments_ok.add(instrument)
+        asset = ev.asset
+        norm = self._assets_seen.get(asset, _UNSEEN)
+        if norm is _UNSEEN:
+            norm = normalize_asset(asset)
+            if len(self._assets_seen) >= _CACHE_LIMIT:
+                self._assets_seen.clear()
+            self._assets_seen[asset] = norm
+        if norm is None:
+            stats.rejected += 1
+            stats.last_error = f"asset rejected: {asset[:40]!r} ({instrument[:40]!r})"
+            return None
+        kind = type(ev)
+        if kind is Liquidation or kind is Trade:
+            if not self._fresh(ev):  # type: ignore[arg-type]
+                stats.stale += 1
+                return None
+            if kind is Liquidation:
+                key = self._ids.get(id(ev))
+                if key is None:
+                    key = (ev.instrument, ev.side, ev.event_ts, ev.raw_size, ev.price)  # type: ignore[union-attr]
+                else:
+                    key = (ev.instrument, ev.side, key)  # type: ignore[union-attr]
+                if not self._recent.add(key):
+                    stats.duplicates += 1
+                    return None
+        coin, mult = norm  # type: ignore[misc]
+        if coin != asset or mult != 1.0:
+            ev = rescale(ev, coin, mult)
+        return ev
+
+    def _fresh(self, ev: Liquidation | Trade) -> bool:
+        """False for a row whose venue time says it is old news (or implausibly ahead)."""
+        lag = ev.recv_ts - ev.event_ts
+        if lag == 0.0:
+            return True  # the venue gave no time (receive time stands in): nothing to judge
+        is_liq = type(ev) is Liquidation
+        if not (is_liq and self.replays_on_subscribe):
+            self.clock.add(lag)  # replayed liquidations must not teach the clock their age
+        offset = self.clock.offset_s
+        if lag - offset > STALE_AFTER_S:
+            # old news: a snapshot, a replay, a late batch. (Rows AHEAD of the measured clock
+            # are kept: they mean the offset was learned from old rows, and it re-learns.)
+            return False
+        if is_liq and self.replays_on_subscribe and self._session_start is not None:
+            return ev.event_ts + offset >= self._session_start - REPLAY_TOLERANCE_S
+        return True
 
     def _parse(self, frame: str | bytes, recv_ts: float, channel: str) -> list[Event]:
         raise NotImplementedError
@@ -147,7 +400,8 @@ class Keepalive:
 
     kind: "ws-ping"  — WebSocket ping frames (the library does it; `interval` sets the period)
           "text"     — send the text `message` every `interval` s (OKX/Bitget/BitMEX "ping")
-          "json"     — send `message` (a JSON string; `{ts}` is replaced by epoch ms) every
+          "json"     — send `message` (a JSON string; `{ts}` is replaced by epoch ms and
+                       `{ts_s}` by epoch seconds, see `render`) every
                        `interval` s (Bybit, Hyperliquid, Gate)
           "reply"    — answer server pings: `reply(frame) -> str | None` (HTX, Deribit)
     """
@@ -156,6 +410,12 @@ class Keepalive:
     interval: float = 20.0
     message: str = ""
     reply: Callable[[str | bytes], str | None] | None = None
+
+    def render(self, now_s: float) -> str:
+        """The message to send at wall time `now_s` (epoch seconds)."""
+        if self.kind != "json":
+            return self.message
+        return self.message.replace("{ts_s}", str(int(now_s))).replace("{ts}", str(int(now_s * 1000)))
 
 
 @dataclass(frozen=True)
@@ -218,6 +478,13 @@ class VenueSpec:
     # minimum seconds between the messages sent after connecting: venues cap inbound messages
     # (about 10/s on most; dYdX's indexer takes 2 subscribes/s per connection)
     message_interval_s: float = 0.11
+    # display order among venues (DESIGN.md §5.1 lists them in this order)
+    rank: int = 100
+    # liquidation topics exist per instrument only: the live source subscribes every perpetual
+    # from the venue's instrument list (Bybit, Kraken, dYdX)
+    liquidations_per_symbol: bool = False
+    # where the venue's instrument list comes from (feeds/metadata.py); None = no endpoint
+    metadata_source: MetadataSource | None = None
 
 
 # --------------------------------------------------------------------------- helpers
@@ -230,23 +497,23 @@ def base_asset(symbol: str) -> str:
     """Best-effort base asset of a venue symbol when no metadata is at hand.
 
     "BTCUSDT" -> "BTC", "BTC-USDT-SWAP" -> "BTC", "XBTUSD" -> "BTC", "PF_XBTUSD" -> "BTC",
-    "ETH-PERP" -> "ETH", "BTC_USDT" -> "BTC", "1000PEPEUSDT" -> "1000PEPE".
+    "ETH-PERP" -> "ETH", "BTC_USDT" -> "BTC", "1000PEPEUSDT" -> "1000PEPE" (the multiplier is
+    folded by `normalize_asset`), "BTCUSD_PERP" -> "BTC", "FI_XBTUSD_210924" -> "BTC".
     """
     s = symbol.upper()
-    for prefix in ("PF_", "PI_", "FI_"):
+    for prefix in ("PF_", "PI_", "FI_", "FF_"):
         if s.startswith(prefix):
             s = s[len(prefix) :]
     for sep in ("-", "_", "/", ":"):
         if sep in s:
             s = s.split(sep, 1)[0]
             break
-    else:
-        for q in QUOTES:
-            if s.endswith(q) and len(s) > len(q):
-                s = s[: -len(q)]
-                break
-        if s.endswith("PERP") and len(s) > 4:
-            s = s[:-4]
+    for q in QUOTES:
+        if s.endswith(q) and len(s) > len(q):
+            s = s[: -len(q)]
+            break
+    if s.endswith("PERP") and len(s) > 4:
+        s = s[:-4]
     if s == "XBT":
         s = "BTC"
     return s

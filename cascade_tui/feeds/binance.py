@@ -1,5 +1,5 @@
-"""Binance USD-M futures: liquidations (`forceOrder`), trades (`aggTrade`), mark price and
-funding (`markPrice`), open interest and premium index by REST (docs/exchanges.md §2).
+"""Binance USD-M and COIN-M futures: liquidations (`forceOrder`), trades (`aggTrade`), mark
+price and funding (`markPrice`), open interest and premium index by REST (docs/exchanges.md §2).
 
 Frames accepted:
 - combined-stream envelope `{"stream": ..., "data": {...}}` and raw `/ws` objects; the data
@@ -9,24 +9,30 @@ Frames accepted:
   `rest:premiumIndex` (one object, or a list without `symbol`).
 
 Units: every USD-M size is in base coin (`z` filled qty of a forced order, `q` of a trade);
-USD = qty × price. `o.S` is the forced ORDER's side: SELL ⇒ a long was liquidated.
+USD = qty × price. COIN-M (`wss://dstream.binance.com`, symbols `BTCUSD_PERP`,
+`ETHUSD_250926`, same venue id `binance` per DESIGN.md §5.1) sizes are CONTRACTS of a fixed
+USD value: USD = contracts × contractSize (100 for BTC, 10 for every other coin, from
+`GET /dapi/v1/exchangeInfo` when the metadata has it), base = USD / price.
+`o.S` is the forced ORDER's side: SELL ⇒ a long was liquidated.
 The liquidation streams push only the latest liquidation per symbol per 1000 ms, so the
 parser is `sampled` (counts and USD are lower bounds).
 
 Metadata read (all optional), keyed by symbol, e.g.
 `{"BTCUSDT": {"baseAsset": "BTC", "fundingIntervalHours": 8}}`:
-`baseAsset` (exchangeInfo; `1000PEPEUSDT` -> `1000PEPE`), `fundingIntervalHours`
-(fundingInfo; 8 h when absent).
+`baseAsset` (exchangeInfo; `1000PEPEUSDT` -> `1000PEPE`, folded to `PEPE` by feeds/base.py),
+`fundingIntervalHours` (fundingInfo; 8 h when absent), `contractSize` (COIN-M dapi exchangeInfo).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
 import msgspec
 from msgspec import UNSET, UnsetType
 
+from cascade_tui.feeds import metadata
 from cascade_tui.feeds.base import (
     FrameParser,
     Ignore,
@@ -52,9 +58,14 @@ from cascade_tui.model import LONG, SHORT, Event, Funding, Liquidation, Mark, Op
 
 VENUE = "binance"
 WS_MARKET = "wss://fstream.binance.com/market"  # 2026 split: aggTrade/markPrice/forceOrder
+WS_COIN_M = "wss://dstream.binance.com"  # COIN-M market streams (combined mode: /stream?streams=)
+COIN_M_BTC_CONTRACT_USD = 100.0  # BTCUSD_* contracts are 100 USD each
+COIN_M_CONTRACT_USD = 10.0  # every other COIN-M contract is 10 USD
 REST = "https://fapi.binance.com"
 DEFAULT_FUNDING_H = 8.0
 STREAMS_PER_CONNECTION = 200  # doc max 1024; stay well under it and under URL length limits
+
+_UNKNOWN: Any = object()
 
 # Market-data events this parser turns into events; other event types are valid but unused.
 _KNOWN_EVENTS = frozenset({"forceOrder", "aggTrade", "markPriceUpdate"})
@@ -109,6 +120,19 @@ class _Envelope(msgspec.Struct):
 
 _typed_decode = msgspec.json.Decoder(_Envelope).decode
 _FAST_PATH_MISS = (msgspec.DecodeError,)  # ValidationError is a DecodeError
+_COIN_M_SYMBOL = re.compile(r"([A-Z0-9]+)USD_(PERP|[0-9]{6})")  # BTCUSD_PERP, ETHUSD_250926
+
+
+def coin_m_contract_usd(symbol: str, metadata_size: Any = None) -> float | None:
+    """USD per contract of a COIN-M symbol (None for USD-M symbols, whose sizes are coins).
+    `metadata_size` is dapi exchangeInfo's `contractSize` when known."""
+    m = _COIN_M_SYMBOL.fullmatch(symbol)
+    if m is None:
+        return None
+    size = opt_num(metadata_size)
+    if size is not None and size > 0:
+        return size
+    return COIN_M_BTC_CONTRACT_USD if m.group(1) == "BTC" else COIN_M_CONTRACT_USD
 
 
 class BinanceParser(FrameParser):
@@ -119,9 +143,26 @@ class BinanceParser(FrameParser):
         super().__init__(metadata)
         self._info = InstrumentInfo(self.metadata, {})
         self._marks: dict[str, float] = {}  # symbol -> last mark price, for OI in USD
+        self._contract_usd: dict[str, float | None] = {}  # symbol -> COIN-M USD per contract
 
     def reset(self) -> None:
         self._marks.clear()
+
+    def contract_usd(self, symbol: str) -> float | None:
+        """USD per contract of a COIN-M symbol; None for USD-M (sizes in coins)."""
+        known = self._contract_usd.get(symbol, _UNKNOWN)
+        if known is _UNKNOWN:
+            known = coin_m_contract_usd(symbol, self._info.field(symbol, "contractSize"))
+            if len(self._contract_usd) < 4096:  # bounded by the venue's symbol count
+                self._contract_usd[symbol] = known
+        return known  # type: ignore[no-any-return]
+
+    def _base_and_usd(self, symbol: str, size: float, price: float) -> tuple[float, float]:
+        contract_usd = self.contract_usd(symbol)
+        if contract_usd is None:
+            return size, size * price
+        usd = size * contract_usd
+        return usd / price, usd
 
     def _parse(self, frame: str | bytes, recv_ts: float, channel: str) -> list[Event]:
         if not channel:
@@ -214,6 +255,7 @@ class BinanceParser(FrameParser):
         price = fnum(ap)
         if price == 0.0:
             price = fnum(p)
+        base, usd = self._base_and_usd(symbol, qty, price)
         out.append(
             Liquidation(
                 venue=VENUE,
@@ -221,8 +263,8 @@ class BinanceParser(FrameParser):
                 asset=self._info.asset(symbol),
                 side=LONG if side == "SELL" else SHORT,
                 price=price,
-                qty=qty,
-                usd=qty * price,
+                qty=base,
+                usd=usd,
                 raw_size=qty,
                 event_ts=ms_to_s(t_ms),
                 recv_ts=recv_ts,
@@ -234,7 +276,7 @@ class BinanceParser(FrameParser):
         self, symbol: str, p: Any, q: Any, maker_is_buyer: bool, t_ms: Any, recv_ts: float, out: list[Event]
     ) -> None:
         price = fnum(p)
-        qty = fnum(q)
+        qty, usd = self._base_and_usd(symbol, fnum(q), price)
         out.append(
             Trade(
                 venue=VENUE,
@@ -242,7 +284,7 @@ class BinanceParser(FrameParser):
                 asset=self._info.asset(symbol),
                 price=price,
                 qty=qty,
-                usd=qty * price,
+                usd=usd,
                 taker_side="sell" if maker_is_buyer else "buy",
                 event_ts=ms_to_s(t_ms),
                 recv_ts=recv_ts,
@@ -352,9 +394,11 @@ def stream_names(req: SubscribeRequest) -> list[str]:
 
 def subscriptions(req: SubscribeRequest) -> list[Subscription]:
     """Streams go in the URL (combined mode), so nothing is sent after connecting — no risk
-    of the 10 messages/s inbound limit on reconnect."""
+    of the 10 messages/s inbound limit on reconnect. USD-M on fstream, plus one COIN-M
+    connection for its all-market liquidations (same venue id, DESIGN.md §5.1): COIN-M's
+    funding and marks would repeat USD-M's for the same coins, so only liquidations."""
     groups = chunks(stream_names(req), STREAMS_PER_CONNECTION)
-    return [
+    subs = [
         Subscription(
             url=f"{WS_MARKET}/stream?streams={'/'.join(group)}",
             messages=(),
@@ -362,6 +406,9 @@ def subscriptions(req: SubscribeRequest) -> list[Subscription]:
         )
         for i, group in enumerate(groups)
     ]
+    if not req.liquidation_instruments:  # the all-market view: COIN-M is part of the market
+        subs.append(Subscription(url=f"{WS_COIN_M}/stream?streams=!forceOrder@arr", messages=(), name="coin-m"))
+    return subs
 
 
 def rest_polls(instruments: Sequence[str]) -> list[RestPoll]:
@@ -398,7 +445,9 @@ BTC_INSTRUMENT = "BTCUSDT"
 
 SPEC = VenueSpec(
     id=VENUE,
-    name="Binance USD-M",
+    rank=1,
+    metadata_source=metadata.BINANCE_SOURCE,
+    name="Binance USD-M + COIN-M",
     parser=BinanceParser,
     subscriptions=subscriptions,
     # The server pings every 3 min and the client library answers; our own pings are allowed.
@@ -410,6 +459,7 @@ SPEC = VenueSpec(
     stale_after_s=120.0,  # markPrice@1s keeps it busy; a liquidation-only link can be quiet
     notes=(
         "forceOrder is a lower bound: at most 1 liquidation per symbol per second (latest only). "
+        "COIN-M liquidations (dstream) are included, sized by contract value. "
         "Open interest by REST only. Connections are cut at 24 h. Some regions get HTTP 403/451."
     ),
     instruments_for=instruments_for,

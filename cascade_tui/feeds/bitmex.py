@@ -33,6 +33,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from cascade_tui.feeds import metadata
 from cascade_tui.feeds.base import (
     FrameParser,
     Ignore,
@@ -118,14 +119,18 @@ class BitmexParser(FrameParser):
     # ------------------------------------------------------------------ units
 
     def _unit_field(self, symbol: str, name: str) -> Any:
-        """A contract-unit field: parser metadata, else the `instrument` stream's own row
-        (its partial carries the full definition), else the bundled table."""
+        """A contract-unit field: the `instrument` stream's own row first (its partial carries
+        the venue's current definition), else parser metadata (network, cache, or the shipped
+        2021 table when neither is at hand), else the bundled values.
+
+        When the live row defines the contract at all, its absent fields are absent (a linear
+        row has no quanto multiplier): metadata must not fill them in."""
+        live = self._instruments.get(symbol)
+        if live is not None and ("isQuanto" in live or "isInverse" in live):
+            return live.get(name)
         meta = self.metadata.get(symbol)
         if isinstance(meta, Mapping) and meta.get(name) not in (None, ""):
             return meta[name]
-        live = self._instruments.get(symbol)
-        if live is not None and live.get(name) is not None:
-            return live[name]
         return self._info.field(symbol, name)
 
     def to_base_usd(self, symbol: str, contracts: float, price: float) -> tuple[float, float]:
@@ -196,30 +201,36 @@ class BitmexParser(FrameParser):
     def _liquidations(self, data: list[Any], recv_ts: float) -> list[Event]:
         out: list[Event] = []
         for row in data:
-            row = as_dict(row, "liquidation row")
-            symbol = str(row["symbol"])
-            side = row["side"]
-            if side not in ("Buy", "Sell"):
-                raise FrameError(f"liquidation side {side!r}")
-            contracts = fnum(row["leavesQty"])
-            price = fnum(row["price"])
-            qty, usd = self.to_base_usd(symbol, contracts, price)
-            out.append(
-                Liquidation(
-                    venue=VENUE,
-                    instrument=symbol,
-                    asset=self._info.asset(symbol),
-                    side=LONG if side == "Sell" else SHORT,  # order side
-                    price=price,
-                    qty=qty,
-                    usd=usd,
-                    raw_size=contracts,
-                    event_ts=recv_ts,  # rows carry no time
-                    recv_ts=recv_ts,
-                    sampled=False,
-                )
-            )
+            try:
+                out.append(self._liquidation(as_dict(row, "liquidation row"), recv_ts))
+            except (FrameError, KeyError, ValueError, TypeError) as exc:
+                self.row_failed(exc)  # one unknown contract costs its row, not the batch
         return out
+
+    def _liquidation(self, row: dict[str, Any], recv_ts: float) -> Liquidation:
+        symbol = str(row["symbol"])
+        side = row["side"]
+        if side not in ("Buy", "Sell"):
+            raise FrameError(f"liquidation side {side!r}")
+        contracts = fnum(row["leavesQty"])
+        price = fnum(row["price"])
+        qty, usd = self.to_base_usd(symbol, contracts, price)
+        return self.keyed(
+            Liquidation(
+                venue=VENUE,
+                instrument=symbol,
+                asset=self._info.asset(symbol),
+                side=LONG if side == "Sell" else SHORT,  # order side
+                price=price,
+                qty=qty,
+                usd=usd,
+                raw_size=contracts,
+                event_ts=recv_ts,  # rows carry no time
+                recv_ts=recv_ts,
+                sampled=False,
+            ),
+            row.get("orderID"),  # the same order inserted again is the same liquidation
+        )
 
     def _trades(self, data: list[Any], recv_ts: float) -> list[Event]:
         out: list[Event] = []
@@ -358,6 +369,8 @@ BTC_INSTRUMENT = XBTUSD
 
 SPEC = VenueSpec(
     id=VENUE,
+    rank=4,
+    metadata_source=metadata.BITMEX_SOURCE,
     name="BitMEX",
     parser=BitmexParser,
     subscriptions=subscriptions,

@@ -27,6 +27,7 @@ from typing import Any
 import msgspec
 from msgspec import UNSET, UnsetType
 
+from cascade_tui.feeds import metadata
 from cascade_tui.feeds.base import (
     FrameParser,
     Ignore,
@@ -390,6 +391,9 @@ BTC_INSTRUMENT = "BTCUSDT"
 
 SPEC = VenueSpec(
     id=VENUE,
+    rank=2,
+    metadata_source=metadata.BYBIT_SOURCE,
+    liquidations_per_symbol=True,  # one liquidation topic per instrument: subscribe them all
     name="Bybit",
     parser=BybitParser,
     subscriptions=subscriptions,

@@ -407,10 +407,7 @@ class Connection:
         with contextlib.suppress(ConnectionClosed):
             while True:
                 await self._sleep(keepalive.interval)
-                message = keepalive.message
-                if keepalive.kind == "json":
-                    message = message.replace("{ts}", str(int(self._wall() * 1000)))
-                await link.ws.send(message)
+                await link.ws.send(keepalive.render(self._wall()))
 
     def _deliver(self, link: _Link, data: str | bytes, recv_ts: float) -> None:
         if not self._overlap.admit(link.serial, data):

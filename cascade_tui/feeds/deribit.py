@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from cascade_tui.feeds import metadata
 from cascade_tui.feeds.base import (
     FrameParser,
     Ignore,
@@ -159,18 +160,21 @@ class DeribitParser(FrameParser):
                 continue
             for side in _liquidated_sides(flag, direction):
                 out.append(
-                    Liquidation(
-                        venue=VENUE,
-                        instrument=name,
-                        asset=asset,
-                        side=side,
-                        price=price,
-                        qty=qty,
-                        usd=usd,
-                        raw_size=amount,
-                        event_ts=event_ts,
-                        recv_ts=recv_ts,
-                        sampled=False,
+                    self.keyed(
+                        Liquidation(
+                            venue=VENUE,
+                            instrument=name,
+                            asset=asset,
+                            side=side,
+                            price=price,
+                            qty=qty,
+                            usd=usd,
+                            raw_size=amount,
+                            event_ts=event_ts,
+                            recv_ts=recv_ts,
+                            sampled=False,
+                        ),
+                        row.get("trade_id"),  # with the side: an MT trade is two liquidations
                     )
                 )
         return out
@@ -247,13 +251,24 @@ def reply_to_heartbeat(frame: str | bytes) -> str | None:
     return None
 
 
+# Settlement currencies whose futures (perpetual and dated) carry liquidation trades: the
+# `trades.{kind}.{currency}.{interval}` channel covers every future of a currency in one
+# subscription, so dated futures (BTC-26DEC25) are watched as well as the perpetuals.
+FUTURE_CURRENCIES = ("BTC", "ETH", "USDC", "USDT")
+
+
 def subscriptions(req: SubscribeRequest) -> list[Subscription]:
-    trade_insts = list(req.liquidation_instruments) or list(req.instruments)
-    if req.btc_trades:
-        trade_insts.append(BTC_INSTRUMENT)
-    channels = unique(
-        [f"trades.{i}.100ms" for i in trade_insts] + [f"ticker.{i}.100ms" for i in req.instruments]
-    )
+    """All-market view (no `liquidation_instruments`): every future's trades per settlement
+    currency (they carry the liquidation flag and the main instruments' trades), tickers per
+    main instrument. With an explicit instrument list: those instruments' trades only."""
+    if req.liquidation_instruments:
+        trade_insts = list(req.liquidation_instruments)
+        if req.btc_trades:
+            trade_insts.append(BTC_INSTRUMENT)
+        trades = [f"trades.{i}.100ms" for i in trade_insts]
+    else:
+        trades = [f"trades.future.{c}.100ms" for c in FUTURE_CURRENCIES]
+    channels = unique(trades + [f"ticker.{i}.100ms" for i in req.instruments])
     messages = [
         json_message(
             {"jsonrpc": "2.0", "id": 1, "method": "public/set_heartbeat", "params": {"interval": HEARTBEAT_S}}
@@ -281,6 +296,8 @@ BTC_INSTRUMENT = "BTC-PERPETUAL"
 
 SPEC = VenueSpec(
     id=VENUE,
+    rank=5,
+    metadata_source=metadata.DERIBIT_SOURCE,
     name="Deribit",
     parser=DeribitParser,
     subscriptions=subscriptions,
@@ -291,8 +308,9 @@ SPEC = VenueSpec(
     max_connection_s=23.5 * 3600,
     stale_after_s=60.0,
     notes=(
-        "No liquidation channel: liquidations are trades flagged M/T/MT on per-instrument trade "
-        "channels. Inverse perpetual sizes are USD. Unauthenticated streams use the 100ms interval."
+        "No liquidation channel: liquidations are trades flagged M/T/MT on the futures trade channels "
+        "(perpetual and dated, per settlement currency). Inverse sizes are USD. Unauthenticated "
+        "streams use the 100ms interval."
     ),
     instruments_for=instruments_for,
     btc_instrument=BTC_INSTRUMENT,

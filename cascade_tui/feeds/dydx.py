@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from cascade_tui.feeds import metadata
 from cascade_tui.feeds.base import (
     FrameParser,
     Ignore,
@@ -127,19 +128,22 @@ class DydxParser(FrameParser):
         trade = Trade(VENUE, market, asset, price, size, size * price, side, event_ts, recv_ts)
         if kind != "LIQUIDATED":
             return [trade]
-        liquidation = Liquidation(
-            venue=VENUE,
-            instrument=market,
-            asset=asset,
-            side=LONG if side == "sell" else SHORT,  # taker SELL = the liquidated long's order
-            price=price,
-            qty=size,
-            usd=size * price,
-            raw_size=size,
-            event_ts=event_ts,
-            recv_ts=recv_ts,
-            sampled=False,
-        )
+        liquidation = self.keyed(
+            Liquidation(
+                venue=VENUE,
+                instrument=market,
+                asset=asset,
+                side=LONG if side == "sell" else SHORT,  # taker SELL = the liquidated long's order
+                price=price,
+                qty=size,
+                usd=size * price,
+                raw_size=size,
+                event_ts=event_ts,
+                recv_ts=recv_ts,
+                sampled=False,
+            ),
+            row.get("id"),
+        )  # the indexer's trade id: the same fill re-sent is one liquidation
         return [liquidation, trade]
 
     def _oracle_prices(self, prices: dict[str, Any], recv_ts: float) -> list[Event]:
@@ -200,6 +204,9 @@ def instruments_for(assets: Sequence[str]) -> list[str]:
 
 SPEC = VenueSpec(
     id=VENUE,
+    rank=10,
+    metadata_source=metadata.DYDX_SOURCE,
+    liquidations_per_symbol=True,  # one liquidation topic per instrument: subscribe them all
     name="dYdX v4",
     parser=DydxParser,
     subscriptions=subscriptions,

@@ -30,6 +30,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from cascade_tui.feeds import metadata
 from cascade_tui.feeds.base import (
     FrameParser,
     Ignore,
@@ -118,28 +119,32 @@ class GateParser(FrameParser):
     def _liquidations(self, data: list[dict[str, Any]], recv_ts: float) -> list[Event]:
         out: list[Event] = []
         for row in data:
-            contract = str(row["contract"])
-            size = fnum(row["size"])
-            fill = opt_num(row.get("fill_price"))
-            price = fill if fill is not None else fnum(row["price"])
-            qty = abs(size) * self.multiplier(contract)
-            when = row["time_ms"] if "time_ms" in row else row["time"]
-            out.append(
-                Liquidation(
-                    venue=VENUE,
-                    instrument=contract,
-                    asset=self._info.asset(contract),
-                    side=LONG if size < 0 else SHORT,  # sign of the liquidated position
-                    price=price,
-                    qty=qty,
-                    usd=qty * price,
-                    raw_size=size,
-                    event_ts=epoch_s(when),
-                    recv_ts=recv_ts,
-                    sampled=True,
-                )
-            )
+            try:
+                out.append(self._liquidation(row, recv_ts))
+            except (FrameError, KeyError, ValueError, TypeError) as exc:
+                self.row_failed(exc)  # one unknown contract costs its row, not the batch
         return out
+
+    def _liquidation(self, row: dict[str, Any], recv_ts: float) -> Liquidation:
+        contract = str(row["contract"])
+        size = fnum(row["size"])
+        fill = opt_num(row.get("fill_price"))
+        price = fill if fill is not None else fnum(row["price"])
+        qty = abs(size) * self.multiplier(contract)
+        when = row["time_ms"] if "time_ms" in row else row["time"]
+        return Liquidation(
+            venue=VENUE,
+            instrument=contract,
+            asset=self._info.asset(contract),
+            side=LONG if size < 0 else SHORT,  # sign of the liquidated position
+            price=price,
+            qty=qty,
+            usd=qty * price,
+            raw_size=size,
+            event_ts=epoch_s(when),
+            recv_ts=recv_ts,
+            sampled=True,
+        )
 
     def _trades(self, data: list[dict[str, Any]], recv_ts: float) -> list[Event]:
         out: list[Event] = []
@@ -244,11 +249,14 @@ BTC_INSTRUMENT = "BTC_USDT"
 
 SPEC = VenueSpec(
     id=VENUE,
+    rank=6,
+    metadata_source=metadata.GATE_SOURCE,
     name="Gate",
     parser=GateParser,
     subscriptions=subscriptions,
-    # application ping; Gate answers futures.pong (the `time` value is only echoed)
-    keepalive=Keepalive(kind="json", interval=15.0, message='{"time":{ts},"channel":"futures.ping"}'),
+    # application ping; Gate answers futures.pong. `time` is epoch SECONDS, as in every Gate
+    # request and in Gate's own client (gatews: `{"time": int(time.time()), ...}`)
+    keepalive=Keepalive(kind="json", interval=15.0, message='{"time":{ts_s},"channel":"futures.ping"}'),
     rest_polls=None,  # futures.tickers carries funding and open interest
     sampled=True,
     has_liquidations=True,

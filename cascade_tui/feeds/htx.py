@@ -26,6 +26,7 @@ import zlib
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
+from cascade_tui.feeds import metadata
 from cascade_tui.feeds.base import (
     FrameParser,
     Ignore,
@@ -315,6 +316,8 @@ def instruments_for(assets: Sequence[str]) -> list[str]:
 
 SPEC = VenueSpec(
     id=VENUE,
+    rank=8,
+    metadata_source=metadata.HTX_SOURCE,
     name="HTX",
     parser=HtxParser,
     subscriptions=subscriptions,

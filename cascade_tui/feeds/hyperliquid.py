@@ -27,6 +27,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
+from cascade_tui.feeds import metadata
 from cascade_tui.feeds.base import (
     FrameParser,
     Ignore,
@@ -200,6 +201,8 @@ def instruments_for(assets: Sequence[str]) -> list[str]:
 
 SPEC = VenueSpec(
     id=VENUE,
+    rank=11,
+    metadata_source=metadata.HYPERLIQUID_SOURCE,
     name="Hyperliquid",
     parser=HyperliquidParser,
     subscriptions=subscriptions,

@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from cascade_tui.feeds import metadata
 from cascade_tui.feeds.base import (
     FrameParser,
     Ignore,
@@ -126,19 +127,22 @@ class KrakenParser(FrameParser):
         trade = Trade(VENUE, product, asset, price, qty, usd, side, event_ts, recv_ts)
         if kind != "liquidation":
             return [trade]
-        liquidation = Liquidation(
-            venue=VENUE,
-            instrument=product,
-            asset=asset,
-            side=LONG if side == "sell" else SHORT,  # taker sell = forced sell of a long
-            price=price,
-            qty=qty,
-            usd=usd,
-            raw_size=size,
-            event_ts=event_ts,
-            recv_ts=recv_ts,
-            sampled=False,
-        )
+        liquidation = self.keyed(
+            Liquidation(
+                venue=VENUE,
+                instrument=product,
+                asset=asset,
+                side=LONG if side == "sell" else SHORT,  # taker sell = forced sell of a long
+                price=price,
+                qty=qty,
+                usd=usd,
+                raw_size=size,
+                event_ts=event_ts,
+                recv_ts=recv_ts,
+                sampled=False,
+            ),
+            msg.get("uid"),
+        )  # Kraken's trade id: the same trade re-sent is one liquidation
         return [liquidation, trade]
 
     def _ticker(self, msg: dict[str, Any], recv_ts: float) -> list[Event]:
@@ -204,6 +208,9 @@ def instruments_for(assets: Sequence[str]) -> list[str]:
 
 SPEC = VenueSpec(
     id=VENUE,
+    rank=9,
+    metadata_source=metadata.KRAKEN_SOURCE,
+    liquidations_per_symbol=True,  # one liquidation topic per instrument: subscribe them all
     name="Kraken Futures",
     parser=KrakenParser,
     subscriptions=subscriptions,

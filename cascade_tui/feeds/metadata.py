@@ -13,8 +13,8 @@ Start-up is never held for long: all venues load concurrently under one deadline
 machine without network fails over to the cache in milliseconds (DNS errors are fast).
 
 Besides the parser's metadata, a venue's entry lists its perpetual instruments: venues
-whose liquidation topics are per symbol (`PER_SYMBOL_LIQUIDATIONS`) need the full list to see
-every liquidation.
+whose liquidation topics are per symbol (`VenueSpec.liquidations_per_symbol`) need the full
+list to see every liquidation.
 """
 
 from __future__ import annotations
@@ -29,22 +29,21 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-import httpx
 import msgspec
 
 from cascade_tui.feeds.base import base_asset
+
+if TYPE_CHECKING:  # httpx loads only when metadata is fetched (replays use the bundled tables)
+    import httpx
 
 log = logging.getLogger(__name__)
 
 CACHE_VERSION = 1
 DEFAULT_TIMEOUT_S = 5.0
 MAX_PAGES = 20  # Bybit pagination guard (1000 instruments per page)
-
-# Venues whose liquidation channel is per instrument: the live source subscribes them all.
-PER_SYMBOL_LIQUIDATIONS = frozenset({"bybit", "kraken", "dydx", "deribit"})
 
 Row = dict[str, Any]
 Instruments = dict[str, Row]
@@ -109,6 +108,14 @@ def _binance(bodies: list[Any]) -> tuple[Instruments, list[str]]:
     for row in funding:
         if isinstance(row, dict) and row.get("symbol") in out and row.get("fundingIntervalHours"):
             out[row["symbol"]]["fundingIntervalHours"] = row["fundingIntervalHours"]
+    # COIN-M (dapi): contracts of `contractSize` USD; its liquidations come on the all-market
+    # stream, so these symbols are sized but not added to the per-symbol lists
+    for row in _list_at(bodies[2] if len(bodies) > 2 else None, "symbols"):
+        if not isinstance(row, dict) or "symbol" not in row:
+            continue
+        if row.get("contractStatus", "TRADING") != "TRADING":
+            continue
+        out[row["symbol"]] = _scalars(row, ("baseAsset", "marginAsset", "contractType", "contractSize", "pair"))
     return out, perps
 
 
@@ -138,7 +145,7 @@ def _bybit_next(request: Request, body: Any) -> Request | None:
 def _okx(bodies: list[Any]) -> tuple[Instruments, list[str]]:
     out: Instruments = {}
     perps: list[str] = []
-    for row in _list_at(bodies[0], "data"):
+    for row in (r for body in bodies for r in _list_at(body, "data")):  # SWAP, then FUTURES
         if not isinstance(row, dict) or row.get("state", "live") != "live" or "instId" not in row:
             continue
         rec = _scalars(row, ("ctVal", "ctMult", "ctType", "ctValCcy", "settleCcy", "instFamily", "uly"))
@@ -277,49 +284,80 @@ def _hyperliquid(bodies: list[Any]) -> tuple[Instruments, list[str]]:
     return out, perps
 
 
-SOURCES: dict[str, MetadataSource] = {
-    "binance": MetadataSource(
-        requests=(
-            Request("https://fapi.binance.com/fapi/v1/exchangeInfo"),
-            Request("https://fapi.binance.com/fapi/v1/fundingInfo", optional=True),
-        ),
-        normalize=_binance,
+# Each venue module names its source in its SPEC (`VenueSpec.metadata_source`); the
+# normalizers live here because they share helpers. `SOURCES` (venue -> source) is derived
+# from the registry.
+BINANCE_SOURCE = MetadataSource(
+    requests=(
+        Request("https://fapi.binance.com/fapi/v1/exchangeInfo"),
+        Request("https://fapi.binance.com/fapi/v1/fundingInfo", optional=True),
+        Request("https://dapi.binance.com/dapi/v1/exchangeInfo", optional=True),  # COIN-M contract sizes
     ),
-    "bybit": MetadataSource(
-        requests=(
-            Request("https://api.bybit.com/v5/market/instruments-info?category=linear&limit=1000"),
-            Request("https://api.bybit.com/v5/market/instruments-info?category=inverse&limit=1000", optional=True),
-        ),
-        normalize=_bybit,
-        next_page=_bybit_next,
+    normalize=_binance,
+)
+
+BYBIT_SOURCE = MetadataSource(
+    requests=(
+        Request("https://api.bybit.com/v5/market/instruments-info?category=linear&limit=1000"),
+        Request("https://api.bybit.com/v5/market/instruments-info?category=inverse&limit=1000", optional=True),
     ),
-    "okx": MetadataSource(
-        requests=(Request("https://www.okx.com/api/v5/public/instruments?instType=SWAP"),), normalize=_okx
+    normalize=_bybit,
+    next_page=_bybit_next,
+)
+
+OKX_SOURCE = MetadataSource(
+    requests=(
+        Request("https://www.okx.com/api/v5/public/instruments?instType=SWAP"),
+        Request("https://www.okx.com/api/v5/public/instruments?instType=FUTURES", optional=True),
     ),
-    "bitmex": MetadataSource(requests=(Request("https://www.bitmex.com/api/v1/instrument/active"),), normalize=_bitmex),
-    "deribit": MetadataSource(
-        requests=(
-            Request("https://www.deribit.com/api/v2/public/get_instruments?currency=any&kind=future&expired=false"),
-        ),
-        normalize=_deribit,
+    normalize=_okx,
+)
+
+BITMEX_SOURCE = MetadataSource(requests=(Request("https://www.bitmex.com/api/v1/instrument/active"),), normalize=_bitmex)
+
+DERIBIT_SOURCE = MetadataSource(
+    requests=(
+        Request("https://www.deribit.com/api/v2/public/get_instruments?currency=any&kind=future&expired=false"),
     ),
-    "gate": MetadataSource(requests=(Request("https://api.gateio.ws/api/v4/futures/usdt/contracts"),), normalize=_gate),
-    "bitget": MetadataSource(
-        requests=(Request("https://api.bitget.com/api/v2/mix/market/contracts?productType=USDT-FUTURES"),),
-        normalize=_bitget,
-    ),
-    "htx": MetadataSource(
-        requests=(Request("https://api.hbdm.com/linear-swap-api/v1/swap_contract_info"),), normalize=_htx
-    ),
-    "kraken": MetadataSource(
-        requests=(Request("https://futures.kraken.com/derivatives/api/v3/instruments"),), normalize=_kraken
-    ),
-    "dydx": MetadataSource(requests=(Request("https://indexer.dydx.trade/v4/perpetualMarkets"),), normalize=_dydx),
-    "hyperliquid": MetadataSource(
-        requests=(Request("https://api.hyperliquid.xyz/info", method="POST", json_body={"type": "meta"}),),
-        normalize=_hyperliquid,
-    ),
-}
+    normalize=_deribit,
+)
+
+GATE_SOURCE = MetadataSource(requests=(Request("https://api.gateio.ws/api/v4/futures/usdt/contracts"),), normalize=_gate)
+
+BITGET_SOURCE = MetadataSource(
+    requests=(Request("https://api.bitget.com/api/v2/mix/market/contracts?productType=USDT-FUTURES"),),
+    normalize=_bitget,
+)
+
+HTX_SOURCE = MetadataSource(
+    requests=(Request("https://api.hbdm.com/linear-swap-api/v1/swap_contract_info"),), normalize=_htx
+)
+
+KRAKEN_SOURCE = MetadataSource(
+    requests=(Request("https://futures.kraken.com/derivatives/api/v3/instruments"),), normalize=_kraken
+)
+
+DYDX_SOURCE = MetadataSource(requests=(Request("https://indexer.dydx.trade/v4/perpetualMarkets"),), normalize=_dydx)
+
+HYPERLIQUID_SOURCE = MetadataSource(
+    requests=(Request("https://api.hyperliquid.xyz/info", method="POST", json_body={"type": "meta"}),),
+    normalize=_hyperliquid,
+)
+
+
+def source_for(venue: str) -> MetadataSource | None:
+    """The metadata source a venue's SPEC names (None when it has no instrument endpoint)."""
+    from cascade_tui.feeds import spec, venue_ids
+
+    return spec(venue).metadata_source if venue in venue_ids() else None
+
+
+def __getattr__(name: str) -> Any:
+    if name == "SOURCES":  # venue -> MetadataSource, derived from the venue registry
+        from cascade_tui.feeds import spec, venue_ids
+
+        return {v: src for v in venue_ids() if (src := spec(v).metadata_source) is not None}
+    raise AttributeError(name)
 
 
 # ----------------------------------------------------------------------------- shipped tables
@@ -412,7 +450,11 @@ async def _get(client: httpx.AsyncClient, request: Request) -> Any:
 
 async def fetch_venue(venue: str, client: httpx.AsyncClient, source: MetadataSource | None = None) -> VenueMetadata:
     """Instruments from the network; raises on failure of any non-optional request."""
-    source = source or SOURCES[venue]
+    import httpx
+
+    source = source or source_for(venue)
+    if source is None:
+        raise KeyError(f"{venue}: no instrument endpoint known")
     bodies: list[Any] = []
     for request in source.requests:
         try:
@@ -455,7 +497,7 @@ async def load_venue(
     if cached is not None and cached.fetched_ts is not None and now() - cached.fetched_ts < max_age_h * 3600:
         log.info("metadata %s: %d instruments from cache", venue, len(cached.instruments))
         return cached
-    if venue not in SOURCES:
+    if source_for(venue) is None:
         return VenueMetadata(venue, detail="no instrument endpoint known")
     try:
         fresh = await fetch_venue(venue, client)
@@ -499,6 +541,8 @@ async def load_metadata(
     timeout_s: float = DEFAULT_TIMEOUT_S,
 ) -> dict[str, VenueMetadata]:
     """Metadata of every venue, concurrently, within about `timeout_s` in total."""
+    import httpx
+
     directory = cache_dir or default_cache_dir()
     own_client = client is None
     http = client or httpx.AsyncClient(timeout=timeout_s, follow_redirects=True)

@@ -8,16 +8,22 @@ BTC-USD-SWAP): USD = sz × ctVal, base = USD / price (§1.2). Spot/margin sizes 
 An instrument with no known contract value is a parse error — never a guessed size.
 
 Liquidations: `side` is the ORDER side (sell ⇒ a long was liquidated; `posSide` may be
-"net"). The feed shows at most one order per contract per second (`sampled`). OKX replays
-recent liquidations after a (re)subscribe: every detail is keyed by (instId, ts, sz, bkPx)
-in a bounded LRU set and counted once. That set deliberately survives `reset()` — the
-replay comes exactly after a reconnect.
+"net"). The feed shows at most one order per contract per second (`sampled`). Both SWAP
+and FUTURES (dated) liquidations are subscribed. OKX replays recent liquidations after a
+(re)subscribe (tardis-node drops the first push for this reason; docs/exchanges.md §1.4):
+the parser sets `replays_on_subscribe`, so feeds/base.py counts rows from before the
+connection as `stale`, and a row already counted (same instId, side, ts, sz, bkPx) as a
+`duplicate` — only once it was accepted. One detail of an instrument with no known contract
+value is counted (`rejected`) and skipped; the other rows of the push are kept.
 
 Metadata read, keyed by instId (fields as in GET /api/v5/public/instruments), e.g.
 `{"BTC-USDT-SWAP": {"ctVal": 0.01, "ctMult": 1, "ctType": "linear", "ctValCcy": "BTC",
 "baseAsset": "BTC"}}`: `ctVal` (required for contracts), `ctMult` (default 1), `ctType`
 (`linear`/`inverse`; else inferred from ctValCcy == "USD"), `baseAsset` (optional).
-Bundled values cover the BTC/ETH/SOL/XRP/DOGE USDT and USD perpetuals.
+Bundled values cover the BTC/ETH/SOL/XRP/DOGE USDT and USD perpetuals. A dated future
+(`BTC-USD-250926`) without metadata takes its family's swap contract value: in OKX's
+instrument list of 2022 (cryptofeed sample OKX.0) all 104 futures had exactly the ctVal and
+ctValCcy of the swap of the same family.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from typing import Any
 import msgspec
 from msgspec import UNSET, UnsetType
 
+from cascade_tui.feeds import metadata
 from cascade_tui.feeds.base import (
     FrameParser,
     Ignore,
@@ -40,7 +47,6 @@ from cascade_tui.feeds.base import (
 from cascade_tui.feeds.common import (
     FrameError,
     InstrumentInfo,
-    RecentKeys,
     as_dict,
     as_list,
     chunks,
@@ -57,7 +63,6 @@ VENUE = "okx"
 WS_PUBLIC = "wss://ws.okx.com:8443/ws/v5/public"
 ARGS_PER_MESSAGE = 100  # request args ≤ 64 KB; 100 short args is far below it
 DEFAULT_FUNDING_H = 8.0
-SEEN_CAPACITY = 4096  # replayed liquidations remembered (a replay is tens of rows)
 
 # ctVal per contract; values from GET /api/v5/public/instruments (2022 and 2025 agree).
 BUNDLED: dict[str, dict[str, Any]] = {
@@ -143,19 +148,26 @@ def _is_spot(inst_id: str) -> bool:
     return inst_id.count("-") == 1
 
 
+def _family_swap(inst_id: str) -> str | None:
+    """"BTC-USD-250926" -> "BTC-USD-SWAP" (a dated future's perpetual sibling)."""
+    family, _, expiry = inst_id.rpartition("-")
+    if family.count("-") == 1 and len(expiry) == 6 and expiry.isdigit():
+        return f"{family}-SWAP"
+    return None
+
+
 class OkxParser(FrameParser):
     venue = VENUE
     sampled = True
+    replays_on_subscribe = True
 
     def __init__(self, metadata: dict[str, Any] | None = None) -> None:
         super().__init__(metadata)
         self._info = InstrumentInfo(self.metadata, BUNDLED)
         self._contracts: dict[str, tuple[float, bool]] = {}  # instId -> (ctVal×ctMult, inverse)
-        self._seen = RecentKeys(SEEN_CAPACITY)
         self._prices: dict[str, float] = {}  # instId -> last mark/trade price (OI in USD)
 
     def reset(self) -> None:
-        # the liquidation replay de-dup set is kept on purpose (see module docstring)
         self._prices.clear()
 
     # ------------------------------------------------------------------ units
@@ -165,16 +177,24 @@ class OkxParser(FrameParser):
         known = self._contracts.get(inst_id)
         if known is not None:
             return known
+        source = inst_id
         ct_val = opt_num(self._info.field(inst_id, "ctVal"))
+        if ct_val is None:
+            swap = _family_swap(inst_id)
+            if swap is not None:
+                source = swap
+                ct_val = opt_num(self._info.field(swap, "ctVal"))
         if ct_val is None or not ct_val > 0:
             raise UnknownContract(f"no ctVal for OKX instrument {inst_id} (pass instrument metadata)")
-        mult = opt_num(self._info.field(inst_id, "ctMult")) or 1.0
-        ct_type = self._info.field(inst_id, "ctType")
+        mult = opt_num(self._info.field(source, "ctMult")) or 1.0
+        ct_type = self._info.field(source, "ctType")
         if ct_type in ("linear", "inverse"):
             inverse = ct_type == "inverse"
         else:
-            inverse = self._info.field(inst_id, "ctValCcy") == "USD"
-        known = self._contracts[inst_id] = (ct_val * mult, inverse)
+            inverse = self._info.field(source, "ctValCcy") == "USD"
+        known = (ct_val * mult, inverse)
+        if len(self._contracts) < 8192:  # bounded by OKX's instrument count
+            self._contracts[inst_id] = known
         return known
 
     def _to_base_usd(self, inst_id: str, size: float, price: float) -> tuple[float, float]:
@@ -228,16 +248,12 @@ class OkxParser(FrameParser):
         ch = msg.arg.channel
         if ch == "liquidation-orders":
             out: list[Event] = []
-            replayed = 0
             for item in _decode_liq(msg.data):
                 for d in item.details:
-                    ev = self._liquidation(item.instId, d.side, d.sz, d.bkPx, d.ts, recv_ts)
-                    if ev is None:
-                        replayed += 1
-                    else:
-                        out.append(ev)
-            if replayed and not out:
-                raise Ignore  # a pure replay of liquidations already counted
+                    try:
+                        out.append(self._liquidation(item.instId, d.side, d.sz, d.bkPx, d.ts, recv_ts))
+                    except (FrameError, ValueError) as exc:
+                        self.row_failed(exc)  # this row only; the push's other rows stand
             return out
         if ch == "trades" or ch == "trades-all":
             return [
@@ -258,28 +274,21 @@ class OkxParser(FrameParser):
 
     def _liquidations(self, data: list[Any], recv_ts: float) -> list[Event]:
         out: list[Event] = []
-        replayed = 0
         for item in data:
             item = as_dict(item, "liquidation-orders item")
             inst_id = str(item["instId"])
             for d in as_list(item["details"], "liquidation details"):
-                d = as_dict(d, "liquidation detail")
-                ts, sz, bk_px = d["ts"], d["sz"], d["bkPx"]
-                ev = self._liquidation(inst_id, d.get("side", _MISSING), sz, bk_px, ts, recv_ts)
-                if ev is None:
-                    replayed += 1
-                else:
-                    out.append(ev)
-        if replayed and not out:
-            raise Ignore  # a pure replay of liquidations already counted
+                try:
+                    d = as_dict(d, "liquidation detail")
+                    ev = self._liquidation(inst_id, d.get("side", _MISSING), d["sz"], d["bkPx"], d["ts"], recv_ts)
+                except (FrameError, KeyError, ValueError, TypeError) as exc:
+                    self.row_failed(exc)  # this row only; the push's other rows stand
+                    continue
+                out.append(ev)
         return out
 
-    def _liquidation(
-        self, inst_id: str, side: Any, sz: Any, bk_px: Any, ts: Any, recv_ts: float
-    ) -> Liquidation | None:
-        """One liquidation detail; None when it is a replay already counted."""
-        if not self._seen.add((inst_id, ts, sz, bk_px)):
-            return None  # replayed after (re)subscribe: already counted
+    def _liquidation(self, inst_id: str, side: Any, sz: Any, bk_px: Any, ts: Any, recv_ts: float) -> Liquidation:
+        """One liquidation detail (replays and repeats are judged by feeds/base.py)."""
         if side is _MISSING:
             raise KeyError("side")
         if side not in ("buy", "sell"):
@@ -431,9 +440,12 @@ class OkxParser(FrameParser):
 
 
 def subscriptions(req: SubscribeRequest) -> list[Subscription]:
-    """One public connection. The liquidation channel covers every swap (instId filters are
-    dropped by OKX); per-instrument channels for trades, funding, OI and mark."""
-    args: list[dict[str, str]] = [{"channel": "liquidation-orders", "instType": "SWAP"}]
+    """One public connection. The liquidation channel covers every swap and every dated future
+    (instId filters are dropped by OKX); per-instrument channels for trades, funding, OI, mark."""
+    args: list[dict[str, str]] = [
+        {"channel": "liquidation-orders", "instType": "SWAP"},
+        {"channel": "liquidation-orders", "instType": "FUTURES"},  # dated futures (BTC-USD-250926)
+    ]
     trade_ids = unique([*req.instruments, *([BTC_INSTRUMENT] if req.btc_trades else [])])
     args += [{"channel": "trades", "instId": i} for i in trade_ids]
     for inst_id in req.instruments:
@@ -454,6 +466,8 @@ BTC_INSTRUMENT = "BTC-USDT-SWAP"
 
 SPEC = VenueSpec(
     id=VENUE,
+    rank=3,
+    metadata_source=metadata.OKX_SOURCE,
     name="OKX",
     parser=OkxParser,
     subscriptions=subscriptions,
@@ -466,7 +480,8 @@ SPEC = VenueSpec(
     stale_after_s=60.0,
     notes=(
         "liquidation-orders is a lower bound: at most 1 order per contract per second. "
-        "Sizes are contracts (ctVal from instrument metadata). Replays after subscribe are de-duplicated."
+        "Swaps and dated futures. Sizes are contracts (ctVal from instrument metadata). Replays after "
+        "subscribe are counted as stale, repeats as duplicates."
     ),
     instruments_for=instruments_for,
     btc_instrument=BTC_INSTRUMENT,

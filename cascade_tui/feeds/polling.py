@@ -27,6 +27,9 @@ import httpx
 
 from cascade_tui.backoff import Backoff
 from cascade_tui.feeds.base import RestPoll
+from cascade_tui.feeds.failure import BLOCKED as FAILURE_BLOCKED
+from cascade_tui.feeds.failure import HTTP as FAILURE_HTTP
+from cascade_tui.feeds.failure import classify_failure
 from cascade_tui.model import RawFrame
 
 log = logging.getLogger(__name__)
@@ -53,6 +56,7 @@ class PollStatus:
     frames: int = 0
     errors: int = 0
     last_ok_ts: float | None = None  # wall time of the last good body
+    failure: str = ""  # the last failure, classified (feeds/failure.py); kept after recovery
 
 
 class VenueGate:
@@ -153,6 +157,7 @@ class Poller:
         try:
             response = await self._client.get(self.poll.url)
         except httpx.HTTPError as exc:
+            status.failure = classify_failure(exc)
             return self._failed(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__, interval)
         code = response.status_code
         if code == 200:
@@ -175,6 +180,7 @@ class Poller:
             return max(wait, interval)
         if code in BLOCKING_STATUSES:
             status.errors += 1
+            status.failure = FAILURE_BLOCKED
             wait = retry_after_s(response.headers.get("Retry-After"), self._wall()) or 0.0
             wait = max(wait, self.blocked_retry_s)
             reason = f"HTTP {code} ({BLOCKING_STATUSES[code]})"
@@ -182,6 +188,7 @@ class Poller:
             status.state, status.detail = BLOCKED, f"{reason}; next try in {wait / 60:.0f} min"
             log.warning("%s %s: %s; polling again in %.0f min", self.venue, self.channel, reason, wait / 60)
             return wait
+        status.failure = FAILURE_HTTP
         return self._failed(f"HTTP {code}", interval)
 
     def _failed(self, reason: str, interval: float) -> float:

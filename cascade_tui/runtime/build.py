@@ -11,6 +11,7 @@ import logging
 from functools import partial
 
 from cascade_tui.engine import Engine
+from cascade_tui.feeds import venue_ids
 from cascade_tui.runtime.options import RunOptions
 from cascade_tui.runtime.pipeline import Pipeline
 from cascade_tui.sinks.base import Sink
@@ -83,18 +84,22 @@ async def _attach_redis(opts: RunOptions, pipeline: Pipeline) -> None:
 
 
 def history_sink(opts: RunOptions) -> Sink | None:
-    """Live markets are kept by default; a demo or replay is only stored when asked, so
-    simulated or replayed signals never mix into the real history by accident."""
+    """Live markets are kept by default; a demo, a replay or a Redis viewer is only stored
+    when `--history-url` asks, so simulated, replayed or second-hand signals never mix into
+    the real history by accident (the ingester a viewer watches keeps its own).
+
+    Only a live run prunes old rows (by the wall clock): a replay's or a viewer's clock says
+    nothing about how old the stored rows are."""
     from cascade_tui.sinks.history import history_sink_for
 
-    if opts.history_url is None and opts.source in ("demo", "replay"):
+    if opts.history_url is None and opts.source in ("demo", "replay", "redis"):
         return None
-    return history_sink_for(opts.history_url, opts.config.history.url)
+    return history_sink_for(opts.history_url, opts.config.history.url, retention=opts.source == "live")
 
 
 def build_pipeline(opts: RunOptions) -> Pipeline:
     cfg = opts.config
-    engine = Engine(cfg.engine)
+    engine = Engine(cfg.engine, venue_order=venue_ids())
     source = make_source(opts)
     sinks: list[Sink] = []
     stdout_sink = None
@@ -129,7 +134,7 @@ def build_pipeline(opts: RunOptions) -> Pipeline:
     if opts.source != "redis" and opts.redis_url != "off":
         pipeline.startup_hooks.append(partial(_attach_redis, opts))
     elif opts.source == "redis":
-        from cascade_tui.runtime.redis_server import redact_url
+        from cascade_tui.redaction import redact_url
 
         # the viewer follows the ingester's thresholds as they change
         source.on_params = pipeline.set_params  # type: ignore[attr-defined]

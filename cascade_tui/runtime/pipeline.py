@@ -24,6 +24,7 @@ from cascade_tui.feeds import make_parser
 from cascade_tui.feeds.base import META_CHANNEL, FrameParser
 from cascade_tui.feeds.metadata import bundled_instruments
 from cascade_tui.model import Event, Mark, RawFrame, Trade
+from cascade_tui.runtime.sink_hooks import SinkHooks
 from cascade_tui.sinks.base import Sink
 from cascade_tui.sources.base import FeedStatus, Source
 
@@ -32,6 +33,9 @@ log = logging.getLogger(__name__)
 SNAPSHOT_INTERVAL_S = 0.0625  # twice the UI's 8 Hz, so every UI tick finds a fresh snapshot (~0.2 ms each)
 PUBLISH_INTERVAL_S = 0.1  # sinks' on_snapshot (Redis metrics are coalesced to this)
 SLICE = 256  # frames processed between two yields to the loop
+# parse and engine latency are timed on one frame in this many (timing every frame, with two
+# reservoir updates, cost more than the engine's per-event work); signals are always timed
+LATENCY_SAMPLE_EVERY = 16
 
 
 class Pipeline:
@@ -45,6 +49,7 @@ class Pipeline:
         symbols: Iterable[str] | None = None,
         metadata: dict[str, dict[str, Any]] | None = None,
         on_signal: Callable[[Signal], None] | None = None,
+        latency_sample_every: int = LATENCY_SAMPLE_EVERY,
     ) -> None:
         self.source = source
         self.engine = engine or Engine()
@@ -53,7 +58,12 @@ class Pipeline:
         self.symbols = {s.upper() for s in symbols} if symbols else None
         self.metadata = metadata or {}
         self.parsers: dict[str, FrameParser] = {}
+        self._unknown_venues: set[str] = set()
         self.unknown_venue_frames = 0
+        self.latency_sample_every = max(1, latency_sample_every)
+        self._sample_countdown = 1  # the first frame is timed
+        self._hooks: SinkHooks | None = None
+        self._end_ts: float | None = None  # first_ts + duration_s, once first_ts is known
         self.on_signal_hooks: list[Callable[[Signal], None]] = [on_signal] if on_signal else []
         self.first_ts: float | None = None
         self.frames = 0
@@ -84,7 +94,7 @@ class Pipeline:
     def _on_reconnect(self, venue: str) -> None:
         parser = self.parsers.get(venue)
         if parser is not None:
-            parser.reset()
+            parser.reconnected()  # resets, and marks where the new connection's replays end
 
     # ----------------------------------------------------------------- thread-safe controls
 
@@ -117,19 +127,31 @@ class Pipeline:
         self.engine.set_params(params)
         snap = self._refresh_snapshot(force=True)
         version = snap.params_version if snap is not None else 0
-        for sink in self.sinks:
-            sink.on_params(params, version)
+        for hook in self._sink_hooks().on_params:
+            hook(params, version)
+
+    def _sink_hooks(self) -> SinkHooks:
+        """The hooks the sinks override, rebound when the sink list changed (a startup hook
+        adds the Redis sink)."""
+        hooks = self._hooks
+        if hooks is None or hooks.count != len(self.sinks):
+            hooks = self._hooks = SinkHooks(self.sinks)
+        return hooks
 
     # ----------------------------------------------------------------- running
 
     def parser(self, venue: str) -> FrameParser | None:
         p = self.parsers.get(venue)
         if p is None:
+            if venue in self._unknown_venues:
+                return None
             # live metadata when the source fetched it, else the tables shipped with the package
             metadata = self.metadata.get(venue) or bundled_instruments(venue)
             try:
                 p = make_parser(venue, metadata)
             except (KeyError, ImportError, AttributeError):
+                if len(self._unknown_venues) < 1000:  # a capture full of made-up names stays bounded
+                    self._unknown_venues.add(venue)
                 return None
             self.parsers[venue] = p
             if self.source.kind == "live" and metadata:
@@ -156,8 +178,8 @@ class Pipeline:
                 started.append(sink)
             # sinks learn the parameters in force before any signal (e.g. Redis cascade:params)
             version = self.engine.snapshot().params_version
-            for sink in started:
-                sink.on_params(self.engine.params, version)
+            for hook in self._sink_hooks().on_params:
+                hook(self.engine.params, version)
             housekeeping = asyncio.create_task(self._housekeeping())
             try:
                 await self._consume()
@@ -191,34 +213,37 @@ class Pipeline:
             self.finished.set()
 
     async def _consume(self) -> None:
-        batches = self.source.batches()
-        next_batch = asyncio.ensure_future(anext(batches))
+        """Batches until the source ends or stop() is asked. The stop is watched by one waiter
+        for the whole run (a task and a wait per batch cost ~20 µs, a frame's worth of work
+        when live frames arrive one at a time); it cancels the reading loop at its next await."""
+        reading = asyncio.ensure_future(self._read_batches())
         stop_wait = asyncio.ensure_future(self._stop.wait())
         try:
-            while True:
-                done, _ = await asyncio.wait({next_batch, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
-                if stop_wait in done:
-                    break
-                try:
-                    batch = next_batch.result()
-                except StopAsyncIteration:
-                    break
-                if await self._process_in_slices(batch):
-                    break
-                if self.source.kind == "live":
-                    self._schedule_due_evaluation()
-                now = time.monotonic()
-                if now - self._last_snapshot_wall >= SNAPSHOT_INTERVAL_S:
-                    self._refresh_snapshot()
-                next_batch = asyncio.ensure_future(anext(batches))
+            await asyncio.wait({reading, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for fut in (next_batch, stop_wait):
+            for fut in (reading, stop_wait):
                 if not fut.done():
                     fut.cancel()
-            await asyncio.gather(next_batch, stop_wait, return_exceptions=True)
+            results = await asyncio.gather(reading, stop_wait, return_exceptions=True)
+        error = results[0]
+        if isinstance(error, BaseException) and not isinstance(error, asyncio.CancelledError):
+            raise error
+
+    async def _read_batches(self) -> None:
+        batches = self.source.batches()
+        live = self.source.kind == "live"
+        try:
+            async for batch in batches:
+                if self._stop.is_set() or await self._process_in_slices(batch):
+                    break
+                if live:
+                    self._schedule_due_evaluation()
+                if time.monotonic() - self._last_snapshot_wall >= SNAPSHOT_INTERVAL_S:
+                    self._refresh_snapshot()
+        finally:
             aclose = getattr(batches, "aclose", None)
             if aclose is not None:
-                with contextlib.suppress(RuntimeError, StopAsyncIteration):
+                with contextlib.suppress(RuntimeError, StopAsyncIteration, asyncio.CancelledError):
                     await aclose()
 
     async def _process_in_slices(self, batch: list[RawFrame | Event]) -> bool:
@@ -254,65 +279,97 @@ class Pipeline:
     def process_batch(self, batch: list[RawFrame | Event]) -> bool:
         """Feed one batch through parser and engine. Returns True when --duration is reached."""
         engine = self.engine
+        tick = engine.tick
+        process = engine.process
         perf = time.perf_counter
         symbols = self.symbols
-        for item in batch:
-            t0 = perf()
-            if isinstance(item, RawFrame):
-                self.frames += 1
-                parser = self.parser(item.venue)
-                if self._pending_meta:
-                    self._record_metadata(item)
-                for sink in self.sinks:
-                    sink.on_frame(item)
-                if parser is None:
-                    self.unknown_venue_frames += 1
-                    continue
-                events = parser.parse(item.data, item.ts, item.channel)
-                ts = item.ts
-            else:
-                events = [item]
-                ts = item.recv_ts
-            t1 = perf()
-            if self.first_ts is None:
-                self.first_ts = ts
-            if self.duration_s is not None and ts - self.first_ts >= self.duration_s:
-                return True
-            signals = engine.tick(ts)
-            for ev in events:
-                # the BTC volatility engine needs BTC prices whatever the filter
-                if (
-                    symbols is not None
-                    and ev.asset not in symbols
-                    and not (ev.asset == "BTC" and isinstance(ev, Trade | Mark))
-                ):
-                    continue
-                self.events += 1
-                signals.extend(engine.process(ev))
-                for sink in self.sinks:
-                    sink.on_event(ev)
-            t2 = perf()
-            if isinstance(item, RawFrame):
-                engine.record_latency("parse", t1 - t0)
-            if events:
-                engine.record_latency("engine", (t2 - t1) / len(events))
-            if signals:
-                self._emit(signals)
-                engine.record_latency("signal", perf() - t0)
+        hooks = self._sink_hooks()
+        frame_hooks = hooks.on_frame
+        event_hooks = hooks.on_event
+        parsers = self.parsers
+        sample_every = self.latency_sample_every
+        countdown = self._sample_countdown
+        end_ts = self._end_ts
+        frames = events_total = 0
+        try:
+            for item in batch:
+                t0 = perf()
+                countdown -= 1
+                sampled = not countdown
+                if sampled:
+                    countdown = sample_every
+                if type(item) is RawFrame:
+                    frames += 1
+                    parser = parsers.get(item.venue) or self.parser(item.venue)
+                    if self._pending_meta:
+                        self._record_metadata(item)
+                    for hook in frame_hooks:
+                        hook(item)
+                    if parser is None:
+                        self.unknown_venue_frames += 1
+                        continue
+                    ts = item.ts
+                    events = parser.parse(item.data, ts, item.channel)
+                    if sampled:
+                        engine.record_latency("parse", perf() - t0)
+                else:
+                    events = [item]  # type: ignore[list-item]
+                    ts = item.recv_ts
+                if end_ts is None:
+                    if self.first_ts is None:
+                        self.first_ts = ts
+                    if self.duration_s is not None:
+                        end_ts = self._end_ts = self.first_ts + self.duration_s
+                if end_ts is not None and ts >= end_ts:
+                    return True
+                if sampled:
+                    t1 = perf()
+                signals = tick(ts)
+                if symbols is None and not event_hooks:
+                    events_total += len(events)
+                    for ev in events:
+                        out = process(ev)
+                        if out:
+                            signals.extend(out)
+                else:
+                    for ev in events:
+                        # the BTC volatility engine needs BTC prices whatever the filter
+                        if (
+                            symbols is not None
+                            and ev.asset not in symbols
+                            and not (ev.asset == "BTC" and isinstance(ev, Trade | Mark))
+                        ):
+                            continue
+                        events_total += 1
+                        out = process(ev)
+                        if out:
+                            signals.extend(out)
+                        for hook in event_hooks:
+                            hook(ev)
+                if sampled and events:
+                    engine.record_latency("engine", (perf() - t1) / len(events))
+                if signals:
+                    self._emit(signals)
+                    engine.record_latency("signal", perf() - t0)
+        finally:
+            self.frames += frames
+            self.events += events_total
+            self._sample_countdown = countdown
         return False
 
     def _record_metadata(self, before: RawFrame) -> None:
         for meta in self._pending_meta:
             stamped = RawFrame(before.ts, meta.venue, meta.data, meta.channel)
-            for sink in self.sinks:
-                sink.on_frame(stamped)
+            for hook in self._sink_hooks().on_frame:
+                hook(stamped)
         self._pending_meta.clear()
 
     def _emit(self, signals: list[Signal]) -> None:
+        sink_hooks = self._sink_hooks().on_signal
         for sig in signals:
             self.signals_emitted += 1
-            for sink in self.sinks:
-                sink.on_signal(sig)
+            for hook in sink_hooks:
+                hook(sig)
             for hook in self.on_signal_hooks:
                 hook(sig)
         self.source.on_signal()
@@ -331,8 +388,8 @@ class Pipeline:
         self._last_snapshot_wall = now
         if force or now - self._last_publish_wall >= PUBLISH_INTERVAL_S:
             self._last_publish_wall = now
-            for sink in self.sinks:
-                sink.on_snapshot(snap)
+            for hook in self._sink_hooks().on_snapshot:
+                hook(snap)
         return snap
 
     def _push_feed_status(self) -> None:

@@ -6,7 +6,7 @@ PATH on a unix socket in a temp dir, stopped by `RedisTarget.close()`. Without a
 target is "off" with a reason: Redis is optional, the dashboard still runs.
 
 Passwords never leave this module in clear: `RedisTarget.display`, errors and logs use
-`redact_url()`, and the URL field is kept out of the dataclass repr.
+`cascade_tui.redaction.redact_url()`, and the URL field is kept out of the dataclass repr.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import atexit
 import contextlib
 import logging
 import os
-import re
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -25,14 +25,15 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
-
-import redis.asyncio as aioredis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from cascade_tui.config import RedisConfig
+from cascade_tui.redaction import redact_url
+from cascade_tui.runtime.lifecycle import die_with_parent, pid_alive
+
+if TYPE_CHECKING:  # the client library loads only when a Redis is used (offline runs skip ~70 ms)
+    import redis.asyncio as aioredis
 
 log = logging.getLogger(__name__)
 
@@ -43,57 +44,7 @@ EMBEDDED_START_TIMEOUT_S = 5.0
 EMBEDDED_STOP_TIMEOUT_S = 3.0
 EMBEDDED_MAXMEMORY = "64mb"
 URL_SCHEMES = ("redis", "rediss", "unix")
-MASK = "***"
 UNIX_PATH_MAX = 100  # sun_path is 108 bytes on Linux, 104 on macOS
-# query parameters whose values are credentials (webhook tokens, signed URLs, redis password=)
-_SECRET_QUERY = re.compile(r"token|key|secret|pass|auth|sig|credential|code", re.IGNORECASE)
-
-
-def redact_url(url: str, *, keep_path: bool = True) -> str:
-    """The URL with its password (or bare user-info token) and secret query values masked.
-
-    keep_path=False also hides the path, for webhooks whose path is the secret (Slack, Discord).
-    """
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        port = parts.port
-    except ValueError:
-        return MASK  # unparseable: show nothing rather than risk a secret
-    netloc = host if ":" not in host else f"[{host}]"
-    if port is not None:
-        netloc = f"{netloc}:{port}"
-    if parts.password is not None:
-        user = quote(parts.username or "", safe="")
-        netloc = f"{user}:{MASK}@{netloc}"
-    elif parts.username:
-        netloc = f"{MASK}@{netloc}"  # a lone user-info part is usually a token
-    path = parts.path if keep_path else ("/" + MASK if parts.path not in ("", "/") else parts.path)
-    query = ""
-    if parts.query:
-        pairs = parse_qsl(parts.query, keep_blank_values=True)
-        query = urlencode(
-            [(k, MASK if (_SECRET_QUERY.search(k) or not keep_path) else v) for k, v in pairs], safe="*"
-        )
-    if "://" in url:  # urlunsplit would turn unix:///path into unix:/path
-        return f"{parts.scheme}://{netloc}{path}" + (f"?{query}" if query else "")
-    return urlunsplit((parts.scheme, netloc, path, query, ""))
-
-
-def scrub_secrets(text: str, url: str) -> str:
-    """Remove the URL's password and secret query values from free text (exception messages)."""
-    try:
-        parts = urlsplit(url)
-        secrets = [parts.password or "", parts.username if parts.password is None else ""]
-        secrets += [v for k, v in parse_qsl(parts.query) if _SECRET_QUERY.search(k)]
-    except ValueError:
-        return text
-    for secret in secrets:
-        if secret and len(secret) >= 3:
-            text = text.replace(secret, MASK)
-    if url and url in text:
-        text = text.replace(url, redact_url(url))
-    return text
 
 
 class RedisUrlError(ValueError):
@@ -141,6 +92,10 @@ def _off(reason: str) -> RedisTarget:
 
 
 def _client(url: str, timeout_s: float) -> aioredis.Redis:
+    import redis.asyncio as aioredis
+    from redis.asyncio.retry import Retry  # the asyncio client's own (the sync one warns)
+    from redis.backoff import NoBackoff
+
     return aioredis.from_url(
         url,
         socket_connect_timeout=timeout_s,
@@ -151,6 +106,8 @@ def _client(url: str, timeout_s: float) -> aioredis.Redis:
 
 async def ping(url: str, timeout_s: float = LOCALHOST_PROBE_TIMEOUT_S) -> bool:
     """True when a Redis at `url` answers PING within timeout_s (any error -> False)."""
+    from redis.exceptions import RedisError
+
     client = _client(url, timeout_s)
     try:
         return bool(await asyncio.wait_for(client.ping(), timeout_s))
@@ -176,7 +133,11 @@ class EmbeddedRedis:
 
     def __init__(self, binary: str) -> None:
         self.binary = binary
-        self.dir = Path(tempfile.mkdtemp(prefix="cascade-redis-"))
+        remove_stale_dirs()
+        self.dir = Path(tempfile.mkdtemp(prefix=DIR_PREFIX))
+        # who owns this dir: a later start removes it (and kills a leftover server) once
+        # this process is gone, e.g. after a kill -9 on a system without a parent-death signal
+        (self.dir / OWNER_FILE).write_text(f"{os.getpid()}\n", encoding="ascii")
         self.socket = self.dir / "redis.sock"
         # a unix socket keeps the server private to this user; its path must fit sun_path
         # (108 bytes), else (a long TMPDIR) fall back to a free port on 127.0.0.1
@@ -216,11 +177,18 @@ class EmbeddedRedis:
     async def start(self) -> None:
         try:
             self.proc = subprocess.Popen(
-                self.argv(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+                self.argv(),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                preexec_fn=die_with_parent(),  # kill -9 of the app takes the server down too
+                start_new_session=True,  # a ctrl+c in the terminal is the app's to handle, not the server's
             )
         except OSError as exc:
             self._cleanup_dir()
             raise RuntimeError(f"cannot start {self.binary}: {exc}") from None
+        with contextlib.suppress(OSError):
+            (self.dir / SERVER_FILE).write_text(f"{self.proc.pid}\n", encoding="ascii")
         atexit.register(self.stop_now)
         deadline = time.monotonic() + EMBEDDED_START_TIMEOUT_S
         while time.monotonic() < deadline:
@@ -260,6 +228,57 @@ class EmbeddedRedis:
 
     def _cleanup_dir(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+DIR_PREFIX = "cascade-redis-"
+OWNER_FILE = "owner.pid"  # the app that started the server
+SERVER_FILE = "server.pid"  # the redis-server itself
+
+
+def _read_pid(path: Path) -> int:
+    try:
+        return int(path.read_text(encoding="ascii").strip())
+    except (OSError, ValueError):
+        return 0
+
+
+def _is_server_of(pid: int, directory: Path) -> bool:
+    """pid is a redis-server started for `directory` (not a reused pid of something else)."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return any(b"redis-server" in part for part in cmdline[:1]) and str(directory).encode() in cmdline
+
+
+def remove_stale_dirs(tmp: Path | None = None) -> list[Path]:
+    """Remove the temp dirs of embedded servers whose app is gone (killed, crashed), and
+    kill such a server if it still runs. Only this user's dirs with an owner file are
+    touched. Returns what was removed."""
+    base = Path(tmp or tempfile.gettempdir())
+    removed: list[Path] = []
+    uid = os.getuid()
+    try:
+        candidates = [p for p in base.iterdir() if p.name.startswith(DIR_PREFIX)]
+    except OSError:
+        return removed
+    for directory in candidates:
+        try:
+            if not directory.is_dir() or directory.is_symlink() or directory.stat().st_uid != uid:
+                continue
+        except OSError:
+            continue
+        owner = _read_pid(directory / OWNER_FILE)
+        if owner == 0 or pid_alive(owner):
+            continue  # not ours to judge (no owner file), or its app still runs
+        server = _read_pid(directory / SERVER_FILE)
+        if server and pid_alive(server) and _is_server_of(server, directory):
+            with contextlib.suppress(OSError):
+                os.kill(server, signal.SIGKILL)
+        shutil.rmtree(directory, ignore_errors=True)
+        removed.append(directory)
+        log.info("removed the leftover embedded Redis dir %s (its app, pid %d, is gone)", directory, owner)
+    return removed
 
 
 async def resolve_redis(

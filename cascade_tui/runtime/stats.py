@@ -42,6 +42,8 @@ def build_stats(pipeline: Pipeline, extra: dict[str, Any] | None = None) -> dict
             "frames": parser.stats.frames if parser else (st.frames if st else 0),
             "parse_errors": parser.stats.parse_errors if parser else 0,
             "rejected": parser.stats.rejected if parser else 0,
+            "duplicates": parser.stats.duplicates if parser else 0,
+            "stale": parser.stats.stale if parser else 0,
             "ignored": parser.stats.ignored if parser else 0,
             "events": dict(parser.stats.events) if parser else {},
             "liquidations": liq.get(venue, _empty_liquidations()),
@@ -81,6 +83,15 @@ def build_stats(pipeline: Pipeline, extra: dict[str, Any] | None = None) -> dict
         "source": pipeline.source.label(),
         "sinks": sinks,
     }
+    # input that was counted and skipped or corrected: frames behind the clock (replay) and
+    # events the engine saw late; receive times too far from their neighbours; capture lines
+    counted = pipeline.source.counters()
+    out["out_of_order"] = counted.get("out_of_order", 0) + int(engine_stats.get("out_of_order", 0))
+    out["bad_time"] = counted.get("bad_time", 0)
+    if counted:
+        out["input"] = {**counted, "late_events": int(engine_stats.get("out_of_order", 0))}
+    if pipeline.unknown_venue_frames:
+        out["unknown_venue_frames"] = pipeline.unknown_venue_frames
     err = getattr(pipeline.source, "error", None)
     if err:
         out["source_error"] = err

@@ -24,7 +24,7 @@ from cascade_tui.backoff import Backoff
 from cascade_tui.config import AlertConfig
 from cascade_tui.engine.params import LEVEL_NAMES
 from cascade_tui.engine.types import Signal, signal_encoder
-from cascade_tui.runtime.redis_server import redact_url
+from cascade_tui.redaction import redact_url
 from cascade_tui.sinks.base import Sink
 
 log = logging.getLogger(__name__)

@@ -21,12 +21,14 @@ import contextlib
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from cascade_tui.backoff import Backoff
 from cascade_tui.engine.types import Signal, Snapshot, signal_encoder
 from cascade_tui.model import Event, Funding, Liquidation, OpenInterest, annualized_funding
+from cascade_tui.redaction import scrub_secrets
 from cascade_tui.sinks.base import Sink
 from cascade_tui.sinks.history_db import (
     TABLES,
@@ -37,10 +39,14 @@ from cascade_tui.sinks.history_db import (
     is_postgres_url,
     sqlite_path,
 )
+from cascade_tui.text import printable
 
 log = logging.getLogger(__name__)
 
 DEFAULT_FILE = "history.sqlite"
+DEFAULT_RETENTION_DAYS = 30.0
+MIN_TS = 0.0  # 1970
+MAX_TS = 253_402_300_799.0  # 9999-12-31T23:59:59Z, the end of PostgreSQL's and Python's datetimes
 
 
 def default_history_path() -> Path:
@@ -49,19 +55,24 @@ def default_history_path() -> Path:
     return data_dir() / DEFAULT_FILE
 
 
-def make_backend(url: str, retention_days: float) -> HistoryBackend:
+def make_backend(url: str, retention_days: float | None) -> HistoryBackend:
     """ "" -> SQLite at paths.data_dir()/history.sqlite; postgresql://… -> PostgreSQL."""
     if is_postgres_url(url):
         return PostgresBackend(url, retention_days)
     return SQLiteBackend(sqlite_path(url, default_history_path()))
 
 
-def history_sink_for(url_option: str | None, config_url: str = "") -> HistorySink | None:
-    """The sink a run should use: `--history-url` wins over `[history] url`; "off" = none."""
+def history_sink_for(
+    url_option: str | None, config_url: str = "", *, retention: bool = True
+) -> HistorySink | None:
+    """The sink a run should use: `--history-url` wins over `[history] url`; "off" = none.
+
+    retention=False (a replay, a viewer): rows are never pruned, since the run's timestamps
+    say nothing about how old the stored rows are."""
     url = url_option if url_option is not None else config_url
     if url == "off":
         return None
-    return HistorySink(url)
+    return HistorySink(url, retention_days=DEFAULT_RETENTION_DAYS if retention else None)
 
 
 class HistorySink(Sink):
@@ -75,8 +86,9 @@ class HistorySink(Sink):
         max_buffer: int = 100_000,
         batch_size: int = 2_000,
         flush_interval_s: float = 1.0,
-        retention_days: float = 30.0,
+        retention_days: float | None = DEFAULT_RETENTION_DAYS,
         prune_every_s: float = 600.0,
+        wall_clock: Callable[[], float] = time.time,
         reconnect_min_s: float = 0.2,
         reconnect_max_s: float = 10.0,
         close_timeout_s: float = 5.0,
@@ -87,7 +99,11 @@ class HistorySink(Sink):
         self.max_buffer = max_buffer
         self.batch_size = batch_size
         self.flush_interval_s = flush_interval_s
-        self.retention_s = retention_days * 86400.0
+        # retention is measured on the wall clock, never on the data: one event stamped three
+        # years ahead must not make every stored row look expired. None = never prune.
+        self.retention_s = retention_days * 86400.0 if retention_days is not None else None
+        self.wall_clock = wall_clock
+        self._url = url
         self.prune_every_s = prune_every_s
         self.reconnect_min_s = reconnect_min_s
         self.reconnect_max_s = reconnect_max_s
@@ -103,13 +119,13 @@ class HistorySink(Sink):
         self._connected = False
         self.state = "idle"  # idle connecting connected reconnecting closed
         self.last_error = ""
-        self.drops: dict[str, int] = {"aggregates": 0, "signals": 0}
+        self.drops: dict[str, int] = {"aggregates": 0, "signals": 0, "bad_ts": 0}
         self.written: dict[str, int] = dict.fromkeys(TABLES, 0)
         self.batches = 0
         self.failures = 0
         self.reconnects = 0
         self.pruned = 0
-        self._newest_ts = 0.0
+        self.prune_rounds = 0
         self._last_prune = 0.0
         self._inflight = 0  # rows taken for the write in progress (not yet committed)
 
@@ -129,12 +145,25 @@ class HistorySink(Sink):
         if len(self._signals) + len(self._rows) >= self.batch_size:
             self._wake.set()
 
+    def _storable(self, ts: float) -> bool:
+        """A row's time must be one every backend can store (PostgreSQL's timestamptz ends in
+        year 9999): a nonsense timestamp is counted and dropped at the door, because once in
+        the buffer it would fail its batch for ever."""
+        if MIN_TS <= ts <= MAX_TS:
+            return True
+        self.drops["bad_ts"] += 1
+        return False
+
     def _push_row(self, table: str, row: tuple[Any, ...]) -> None:
+        if not self._storable(row[0]):
+            return
         self._make_room()
         self._rows.append((table, row))
         self._nudge()
 
     def on_signal(self, sig: Signal) -> None:
+        if not self._storable(sig.ts):
+            return
         self._make_room()
         self._signals.append(
             (
@@ -155,11 +184,16 @@ class HistorySink(Sink):
 
     def on_event(self, ev: Event) -> None:
         if isinstance(ev, Liquidation):
+            if not MIN_TS <= ev.recv_ts <= MAX_TS:
+                self.drops["bad_ts"] += 1
+                return
             second = int(ev.recv_ts)
-            if self._agg_second is not None and second > self._agg_second:
-                self._flush_seconds(before=second)
-            if self._agg_second is None or second > self._agg_second:
-                self._agg_second = second
+            if self._agg_second is not None and second != self._agg_second:
+                # any other second closes the open ones (a late second is added to its stored
+                # row by the upsert), so one far-off timestamp cannot hold every later second
+                # in memory waiting for the clock to catch up
+                self._flush_seconds()
+            self._agg_second = second
             cell = self._agg.setdefault((second, ev.venue, ev.asset), [0, 0.0, 0, 0.0])
             if ev.side == "long":
                 cell[0] += 1
@@ -198,6 +232,11 @@ class HistorySink(Sink):
             self._push_row("regimes", (snap.ts, vol.regime, previous, vol.rv.get("1h"), vol.btc_price))
 
     # ------------------------------------------------------------------------ writer
+
+    def _describe(self, exc: BaseException) -> str:
+        """An exception as one safe line: the database URL's secrets masked (the driver may
+        quote the whole URL, even a malformed one), control characters removed."""
+        return printable(scrub_secrets(str(exc).strip() or type(exc).__name__, self._url))
 
     async def start(self) -> None:
         if self._task is None:
@@ -241,11 +280,11 @@ class HistorySink(Sink):
                 self.state = "connected"
                 return
             except Exception as exc:
-                self.last_error = f"connect: {exc}"
+                self.last_error = f"connect: {self._describe(exc)}"
                 self.failures += 1
                 attempt += 1
                 delay = backoff.delay(attempt)
-                log.warning("history database unavailable (%s); retrying in %.1f s", exc, delay)
+                log.warning("history database unavailable (%s); retrying in %.1f s", self._describe(exc), delay)
             if self._closing:
                 raise ConnectionError(self.last_error)
             await self._sleep_or_wake(delay)
@@ -268,8 +307,8 @@ class HistorySink(Sink):
         except Exception as exc:
             self._give_back(sigs, rows)
             self.failures += 1
-            self.last_error = f"write: {exc}"
-            log.warning("history write failed (%s); will reconnect", exc)
+            self.last_error = f"write: {self._describe(exc)}"
+            log.warning("history write failed (%s); will reconnect", self._describe(exc))
             self._connected = False
             self.reconnects += 1
             self.state = "reconnecting"
@@ -280,22 +319,20 @@ class HistorySink(Sink):
             self._inflight = 0
         self.batches += 1
         self.written["signals"] += len(sigs)
-        for table, row in rows:
+        for table, _row in rows:
             self.written[table] += 1
-            self._newest_ts = max(self._newest_ts, float(row[0]))
-        for sig in sigs:
-            self._newest_ts = max(self._newest_ts, float(sig[0]))
         return True
 
     async def _maybe_prune(self) -> None:
         now = time.monotonic()
-        if self._newest_ts <= 0 or now - self._last_prune < self.prune_every_s:
+        if self.retention_s is None or now - self._last_prune < self.prune_every_s:
             return
         self._last_prune = now
+        self.prune_rounds += 1
         try:
-            self.pruned += await self.backend.prune(self._newest_ts - self.retention_s)
+            self.pruned += await self.backend.prune(self.wall_clock() - self.retention_s)
         except Exception as exc:  # pruning is housekeeping: a failure waits for the next round
-            self.last_error = f"prune: {exc}"
+            self.last_error = f"prune: {self._describe(exc)}"
 
     async def _drain(self) -> bool:
         """Write until the buffer is empty; False on a database failure."""
@@ -349,7 +386,7 @@ class HistorySink(Sink):
                     self._connected = True
                 await self._drain()
         except Exception as exc:
-            self.last_error = f"close: {exc}"
+            self.last_error = f"close: {self._describe(exc)}"
         lost_signals, lost_rows = len(self._signals), len(self._rows)
         if lost_signals or lost_rows:
             self.drops["signals"] += lost_signals
@@ -375,5 +412,7 @@ class HistorySink(Sink):
             "failures": self.failures,
             "reconnects": self.reconnects,
             "pruned": self.pruned,
+            "prune_rounds": self.prune_rounds,
+            "retention_days": None if self.retention_s is None else self.retention_s / 86400.0,
             "last_error": self.last_error,
         }

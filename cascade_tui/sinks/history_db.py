@@ -12,7 +12,7 @@ connecting brings an older database forward through the migrations below, and re
 database written by a newer cascade-tui instead of writing rows it does not understand.
 PostgreSQL with the TimescaleDB extension available: every table becomes a hypertable with a
 retention policy. Without it (and in SQLite): plain tables indexed on ts, pruned by the sink
-(rows older than the retention before the newest written ts).
+(live runs: rows older than the retention before the wall clock; replays and viewers: never).
 """
 
 from __future__ import annotations
@@ -240,7 +240,7 @@ def to_datetime(ts: float) -> datetime:
 class PostgresBackend(HistoryBackend):
     """psycopg 3 async; TimescaleDB hypertables + retention policies when the extension exists."""
 
-    def __init__(self, url: str, retention_days: float, connect_timeout_s: float = 5.0) -> None:
+    def __init__(self, url: str, retention_days: float | None, connect_timeout_s: float = 5.0) -> None:
         self.url = url
         self.retention_days = retention_days
         self.connect_timeout_s = connect_timeout_s
@@ -293,10 +293,11 @@ class PostgresBackend(HistoryBackend):
                         "SELECT create_hypertable(%s, 'ts', if_not_exists => TRUE, migrate_data => TRUE)",
                         (table,),
                     )
-                    await conn.execute(
-                        "SELECT add_retention_policy(%s, %s::interval, if_not_exists => TRUE)",
-                        (table, f"{self.retention_days} days"),
-                    )
+                    if self.retention_days is not None:  # a replay's store keeps everything
+                        await conn.execute(
+                            "SELECT add_retention_policy(%s, %s::interval, if_not_exists => TRUE)",
+                            (table, f"{self.retention_days} days"),
+                        )
         except psycopg.Error:
             # available but not loadable (shared_preload_libraries): plain tables + pruning
             return False

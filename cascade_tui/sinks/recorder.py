@@ -90,6 +90,14 @@ class RecorderSink(Sink):
             if not self._closed:
                 self._drain_locked()
 
+    def _drain_all(self) -> None:
+        """At close: drain until the buffer is empty (a failed write stops one drain)."""
+        while self._buffer:
+            before = len(self._buffer)
+            self._drain()
+            if len(self._buffer) >= before:
+                break
+
     @property
     def written(self) -> int:
         """Frames durably in the files."""
@@ -166,10 +174,13 @@ class RecorderSink(Sink):
         if not self._started or self._closed:
             return
         try:
-            await asyncio.to_thread(self._drain)
+            await asyncio.to_thread(self._drain_all)
         finally:
             with self._drain_lock:
                 self._closed = True
+                if self._buffer:  # writes kept failing: what could not be written is lost
+                    self._past_lost += len(self._buffer)
+                    self._buffer.clear()
                 try:
                     self._retire_current()  # everything was flushed by the drain
                 except OSError as exc:

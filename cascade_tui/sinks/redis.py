@@ -35,6 +35,7 @@ from cascade_tui.config import RedisConfig
 from cascade_tui.engine.params import EngineParams
 from cascade_tui.engine.types import LatencyView, Signal, Snapshot, signal_encoder
 from cascade_tui.model import Event
+from cascade_tui.redaction import redact_url, scrub_secrets
 from cascade_tui.redis_schema import (
     TTL_HEARTBEAT_S,
     TTL_SIGNAL_S,
@@ -45,7 +46,6 @@ from cascade_tui.redis_schema import (
     snapshot_metrics,
     stream_entry,
 )
-from cascade_tui.runtime.redis_server import redact_url, scrub_secrets
 from cascade_tui.sinks.base import Sink
 from cascade_tui.stats_math import percentile
 

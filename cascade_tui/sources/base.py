@@ -54,6 +54,10 @@ class Source:
     def on_signal(self) -> None:
         """Called by the pipeline when a signal transition happened (replay: `n` = next signal)."""
 
+    def counters(self) -> dict[str, int]:
+        """Input the source counted and skipped or corrected (replay: bad lines, bad times)."""
+        return {}
+
     def progress(self) -> dict[str, Any]:
         """Replay/demo position for the UI: {"ts", "start", "end", "speed", "paused"} where known."""
         return {}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cascade_tui.sources.paced import PacedSource
-from cascade_tui.sources.simulate import MarketSimulator
+from cascade_tui.sources.simulate.mechanistic_simulator import make_simulator
 
 
 class DemoSource(PacedSource):
@@ -17,7 +17,7 @@ class DemoSource(PacedSource):
         profile: str = "demo",
     ) -> None:
         kwargs = {} if start_ts is None else {"start_ts": start_ts}
-        self.simulator = MarketSimulator(seed, profile=profile, **kwargs)
+        self.simulator = make_simulator(seed, profile, **kwargs)  # "mechanistic": the position book
         self.seed = seed
         super().__init__(
             self.simulator.frames(duration_s),

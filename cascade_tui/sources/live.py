@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import heapq
 import logging
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -36,7 +35,14 @@ import httpx
 
 from cascade_tui.config import VenueConfig
 from cascade_tui.feeds import spec as venue_spec
-from cascade_tui.feeds.base import RestPoll, SubscribeRequest, Subscription, VenueSpec, base_asset
+from cascade_tui.feeds.base import (
+    RestPoll,
+    SubscribeRequest,
+    Subscription,
+    VenueSpec,
+    base_asset,
+    normalize_asset,
+)
 from cascade_tui.feeds.connection import (
     BLOCKED,
     CONNECTING,
@@ -48,7 +54,7 @@ from cascade_tui.feeds.connection import (
     Connection,
     ConnectionOptions,
 )
-from cascade_tui.feeds.metadata import PER_SYMBOL_LIQUIDATIONS, VenueMetadata, load_metadata
+from cascade_tui.feeds.metadata import VenueMetadata, load_metadata
 from cascade_tui.feeds.polling import BLOCKED as POLL_BLOCKED
 from cascade_tui.feeds.polling import PollerGroup, make_pollers
 from cascade_tui.model import RawFrame
@@ -60,6 +66,15 @@ MAX_BATCH = 2048
 DEFAULT_QUEUE_SIZE = 100_000
 # worst first: the state a venue shows when its connections disagree
 _STATE_RANK = {DISABLED: 0, BLOCKED: 1, RECONNECTING: 2, STALE: 3, CONNECTING: 4, LIVE: 5, DONE: 6}
+
+
+def _asset_of(instrument: str, info: dict[str, Any]) -> str:
+    """The asset id (DESIGN.md §5.1: 1000PEPE -> PEPE) an instrument trades, for --symbols."""
+    row = info.get(instrument)
+    base = row.get("baseAsset") if isinstance(row, dict) else None
+    name = str(base) if base else base_asset(instrument)
+    norm = normalize_asset(name if name.startswith("k") else name.upper())
+    return norm[0] if norm is not None else ""
 
 
 def _last_failure(conns: Sequence[Connection]) -> str:
@@ -79,14 +94,18 @@ class _Reconnect:
 
 
 class VenueQueues:
-    """Per-venue FIFO queues under one total capacity, read oldest-first across venues.
+    """Items of every venue in one arrival-ordered queue, under one total capacity.
 
-    Every item gets an arrival number; reading takes the venue whose head arrived first.
-    Overflow evicts the head of the longest queue (the flooding venue)."""
+    Reading is a plain FIFO pop (no scan of the venues per frame). Overflow evicts the oldest
+    item of the venue holding the most (the flooding venue): that venue's own FIFO of arrival
+    numbers says which, and the item is skipped when the main queue reaches it (lazy
+    deletion, compacted once skipped entries pile up, so memory stays bounded)."""
 
     def __init__(self, capacity: int) -> None:
         self.capacity = max(1, capacity)
-        self.queues: dict[str, deque[tuple[int, RawFrame | _Reconnect]]] = {}
+        self._order: deque[tuple[int, RawFrame | _Reconnect]] = deque()  # arrival order
+        self.queues: dict[str, deque[tuple[int, RawFrame | _Reconnect]]] = {}  # per venue, for eviction
+        self._evicted: set[int] = set()  # arrival numbers still in _order but dropped
         self._len = 0
         self._arrivals = 0
 
@@ -98,39 +117,78 @@ class VenueQueues:
 
     def __iter__(self) -> Iterator[RawFrame | _Reconnect]:
         """Everything queued, in the order it will be read."""
-        for _, item in heapq.merge(*self.queues.values(), key=lambda entry: entry[0]):
-            yield item
+        evicted = self._evicted
+        for n, item in self._order:
+            if n not in evicted:
+                yield item
 
     def put(self, item: RawFrame | _Reconnect) -> RawFrame | _Reconnect | None:
-        """Queue `item` at the back of its venue; returns the item evicted to make room, if any."""
+        """Queue `item` at the back; returns the item evicted to make room, if any."""
         queue = self.queues.get(item.venue)
         if queue is None:
             queue = self.queues[item.venue] = deque()
         self._arrivals += 1
-        queue.append((self._arrivals, item))
+        entry = (self._arrivals, item)
+        self._order.append(entry)
+        queue.append(entry)
         self._len += 1
         if self._len <= self.capacity:
             return None
         longest = max(self.queues.values(), key=len)
+        number, evicted = longest.popleft()
+        self._evicted.add(number)
         self._len -= 1
-        return longest.popleft()[1]
+        if len(self._evicted) > self.capacity:
+            self._compact()
+        return evicted
 
-    def _oldest_venue(self) -> deque[tuple[int, RawFrame | _Reconnect]]:
-        oldest: deque[tuple[int, RawFrame | _Reconnect]] | None = None
-        for queue in self.queues.values():
-            if queue and (oldest is None or queue[0][0] < oldest[0][0]):
-                oldest = queue
-        if oldest is None:
+    def _compact(self) -> None:
+        evicted = self._evicted
+        self._order = deque(entry for entry in self._order if entry[0] not in evicted)
+        evicted.clear()
+
+    def _head(self) -> tuple[int, RawFrame | _Reconnect]:
+        order = self._order
+        evicted = self._evicted
+        if evicted:
+            while order and order[0][0] in evicted:
+                evicted.discard(order.popleft()[0])
+        if not order:
             raise IndexError("pop from empty VenueQueues")
-        return oldest
+        return order[0]
 
     def peek(self) -> RawFrame | _Reconnect:
-        return self._oldest_venue()[0][1]
+        return self._head()[1]
 
     def pop(self) -> RawFrame | _Reconnect:
-        """The item that arrived first among the venues' heads."""
+        """The item that arrived first."""
+        self._head()
+        _, item = self._order.popleft()
+        self.queues[item.venue].popleft()
         self._len -= 1
-        return self._oldest_venue().popleft()[1]
+        return item
+
+    def pop_batch(self, limit: int) -> list[RawFrame | _Reconnect]:
+        """Up to `limit` items in arrival order; a reconnect marker is always first in its batch
+        (the frames before it are handed on before the parser is reset)."""
+        out: list[RawFrame | _Reconnect] = []
+        order = self._order
+        queues = self.queues
+        evicted = self._evicted
+        while self._len and len(out) < limit:
+            if evicted:
+                self._head()
+            entry = order[0]
+            item = entry[1]
+            if out and type(item) is _Reconnect:
+                break
+            order.popleft()
+            queues[item.venue].popleft()
+            self._len -= 1
+            out.append(item)
+            if type(item) is _Reconnect:
+                break
+        return out
 
 
 @dataclass
@@ -236,7 +294,7 @@ class LiveSource(Source):
         assets = self.symbols or [a.upper() for a in self.config.oi_symbols]
         instruments = list(spec.instruments_for(assets)) if spec.instruments_for else []
         liquidation_instruments: list[str] = []
-        if spec.has_liquidations and venue in PER_SYMBOL_LIQUIDATIONS:
+        if spec.has_liquidations and spec.liquidations_per_symbol:
             liquidation_instruments = self._liquidation_instruments(venue, instruments)
         request = SubscribeRequest(
             liquidation_instruments=liquidation_instruments,
@@ -255,7 +313,7 @@ class LiveSource(Source):
         if perps and self.symbols:
             wanted = set(self.symbols)
             info = meta.instruments if meta is not None else {}
-            perps = [p for p in perps if str(info.get(p, {}).get("baseAsset") or base_asset(p)).upper() in wanted]
+            perps = [p for p in perps if _asset_of(p, info) in wanted]
         if not perps:
             log.warning(
                 "%s: no instrument list (metadata %s); liquidations watched on the main symbols only: %s",
@@ -333,17 +391,12 @@ class LiveSource(Source):
                 continue
             while self._resets_due:
                 self._reset(self._resets_due.pop(0))
-            batch: list[Item] = []
-            while queue and len(batch) < MAX_BATCH:
-                if batch and isinstance(queue.peek(), _Reconnect):
-                    break  # yield what came before first; reset on the next round
-                item = queue.pop()
-                if isinstance(item, _Reconnect):
-                    self._reset(item.venue)
-                    continue
-                batch.append(item)
-            if batch:
-                yield batch
+            items = queue.pop_batch(MAX_BATCH)
+            if items and type(items[0]) is _Reconnect:
+                self._reset(items[0].venue)  # every earlier frame of the venue was handed on
+                continue
+            if items:
+                yield items  # type: ignore[misc]
 
     # ------------------------------------------------------------------ status
 

@@ -3,13 +3,18 @@
 speed 1 = real time, 10 = ten times faster, 0 = as fast as possible. The frames' own `ts`
 drives the engine whatever the speed, so any speed gives the same signals. Controls
 (pause, resume, speed, run to the next signal) must be called on the pipeline's loop.
+
+Input comes as batches of frames (a capture reader yields a decompressed block at a time).
+At speed 0 and not paused a batch is handed on whole, with the feed status updated once per
+batch; otherwise frames are paced one by one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections import Counter
+from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any
 
 from cascade_tui.model import RawFrame
@@ -25,8 +30,9 @@ SEEK_BATCH = 8
 class PacedSource(Source):
     def __init__(
         self,
-        frames: Iterator[RawFrame],
+        frames: Iterable[RawFrame] | None = None,
         *,
+        batches: Iterable[list[RawFrame]] | None = None,
         kind: str,
         label: str,
         speed: float = 1.0,
@@ -37,7 +43,9 @@ class PacedSource(Source):
             raise ValueError("speed must be >= 0")
         self.kind = kind
         self._label = label
-        self._frames = frames
+        if (frames is None) == (batches is None):
+            raise ValueError("give frames or batches")
+        self._batches: Iterable[list[RawFrame]] = batches if batches is not None else _chunked(frames, MAX_BATCH)  # type: ignore[arg-type]
         self.speed = speed
         self.start_ts = start_ts
         self.end_ts = end_ts
@@ -117,13 +125,52 @@ class PacedSource(Source):
         st.frames += 1
         st.last_message_ts = frame.ts
 
+    def _note_batch(self, batch: list[RawFrame]) -> None:
+        """Feed status for a whole batch: frame counts per venue; last message time = the
+        batch's last receive time for every venue in it."""
+        last = batch[-1].ts
+        status = self._status
+        for venue, n in Counter(f.venue for f in batch).items():
+            st = status.get(venue)
+            if st is None:
+                st = status[venue] = FeedStatus(venue=venue, state="live", detail=self.kind)
+            st.frames += n
+            st.last_message_ts = last
+
+    def _fast(self) -> bool:
+        return self.speed == 0 and self._resume.is_set()
+
     async def batches(self) -> AsyncIterator[list[Item]]:
-        batch: list[Item] = []
-        for frame in self._frames:
+        for chunk in self._batches:
             if self._closed:
                 break
+            if not chunk:
+                continue
             if self.start_ts is None:
-                self.start_ts = frame.ts
+                self.start_ts = chunk[0].ts
+            if self._fast():
+                for i in range(0, len(chunk), MAX_BATCH):
+                    part = chunk[i : i + MAX_BATCH] if len(chunk) > MAX_BATCH else chunk
+                    self._note_batch(part)  # type: ignore[arg-type]
+                    self.position_ts = part[-1].ts
+                    yield part  # type: ignore[misc]
+                    await asyncio.sleep(0)
+                    if self._closed:
+                        break
+                continue
+            async for batch in self._paced(chunk):
+                yield batch
+            if self._closed:
+                break
+        for st in self._status.values():
+            st.state = "done"
+
+    async def _paced(self, chunk: list[RawFrame]) -> AsyncIterator[list[Item]]:
+        """Frames one by one, at the chosen speed, obeying pause (the slow path)."""
+        batch: list[Item] = []
+        for frame in chunk:
+            if self._closed:
+                break
             if not self._resume.is_set():
                 if batch:
                     yield batch
@@ -159,5 +206,14 @@ class PacedSource(Source):
                 await asyncio.sleep(0)
         if batch:
             yield batch
-        for st in self._status.values():
-            st.state = "done"
+
+
+def _chunked(frames: Iterable[RawFrame], size: int) -> Iterator[list[RawFrame]]:
+    chunk: list[RawFrame] = []
+    for frame in frames:
+        chunk.append(frame)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk

@@ -40,8 +40,8 @@ from cascade_tui.backoff import Backoff
 from cascade_tui.engine.params import EngineParams
 from cascade_tui.engine.types import Signal, Snapshot
 from cascade_tui.model import Event
+from cascade_tui.redaction import redact_url, scrub_secrets
 from cascade_tui.redis_schema import RedisKeys, decode_params, decode_stream_entry
-from cascade_tui.runtime.redis_server import redact_url, scrub_secrets
 from cascade_tui.sources.base import FeedStatus, Item, Source
 from cascade_tui.sources.redis_view import (
     MAX_SIGNALS,

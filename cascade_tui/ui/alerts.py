@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from cascade_tui.engine.types import Signal
+from cascade_tui.text import printable
 
 TOAST_S = 10.0
 SEEN_MAX = 1000
@@ -28,7 +29,8 @@ class Toast:
 
 
 def asset_name(asset: str) -> str:
-    return "MARKET-WIDE" if asset == "*" else asset
+    # a venue's symbol can carry control characters (a title-setting escape): never raw
+    return "MARKET-WIDE" if asset == "*" else printable(asset)
 
 
 def who(direction: str) -> str:

@@ -24,7 +24,7 @@ import msgspec
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import BindingType
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.notifications import Notification, Notify
 from textual.screen import Screen
 from textual.widgets import Footer
@@ -35,6 +35,7 @@ from cascade_tui.engine.params import WINDOWS, EngineParams, ParamError, validat
 from cascade_tui.engine.types import Signal, Snapshot
 from cascade_tui.feeds.failure import failure_hint, failure_label
 from cascade_tui.paths import data_dir, default_config_path
+from cascade_tui.runtime.lifecycle import install_stop_signals
 from cascade_tui.runtime.options import RunOptions
 from cascade_tui.runtime.pipeline import Pipeline
 from cascade_tui.sources.paced import PacedSource
@@ -44,6 +45,7 @@ from cascade_tui.ui.filter_screen import FilterScreen
 from cascade_tui.ui.health_panel import HealthPanel
 from cascade_tui.ui.health_view import HealthView, collect_health
 from cascade_tui.ui.help_screen import HelpScreen
+from cascade_tui.ui.liqmap_panel import LiqMapPanel
 from cascade_tui.ui.palette import Palette
 from cascade_tui.ui.regime_panel import RegimePanel
 from cascade_tui.ui.replay_bar import ReplayBar, speed_label
@@ -128,6 +130,7 @@ class CascadeApp(App[int]):
         self.regime_panel = RegimePanel(id="regime", classes="panel")
         self.scores_panel = ScoresPanel(self.view, id="scores")
         self.tape_panel = TapePanel(self.view, id="tape", classes="panel")
+        self.liqmap_panel = LiqMapPanel(self.view, id="liqmap", classes="panel")
         self.signal_log = SignalLog(self.view, id="signals")
         self.health_panel = HealthPanel(self.view, id="health", classes="panel")
         self.top_row = Horizontal(id="top-row", classes="row")
@@ -140,7 +143,9 @@ class CascadeApp(App[int]):
                 yield self.regime_panel
             with Horizontal(id="mid-row", classes="row"):
                 yield self.scores_panel
-                yield self.tape_panel
+                with Vertical(id="mid-right"):
+                    yield self.tape_panel
+                    yield self.liqmap_panel
             with Horizontal(id="bottom-row", classes="row"):
                 yield self.signal_log
                 yield self.health_panel
@@ -156,6 +161,8 @@ class CascadeApp(App[int]):
         self.scores_panel.table.focus()
         if self.pipeline is not None and self.start_pipeline:
             self._pipeline_worker = self.run_pipeline()
+            # SIGTERM, SIGINT: the same clean exit as `q` (SIGHUP: cli.run_ui's watcher)
+            install_stop_signals(asyncio.get_running_loop(), lambda: self.call_later(self.action_quit_dashboard))
         if self.pipeline is not None:
             self.set_interval(1 / FRAME_HZ, self.refresh_frame, name="frame")
             self.set_interval(1 / CHART_HZ, self.refresh_chart, name="chart")
@@ -271,6 +278,7 @@ class CascadeApp(App[int]):
             self.regime_panel.show_numbers(snap)
             self.scores_panel.show(snap, pal, force=force)
             self.tape_panel.show(snap)
+            self.liqmap_panel.show(snap)
             self.signal_log.show(snap, pal, force=force)
             self.health_panel.show(snap)
         if snap is not None:
@@ -447,6 +455,9 @@ class CascadeApp(App[int]):
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.config.ui.keymap))
+
+    def action_cycle_liqmap_asset(self) -> None:
+        self.liqmap_panel.cycle_asset()
 
     def action_cycle_window(self) -> None:
         self.view.cycle_window()

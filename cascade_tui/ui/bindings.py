@@ -89,6 +89,13 @@ APP_BINDINGS: list[Binding] = [
         tooltip="tape size floor: per asset, $100k, $1M, all",
     ),
     Binding(
+        "m",
+        "cycle_liqmap_asset",
+        "Map asset",
+        id="cycle-liqmap-asset",
+        tooltip="liquidation map: next asset",
+    ),
+    Binding(
         "slash",
         "filter_signals",
         "Filter",

@@ -18,6 +18,7 @@ from textual.widgets import DataTable
 
 from cascade_tui.engine.params import FACTORS, LEVEL_NAMES
 from cascade_tui.engine.types import AssetView, Snapshot
+from cascade_tui.text import printable
 from cascade_tui.ui import format as fmt
 from cascade_tui.ui.palette import Palette
 from cascade_tui.ui.view_state import ViewState
@@ -63,7 +64,7 @@ def asset_cells(asset: AssetView, window_index: int, pal: Palette) -> tuple[Text
     oi_style = pal.side("long") if oi is not None and oi < -0.5 else ""
     funding = asset.funding_annualized
     return (
-        Text(asset.asset, style="bold"),
+        Text(printable(asset.asset), style="bold"),
         score,
         level,
         direction_text(asset.direction, pal, active=active or usds > 0),
@@ -94,7 +95,7 @@ class ScoreBreakdown(Widget):
         if a is None:
             return Text("select an asset to see its score components", style=pal.dim)
         text = Text(no_wrap=True, overflow="ellipsis")
-        text.append(f"{a.asset} ", "bold")
+        text.append(f"{printable(a.asset)} ", "bold")
         if a.history:  # the score over the last 5 minutes, on the fixed 0..1 scale
             text.append(fmt.sparkline(a.history, 10, top=1.0), pal.level(a.level) if a.level else pal.primary)
             text.append(" ")

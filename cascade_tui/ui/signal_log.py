@@ -12,6 +12,7 @@ from textual.content import Content
 from textual.widgets import Static
 
 from cascade_tui.engine.types import Signal, Snapshot
+from cascade_tui.text import printable
 from cascade_tui.ui import format as fmt
 from cascade_tui.ui.palette import Palette
 from cascade_tui.ui.view_state import UiLogEntry, ViewState
@@ -41,7 +42,7 @@ def signal_text(sig: Signal, pal: Palette) -> Text:
     colour = pal.level(sig.level)
     text = Text(no_wrap=True, overflow="ellipsis")
     text.append(fmt.clock(sig.ts) + " ", pal.dim)
-    text.append(f"{'MARKET' if sig.asset == '*' else sig.asset:<6} ", "bold")
+    text.append(f"{'MARKET' if sig.asset == '*' else printable(sig.asset):<6} ", "bold")
     closing = sig.state == "close"
     text.append(f"{sig.level_name:<8} ", f"bold {pal.dim}" if closing else f"bold {colour}")
     text.append(f"{sig.state:<10} ", pal.dim if closing else "")

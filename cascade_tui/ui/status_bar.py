@@ -14,6 +14,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 from cascade_tui.engine.types import Snapshot
+from cascade_tui.text import printable
 from cascade_tui.ui import format as fmt
 from cascade_tui.ui.palette import Palette
 
@@ -82,8 +83,8 @@ class StatusBar(Widget):
         display_paused: bool,
     ) -> None:
         self.snapshot = snapshot
-        self.source_label = source
-        self.redis_label = redis
+        self.source_label = printable(source)
+        self.redis_label = printable(redis)
         self.redis_state = redis_state
         self.display_paused = display_paused
         self.refresh()

@@ -11,6 +11,7 @@ from rich.text import Text
 from textual.content import Content
 
 from cascade_tui.engine.types import TapeEntry
+from cascade_tui.text import printable
 from cascade_tui.ui import format as fmt
 from cascade_tui.ui.palette import Palette
 from cascade_tui.ui.panel import Panel
@@ -69,7 +70,7 @@ class TapePanel(Panel):
         return (
             Text(fmt.clock(entry.ts), style=pal.dim),
             venue,
-            Text(entry.asset, style="bold"),
+            Text(printable(entry.asset), style="bold"),
             Text(entry.side, style=pal.side(entry.side)),
             Text(fmt.usd(entry.usd), style=usd_style),
         )

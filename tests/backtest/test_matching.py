@@ -203,3 +203,50 @@ def test_bad_rules_are_refused() -> None:
         MatchRules(floor="huge")
     with pytest.raises(ValueError):
         MatchRules(pre_s=-1)
+
+
+def test_floor_minor_counts_minor_cascades_and_lag_runs_from_the_onset() -> None:
+    # a major 1000..1300 whose onset (4 prints in 2 s) is 1020, a minor 3000..3060 (onset 3005)
+    # and bait at 5000 that no label covers. WARNING at 1021 (lag +1 s from the onset, +21 s
+    # from the start), at 3010 (lag +5 s) and at 5000 (false).
+    rules = MatchRules(floor="minor")
+    major = Label(1000, 1300, "BTC", "long", 1e7, "major", onset=1020)
+    minor = Label(3000, 3060, "ETH", "long", 1e6, "minor", onset=3005)
+    signals = [
+        sig(1021, "BTC", 2, "open"),
+        sig(1400, "BTC", 0, "close"),
+        sig(3010, "ETH", 2, "open"),
+        sig(3100, "ETH", 0, "close"),
+        sig(5000, "SOL", 2, "open"),
+        sig(5050, "SOL", 0, "close"),
+    ]
+    result = run(signals, [major, minor], rules=rules)
+    assert [o.counted for o in result.labels] == [True, True]
+    assert [o.delay_s for o in result.labels] == [pytest.approx(1.0), pytest.approx(5.0)]
+    assert [a.kind for a in result.alarms] == ["tp", "tp", "fp"]
+    report = level_report(Pooled.from_results(WARNING, [(result, ["complete", "complete"], 86_400.0)]))
+    assert report["precision"] == pytest.approx(2 / 3)
+    by = report["by_severity"]
+    assert by["major"]["recall"] == 1.0 and by["minor"]["recall"] == 1.0
+    assert by["major"]["delay_s"]["median"] == pytest.approx(1.0)
+    assert by["minor"]["delay_s"] == {"median": 5.0, "p90": 5.0, "max": 5.0, "n": 1}
+    assert report["false_alarms_per_quiet_day"] == pytest.approx(1.0)
+    # with the default floor the minor is don't-care: its alarm is neither true nor false
+    default = run(signals, [major, minor])
+    assert [a.kind for a in default.alarms] == ["tp", "dont_care", "fp"]
+
+
+def test_lag_percentiles_over_many_labels() -> None:
+    # ten majors, WARNING k seconds after each onset (k = 0..9): p50 4.5 s, p90 8.1 s
+    labels = [
+        Label(10_000.0 * k, 10_000.0 * k + 300, "BTC", "long", 1e7, "major", onset=10_000.0 * k + 5)
+        for k in range(10)
+    ]
+    signals = []
+    for k in range(10):
+        signals += [sig(10_000 * k + 5 + k, "BTC", 2, "open"), sig(10_000 * k + 400, "BTC", 0, "close")]
+    result = run(signals, labels, end=200_000.0)
+    report = level_report(Pooled.from_results(WARNING, [(result, ["complete"] * 10, 86_400.0)]))
+    assert report["delay_s"]["median"] == pytest.approx(4.5)
+    assert report["delay_s"]["p90"] == pytest.approx(8.1)
+    assert report["delay_s"]["n"] == 10

@@ -171,3 +171,28 @@ def test_every_grid_point_gives_valid_params() -> None:
         assert params.thresholds.warning == w and params.gates.min_events == m
         assert params.gates.usd_floor["BTC"] == base.gates.usd_floor["BTC"] * u
         assert all(0.0 <= getattr(params.weights, f) <= 1.0 for f in FACTORS)
+
+
+def test_cli_refuses_test_set_markets(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, sim_pair: Pair
+) -> None:
+    from tests.backtest.conftest import simulate
+
+    (train_cap, train_labels), _ = sim_pair
+    test_cap, test_labels = simulate(tmp_path, "heldout", 3001, 30.0)
+    argv = [
+        "--train",
+        str(train_cap),
+        "--train-labels",
+        str(train_labels),
+        "--validate",
+        str(test_cap),
+        "--validate-labels",
+        str(test_labels),
+        "--out",
+        str(tmp_path / "t.toml"),
+    ]
+    assert main_tune(argv) == 2
+    err = capsys.readouterr().err
+    assert "test-set market (seed 3001" in err and "never tune on test" in err
+    assert not (tmp_path / "t.toml").exists()

@@ -115,3 +115,42 @@ def test_bad_arguments_exit_2_with_a_message(tmp_path: Path) -> None:
     proc = run_cli("--demo", "--no-ui", "--config", str(bad))
     assert proc.returncode == 2
     assert "bad.toml:2: engine.thresholds.warning" in proc.stderr
+
+
+def test_demo_opens_with_a_warning_within_a_minute_and_a_critical_within_five() -> None:
+    from cascade_tui.sources.simulate import MarketSimulator
+
+    start = MarketSimulator(7).start_ts  # the demo's default seed and start
+    proc = run_cli(
+        "--demo", "--no-ui", "--duration", "330", "--speed", "0", "--redis-url", "off", "--history-url", "off"
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = signal_lines(proc.stdout)
+    first = {}
+    for ln in lines:
+        for level in range(1, ln["level"] + 1):
+            first.setdefault(level, ln["ts"] - start)
+    assert first.get(2, 1e9) <= 60.0, first
+    assert first.get(3, 1e9) <= 300.0, first
+
+
+def test_unknown_profile_exits_2_naming_the_profiles(tmp_path: Path) -> None:
+    for args in (
+        ("--demo", "--profile", "nosuch", "--no-ui"),
+        ("simulate", "--seed", "1", "--duration", "10", "--profile", "nosuch",
+         "--out", str(tmp_path / "x.cap.gz"), "--labels", str(tmp_path / "x.labels")),
+    ):  # fmt: skip
+        proc = run_cli(*args)
+        assert proc.returncode == 2, proc.stderr
+        assert "Traceback" not in proc.stderr
+        assert "unknown profile 'nosuch'" in proc.stderr
+        assert "demo, bench, realistic, quiet, volspike, whale" in proc.stderr
+
+
+def test_simulate_default_profile_labels_an_hour_and_keeps_stdout_clean(tmp_path: Path) -> None:
+    cap, labels = tmp_path / "h.cap.gz", tmp_path / "h.labels.jsonl"
+    proc = run_cli("simulate", "--seed", "1", "--duration", "3600", "--out", str(cap), "--labels", str(labels))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == ""  # no progress bar off a terminal, and never on stdout
+    rows = [json.loads(x) for x in labels.read_text().splitlines() if x.strip()]
+    assert rows and all(r["severity"] in ("minor", "major") for r in rows)

@@ -9,7 +9,8 @@ import msgspec
 
 from cascade_tui.engine import Engine
 from cascade_tui.engine.types import Snapshot
-from cascade_tui.model import VENUES, Event, Funding, Liquidation, Mark, OpenInterest, Trade
+from cascade_tui.feeds import venue_ids
+from cascade_tui.model import Event, Funding, Liquidation, Mark, OpenInterest, Trade
 from tests.engine.engine_synth import liquidation
 
 T0 = 1_760_000_000.0
@@ -24,7 +25,7 @@ def random_stream(n: int, assets: int, seed: int) -> list[Event]:
     for _ in range(n):
         t += rng.expovariate(500.0)
         a = rng.choice(names)
-        v = rng.choice(VENUES)
+        v = rng.choice(venue_ids())
         roll = rng.random()
         if roll < 0.5:
             side = "long" if rng.random() < 0.5 else "short"
@@ -103,7 +104,7 @@ def test_snapshot_is_filled_and_bounded_after_100k_events_on_300_assets() -> Non
     assert len(snap.tape) <= 200 and len(snap.signals) <= 500
     assert all(a.ts >= b.ts for a, b in zip(snap.tape, snap.tape[1:], strict=False))  # newest first
     assert len(snap.market) == 4 and snap.market[0].window_s == 1
-    assert {v.venue for v in snap.venues} == set(VENUES)
+    assert {v.venue for v in snap.venues} == set(venue_ids())
     for v in snap.venues:
         assert len(v.history) == len(v.usd_history) == 300
         assert v.sampled == (v.venue in SAMPLED)

@@ -135,24 +135,32 @@ def test_memory_is_bounded_by_the_window_as_price_walks() -> None:
 def test_near_cluster_needs_size_against_usual_flow_and_proximity() -> None:
     params = LiqMapParams(
         leverage_mix=((100.0, 1.0),),
-        near_pct=1.0,
+        near_pct=3.0,
+        near_horizon_s=86_400.0,
         near_cluster_mult=4.0,
         near_cluster_floor_usd=1e5,
         min_history_s=0.0,
     )
     m = LiquidationMap(params)
     feed(m, mark(T0, 100.0), oi(T0, 0.0))
-    # usual flow: $50k of liquidations an hour for 6 h
+    # usual flow: $50k of liquidations an hour for 6 h; price swings 0.5 % a minute
     for h in range(6):
         feed(m, liq(T0 + h * 3600 + 10, 60.0, 50_000.0, "short"))
+    for i in range(1, 360):
+        feed(m, mark(T0 + 60 * i, 100.5 if i % 2 else 100.0))
     t = T0 + 6 * 3600
     feed(m, trade(t, 100.0, 1e6, "buy"), oi(t + 1, 5000.0))  # $500k of 100× longs at ~99.4
     assert m.usual_hourly_usd("BTC", t + 1) == pytest.approx(50_000.0, rel=0.25)
     why = m.near_cluster("BTC", t + 2)
     assert why is not None and why["trigger"] == "near_cluster" and why["side"] == "long"
-    assert float(why["cluster_usd"]) == pytest.approx(500_000.0)
-    # far away it is not "near": price up 3 % puts the band outside 1 %
-    feed(m, mark(t + 3, 103.0))
+    # 0.6 % away at σ√h ≈ 19 %: all but certain to be reached within the day
+    reach = m.reach_probability("BTC", math.log(0.995), 86_400.0)
+    assert 0.9 < reach < 1.0
+    assert float(why["expected_usd"]) == pytest.approx(500_000.0 * reach, rel=0.02)
+    assert m.near_cluster("BTC", t + 2, "short") is None
+    assert m.assets_near(t + 2) == ["BTC"]
+    # far away it is not "near": price up 4 % puts the band outside the 3 % radius
+    feed(m, mark(t + 3, 104.0))
     assert m.near_cluster("BTC", t + 4) is None
     # small against the usual flow: nothing
     m2 = LiquidationMap(params)
@@ -161,6 +169,17 @@ def test_near_cluster_needs_size_against_usual_flow_and_proximity() -> None:
         feed(m2, liq(T0 + h * 3600 + 10, 60.0, 1e6, "short"))
     feed(m2, trade(t, 100.0, 1e6, "buy"), oi(t + 1, 5000.0))
     assert m2.near_cluster("BTC", t + 2) is None
+
+
+def test_reach_probability_uses_the_measured_volatility() -> None:
+    m = LiquidationMap()
+    feed(m, mark(T0, 100.0))
+    quiet = m.reach_probability("BTC", 0.01, 3600.0)  # the 50 %-a-year default
+    for i in range(1, 400):  # ±1 % every 5 s: very volatile
+        feed(m, mark(T0 + 5 * i, 101.0 if i % 2 else 100.0))
+    assert m.reach_probability("BTC", 0.01, 3600.0) > quiet
+    assert m.reach_probability("BTC", 0.0, 1.0) == pytest.approx(1.0)
+    assert m.reach_probability("BTC", 0.05, 60.0) < m.reach_probability("BTC", 0.01, 60.0)
 
 
 def test_view_reports_within_and_nearest_dense() -> None:
@@ -194,3 +213,33 @@ def test_params_are_validated() -> None:
         validate_liqmap(LiqMapParams(leverage_mix=()))
     with pytest.raises(ValueError, match="mmr"):
         validate_liqmap(LiqMapParams(mmr={"binance": 0.9}))
+
+
+def test_engine_raises_near_cluster_watch_and_never_more() -> None:
+    from cascade_tui.engine import Engine
+
+    engine = Engine()
+    engine.liqmap = LiquidationMap(
+        LiqMapParams(
+            leverage_mix=((100.0, 1.0),), near_horizon_s=86_400.0, near_cluster_floor_usd=1e6, min_history_s=0.0
+        )
+    )
+    signals = []
+    for ev in (mark(T0, 100_000.0), oi(T0, 0.0), trade(T0 + 1, 100_000.0, 1e6, "buy"), oi(T0 + 2, 100.0)):
+        signals += engine.process(ev)
+    # $10 M of 100× longs liquidate at ~99 400: 0.6 % under the price, no liquidation anywhere
+    for s in range(3, 40):  # ±0.1 % wiggles (a day's horizon: reaching 0.6 % is likely)
+        signals += engine.process(mark(T0 + s, 100_000.0 if s % 10 < 5 else 100_100.0))
+    opened = [s for s in signals if s.state == "open"]
+    assert len(opened) == 1
+    sig = opened[0]
+    assert (sig.asset, sig.level_name, sig.direction) == ("BTC", "WATCH", "long")
+    assert sig.why["trigger"] == "near_cluster" and sig.why["side"] == "long"
+    assert max(s.level for s in signals) == 1
+    snap = engine.snapshot()
+    (view,) = snap.liqmap
+    assert view.asset == "BTC" and view.total_long_usd == pytest.approx(1e7)
+    # the price moves away: the WATCH closes after its hold
+    for s in range(40, 120):
+        signals += engine.process(mark(T0 + s, 104_000.0))
+    assert signals[-1].state == "close"

@@ -1,4 +1,5 @@
-"""Binance USD-M adapter: frames from docs/exchanges.md §2 and the shared samples."""
+"""Binance USD-M and COIN-M adapter: frames from docs/exchanges.md §2, Binance's documentation
+examples and recorded samples (tests/fixtures/venues)."""
 
 from __future__ import annotations
 
@@ -47,9 +48,10 @@ def test_force_order_raw_object_and_list() -> None:
     [one] = p.parse(json.dumps(raw), 1.0)
     assert one.side == "long"
     evs = p.parse(json.dumps([raw, buy]), 2.0)
-    assert [e.side for e in evs] == ["long", "short"]  # BUY order => a short was liquidated
-    assert evs[1].usd == pytest.approx(30000.0)  # 0.5 BTC × 60000
-    assert evs[1].asset == "BTC"
+    # the IOTX order again is the same liquidation (same symbol, side, time, size, price)
+    assert [e.side for e in evs] == ["short"] and p.stats.duplicates == 1
+    assert evs[0].usd == pytest.approx(30000.0)  # BUY order => a short was liquidated; 0.5 BTC × 60000
+    assert evs[0].asset == "BTC"
     stats_add_up(p)
 
 
@@ -74,7 +76,8 @@ def test_agg_trade_taker_side() -> None:
     assert t.taker_side == "buy" and t.qty == 10.0 and t.usd == pytest.approx(10.11)  # 10 × 1.011
     assert t.event_ts == pytest.approx(1626992741.421)
     # nautilus sample (with the 2026 forward-compat field `st`): m=true => taker sold
-    [t2] = p.parse(nautilus_text("binance", "agg_trade_stream.json"), 1.0)
+    # (a fresh parser: this doc sample's time is 1970, which the first one's clock calls stale)
+    [t2] = BinanceParser().parse(nautilus_text("binance", "agg_trade_stream.json"), 1.0)
     assert t2.taker_side == "sell" and t2.usd == pytest.approx(0.1)  # 100 × 0.001
 
 
@@ -171,7 +174,8 @@ def test_whole_cryptofeed_capture() -> None:
 def test_spec_subscriptions_and_polls() -> None:
     assert spec("binance") is SPEC
     subs = SPEC.subscriptions(SubscribeRequest(instruments=["BTCUSDT", "ETHUSDT"], btc_trades=True))
-    [sub] = subs
+    sub, coin_m = subs
+    assert coin_m.url == "wss://dstream.binance.com/stream?streams=!forceOrder@arr" and coin_m.name == "coin-m"
     assert sub.url.startswith("wss://fstream.binance.com/market/stream?streams=")
     streams = sub.url.split("streams=", 1)[1].split("/")
     assert streams == [
@@ -189,3 +193,55 @@ def test_spec_subscriptions_and_polls() -> None:
     assert SPEC.instruments_for and SPEC.instruments_for(["BTC", "eth"]) == ["BTCUSDT", "ETHUSDT"]
     assert SPEC.btc_instrument == "BTCUSDT" and SPEC.sampled
     assert SPEC.max_connection_s < 24 * 3600
+
+
+# COIN-M "Liquidation Order Streams" response example, Binance developer docs
+# (developers.binance.com/docs/derivatives/coin-margined-futures/websocket-market-streams/
+# Liquidation-Order-Streams), with the symbol set to the perpetual and 5 contracts filled.
+COIN_M = (
+    '{"stream":"!forceOrder@arr","data":{"e":"forceOrder","E":1591154240950,'
+    '"o":{"s":"BTCUSD_PERP","ps":"BTCUSD","S":"SELL","o":"LIMIT","f":"IOC","q":"5","p":"9425.5",'
+    '"ap":"9496.5","X":"FILLED","l":"5","z":"5","T":1591154240949}}}'
+)
+
+
+def test_coin_m_btc_contracts_are_100_usd() -> None:
+    """Issue 13 item 2: COIN-M sizes are contracts of 100 USD (BTC) — 5 contracts are $500
+    under venue `binance` (DESIGN.md §5.1), not 5 BTC."""
+    p = BinanceParser()
+    [ev] = p.parse(COIN_M, 1591154241.0)
+    assert isinstance(ev, Liquidation) and ev.venue == "binance"
+    assert ev.instrument == "BTCUSD_PERP" and ev.asset == "BTC" and ev.side == "long"
+    assert ev.usd == pytest.approx(500.0) and ev.raw_size == 5.0
+    assert ev.qty == pytest.approx(500.0 / 9496.5)  # base = USD / average fill price
+
+
+def test_coin_m_other_coins_are_10_usd_and_metadata_wins() -> None:
+    """Every non-BTC COIN-M contract is 10 USD; dapi exchangeInfo's `contractSize` wins."""
+    eth = COIN_M.replace("BTCUSD_PERP", "ETHUSD_250926").replace('"ps":"BTCUSD"', '"ps":"ETHUSD"')
+    [ev] = BinanceParser().parse(eth, 1591154241.0)
+    assert ev.usd == pytest.approx(50.0) and ev.asset == "ETH"  # type: ignore[union-attr]
+    [ev2] = BinanceParser({"ETHUSD_250926": {"contractSize": 20}}).parse(eth, 1591154241.0)
+    assert ev2.usd == pytest.approx(100.0)  # type: ignore[union-attr]
+    # a USD-M symbol is untouched: sizes stay coins
+    [usdm] = BinanceParser().parse(COIN_M.replace("BTCUSD_PERP", "BTCUSDT"), 1591154241.0)
+    assert usdm.usd == pytest.approx(5 * 9496.5)  # type: ignore[union-attr]
+
+
+def test_dapi_exchange_info_gives_coin_m_contract_sizes() -> None:
+    """The metadata normalizer reads the COIN-M list (third, optional request) for contractSize."""
+    from cascade_tui.feeds.metadata import SOURCES
+
+    dapi = {"symbols": [
+        {"symbol": "BTCUSD_PERP", "pair": "BTCUSD", "contractType": "PERPETUAL", "contractStatus": "TRADING",
+         "baseAsset": "BTC", "marginAsset": "BTC", "contractSize": 100},
+        {"symbol": "ETHUSD_PERP", "pair": "ETHUSD", "contractType": "PERPETUAL", "contractStatus": "TRADING",
+         "baseAsset": "ETH", "marginAsset": "ETH", "contractSize": 10},
+        {"symbol": "OLDUSD_200925", "contractStatus": "DELIVERED", "contractSize": 10},
+    ]}
+    fapi = {"symbols": [{"symbol": "BTCUSDT", "status": "TRADING", "baseAsset": "BTC", "contractType": "PERPETUAL"}]}
+    instruments, perps = SOURCES["binance"].normalize([fapi, None, dapi])
+    assert instruments["BTCUSD_PERP"]["contractSize"] == 100 and "OLDUSD_200925" not in instruments
+    assert perps == ["BTCUSDT"]  # COIN-M rides on the all-market stream
+    [ev] = BinanceParser(instruments).parse(COIN_M, 1591154241.0)
+    assert ev.usd == pytest.approx(500.0)  # type: ignore[union-attr]

@@ -1,7 +1,8 @@
-"""BitMEX adapter: frames from docs/exchanges.md §5 and the shared samples."""
+"""BitMEX adapter: frames from docs/exchanges.md §5 and the recorded fixtures (tests/fixtures/venues)."""
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
@@ -22,10 +23,13 @@ def row(venue_file: str) -> dict:
     return json.loads(nautilus_text("bitmex", venue_file))
 
 
-def liq(symbol: str, side: str, qty: float, price: float) -> dict:
-    # hand-made row in the documented shape
+_ORDER_IDS = itertools.count(1)
+
+
+def liq(symbol: str, side: str, qty: float, price: float, order_id: str = "") -> dict:
+    # hand-made row in the documented shape; a new order id each time unless given
     return {
-        "orderID": "00000000-0000-0000-0000-000000000001",
+        "orderID": order_id or f"00000000-0000-0000-0000-{next(_ORDER_IDS):012d}",
         "symbol": symbol,
         "side": side,
         "price": price,
@@ -55,9 +59,10 @@ def test_linear_and_quanto_units() -> None:
     assert lin.side == "long"  # Sell order => long liquidated
     assert lin.qty == pytest.approx(2.0)  # 2e6 contracts / 1e6 per XBT
     assert lin.usd == pytest.approx(120000.0)  # 2 × 60000
-    # quanto needs XBTUSD's price first: without it the frame is a counted error
+    # quanto needs XBTUSD's price first: without it the row is counted (rejected), not marked
+    # seen, so the same order counts once the price is known
     quanto = envelope("liquidation", "insert", [liq("ETHUSD", "Sell", 1000, 3000.0)])
-    assert p.parse(quanto, 2.0) == [] and p.stats.parse_errors == 1
+    assert p.parse(quanto, 2.0) == [] and p.stats.rejected == 1 and p.stats.parse_errors == 0
     p.parse(envelope("instrument", "update", [{"symbol": "XBTUSD", "markPrice": 60000.0}]), 3.0)
     [eth] = p.parse(quanto, 4.0)
     assert eth.qty == pytest.approx(60.0)  # 1000 × 100 sat × 60000 / 1e8
@@ -172,7 +177,6 @@ def test_welcome_acks_pong_ignored() -> None:
         '{"foo":1}',
         '{"table":"liquidation","action":"insert","data":{}}',
         '{"table":"liquidation","action":"upsert","data":[]}',
-        envelope("liquidation", "insert", [liq("XBTUSD", "Left", 1, 1.0)]),
         envelope(
             "trade", "insert", [{"symbol": "XBTUSD", "side": "Buy", "size": 1, "price": 1.0, "timestamp": 5}]
         ),
@@ -244,3 +248,62 @@ def test_units_from_the_instrument_stream_definition() -> None:
     assert oi.oi == 6780.0 and oi.usd == pytest.approx(16950.0)  # 1 contract = 1 JTO; 6780 × 2.5
     [ev] = p.parse(envelope("liquidation", "insert", [liq("JTOUSDT", "Sell", 100, 2.4)]), 2.0)
     assert ev.qty == 100.0 and ev.usd == pytest.approx(240.0) and ev.asset == "JTO"
+
+
+def test_bad_liquidation_row_is_counted() -> None:
+    p = BitmexParser()
+    assert p.parse(envelope("liquidation", "insert", [liq("XBTUSD", "Left", 1, 1.0)]), 1.0) == []
+    assert p.stats.rejected == 1 and p.stats.parse_errors == 0
+    stats_add_up(p)
+
+
+# The real 2019 insert quoted in docs/exchanges.md §5 (bitmex-liquidation README), resized
+# onto XBTUSD so the bundled unit applies.
+DOC_INSERT = (
+    '{"table":"liquidation","action":"insert",'
+    '"data":[{"orderID":"8b4a95db-815a-f93a-c9a2-ffbbabeddbac","symbol":"XBTUSD","side":"Buy",'
+    '"price":60000.5,"leavesQty":5000}]}'
+)
+
+
+def test_one_unknown_contract_keeps_the_rest_of_the_batch() -> None:
+    """Issue 13 item 4: an insert batch with an unsizeable contract (TRXZ19, the doc example's
+    symbol) keeps the XBTUSD row; the unknown row is counted in `rejected`."""
+    doc = json.loads(DOC_INSERT)
+    doc["data"].insert(0, liq("TRXZ19", "Buy", 5000, 2.17e-06))
+    p = BitmexParser()
+    [ev] = p.parse(json.dumps(doc), 1.0)
+    assert ev.instrument == "XBTUSD" and ev.usd == 5000.0
+    assert p.stats.rejected == 1 and "TRXZ19" in p.stats.last_error
+
+
+def test_same_order_repeated_is_counted_once() -> None:
+    """Issue 12 row 18: the same insert (same orderID) 100 times is one liquidation."""
+    p = BitmexParser()
+    counted = sum(len(p.parse(DOC_INSERT, 1.0 + i)) for i in range(100))
+    assert counted == 1 and p.stats.duplicates == 99 and p.stats.events == {"liquidation": 1}
+    # after a reconnect the window is kept: a partial or re-sent insert does not count again
+    p.reconnected()
+    assert p.parse(DOC_INSERT, 500.0) == [] and p.stats.duplicates == 100
+
+
+def test_usdt_perpetual_live_instrument_row_beats_the_shipped_2021_table() -> None:
+    """Issue 13 item 3: the shipped table (recorded 2021) listed SOLUSDT as an XBT-settled
+    quanto; BitMEX's USDT perpetuals are linear now (docs/exchanges.md §1.2). The table no
+    longer gives a quanto unit, and the live `instrument` row wins over any metadata row."""
+    from cascade_tui.feeds.metadata import bundled_instruments
+
+    shipped = bundled_instruments("bitmex")
+    assert shipped["SOLUSDT"]["isQuanto"] is False and "multiplier" not in shipped["SOLUSDT"]
+    p = BitmexParser(shipped)  # what a live start without network or cache hands the parser
+    row_ = liq("SOLUSDT", "Sell", 30_000, 150.0)
+    assert p.parse(envelope("liquidation", "insert", [row_]), 1.0) == []  # no unit: counted, not guessed
+    assert p.stats.rejected == 1
+    # a stale metadata row saying quanto loses to the instrument stream's partial (linear)
+    stale = {"SOLUSDT": {"isInverse": False, "isQuanto": True, "multiplier": 1000, "baseAsset": "SOL"}}
+    p2 = BitmexParser(stale)
+    live = {"symbol": "SOLUSDT", "isInverse": False, "isQuanto": False, "underlyingToPositionMultiplier": 10000,
+            "multiplier": 100, "timestamp": "2026-12-04T00:00:00.000Z"}
+    p2.parse(envelope("instrument", "partial", [live]), 2.0)
+    [ev] = p2.parse(envelope("liquidation", "insert", [row_]), 3.0)
+    assert ev.qty == pytest.approx(3.0) and ev.usd == pytest.approx(450.0)  # 30000 / 1e4 SOL × 150

@@ -1,4 +1,4 @@
-"""Bybit v5 adapter: frames from docs/exchanges.md §3 and the shared samples."""
+"""Bybit v5 adapter: frames from docs/exchanges.md §3 and the recorded fixtures (tests/fixtures/venues)."""
 
 from __future__ import annotations
 

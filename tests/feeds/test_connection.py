@@ -332,9 +332,15 @@ async def test_subscribe_messages_are_paced_by_the_venue_limit() -> None:
         collector = Collector()
         options = fast_options(server, send_interval_s=None)  # the spec's pace applies
         async with running(spec, subscription_of(spec), collector, options, sleep=recording_sleep):
-            await eventually(lambda: bool(server.sessions) and len(server.sessions[0].texts()) >= 3)
+            # wait for the three subscribes themselves: keepalive pings (their sleeps shortened
+            # too) interleave, and counting them made this test pass its wait early under load
+            await eventually(lambda: bool(server.sessions) and len(_subscribes(server.sessions[0].texts())) >= 3)
     assert sleeps.count(0.5) == 2  # between the three messages, not before the first
-    assert [t for t in server.sessions[0].texts() if t != "ping"][:3] == subscriptions(SubscribeRequest())[0].messages
+    assert _subscribes(server.sessions[0].texts())[:3] == subscriptions(SubscribeRequest())[0].messages
+
+
+def _subscribes(texts: list[str]) -> list[str]:
+    return [t for t in texts if t != "ping"]
 
 
 async def test_a_server_that_hangs_up_at_once_gets_a_growing_backoff() -> None:

@@ -1,4 +1,4 @@
-"""Deribit adapter: frames from docs/exchanges.md §6 and the shared samples."""
+"""Deribit adapter: frames from docs/exchanges.md §6 and the recorded fixtures (tests/fixtures/venues)."""
 
 from __future__ import annotations
 
@@ -167,14 +167,48 @@ def test_spec_subscriptions() -> None:
     assert first["method"] == "public/set_heartbeat" and first["params"]["interval"] >= 10
     channels = [c for m in rest for c in m["params"]["channels"]]
     assert all(m["method"] == "public/subscribe" for m in rest)
+    # issue 13 item 9: every future of each settlement currency (perpetual AND dated), whose
+    # trades carry the liquidation flag; tickers for the main instruments
     assert channels == [
-        "trades.BTC-PERPETUAL.100ms",
-        "trades.SOL_USDC-PERPETUAL.100ms",
+        "trades.future.BTC.100ms",
+        "trades.future.ETH.100ms",
+        "trades.future.USDC.100ms",
+        "trades.future.USDT.100ms",
         "ticker.BTC-PERPETUAL.100ms",
         "ticker.SOL_USDC-PERPETUAL.100ms",
     ]
+    # an explicit instrument list subscribes exactly those instruments' trades
+    [narrow] = SPEC.subscriptions(SubscribeRequest(liquidation_instruments=["BTC-26DEC25"], instruments=[]))
+    narrow_channels = [c for m in narrow.messages[1:] for c in json.loads(m)["params"]["channels"]]
+    assert narrow_channels == ["trades.BTC-26DEC25.100ms"]
     assert SPEC.instruments_for and SPEC.instruments_for(["BTC", "ETH", "SOL"]) == [
         "BTC-PERPETUAL",
         "ETH-PERPETUAL",
         "SOL_USDC-PERPETUAL",
     ]
+
+
+def test_same_trade_repeated_is_one_liquidation_and_mt_stays_two() -> None:
+    """Issue 12 row 18: Deribit's `trade_id` identifies a liquidation trade; the same frame
+    100 times counts once. An `MT` trade is two liquidations (one long, one short) under one
+    trade_id: both count, once each (docs/exchanges.md §1.1)."""
+    p = DeribitParser()
+    frame = trades_with("T")
+    liqs = [ev for i in range(100) for ev in p.parse(frame, 1765531356.5 + i / 100) if isinstance(ev, Liquidation)]
+    assert len(liqs) == 1 and p.stats.duplicates == 99
+    q = DeribitParser()
+    both = trades_with("MT")
+    first = [ev.side for ev in q.parse(both, 1765531356.5) if isinstance(ev, Liquidation)]
+    again = [ev for ev in q.parse(both, 1765531356.6) if isinstance(ev, Liquidation)]
+    assert first == ["long", "short"] and again == [] and q.stats.duplicates == 2
+
+
+def test_dated_future_liquidation_is_inverse_usd() -> None:
+    """Issue 13 item 9: dated futures (BTC-26DEC25) arrive on `trades.future.BTC.100ms`; their
+    `amount` is USD like the inverse perpetual's."""
+    msg = json.loads(trades_with("T"))
+    msg["params"]["channel"] = "trades.future.BTC.100ms"
+    msg["params"]["data"][1]["instrument_name"] = "BTC-26DEC25"
+    liq = next(ev for ev in DeribitParser().parse(json.dumps(msg), 1765531356.5) if isinstance(ev, Liquidation))
+    assert liq.instrument == "BTC-26DEC25" and liq.asset == "BTC"
+    assert liq.usd == 750.0 and liq.qty == pytest.approx(750 / 92288.5)

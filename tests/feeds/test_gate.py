@@ -1,5 +1,5 @@
 """Gate USDT futures adapter: frames from docs/exchanges.md §9, Gate's 2026-08-20 doc example,
-and the shared samples."""
+and the recorded fixtures (tests/fixtures/venues)."""
 
 from __future__ import annotations
 
@@ -154,10 +154,6 @@ def test_acks_pong_errors_ignored() -> None:
         "][",
         '{"event":"update"}',
         frame("futures.public_liquidates", "x"),
-        frame(
-            "futures.public_liquidates", [{"contract": "BTC_USDT", "price": "1", "size": "big", "time": 1}]
-        ),
-        frame("futures.public_liquidates", [{"contract": "BTC_USDT", "size": "1", "time": 1}]),
         frame("futures.trades", [{"contract": "BTC_USDT"}], event="weird"),
     ],
 )
@@ -166,6 +162,31 @@ def test_garbage_is_counted(bad: str) -> None:
     assert p.parse(bad, 1.0) == []
     assert p.stats.parse_errors == 1
     stats_add_up(p)
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        {"contract": "BTC_USDT", "price": "1", "size": "big", "time": 1},
+        {"contract": "BTC_USDT", "size": "1", "time": 1},
+    ],
+)
+def test_garbage_rows_are_counted(row: dict[str, object]) -> None:
+    p = GateParser()
+    assert p.parse(frame("futures.public_liquidates", [row]), 1.0) == []
+    assert p.stats.rejected == 1 and p.stats.parse_errors == 0
+    stats_add_up(p)
+
+
+def test_one_unknown_contract_keeps_the_other_rows() -> None:
+    """Issue 13 item 4: the batched doc example (2026-08-20 changelog shape, BATCH_LIQ) with an
+    unknown contract in the middle: the BTC_USDT rows stand, the unknown one is counted."""
+    doc = json.loads(BATCH_LIQ)
+    doc["result"].insert(1, {"price": "1.5", "size": "-3", "time": 1541486601200, "contract": "NEWCOIN_USDT"})
+    p = GateParser()
+    a, b = p.parse(json.dumps(doc), 1541486601.5)
+    assert a.instrument == b.instrument == "BTC_USDT"
+    assert p.stats.rejected == 1 and "NEWCOIN_USDT" in p.stats.last_error and p.stats.parse_errors == 0
 
 
 @pytest.mark.parametrize("price", ["NaN", "-1"])
@@ -194,6 +215,7 @@ def test_spec_subscriptions() -> None:
     assert msgs["futures.trades"]["payload"] == ["BTC_USDT", "ETH_USDT"]
     assert msgs["futures.tickers"]["payload"] == ["BTC_USDT", "ETH_USDT"]
     assert all(m["event"] == "subscribe" and isinstance(m["time"], int) for m in msgs.values())
-    ping = json.loads(SPEC.keepalive.message.replace("{ts}", "1700000000000"))
+    ping = json.loads(SPEC.keepalive.render(1700000000.75))
+    assert ping["time"] == 1700000000  # seconds, as Gate's own client sends (issue 13 item 5)
     assert ping["channel"] == "futures.ping" and SPEC.keepalive.kind == "json"
     assert SPEC.instruments_for and SPEC.instruments_for(["BTC"]) == ["BTC_USDT"]

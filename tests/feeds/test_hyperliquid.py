@@ -57,7 +57,13 @@ def test_active_asset_ctx() -> None:
 
 def test_k_prefixed_and_builder_coins() -> None:
     frame = ASSET_CTX.replace("MOODENG", "kPEPE")
-    assert {e.asset for e in hyperliquid.HyperliquidParser().parse(frame, RECV)} == {"1000PEPE"}
+    events = hyperliquid.HyperliquidParser().parse(frame, RECV)
+    # DESIGN.md §5.1: kPEPE is 1000 PEPE; the asset is PEPE with quantities in PEPE
+    assert {e.asset for e in events} == {"PEPE"}
+    mark = next(e for e in events if isinstance(e, Mark))
+    oi = next(e for e in events if isinstance(e, OpenInterest))
+    assert mark.price == pytest.approx(0.19963 / 1000) and mark.index == pytest.approx(0.1995 / 1000)
+    assert oi.oi == pytest.approx(18617460.0 * 1000) and oi.usd == pytest.approx(3_716_603.54)
     assert hyperliquid.coin_asset("xyz:NVDA") == "NVDA"
     assert hyperliquid.SPEC.instruments_for(["BTC", "1000PEPE"]) == ["BTC", "kPEPE"]  # type: ignore[misc]
 

@@ -54,7 +54,9 @@ class VenueCase:
 
 
 CASES: dict[str, VenueCase] = {
-    "binance": VenueCase(BinanceProtocol, SubscribeRequest(instruments=["BTCUSDT"], btc_trades=True)),
+    "binance": VenueCase(
+        BinanceProtocol, SubscribeRequest(instruments=["BTCUSDT"], btc_trades=True), data_path="/market/"
+    ),
     "bybit": VenueCase(BybitProtocol, SubscribeRequest(liquidation_instruments=["ICPUSDT"], instruments=["BTCUSDT"])),
     "okx": VenueCase(
         OkxProtocol,
@@ -399,7 +401,9 @@ async def test_geo_blocked_venue_is_shown_blocked_and_asked_again_only_later(cap
             await asyncio.sleep(0.3)
             status = source.feed_status()["binance"]
             assert "HTTP 451" in status.detail and "geo-blocked" in status.detail and "next try in 1 min" in status.detail
-            assert binance.rejected == 1  # no hot loop
+            await eventually(lambda: binance.rejected == 2)  # USD-M and COIN-M links, once each
+            await asyncio.sleep(0.3)
+            assert binance.rejected == 2  # no hot loop
             [line] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("binance:")]
             assert "HTTP 451" in line and "--demo" in line
         finally:

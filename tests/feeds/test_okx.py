@@ -1,4 +1,4 @@
-"""OKX v5 adapter: frames from docs/exchanges.md §4 and the shared samples."""
+"""OKX v5 adapter: frames from docs/exchanges.md §4 and the recorded fixtures (tests/fixtures/venues)."""
 
 from __future__ import annotations
 
@@ -60,11 +60,37 @@ def test_doc_liquidation_with_metadata() -> None:
     assert ev.asset == "IOST" and ev.instrument == "IOST-USDT-SWAP"
 
 
-def test_unknown_contract_is_a_parse_error_not_a_guess() -> None:
+def test_unknown_contract_is_counted_not_guessed() -> None:
     p = OkxParser()
-    assert p.parse(IOST, 1.0) == []
-    assert p.stats.parse_errors == 1
+    assert p.parse(IOST, 1692266434.2) == []
+    assert p.stats.rejected == 1 and p.stats.parse_errors == 0
     assert "IOST-USDT-SWAP" in p.stats.last_error and "ctVal" in p.stats.last_error
+
+
+def test_one_unknown_contract_keeps_the_other_rows() -> None:
+    """Issue 13 item 4: a push with an unknown instrument among known ones (the doc example's
+    shape, docs/exchanges.md §4: data[] per instrument, details[] per liquidation) keeps the
+    known rows; the unknown row is counted, and was never marked seen, so once its contract
+    is known the same row counts."""
+    frame = json.loads(IOST)
+    frame["data"].insert(0, json.loads(liq("BTC-USDT-SWAP", "sell", "5", "60000", ts="1692266434000"))["data"][0])
+    p = OkxParser()
+    [btc] = p.parse(json.dumps(frame), 1692266434.2)
+    assert btc.instrument == "BTC-USDT-SWAP" and btc.usd == pytest.approx(3000.0)
+    assert p.stats.rejected == 1 and p.stats.parse_errors == 0 and p.stats.duplicates == 0
+    p.metadata.update(IOST_META)  # type: ignore[attr-defined]  # metadata arrives (META_CHANNEL does this)
+    [iost] = p.parse(IOST, 1692266434.3)
+    assert iost.instrument == "IOST-USDT-SWAP" and p.stats.duplicates == 0
+
+
+def test_dated_futures_liquidations_use_the_family_contract_value() -> None:
+    """Issue 13 item 9: FUTURES liquidations are subscribed and sized; a dated future without
+    metadata takes its swap family's ctVal (true of all 104 futures in the OKX.0 sample)."""
+    frame = liq("BTC-USD-250926", "sell", "7", "50000", ts="1700000000000").replace('"SWAP"', '"FUTURES"')
+    [ev] = OkxParser().parse(frame, 1700000000.2)
+    assert ev.usd == pytest.approx(700.0) and ev.asset == "BTC"  # 7 × 100 USD, inverse
+    [lin] = OkxParser().parse(liq("ETH-USDT-250926", "buy", "3", "3000"), 1700000000.2)
+    assert lin.qty == pytest.approx(0.3) and lin.side == "short"  # 3 × 0.1 ETH
 
 
 def test_bundled_linear_and_inverse_units() -> None:
@@ -86,35 +112,68 @@ def test_bundled_linear_and_inverse_units() -> None:
     assert custom.qty == pytest.approx(0.01)  # 5 × 0.001 × 2
 
 
-def test_replayed_first_message_is_deduplicated() -> None:
+def detail(side: str, sz: str, px: str, ts_ms: int) -> dict[str, str]:
+    return {"bkLoss": "0", "bkPx": px, "ccy": "", "posSide": "net", "side": side, "sz": sz, "ts": str(ts_ms)}
+
+
+def push(inst_id: str, *details: dict[str, str]) -> str:
+    """A liquidation-orders push in the documented shape (docs/exchanges.md §4)."""
+    return json.dumps(
+        {"arg": {"channel": "liquidation-orders", "instType": "SWAP"},
+         "data": [{"details": list(details), "instId": inst_id, "instType": "SWAP"}]}
+    )
+
+
+ACK = '{"event":"subscribe","arg":{"channel":"liquidation-orders","instType":"SWAP"},"connId":"a"}'
+
+
+def test_subscribe_replay_at_start_counts_zero() -> None:
+    """Issue 13 item 1: OKX re-sends recent liquidations right after a subscribe (tardis-node
+    drops the first push for this reason, docs/exchanges.md §1.4). At start the de-dup window
+    is empty; rows from before the connection (5 s to 3 min old here) count 0, as `stale`."""
+    start = 1_700_000_000.0
+    p = OkxParser()
+    assert p.parse(ACK, start) == []  # the connection's first frame
+    replay = push(
+        "BTC-USDT-SWAP",
+        detail("sell", "5", "60000", int((start - 180) * 1000)),
+        detail("buy", "2", "60100", int((start - 30) * 1000)),
+        detail("sell", "1", "60050", int((start - 5) * 1000)),
+    )
+    assert p.parse(replay, start + 0.3) == []
+    assert p.stats.stale == 3 and p.stats.events == {}
+    # a liquidation that happens after the subscription counts
+    [fresh] = p.parse(push("BTC-USDT-SWAP", detail("sell", "4", "59900", int((start + 2) * 1000))), start + 2.2)
+    assert fresh.usd == pytest.approx(0.04 * 59900)
+    stats_add_up(p)
+
+
+def test_reconnect_replay_counts_zero_and_new_rows_count_once() -> None:
+    """After a reconnect the replay holds rows counted before (duplicates) and rows from before
+    the new connection (stale); a row new to us in the same push counts, once."""
+    t0 = 1692266434.010  # the doc example's time
     p = OkxParser(IOST_META)
-    assert len(p.parse(IOST, 1.0)) == 1
-    p.reset()  # reconnect: OKX replays recent liquidations in the first push
+    assert len(p.parse(IOST, t0 + 0.2)) == 1
+    p.reconnected()  # what the pipeline calls when the venue reconnects
+    assert p.parse(ACK, t0 + 100.0) == []
     replay = json.loads(IOST)
-    fresh = {
-        "bkLoss": "0",
-        "bkPx": "0.0079",
-        "ccy": "",
-        "posSide": "long",
-        "side": "sell",
-        "sz": "2",
-        "ts": "1692266435000",
-    }
-    replay["data"][0]["details"].append(fresh)
-    [new] = p.parse(json.dumps(replay), 2.0)  # the old one is dropped, the new one kept
+    replay["data"][0]["details"].append(detail("sell", "2", "0.0079", int((t0 + 100.1) * 1000)))
+    [new] = p.parse(json.dumps(replay), t0 + 100.3)  # the old one is dropped, the new one kept
     assert new.side == "long" and new.qty == 2000.0
-    assert p.parse(IOST, 3.0) == []  # a pure replay is ignored, not counted
+    assert p.parse(json.dumps(replay), t0 + 101.0) == []  # the same push again: nothing new
     assert p.stats.events == {"liquidation": 2}
-    assert p.stats.ignored == 1
+    assert p.stats.duplicates == 1 and p.stats.stale == 2  # the IOST row: before the connection, twice
     stats_add_up(p)
 
 
 def test_dedupe_memory_is_bounded() -> None:
+    from cascade_tui.feeds.base import DEDUP_WINDOW
+
     p = OkxParser()
-    for i in range(5000):
-        p.parse(liq("BTC-USDT-SWAP", "sell", "1", "60000", ts=str(1700000000000 + i)), 1.0)
-    assert len(p._seen) <= 4096
-    assert p.stats.events == {"liquidation": 5000}
+    for i in range(DEDUP_WINDOW + 500):
+        p.parse(liq("BTC-USDT-SWAP", "sell", "1", "60000", ts=str(1700000000000 + i)), 1700000000.0 + i / 1000)
+    assert len(p._recent) == DEDUP_WINDOW
+    assert p.stats.events == {"liquidation": DEDUP_WINDOW + 500}
 
 
 def test_trades_contracts_and_spot() -> None:
@@ -128,7 +187,7 @@ def test_trades_contracts_and_spot() -> None:
     assert t.taker_side == "sell" and t.qty == pytest.approx(0.03)  # 3 contracts × 0.01 BTC
     assert t.usd == pytest.approx(1800.0)
     # nautilus doc sample on a BASE-QUOTE id (spot): size already in base
-    [s] = p.parse(nautilus_text("okx", "ws_trades.json"), 1.0)
+    [s] = OkxParser().parse(nautilus_text("okx", "ws_trades.json"), 1.0)  # its own clock (2021)
     assert s.qty == pytest.approx(0.12060306) and s.taker_side == "buy"
     assert s.usd == pytest.approx(0.12060306 * 42219.9)
 
@@ -192,14 +251,20 @@ def test_events_pongs_errors_ignored() -> None:
         "[1,2]",
         '{"arg":{},"data":[]}',
         '{"arg":{"channel":"trades"},"data":{}}',
-        liq("BTC-USDT-SWAP", "up", "1", "1"),
-        liq("BTC-USDT-SWAP", "sell", "x", "1"),
     ],
 )
 def test_garbage_is_counted(frame: str) -> None:
     p = OkxParser()
     assert p.parse(frame, 1.0) == []
     assert p.stats.parse_errors == 1
+    stats_add_up(p)
+
+
+@pytest.mark.parametrize("frame", [liq("BTC-USDT-SWAP", "up", "1", "1"), liq("BTC-USDT-SWAP", "sell", "x", "1")])
+def test_garbage_rows_are_counted(frame: str) -> None:
+    p = OkxParser()
+    assert p.parse(frame, 1.0) == []
+    assert p.stats.rejected == 1 and p.stats.parse_errors == 0
     stats_add_up(p)
 
 
@@ -220,12 +285,13 @@ def test_whole_cryptofeed_capture() -> None:
     assert s.parse_errors == 0, s.last_error
     assert s.events == {"trade": 4 + 1 + 69}  # BTC-USD-220527, UNI-USD-SWAP, BTC-USDT (spot)
     stats_add_up(with_meta)
-    # without metadata the future and the UNI swap have no contract value: counted, not guessed
+    # without metadata the UNI swap has no contract value: counted, not guessed; the future
+    # BTC-USD-220527 takes its family's BTC-USD-SWAP value (100 USD)
     bare = OkxParser()
     for ts, raw in frames:
         bare.parse(raw, ts)
-    assert bare.stats.parse_errors == 4 + 1
-    assert bare.stats.events == {"trade": 69}
+    assert bare.stats.parse_errors == 1
+    assert bare.stats.events == {"trade": 69 + 4}
     stats_add_up(bare)
 
 
@@ -238,9 +304,10 @@ def test_spec_subscriptions() -> None:
     args = [a for m in sub.messages for a in json.loads(m)["args"]]
     assert all(json.loads(m)["op"] == "subscribe" for m in sub.messages)
     assert args[0] == {"channel": "liquidation-orders", "instType": "SWAP"}
+    assert args[1] == {"channel": "liquidation-orders", "instType": "FUTURES"}
     assert {"channel": "trades", "instId": "BTC-USDT-SWAP"} in args
     assert {"channel": "funding-rate", "instId": "ETH-USDT-SWAP"} in args
     assert {"channel": "open-interest", "instId": "ETH-USDT-SWAP"} in args
-    assert len(args) == 1 + 2 + 3 * 2
+    assert len(args) == 2 + 2 + 3 * 2
     assert SPEC.keepalive.kind == "text" and SPEC.keepalive.message == "ping" and SPEC.keepalive.interval < 30
     assert SPEC.instruments_for and SPEC.instruments_for(["BTC"]) == ["BTC-USDT-SWAP"]

@@ -14,7 +14,7 @@ import pytest
 from cascade_tui.feeds import binance, bybit, okx
 from cascade_tui.feeds.base import FrameParser
 from cascade_tui.sources.simulate import MarketSimulator
-from tests.feeds.venue_samples import SAMPLES, ws_frames
+from tests.feeds.venue_samples import ws_frames
 
 # the module-level typed decoders of each venue; a parser without them is the dict path
 TYPED_DECODERS: dict[str, tuple[ModuleType, tuple[str, ...]]] = {
@@ -96,7 +96,7 @@ def _simulator_frames(venue: str) -> list[tuple[float, str, str]]:
 
 def _recorded(venue: str) -> Iterator[tuple[float, str, str]]:
     name = {"binance": "BINANCE_FUTURES.ws.1.0", "okx": "OKX.ws.1.0"}.get(venue)
-    if name is not None and (SAMPLES / "cryptofeed" / name).exists():
+    if name is not None:
         for ts, data in ws_frames(name):
             yield ts, data, ""
 

@@ -1,5 +1,5 @@
 """Seed frames for the parser fuzzers: one or more real-shaped frames per channel per venue,
-quoted from /work/shared/docs/exchanges.md (documentation or live examples). HTX frames are
+quoted from docs/exchanges.md (documentation or live examples). HTX frames are
 gzip-compressed as the venue sends them."""
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ async def test_replay_through_pipeline_stores_every_signal_and_liquidation(tmp_p
     pipeline = Pipeline(ReplaySource([cap], speed=0.0), sinks=[sink, Tally()], on_signal=seen.append)
     await pipeline.run()
     stats = sink.stats()
-    assert stats["state"] == "closed" and stats["drops"] == {"aggregates": 0, "signals": 0}
+    assert stats["state"] == "closed" and stats["drops"] == {"aggregates": 0, "signals": 0, "bad_ts": 0}
     con = sqlite3.connect(db)
     stored = con.execute("SELECT ts, asset, level, state, episode FROM signals ORDER BY rowid").fetchall()
     assert stored == [(s.ts, s.asset, s.level, s.state, s.episode) for s in seen] and seen

@@ -137,7 +137,7 @@ async def test_postgres_stores_and_reads_back(pg: PgCluster) -> None:
     await sink.close()
     stats = sink.stats()
     # no TimescaleDB in the Debian package: plain tables, pruned by the sink
-    assert stats["backend"] == "postgresql" and stats["drops"] == {"aggregates": 0, "signals": 0}
+    assert stats["backend"] == "postgresql" and stats["drops"] == {"aggregates": 0, "signals": 0, "bad_ts": 0}
     assert _count(pg.url, "signals") == 2 and _count(pg.url, "liq_1s") == 2
     report = read_history(pg.url, Path("unused"), last=5, days=1)
     assert [s["state"] for s in report["signals"]] == ["escalate", "open"]
@@ -171,5 +171,5 @@ async def test_postgres_restart_mid_run_loses_nothing(pg: PgCluster) -> None:
     await sink.close()
     assert _count(pg.url, "signals") == 120
     assert _count(pg.url, "liq_1s") == 70  # one row per second T0+50 .. T0+119
-    assert sink.stats()["drops"] == {"aggregates": 0, "signals": 0}
+    assert sink.stats()["drops"] == {"aggregates": 0, "signals": 0, "bad_ts": 0}
     assert sink.stats()["reconnects"] >= 1

@@ -53,7 +53,7 @@ async def test_sqlite_stores_signals_aggregates_oi_funding(tmp_path: Path) -> No
     sink.on_event(Funding("bybit", "BTCUSDT", "BTC", 0.0001, 8.0, T0, T0 + 1.4))
     assert await sink.flush()
     await sink.close()
-    assert sink.stats()["drops"] == {"aggregates": 0, "signals": 0}
+    assert sink.stats()["drops"] == {"aggregates": 0, "signals": 0, "bad_ts": 0}
     con = sqlite3.connect(db)
     assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     rows = con.execute(
@@ -127,12 +127,12 @@ async def test_database_down_buffers_and_drops_aggregates_before_signals() -> No
     await asyncio.sleep(0.1)
     stats = sink.stats()
     assert stats["state"] in ("connecting", "reconnecting") and stats["buffered"] == 10
-    assert stats["drops"] == {"aggregates": 14, "signals": 0}
+    assert stats["drops"] == {"aggregates": 14, "signals": 0, "bad_ts": 0}
     # more signals than the bound can hold: the rest of the aggregates go first (6), then the
     # oldest signals (4 + 8 = 12 signals for 10 places -> 2 signals dropped)
     for i in range(8):
         sink.on_signal(signal(T0 + 100 + i))
-    assert sink.stats()["drops"] == {"aggregates": 20, "signals": 2}
+    assert sink.stats()["drops"] == {"aggregates": 20, "signals": 2, "bad_ts": 0}
     backend.up = True
     assert await sink.flush(timeout_s=5)
     await sink.close()
@@ -159,10 +159,13 @@ async def test_write_failure_keeps_the_batch() -> None:
     assert sink.stats()["state"] == "closed"
 
 
-async def test_old_rows_are_pruned_by_the_engine_clock(tmp_path: Path) -> None:
+async def test_old_rows_are_pruned_by_the_wall_clock(tmp_path: Path) -> None:
     db = tmp_path / "h.sqlite"
-    # retention 1 day, pruning at every write round: rows older than newest - 1 day go
-    sink = HistorySink(str(db), flush_interval_s=0.02, retention_days=1.0, prune_every_s=0.0)
+    # retention 1 day, pruning at every write round: rows older than now - 1 day go
+    sink = HistorySink(
+        str(db), flush_interval_s=0.02, retention_days=1.0, prune_every_s=0.0,
+        wall_clock=lambda: T0 + 3 * 86400 + 60,
+    )  # fmt: skip
     await sink.start()
     sink.on_signal(signal(T0))
     sink.on_signal(signal(T0 + 3 * 86400))

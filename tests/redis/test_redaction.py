@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from cascade_tui.config import RedisConfig
+from cascade_tui.redaction import redact_url, scrub_secrets
 from cascade_tui.runtime.pipeline import Pipeline
-from cascade_tui.runtime.redis_server import redact_url, resolve_redis, scrub_secrets
+from cascade_tui.runtime.redis_server import resolve_redis
 from cascade_tui.sinks.redis import RedisSink
 from cascade_tui.sources.redis import RedisSource
 from tests.redis.redis_market import EventSource, ScriptedEngine, market_events

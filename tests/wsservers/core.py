@@ -3,8 +3,9 @@
 The protocol decides what a venue answers (acks, pongs, snapshots on subscribe) and which
 frames it sends; the server runs sessions and offers the fault knobs the connection tests
 need: drop every link mid-stream, half-open (stop reading: no pongs, no data), stall (no
-data, keepalive still answered), refuse the upgrade with an HTTP status, close a link after
-N data frames.
+data, keepalive still answered), mute (accept and read, never send a byte: no ack either),
+refuse the upgrade with an HTTP status, close a link after N data frames. It can also answer
+plain HTTP GET/POST requests on the same port (`http_routes`: the venue's REST endpoints).
 """
 
 from __future__ import annotations
@@ -94,6 +95,9 @@ class ProtocolServer:
         self.close_after: int | None = None  # close a link after this many data frames
         self.stalled = False  # no data frames; keepalive still answered
         self.close_on_connect = False  # accept the upgrade, send the welcome, hang up
+        self.mute = False  # accept the upgrade and read, but never send anything (no acks, no data)
+        self.http_routes: dict[str, str] = {}  # URL path -> JSON body for plain HTTP requests
+        self.http_requests: list[str] = []  # paths (with query) of the plain HTTP requests served
         self._server: Server | None = None
         self.port = 0
         self._tasks: set[asyncio.Task[None]] = set()
@@ -134,6 +138,12 @@ class ProtocolServer:
         if self.reject_status is not None:
             self.rejected += 1
             return connection.respond(HTTPStatus(self.reject_status), "refused by test server\n")
+        if "upgrade" not in request.headers.get("Connection", "").lower():
+            path = urlsplit(request.path).path
+            self.http_requests.append(request.path)
+            if path in self.http_routes:
+                return connection.respond(HTTPStatus.OK, self.http_routes[path])
+            return connection.respond(HTTPStatus.NOT_FOUND, "no such route\n")
         return None
 
     async def _handle(self, ws: ServerConnection) -> None:
@@ -174,7 +184,7 @@ class ProtocolServer:
                     await self._send(session, frame)
 
     async def _send(self, session: Session, frame: Frame) -> None:
-        if session.half_open:
+        if session.half_open or self.mute:
             return
         await session.ws.send(self.protocol.encode(frame))
 

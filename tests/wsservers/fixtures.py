@@ -61,7 +61,7 @@ class Collector:
     def on_reconnect(self) -> None:
         self.resets += 1
         if self.parser is not None:
-            self.parser.reset()
+            self.parser.reconnected()
 
     def texts(self) -> list[str]:
         return [f.data.decode() if isinstance(f.data, bytes) else f.data for f in self.frames]

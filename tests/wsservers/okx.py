@@ -4,6 +4,7 @@ liquidations right after a liquidation-orders subscribe (exchanges.md §1.4)."""
 from __future__ import annotations
 
 import json
+import time
 
 from tests.wsservers.core import Frame, Session, VenueProtocol, dumps
 
@@ -36,7 +37,8 @@ class OkxProtocol(VenueProtocol):
         return self.recent[-self.replay :] if self.replay else []
 
     def liquidation(self, i: int) -> Frame:
-        # exchanges.md §4 doc example (IOST-USDT-SWAP), distinct size and time per i
+        # exchanges.md §4 doc example (IOST-USDT-SWAP), distinct size per i, stamped now as
+        # OKX stamps a fresh liquidation (an old time would be a replay, counted stale)
         detail = {
             "bkLoss": "0",
             "bkPx": "0.007831",
@@ -44,7 +46,7 @@ class OkxProtocol(VenueProtocol):
             "posSide": "short",
             "side": "buy",
             "sz": str(13 + i),
-            "ts": str(1692266434010 + i),
+            "ts": str(int(time.time() * 1000)),
         }
         frame = dumps(
             {

@@ -9,6 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final
 
+# the held-apart seed ranges live with the labels (the backtest reads them too)
+from cascade_tui.labels import SEED_SETS as SEED_SETS
+from cascade_tui.labels import seed_set as seed_set
+
 YEAR_S: Final = 365.0 * 86400.0
 STEP_S: Final = 0.25  # event/state clock of the simulation (intensity steps)
 CHUNK_S: Final = 60.0  # frames are generated lazily one chunk at a time
@@ -255,18 +259,13 @@ CLUSTER_SPAN_S: Final = (0.5, 6.0)
 CLUSTER_MEDIUM_MULT: Final = (3.0, 10.0)  # medium clusters: marks this many times the asset's own
 BACKGROUND_BUSY_RANGE: Final = (0.5, 4.0)  # clip of the volatility-coupled background factor
 
-# Seed ranges of the held-apart market sets (never tune on test): the benchmark draws its
-# training markets from TRAIN, its validation markets from VALIDATION and scores TEST only.
-SEED_SETS: Final[dict[str, range]] = {
-    "train": range(1000, 2000),
-    "validation": range(2000, 3000),
-    "test": range(3000, 4000),
-}
+
+# the position-book market (sources/simulate/mechanistic*.py): not an injected-episode profile
+MECHANISTIC_PROFILE: Final = "mechanistic"
 
 
-def seed_set(seed: int) -> str | None:
-    """Which held-apart set a seed belongs to (None: outside every set, e.g. the demo's 7)."""
-    for name, seeds in SEED_SETS.items():
-        if seed in seeds:
-            return name
-    return None
+def check_profile(name: str) -> None:
+    """ValueError naming the known profiles when `name` is not one of them."""
+    if name not in PROFILES and name != MECHANISTIC_PROFILE:
+        known = ", ".join([*PROFILES, MECHANISTIC_PROFILE])
+        raise ValueError(f"unknown profile {name!r}; known profiles: {known}")

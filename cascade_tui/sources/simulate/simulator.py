@@ -15,7 +15,13 @@ import numpy as np
 
 from cascade_tui.labels import Label
 from cascade_tui.model import RawFrame
-from cascade_tui.sources.simulate.config import ASSET_NAMES, OBSERVED_VENUES, PROFILES, VENUE_SHARES
+from cascade_tui.sources.simulate.config import (
+    ASSET_NAMES,
+    OBSERVED_VENUES,
+    PROFILES,
+    VENUE_SHARES,
+    check_profile,
+)
 from cascade_tui.sources.simulate.episodes import labels_for
 from cascade_tui.sources.simulate.market import Chunk, Market
 from cascade_tui.sources.simulate.observe import Observer
@@ -48,8 +54,7 @@ class MarketSimulator:
         venues: Sequence[str] | None = None,
         sigma_base: float | None = None,
     ) -> None:
-        if profile not in PROFILES:
-            raise ValueError(f"unknown profile {profile!r}; known: {', '.join(PROFILES)}")
+        check_profile(profile)
         names = [a.upper() for a in assets] if assets else list(ASSET_NAMES)
         unknown = [a for a in names if a not in ASSET_NAMES]
         if unknown or not names:

@@ -1,0 +1,291 @@
+"""The event-driven fast path (engine/burst.py, printscale.py): WARNING on the first few large
+prints of a burst, never on a lone whale, a cluster of small prints or a busy background;
+CRITICAL only with a price move; per-side refractory; a fast market-wide signal; bounded
+per-asset state; absurd timestamps."""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Iterable, Iterator
+
+import msgspec
+
+from cascade_tui.engine import Engine, Signal
+from cascade_tui.engine.params import EngineParams
+from cascade_tui.engine.printscale import PrintScale
+from cascade_tui.engine.types import signal_encoder
+from cascade_tui.model import Event, Liquidation
+from tests.engine.engine_synth import START_TS, trade
+
+BODY_USD = {"BTC": 3_000.0, "ETH": 1_500.0, "SOL": 600.0, "ADA": 30.0}  # print scales 100× apart
+PRICE = {"BTC": 100_000.0, "ETH": 4_000.0, "SOL": 200.0, "ADA": 1.0}
+
+
+def liq(asset: str, side: str, usd: float, ts: float, venue: str = "bybit", price: float | None = None,
+        sampled: bool = False) -> Liquidation:  # fmt: skip
+    px = PRICE[asset] if price is None else price
+    return Liquidation(
+        venue=venue, instrument=f"{asset}USDT", asset=asset, side=side,  # type: ignore[arg-type]
+        price=px, qty=usd / px, usd=usd, raw_size=usd / px, event_ts=ts, recv_ts=ts, sampled=sampled,
+    )  # fmt: skip
+
+
+def background(
+    rng: random.Random,
+    assets: Iterable[str],
+    t0: float,
+    seconds: float,
+    rate: float = 0.2,
+    trades: bool = True,
+) -> Iterator[Event]:
+    """Heavy-tailed background prints (lognormal body, σ = 1.8) on both sides, and trades."""
+    assets = tuple(assets)
+    t = t0
+    while t < t0 + seconds:
+        t = round(t + 0.1, 6)
+        for a in assets:
+            if trades:
+                yield trade(a, PRICE[a], t)
+            if rng.random() < rate * 0.1:
+                side = "long" if rng.random() < 0.5 else "short"
+                yield liq(a, side, BODY_USD[a] * math.exp(rng.gauss(0.0, 1.8)), t)
+
+
+def run(engine: Engine, events: Iterable[Event]) -> list[Signal]:
+    out: list[Signal] = []
+    for ev in events:
+        out.extend(engine.tick(ev.recv_ts))
+        out.extend(engine.process(ev))
+    return out
+
+
+def warmed(
+    seed: int = 1, assets: tuple[str, ...] = ("BTC",), params: EngineParams | None = None
+) -> tuple[Engine, float]:
+    """An engine that has seen 40 minutes of background (it has learnt each asset's prints)."""
+    engine = Engine(params)
+    signals = run(engine, background(random.Random(seed), assets, START_TS, 2400.0))
+    assert not [s for s in signals if s.level >= 2]
+    return engine, START_TS + 2400.0
+
+
+BURST = EngineParams().fast.min_prints + 2  # prints in a short test burst
+
+
+def large(asset: str) -> float:
+    return 12.0 * BODY_USD[asset]  # a cascade print: well above the asset's usual prints
+
+
+def test_print_scale_learns_each_assets_own_prints_and_starts_from_the_prior() -> None:
+    scale = PrintScale(prior_usd=5_000.0, quantile=0.8, halflife_s=3600.0, learn_prints=20)
+    assert scale.scale == 5_000.0
+    rng = random.Random(3)
+    for k in range(400):
+        scale.add(START_TS + k, 30.0 * math.exp(rng.gauss(0.0, 1.8)))
+    # the lognormal's 80th percentile is 30 × e^(0.84 × 1.8) ≈ $137
+    assert 80.0 < scale.scale < 250.0
+    scale.frozen = True
+    scale.add(START_TS + 500, 1e9)
+    assert scale.n == 400  # nothing learnt while an alarm is open
+
+
+def first_warning_print(asset: str, params: EngineParams | None = None) -> tuple[int | None, list[Signal]]:
+    engine, t = warmed(assets=(asset,), params=params)
+    signals: list[Signal] = []
+    for k in range(12):
+        signals += engine.process(
+            liq(asset, "long", large(asset), t + 0.05 * k, price=PRICE[asset] * (1 - k * 1e-5))
+        )
+        if any(s.level >= 2 for s in signals):
+            return k + 1, signals
+    return None, signals
+
+
+FAST_PRESET = msgspec.structs.replace(
+    EngineParams(), fast=msgspec.structs.replace(EngineParams().fast, strong_prints=5)
+)
+
+
+def test_burst_of_large_prints_fires_warning_within_the_fifth_print() -> None:
+    for asset in ("BTC", "ADA"):  # the same test at print scales 100× apart
+        # with the all-large-prints rule on (fast.strong_prints = 5)
+        fired_at, signals = first_warning_print(asset, FAST_PRESET)
+        assert fired_at is not None and fired_at <= 5, (asset, fired_at)
+        warning = next(s for s in signals if s.level >= 2)
+        assert warning.direction == "long" and warning.why["trigger"] == "burst"
+        assert float(warning.why["burst_x"]) >= 1.0
+        # the shipped defaults wait for min_prints prints (precision first, see README)
+        fired_at, _ = first_warning_print(asset)
+        assert fired_at == EngineParams().fast.min_prints, (asset, fired_at)
+
+
+def test_a_frame_is_counted_whole_before_it_is_evaluated() -> None:
+    engine, t = warmed()
+    frame = [liq("BTC", "long", large("BTC"), t + 0.5) for _ in range(BURST)]
+    frame = [msgspec.structs.replace(ev, price=ev.price - k) for k, ev in enumerate(frame)]  # distinct orders
+    signals = engine.process_frame(frame)
+    assert [s.level for s in signals if s.asset == "BTC"] == [2]
+    assert signals[0].ts == t + 0.5  # no cadence delay
+    assert engine.stats()["events"]["liquidation"] > BURST
+
+
+def test_a_lone_whale_print_does_not_fire() -> None:
+    engine, t = warmed()
+    signals = engine.process(liq("BTC", "long", 50e6, t + 0.1))
+    # the same whale arriving as fills of one order (same venue, time and price) is one print
+    signals += [s for k in range(6) for s in engine.process(liq("BTC", "short", 8e6, t + 0.2))]
+    signals += run(engine, background(random.Random(9), ("BTC",), t + 0.3, 120.0))
+    assert all(s.level < 2 for s in signals)
+
+
+def test_a_cluster_of_small_prints_does_not_fire() -> None:
+    engine, t = warmed()
+    rng = random.Random(5)
+    cluster = [
+        liq("BTC", "short", BODY_USD["BTC"] * math.exp(min(rng.gauss(0.0, 1.0), 1.0)), t + 0.2 * k)
+        for k in range(15)
+    ]
+    signals = run(engine, cluster)
+    signals += run(engine, background(rng, ("BTC",), t + 3.0, 120.0))
+    assert all(s.level < 2 for s in signals)
+
+
+def test_a_busy_background_does_not_fire() -> None:
+    engine, t = warmed(seed=4)
+    # volatile hours: five times the usual pace of ordinary prints, for half an hour
+    signals = run(engine, background(random.Random(6), ("BTC",), t, 1800.0, rate=1.0))
+    assert all(s.level < 2 for s in signals)
+
+
+def test_critical_needs_a_price_move_even_from_liquidation_prices_alone() -> None:
+    for moving in (False, True):
+        engine = Engine()
+        # no trade or mark feed at all: only liquidations, whose prices are the only price
+        run(engine, background(random.Random(2), ("SOL",), START_TS, 2400.0, trades=False))
+        t = START_TS + 2400.0
+        signals: list[Signal] = []
+        for k in range(300):  # 30 s of a heavy cascade
+            price = PRICE["SOL"] * (1.0 - (0.0001 * k if moving else 0.0))
+            signals += engine.process(liq("SOL", "long", large("SOL"), t + 0.1 * k, price=price - k * 1e-6))
+        top = max(s.level for s in signals)
+        if moving:  # the long liquidations' prices fell 3 %: CRITICAL, with its evidence
+            crit = next(s for s in signals if s.level == 3)
+            assert crit.why["price_from"] == "liquidations"
+            assert float(crit.why["price_move_pct"]) >= float(crit.why["needs_pct"])
+        else:  # as intense, but no move: held at WARNING, and it says so
+            assert top == 2
+            assert (
+                signals[-1].why.get("held_by") == "price_move"
+                or engine.snapshot().assets[0].why["held_by"] == "price_move"
+            )
+
+
+def test_refractory_is_per_side_and_only_after_warning_episodes() -> None:
+    engine, t = warmed()
+    # a long-side cascade opens and closes ...
+    signals = run(
+        engine, (liq("BTC", "long", large("BTC"), t + 0.1 * k, price=100_000.0 - k) for k in range(20))
+    )
+    assert any(s.level >= 2 and s.direction == "long" for s in signals)
+    signals = run(engine, background(random.Random(8), ("BTC",), t + 3.0, 60.0, rate=0.0))
+    closed = [s for s in signals if s.state == "close" and s.direction == "long"]
+    assert closed
+    t2 = closed[-1].ts + 1.0
+    # ... the short side is not in refractory: a short burst right after opens at once
+    shorts = run(
+        engine, (liq("BTC", "short", large("BTC"), t2 + 0.05 * k, price=100_000.0 + k) for k in range(BURST))
+    )
+    assert any(s.level >= 2 and s.direction == "short" and s.state == "open" for s in shorts)
+    # ... while the long side waits out its refractory period
+    longs = run(
+        engine, (liq("BTC", "long", large("BTC"), t2 + 1.0 + 0.05 * k, price=99_000.0 - k) for k in range(10))
+    )
+    assert not [s for s in longs if s.direction == "long" and s.state == "open"]
+
+
+def test_a_watch_only_episode_does_not_start_a_refractory_period() -> None:
+    engine, t = warmed()
+    # a partial burst: WATCH on the long side, never WARNING
+    signals = run(
+        engine, (liq("BTC", "long", large("BTC"), t + 0.5 * k, price=100_000.0 - k) for k in range(2))
+    )
+    signals += run(engine, background(random.Random(3), ("BTC",), t + 1.5, 40.0, rate=0.0))
+    assert max((s.level for s in signals), default=0) == 1  # a WATCH episode, opened and closed
+    assert any(s.state == "close" for s in signals)
+    t2 = engine.snapshot().ts + 0.5
+    burst = run(
+        engine, (liq("BTC", "long", large("BTC"), t2 + 0.05 * k, price=99_000.0 - k) for k in range(BURST))
+    )
+    assert any(s.level >= 2 and s.direction == "long" for s in burst)
+
+
+def test_market_wide_opens_within_a_second_of_the_first_asset_when_breadth_is_there() -> None:
+    engine, t = warmed(assets=("BTC", "ETH", "SOL"))
+    events: list[Event] = []
+    for k in range(30):  # three assets burst together, BTC first
+        for j, a in enumerate(("BTC", "ETH", "SOL")):
+            events.append(
+                liq(a, "long", large(a), round(t + 0.05 * k + 0.01 * j, 6), price=PRICE[a] - k * 1e-3)
+            )
+    signals = run(engine, events)
+    first_asset = min(s.ts for s in signals if s.asset != "*" and s.level >= 2)
+    wide = [s for s in signals if s.asset == "*"]
+    assert wide and wide[0].state == "open" and wide[0].direction == "long"
+    assert wide[0].ts - first_asset <= 1.0
+    assert wide[0].why["trigger"] in ("burst", "breadth")
+
+
+def test_one_asset_bursting_alone_is_not_market_wide() -> None:
+    engine, t = warmed(assets=("BTC", "ETH", "SOL"))
+    signals = run(
+        engine, (liq("BTC", "long", large("BTC"), t + 0.05 * k, price=100_000.0 - k) for k in range(30))
+    )
+    assert any(s.asset == "BTC" and s.level >= 2 for s in signals)
+    assert not [s for s in signals if s.asset == "*"]
+
+
+def test_per_asset_state_is_bounded_and_evictions_are_counted() -> None:
+    engine = Engine(msgspec.structs.replace(EngineParams(), max_assets=100))
+    for k in range(1000):
+        engine.process(liq("BTC", "long", 1_000.0, START_TS + k * 0.01) if k % 10 == 0 else
+                       msgspec.structs.replace(liq("BTC", "long", 1_000.0, START_TS + k * 0.01), asset=f"X{k}"))  # fmt: skip
+    stats = engine.stats()
+    assert stats["assets"] <= 100
+    assert stats["evicted_assets"] >= 1000 - 100 - 100
+    assert "BTC" in {a.asset for a in engine.snapshot().assets}  # the busy asset stays
+
+
+def test_idle_assets_are_evicted() -> None:
+    params = msgspec.structs.replace(EngineParams(), idle_evict_s=600.0)
+    engine = Engine(params)
+    engine.process(liq("ADA", "long", 10.0, START_TS))
+    run(engine, background(random.Random(1), ("BTC",), START_TS, 1300.0, rate=0.05))
+    assert {a.asset for a in engine.snapshot().assets} == {"BTC"}
+    assert engine.stats()["evicted_assets"] == 1
+
+
+def test_absurd_timestamps_are_rejected_not_crashing() -> None:
+    engine = Engine()
+    engine.process(liq("BTC", "long", 1_000.0, START_TS))
+    for ts in (9.3e18, 1e300, -5.0, float("inf")):
+        assert engine.process(liq("BTC", "long", 1_000.0, ts)) == []
+        assert engine.tick(ts) == []
+    assert engine.stats()["bad_time"] == 4
+    assert engine.snapshot().ts == START_TS  # the clock did not jump
+    engine.process(liq("BTC", "long", 1_000.0, START_TS + 1.0))
+    assert engine.stats()["events"]["liquidation"] == 2
+
+
+def test_replay_is_deterministic_byte_for_byte() -> None:
+    def once() -> bytes:
+        engine, t = warmed(seed=12, assets=("BTC", "ETH"))
+        rng = random.Random(4)
+        events = [liq("ETH", "short", large("ETH") * rng.uniform(0.5, 2.0), t + 0.07 * k, price=4_000.0 + k)
+                  for k in range(60)]  # fmt: skip
+        signals = run(engine, events)
+        signals += run(engine, background(rng, ("BTC", "ETH"), t + 5.0, 200.0))
+        return b"\n".join(signal_encoder.encode(s) for s in signals)
+
+    a, b = once(), once()
+    assert a and a == b
