@@ -162,13 +162,16 @@ class CascadeApp(App[int]):
         if self.pipeline is not None and self.start_pipeline:
             self._pipeline_worker = self.run_pipeline()
             # SIGTERM, SIGINT: the same clean exit as `q` (SIGHUP: cli.run_ui's watcher)
-            install_stop_signals(asyncio.get_running_loop(), lambda: self.call_later(self.action_quit_dashboard))
+            install_stop_signals(asyncio.get_running_loop(), self._quit_on_signal)
         if self.pipeline is not None:
             self.set_interval(1 / FRAME_HZ, self.refresh_frame, name="frame")
             self.set_interval(1 / CHART_HZ, self.refresh_chart, name="chart")
             self.set_interval(1 / HEALTH_HZ, self.refresh_health_extras, name="health")
         self.refresh_frame(force=True)
         self.refresh_chart()
+
+    def _quit_on_signal(self) -> None:
+        self.call_later(self.action_quit_dashboard)
 
     def _register_themes(self) -> None:
         loaded = load_themes()
