@@ -14,15 +14,32 @@ from __future__ import annotations
 import functools
 import importlib
 import pkgutil
+import re
+from pathlib import Path
 
 from cascade_tui.feeds.base import FrameParser, VenueSpec
+
+# a venue module assigns SPEC at top level; the infrastructure beside the venues (connection,
+# polling, metadata, failure) is not imported just to find out, so an offline replay never
+# loads websockets or httpx
+_DECLARES_SPEC = re.compile(r"^SPEC\s*[:=]", re.MULTILINE)
+
+
+def _declares_spec(folder: str, name: str) -> bool:
+    try:
+        return bool(_DECLARES_SPEC.search((Path(folder) / f"{name}.py").read_text(encoding="utf-8")))
+    except OSError:  # not a plain source file (zipped install): import it to find out
+        return True
 
 
 @functools.cache
 def _registry() -> dict[str, VenueSpec]:
     found: list[VenueSpec] = []
     for info in pkgutil.iter_modules(__path__):
-        if info.name.startswith("_"):
+        if info.name.startswith("_") or info.ispkg:
+            continue
+        folder = getattr(info.module_finder, "path", None)
+        if isinstance(folder, str) and not _declares_spec(folder, info.name):
             continue
         module = importlib.import_module(f"{__name__}.{info.name}")
         candidate = getattr(module, "SPEC", None)

@@ -4,6 +4,10 @@ Headless mode runs it as the main loop; the dashboard runs it in a thread worker
 own loop and reads `latest_snapshot` (rebuilt ~8 times a second on the engine's loop, so the
 UI never touches live engine state). Everything the UI asks of the engine goes through
 `call()`, which hops onto the engine's loop thread-safely.
+
+The per-frame loop (`process_batch`) does only what a frame needs: the sink hooks a sink
+actually overrides (runtime/sink_hooks.py), one clock read per frame, and parse/engine
+latency timed on one frame in LATENCY_SAMPLE_EVERY (signals are always timed).
 """
 
 from __future__ import annotations

@@ -36,7 +36,7 @@ def test_shipped_tables_size_the_documented_okx_example(tmp_path: Path) -> None:
     assert bundled_instruments("okx")["IOST-USDT-SWAP"]["ctVal"] == "1000"
     cap = tmp_path / "doc.cap.gz"
     with CaptureWriter(cap) as w:
-        w.write(RawFrame(T0, "okx", IOST))
+        w.write(RawFrame(1_692_266_434.2, "okx", IOST))  # received just after its event time
     pipeline = Pipeline(ReplaySource([cap]), Engine())
     asyncio.run(pipeline.run())
     liq = pipeline.engine.stats()["liquidations"]["okx"]
