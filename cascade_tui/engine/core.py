@@ -48,7 +48,7 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
-from cascade_tui.engine.burst import FIRE_COUNT_SLACK, fires
+from cascade_tui.engine.burst import fires
 from cascade_tui.engine.latency import LatencyReservoir
 from cascade_tui.engine.liqmap import LiquidationMap, LiquidationMapViews
 from cascade_tui.engine.market import MARKET, MARKET_FLOOR_MULT, MarketState
@@ -816,8 +816,8 @@ class Engine:
         burst_level = 0
         if fires(x, n, prints_bar, f.strong_x, f.strong_prints) or (level >= WARNING and x >= f.exit_x):
             burst_level = WARNING
-        elif (x >= f.watch_x and n >= 2.0 - FIRE_COUNT_SLACK) or (level >= WATCH and x >= f.exit_x):
-            burst_level = WATCH  # a partial burst of two prints or more (never one whale)
+        elif (x >= f.watch_x and n >= f.watch_prints_share * prints_bar) or (level >= WATCH and x >= f.exit_x):
+            burst_level = WATCH  # a partial burst: part of the units and of the prints (never one whale)
         # the weighted score speaks for the dominant side only
         score_level = 0
         score_gate = ""
