@@ -260,6 +260,8 @@ class LiquidationMap:
         self._span_bands = math.ceil(math.log1p(self.params.span_fraction) / self._ln_g)
         total = sum(share for _, share in self.params.leverage_mix)
         self._mix = tuple((lev, share / total) for lev, share in self.params.leverage_mix)
+        # per venue: ((liquidation price / entry, share) per leverage) for longs and shorts
+        self._factors: dict[str, tuple[tuple[tuple[float, float], ...], tuple[tuple[float, float], ...]]] = {}
         self._flow_tau = USUAL_FLOW_HALFLIFE_S / _LN2
         self.rejected = 0
 
@@ -422,10 +424,25 @@ class LiquidationMap:
                 # that share of ALL the venue's open positions closed: every band loses it
                 self._close_pro_rata(am, ev.venue, min(1.0, voluntary / before))
 
+    def _venue_factors(self, venue: str) -> tuple[tuple[tuple[float, float], ...], tuple[tuple[float, float], ...]]:
+        """Computed once per venue: the same float expressions `liquidation_price` multiplies
+        the entry by, so the bands placed are exactly those of the formula."""
+        got = self._factors.get(venue)
+        if got is None:
+            mmr = self.params.mmr.get(venue, self.params.default_mmr)
+            got = self._factors[venue] = (
+                tuple((1.0 - 1.0 / lev + mmr, w) for lev, w in self._mix),
+                tuple((1.0 + 1.0 / lev - mmr, w) for lev, w in self._mix),
+            )
+        return got
+
     def _open(self, am: AssetMap, venue: str, usd: float, entry: float, long_share: float) -> None:
-        mmr = self.params.mmr.get(venue, self.params.default_mmr)
         k = am.price_band
-        for long, share in ((True, long_share), (False, 1.0 - long_share)):
+        lo, hi = am.lo, am.hi
+        ln_g, log, floor = self._ln_g, math.log, math.floor
+        long_factors, short_factors = self._venue_factors(venue)
+        # longs: only bands below the price's band are live; shorts: only bands above it
+        for long, share, factors in ((True, long_share, long_factors), (False, 1.0 - long_share, short_factors)):
             if share <= 0:
                 continue
             side = am.long if long else am.short
@@ -433,38 +450,40 @@ class LiquidationMap:
             bands_v = per_venue.get(venue)
             if bands_v is None:
                 bands_v = per_venue[venue] = {}
-            for lev, w in self._mix:
-                j = self.band_of(liquidation_price(entry, lev, mmr, long))
+            first, last = (lo, k - 1) if long else (k + 1, hi)
+            for factor, w in factors:
+                j = floor(log(entry * factor) / ln_g + 1e-9)  # band_of(liquidation_price(...))
                 # already through the price (or outside the window): nothing left to liquidate
-                if (long and j >= k) or (not long and j <= k) or j < am.lo or j > am.hi:
+                if j < first or j > last:
                     continue
                 add = usd * share * w
                 side[j] = side.get(j, 0.0) + add
                 bands_v[j] = bands_v.get(j, 0.0) + add
                 if long:
-                    am.long_hi = max(am.long_hi, j)
-                else:
-                    am.short_lo = min(am.short_lo, j)
+                    if j > am.long_hi:
+                        am.long_hi = j
+                elif j < am.short_lo:
+                    am.short_lo = j
         am.version += 1
 
     def _close_pro_rata(self, am: AssetMap, venue: str, fraction: float) -> None:
         """Remove `fraction` of every band the venue holds (voluntary closes are pro rata)."""
         keep = 1.0 - fraction
-        for bands_v, side in (
-            (am.venue_long.get(venue, {}), am.long),
-            (am.venue_short.get(venue, {}), am.short),
-        ):
-            for j, v in list(bands_v.items()):
-                removed = v * fraction
-                left = side.get(j, 0.0) - removed
+        for bands_v, side in ((am.venue_long.get(venue), am.long), (am.venue_short.get(venue), am.short)):
+            if not bands_v:
+                continue
+            get = side.get
+            for j, v in bands_v.items():
+                left = get(j, 0.0) - v * fraction
                 if left > 1e-6:
                     side[j] = left
                 else:
                     side.pop(j, None)
-                if keep > 0.0:
+            if keep > 0.0:
+                for j, v in bands_v.items():
                     bands_v[j] = v * keep
-                else:
-                    del bands_v[j]
+            else:
+                bands_v.clear()
         am.version += 1
 
     def on_liquidation(self, ev: Liquidation, t: float) -> None:
@@ -477,9 +496,9 @@ class LiquidationMap:
         # usual flow: decayed USD (its rate is read in `usual_hourly_usd`)
         am.flow_decayed = am.flow_decayed * math.exp(-(t - am.flow_t) / self._flow_tau) + ev.usd
         am.flow_t = t
-        for (venue, _inst), track in am.tracks.items():
-            if venue == ev.venue and _inst == ev.instrument:
-                track.liq_qty += ev.qty
+        track = am.tracks.get((ev.venue, ev.instrument))
+        if track is not None:
+            track.liq_qty += ev.qty
         if am.hi < am.lo:
             return
         j = self.band_of(ev.price)
