@@ -24,7 +24,7 @@ def assert_same(got: Any, want: Any, path: str = "") -> None:
             assert_same(got[key], want[key], f"{path}/{key}")
     elif isinstance(want, list):
         assert isinstance(got, (list, tuple)) and len(got) == len(want), f"{path}: length"
-        for i, (g, w) in enumerate(zip(got, want)):
+        for i, (g, w) in enumerate(zip(got, want, strict=True)):
             assert_same(g, w, f"{path}[{i}]")
     elif isinstance(want, float) and not isinstance(got, str):
         # sums may add the same bands in another order: equal within float tolerance
