@@ -284,8 +284,7 @@ class Pipeline:
         """Feed one batch through parser and engine. Returns True when --duration is reached."""
         engine = self.engine
         tick = engine.tick
-        # a frame's prints are all counted before its assets are evaluated (issue 11)
-        process_frame = engine.process_frame
+        process = engine.process
         perf = time.perf_counter
         symbols = self.symbols
         hooks = self._sink_hooks()
@@ -332,23 +331,23 @@ class Pipeline:
                 signals = tick(ts)
                 if symbols is None and not event_hooks:
                     events_total += len(events)
-                    out = process_frame(events)
-                    if out:
-                        signals.extend(out)
+                    for ev in events:
+                        out = process(ev)
+                        if out:
+                            signals.extend(out)
                 else:
-                    kept = [
-                        ev
-                        for ev in events
+                    for ev in events:
                         # the BTC volatility engine needs BTC prices whatever the filter
-                        if symbols is None
-                        or ev.asset in symbols
-                        or (ev.asset == "BTC" and isinstance(ev, Trade | Mark))
-                    ]
-                    events_total += len(kept)
-                    out = process_frame(kept)
-                    if out:
-                        signals.extend(out)
-                    for ev in kept:
+                        if (
+                            symbols is not None
+                            and ev.asset not in symbols
+                            and not (ev.asset == "BTC" and isinstance(ev, Trade | Mark))
+                        ):
+                            continue
+                        events_total += 1
+                        out = process(ev)
+                        if out:
+                            signals.extend(out)
                         for hook in event_hooks:
                             hook(ev)
                 if sampled and events:
