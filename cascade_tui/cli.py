@@ -290,9 +290,11 @@ def _check_theme(name: str) -> None:
 
 
 def run_headless(opts) -> int:  # opts: RunOptions
-    from cascade_tui.runtime.build import build_pipeline
+    from cascade_tui.runtime.build import build_pipeline, check_viewer_redis
     from cascade_tui.runtime.stats import build_stats, write_stats
 
+    if opts.source == "redis":
+        check_viewer_redis(opts)  # a wrong password or no server: exit 2 with the reason
     pipeline = build_pipeline(opts)
     log.info("cascade-tui %s headless: source %s", __version__, pipeline.info["source"])
 
@@ -316,11 +318,13 @@ def run_headless(opts) -> int:  # opts: RunOptions
 
 
 def run_ui(opts) -> int:  # opts: RunOptions
-    from cascade_tui.runtime.build import build_pipeline
+    from cascade_tui.runtime.build import build_pipeline, check_viewer_redis
     from cascade_tui.runtime.lifecycle import at_clean_exit, exit_without_terminal, watch_hangup
     from cascade_tui.runtime.stats import build_stats, write_stats
     from cascade_tui.ui.app import run_dashboard
 
+    if opts.source == "redis":
+        check_viewer_redis(opts)  # before the terminal is taken over, so the reason is readable
     pipeline = build_pipeline(opts)
     # the terminal closing (SIGHUP) stops the run cleanly without touching the gone terminal
     watch_hangup(lambda: exit_without_terminal(pipeline.stop, pipeline.finished))
@@ -442,8 +446,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except Exception as exc:
         from cascade_tui.capture import CaptureError
+        from cascade_tui.redis_client import RedisUnavailable
 
-        if isinstance(exc, CaptureError):
+        if isinstance(exc, CaptureError | RedisUnavailable):
             _print_error("cascade-tui", exc)
             return 2
         # an unexpected failure: the traceback, with any URL secret in it masked

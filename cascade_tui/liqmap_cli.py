@@ -70,12 +70,11 @@ def maps_from_captures(paths: Sequence[str]) -> list[LiqMapView]:
 
 
 def maps_from_redis(url: str, prefix: str, asset: str | None) -> list[LiqMapView]:
-    import redis
-
+    from cascade_tui.redis_client import make_sync_client
     from cascade_tui.redis_schema import RedisKeys, decode_liqmap
 
     keys = RedisKeys(prefix)
-    client = redis.Redis.from_url(url, socket_timeout=5.0, socket_connect_timeout=5.0)
+    client = make_sync_client(url, connect_timeout_s=5.0, command_timeout_s=5.0)
     try:
         names = [keys.liqmap(asset)] if asset else sorted(client.scan_iter(match=keys.liqmap("*"), count=500))
         views = []

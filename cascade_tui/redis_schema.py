@@ -2,7 +2,9 @@
 
 Pure functions of engine values, shared by the writer (sinks/redis.py) and the remote
 viewer (sources/redis.py) so the two can never disagree on a name. Every JSON payload
-carries `"v": 1`; the signal payload is the §5.1 signal line byte for byte.
+carries `"v": 1` and `"instance"`, the id of the run that wrote it (`host:pid:random`), so
+readers can tell two writers apart; the signal payload is the §5.1 signal line with that one
+field added at the end.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ TTL_LIQMAP_S: Final = 30  # the map changes slowly; a stopped writer's map expir
 MARKET_ASSET: Final = "*"  # market-wide rows, as in the signal line's asset field
 STREAM_FIELD_VERSION: Final = "v"
 STREAM_FIELD_EVENT: Final = "e"  # one normalized event as JSON (model.event_encoder, "kind" tag)
+STREAM_FIELD_INSTANCE: Final = "instance"  # the writing run's instance id
 
 _json = msgspec.json.Encoder()
 
@@ -60,7 +63,12 @@ def encode(payload: dict[str, Any]) -> bytes:
     return _json.encode(payload)
 
 
-def velocity_payload(asset: str, vel: Velocity, ts: float) -> bytes:
+def signal_payload(signal_line: bytes, instance: str) -> bytes:
+    """The §5.1 signal line (a JSON object) with `"instance"` appended as its last field."""
+    return signal_line[:-1] + b',"instance":' + _json.encode(instance) + b"}"
+
+
+def velocity_payload(asset: str, vel: Velocity, ts: float, instance: str = "") -> bytes:
     return encode(
         {
             "v": PAYLOAD_VERSION,
@@ -70,11 +78,12 @@ def velocity_payload(asset: str, vel: Velocity, ts: float) -> bytes:
             "usd_per_s": vel.usd_per_s,
             "acceleration": vel.acceleration,
             "ts": ts,
+            "instance": instance,
         }
     )
 
 
-def score_payload(view: AssetView, ts: float) -> bytes:
+def score_payload(view: AssetView, ts: float, instance: str = "") -> bytes:
     return encode(
         {
             "v": PAYLOAD_VERSION,
@@ -87,11 +96,12 @@ def score_payload(view: AssetView, ts: float) -> bytes:
             "episode": view.episode,
             "venues": list(view.venues),
             "ts": ts,
+            "instance": instance,
         }
     )
 
 
-def volatility_payload(vol: VolatilityView, ts: float) -> bytes:
+def volatility_payload(vol: VolatilityView, ts: float, instance: str = "") -> bytes:
     return encode(
         {
             "v": PAYLOAD_VERSION,
@@ -103,16 +113,17 @@ def volatility_payload(vol: VolatilityView, ts: float) -> bytes:
             "cascade_risk_multiplier": vol.cascade_risk_multiplier,
             "btc_price": vol.btc_price,
             "ts": ts,
+            "instance": instance,
         }
     )
 
 
-def liqmap_payload(view: LiqMapView) -> bytes:
+def liqmap_payload(view: LiqMapView, instance: str = "") -> bytes:
     """`cascade:liqmap:{asset}`: the estimated liquidation map; bands as [low, high,
     long_usd, short_usd] rows in ascending price (only bands holding USD)."""
     doc = msgspec.to_builtins(view)
     doc["bands"] = [[b.low, b.high, b.long_usd, b.short_usd] for b in view.bands]
-    return encode({"v": PAYLOAD_VERSION, **doc})
+    return encode({"v": PAYLOAD_VERSION, **doc, "instance": instance})
 
 
 def decode_liqmap(raw: bytes | str) -> LiqMapView:
@@ -121,18 +132,27 @@ def decode_liqmap(raw: bytes | str) -> LiqMapView:
         doc = msgspec.json.decode(raw)
         if not isinstance(doc, dict) or doc.pop("v", None) != PAYLOAD_VERSION:
             raise ValueError("cascade:liqmap: missing or unknown version")
+        doc.pop("instance", None)
         doc["bands"] = [BandView(*row) for row in doc.get("bands", [])]
         return msgspec.convert(doc, LiqMapView)
     except (msgspec.DecodeError, msgspec.ValidationError, KeyError, TypeError) as exc:
         raise ValueError(f"cascade:liqmap: {exc}") from None
 
 
-def latency_payload(view: LatencyView, ts: float) -> bytes:
-    return encode({"v": PAYLOAD_VERSION, "p50_ms": view.p50_ms, "p99_ms": view.p99_ms, "n": view.n, "ts": ts})
+def latency_payload(view: LatencyView, ts: float, instance: str = "") -> bytes:
+    return encode(
+        {"v": PAYLOAD_VERSION, "p50_ms": view.p50_ms, "p99_ms": view.p99_ms, "n": view.n, "ts": ts, "instance": instance}
+    )
 
 
 def heartbeat_payload(
-    snap: Snapshot | None, *, version: str, started_wall: float, now_wall: float, sink: dict[str, Any]
+    snap: Snapshot | None,
+    *,
+    version: str,
+    started_wall: float,
+    now_wall: float,
+    sink: dict[str, Any],
+    instance: str = "",
 ) -> bytes:
     venues: dict[str, dict[str, Any]] = {}
     if snap is not None:
@@ -157,13 +177,20 @@ def heartbeat_payload(
             "events_total": snap.events_total if snap is not None else 0,
             "venues": venues,
             "redis": sink,
+            "instance": instance,
         }
     )
 
 
-def params_payload(params: EngineParams, version: int, now_wall: float) -> bytes:
+def params_payload(params: EngineParams, version: int, now_wall: float, instance: str = "") -> bytes:
     return encode(
-        {"v": PAYLOAD_VERSION, "version": version, "ts": now_wall, "params": msgspec.to_builtins(params)}
+        {
+            "v": PAYLOAD_VERSION,
+            "version": version,
+            "ts": now_wall,
+            "params": msgspec.to_builtins(params),
+            "instance": instance,
+        }
     )
 
 
@@ -179,24 +206,32 @@ def decode_params(raw: bytes | str) -> tuple[int, EngineParams]:
         raise ValueError(f"cascade:params: {exc}") from None
 
 
-def snapshot_metrics(snap: Snapshot, keys: RedisKeys) -> list[tuple[str, bytes, int]]:
+def snapshot_metrics(snap: Snapshot, keys: RedisKeys, instance: str = "") -> list[tuple[str, bytes, int]]:
     """(key, JSON, TTL) of every string metric a snapshot produces, in a stable order."""
     ts = snap.ts
     out: list[tuple[str, bytes, int]] = []
     for vel in snap.market:
-        out.append((keys.velocity(MARKET_ASSET, vel.window_s), velocity_payload(MARKET_ASSET, vel, ts), TTL_VELOCITY_S))
+        out.append(
+            (keys.velocity(MARKET_ASSET, vel.window_s), velocity_payload(MARKET_ASSET, vel, ts, instance), TTL_VELOCITY_S)
+        )
     for view in snap.assets:
         for vel in view.velocity:
-            out.append((keys.velocity(view.asset, vel.window_s), velocity_payload(view.asset, vel, ts), TTL_VELOCITY_S))
-        out.append((keys.score(view.asset), score_payload(view, ts), TTL_SCORE_S))
-    out.append((keys.volatility, volatility_payload(snap.volatility, ts), TTL_VOLATILITY_S))
+            out.append(
+                (keys.velocity(view.asset, vel.window_s), velocity_payload(view.asset, vel, ts, instance), TTL_VELOCITY_S)
+            )
+        out.append((keys.score(view.asset), score_payload(view, ts, instance), TTL_SCORE_S))
+    out.append((keys.volatility, volatility_payload(snap.volatility, ts, instance), TTL_VOLATILITY_S))
     for liqmap in snap.liqmap:
-        out.append((keys.liqmap(liqmap.asset), liqmap_payload(liqmap), TTL_LIQMAP_S))
+        out.append((keys.liqmap(liqmap.asset), liqmap_payload(liqmap, instance), TTL_LIQMAP_S))
     return out
 
 
-def stream_entry(ev: Event) -> dict[str, bytes]:
-    return {STREAM_FIELD_VERSION: b"1", STREAM_FIELD_EVENT: event_encoder.encode(ev)}
+def stream_entry(ev: Event, instance: str = "") -> dict[str, bytes]:
+    return {
+        STREAM_FIELD_VERSION: b"1",
+        STREAM_FIELD_EVENT: event_encoder.encode(ev),
+        STREAM_FIELD_INSTANCE: instance.encode(),
+    }
 
 
 def decode_stream_entry(fields: dict[bytes, bytes]) -> Event:

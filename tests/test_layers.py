@@ -39,6 +39,7 @@ LAYERS: dict[str, tuple[int, str]] = {
     "cascade_tui.feeds": (2, "feeds"),
     "cascade_tui.config": (3, "config"),
     "cascade_tui.redis_schema": (3, "redis_schema"),
+    "cascade_tui.redis_client": (3, "redis_client"),
     "cascade_tui.sources": (4, "sources"),
     "cascade_tui.sinks": (4, "sinks"),
     "cascade_tui.runtime": (5, "runtime"),

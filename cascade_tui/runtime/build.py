@@ -56,6 +56,21 @@ def viewer_redis_url(opts: RunOptions) -> str:
     return LOCALHOST_URL
 
 
+def check_viewer_redis(opts: RunOptions, timeout_s: float = 3.0) -> None:
+    """A viewer (`--source redis`) shows nothing without its Redis: before anything starts,
+    connect once and raise RedisUnavailable (auth refused, unreachable, TLS...: a clear,
+    redacted message; the command line exits 2) instead of showing an empty, calm market."""
+    import asyncio
+
+    from cascade_tui.redis_client import connect
+
+    async def probe() -> None:
+        client = await connect(viewer_redis_url(opts), connect_timeout_s=timeout_s, command_timeout_s=timeout_s)
+        await client.aclose()
+
+    asyncio.run(probe())
+
+
 def redis_prefix(opts: RunOptions) -> str:
     if opts.redis_prefix is not None:
         return opts.redis_prefix

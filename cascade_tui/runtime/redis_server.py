@@ -33,7 +33,7 @@ from cascade_tui.redaction import redact_url
 from cascade_tui.runtime.lifecycle import die_with_parent, pid_alive
 
 if TYPE_CHECKING:  # the client library loads only when a Redis is used (offline runs skip ~70 ms)
-    import redis.asyncio as aioredis
+    pass
 
 log = logging.getLogger(__name__)
 
@@ -91,24 +91,13 @@ def _off(reason: str) -> RedisTarget:
     return RedisTarget(url="", kind="off", display="off", reason=reason)
 
 
-def _client(url: str, timeout_s: float) -> aioredis.Redis:
-    import redis.asyncio as aioredis
-    from redis.asyncio.retry import Retry  # the asyncio client's own (the sync one warns)
-    from redis.backoff import NoBackoff
-
-    return aioredis.from_url(
-        url,
-        socket_connect_timeout=timeout_s,
-        socket_timeout=timeout_s,
-        retry=Retry(NoBackoff(), 0),
-    )
-
-
 async def ping(url: str, timeout_s: float = LOCALHOST_PROBE_TIMEOUT_S) -> bool:
     """True when a Redis at `url` answers PING within timeout_s (any error -> False)."""
     from redis.exceptions import RedisError
 
-    client = _client(url, timeout_s)
+    from cascade_tui.redis_client import make_client  # loads the client library: only when used
+
+    client = make_client(url, connect_timeout_s=timeout_s, command_timeout_s=timeout_s)
     try:
         return bool(await asyncio.wait_for(client.ping(), timeout_s))
     except (RedisError, OSError, TimeoutError, ValueError):

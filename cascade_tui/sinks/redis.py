@@ -24,9 +24,8 @@ import time
 from collections import OrderedDict, deque
 from typing import Any
 
+import msgspec
 import redis.asyncio as aioredis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from cascade_tui import __version__
@@ -36,6 +35,7 @@ from cascade_tui.engine.params import EngineParams
 from cascade_tui.engine.types import LatencyView, Signal, Snapshot, signal_encoder
 from cascade_tui.model import Event
 from cascade_tui.redaction import redact_url, scrub_secrets
+from cascade_tui.redis_client import describe_failure, make_client
 from cascade_tui.redis_schema import (
     TTL_HEARTBEAT_S,
     TTL_SIGNAL_S,
@@ -43,11 +43,14 @@ from cascade_tui.redis_schema import (
     heartbeat_payload,
     latency_payload,
     params_payload,
+    signal_payload,
     snapshot_metrics,
     stream_entry,
 )
 from cascade_tui.sinks.base import Sink
+from cascade_tui.sinks.redis_instance import OtherWriter, new_instance_id, other_live_writer
 from cascade_tui.stats_math import percentile
+from cascade_tui.text import printable
 
 log = logging.getLogger(__name__)
 
@@ -147,8 +150,24 @@ class OutboundQueue:
 class RedisSink(Sink):
     name = "redis"
 
-    def __init__(self, url: str, prefix: str = "", config: RedisConfig | None = None, display: str = "") -> None:
+    def __init__(
+        self,
+        url: str,
+        prefix: str = "",
+        config: RedisConfig | None = None,
+        display: str = "",
+        *,
+        instance: str | None = None,
+        check_other_writers: bool = True,
+    ) -> None:
         self._url = url
+        self.instance = instance or new_instance_id()
+        self.check_other_writers = check_other_writers
+        # set once the prefix is known to be ours; refused_by names the live writer it belongs to
+        self._claim_decided = asyncio.Event()
+        self.refused_by: OtherWriter | None = None
+        self.conflicts = 0  # heartbeats of another instance overwritten while running
+        self._last_conflict_log = 0.0
         self.config = config or RedisConfig()
         self.keys = RedisKeys(prefix)
         self.display = display or redact_url(url)
@@ -182,9 +201,12 @@ class RedisSink(Sink):
     # ------------------------------------------------------------------ hooks (engine loop)
 
     def on_event(self, ev: Event) -> None:
-        self.queue.put_event(ev)
+        if self.refused_by is None:
+            self.queue.put_event(ev)
 
     def on_signal(self, sig: Signal) -> None:
+        if self.refused_by is not None:
+            return
         self.queue.put_signal(sig)
         self._signal_wake.set()  # signals go out at once, on their own connection
         if self._client is None:
@@ -195,7 +217,7 @@ class RedisSink(Sink):
         self._snapshot_dirty = True
 
     def on_params(self, params: EngineParams, version: int) -> None:
-        self._params_payload = params_payload(params, version, time.time())
+        self._params_payload = params_payload(params, version, time.time(), self.instance)
         self._params_dirty = True
 
     # ------------------------------------------------------------------ lifecycle
@@ -223,7 +245,7 @@ class RedisSink(Sink):
                         await task
         await self._drop_client()
         await self._drop_signal_client()
-        self.state = "down"
+        self.state = "refused" if self.refused_by is not None else "down"
 
     def stats(self) -> dict[str, Any]:
         return {
@@ -236,6 +258,9 @@ class RedisSink(Sink):
             "reconnects": self.reconnects,
             "queued": len(self.queue),
             "last_error": self.last_error,
+            "instance": self.instance,
+            "refused_by": self.refused_by.instance if self.refused_by is not None else None,
+            "conflicts": self.conflicts,
         }
 
     # ------------------------------------------------------------------ writer task
@@ -253,6 +278,8 @@ class RedisSink(Sink):
                     tried_after_close = True
                 if await self._connect():
                     attempt = 0
+                    if not self._claim_decided.is_set() and not await self._claim():
+                        return  # the prefix is another live run's: publish nothing
                 else:
                     attempt += 1
                     if not self._closing:
@@ -295,13 +322,7 @@ class RedisSink(Sink):
 
         Only the bulk writer's connection moves `state` (track_state); the signal writer's
         failures are counted alone."""
-        client = aioredis.from_url(
-            self._url,
-            socket_connect_timeout=CONNECT_TIMEOUT_S,
-            socket_timeout=COMMAND_TIMEOUT_S,
-            retry=Retry(NoBackoff(), 0),
-            health_check_interval=0,
-        )
+        client = make_client(self._url, connect_timeout_s=CONNECT_TIMEOUT_S, command_timeout_s=COMMAND_TIMEOUT_S)
         try:
             await client.ping()
         except REDIS_ERRORS as exc:
@@ -370,6 +391,12 @@ class RedisSink(Sink):
                 await self._signal_wake.wait()
                 self._signal_wake.clear()
                 continue
+            if not self._claim_decided.is_set():
+                # the first signal waits for the bulk writer's check of the prefix
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._claim_decided.wait(), CLOSE_FLUSH_S if final else None)
+            if self.refused_by is not None or not self._claim_decided.is_set():
+                return
             try:
                 await self._flush_signals(self._signal_client)
             except REDIS_ERRORS as exc:
@@ -395,7 +422,7 @@ class RedisSink(Sink):
         pipe = client.pipeline(transaction=False)
         newest_signal_ts = signals[0][1].ts
         for _, sig in signals:
-            payload = signal_encoder.encode(sig)
+            payload = signal_payload(signal_encoder.encode(sig), self.instance)
             pipe.set(self.keys.signal(sig.level_name, sig.ts), payload, ex=TTL_SIGNAL_S)
             pipe.zadd(self.keys.signals_history, {payload: sig.ts})
             pipe.publish(self.keys.signals_channel, payload)
@@ -414,12 +441,12 @@ class RedisSink(Sink):
 
     def _count_error(self, exc: BaseException) -> None:
         self.errors += 1
-        self.last_error = scrub_secrets(f"{type(exc).__name__}: {exc}", self._url)
+        self.last_error = describe_failure(exc, self._url).reason
 
     def _on_error(self, exc: BaseException) -> None:
         """Count a connection-level failure and move connected -> reconnecting -> down."""
         self.errors += 1
-        message = scrub_secrets(f"{type(exc).__name__}: {exc}", self._url)
+        message = describe_failure(exc, self._url).reason
         self.last_error = message
         now = time.monotonic()
         if self.state == "connected":
@@ -440,10 +467,10 @@ class RedisSink(Sink):
             return
         self._snapshot_dirty = False
         put = self.queue.put_metric
-        for key, value, ttl in snapshot_metrics(snap, self.keys):
+        for key, value, ttl in snapshot_metrics(snap, self.keys, self.instance):
             put(MetricWrite(key, value, ttl))
         for stage, view in snap.latency.items():
-            put(MetricWrite(self.keys.latency, latency_payload(view, snap.ts), field=stage))
+            put(MetricWrite(self.keys.latency, latency_payload(view, snap.ts, self.instance), field=stage))
 
     async def _flush(self) -> bool:
         """One pipelined round trip. Returns True when events are still waiting."""
@@ -469,13 +496,18 @@ class RedisSink(Sink):
         for seq, ev in queue.events:
             if n_events >= MAX_EVENTS_PER_FLUSH:
                 break
-            pipe.xadd(self.keys.events, stream_entry(ev), maxlen=self.config.stream_maxlen, approximate=True)
+            pipe.xadd(
+                self.keys.events, stream_entry(ev, self.instance), maxlen=self.config.stream_maxlen, approximate=True
+            )
             last_event_seq = seq
             n_events += 1
         now = time.monotonic()
         heartbeat = self._closing or now - self._last_heartbeat >= HEARTBEAT_EVERY_S
+        heartbeat_at = -1
         if heartbeat:
             self._add_own_latency(pipe)
+            heartbeat_at = len(pipe)
+            # SET ... GET: the value it replaces tells whether another run wrote it meanwhile
             pipe.set(
                 self.keys.heartbeat,
                 heartbeat_payload(
@@ -484,8 +516,10 @@ class RedisSink(Sink):
                     started_wall=self._started_wall,
                     now_wall=time.time(),
                     sink={k: v for k, v in self.stats().items() if k not in ("server", "last_error")},
+                    instance=self.instance,
                 ),
                 ex=TTL_HEARTBEAT_S,
+                get=True,
             )
         if len(pipe) == 0:
             return False
@@ -501,7 +535,57 @@ class RedisSink(Sink):
             self._params_dirty = False
         if heartbeat:
             self._last_heartbeat = now
+            self._check_replaced_heartbeat(results[heartbeat_at])
         return len(queue.events) > 0
+
+    def _check_replaced_heartbeat(self, previous: Any) -> None:
+        """Another instance wrote our prefix's heartbeat since our last one: two writers
+        (one started alongside, or one that does not check). Counted and logged (at most
+        once a minute); the payloads' `instance` fields tell readers which is which."""
+        if not isinstance(previous, bytes | str):
+            return
+        try:
+            other = msgspec.json.decode(previous).get("instance")
+        except (msgspec.DecodeError, AttributeError):
+            return
+        if other == self.instance:
+            return
+        self.conflicts += 1
+        now = time.monotonic()
+        if now - self._last_conflict_log >= 60.0 or self.conflicts == 1:
+            self._last_conflict_log = now
+            log.warning(
+                "redis %s: another cascade-tui (instance %s) also writes under prefix %r: their keys overwrite "
+                "each other; give each run its own --redis-prefix",
+                self.display, printable(str(other or "unknown")), self.keys.prefix,
+            )  # fmt: skip
+
+    async def _claim(self) -> bool:
+        """Before the first write: is this prefix already another live run's? Then publish
+        nothing (and say so); else go ahead. An error while checking is not a refusal."""
+        if not self.check_other_writers:
+            self._claim_decided.set()
+            return True
+        client = self._client
+        assert client is not None
+        try:
+            other = await other_live_writer(client, self.keys, self.instance)
+        except REDIS_ERRORS:
+            other = None
+        if other is not None:
+            self.refused_by = other
+            self.state = "refused"
+            self.last_error = f"prefix {self.keys.prefix!r} is in use by {printable(other.describe())}"
+            self.queue = OutboundQueue(self.config.queue_size)  # nothing queued will ever go out
+            log.warning(
+                "redis %s: not publishing: another cascade-tui (%s) is publishing under prefix %r on this server; "
+                "give this run its own --redis-prefix",
+                self.display, printable(other.describe()), self.keys.prefix,
+            )  # fmt: skip
+            await self._drop_client()
+        self._claim_decided.set()
+        self._signal_wake.set()
+        return other is None
 
     def _count_refusals(self, results: list[Any]) -> None:
         refused = [r for r in results if isinstance(r, Exception)]
@@ -520,4 +604,4 @@ class RedisSink(Sink):
             p99_ms=(percentile(values, 0.99, is_sorted=True) or 0.0) * 1000,
             n=len(values),
         )
-        pipe.hset(self.keys.latency, OWN_LATENCY_STAGE, latency_payload(view, ts))
+        pipe.hset(self.keys.latency, OWN_LATENCY_STAGE, latency_payload(view, ts, self.instance))

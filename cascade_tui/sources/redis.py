@@ -32,8 +32,6 @@ from typing import Any
 import msgspec
 import redis.asyncio as aioredis
 from redis.asyncio.client import PubSub
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 from redis.exceptions import AuthenticationError, RedisError
 
 from cascade_tui.backoff import Backoff
@@ -41,6 +39,7 @@ from cascade_tui.engine.params import EngineParams
 from cascade_tui.engine.types import Signal, Snapshot
 from cascade_tui.model import Event
 from cascade_tui.redaction import redact_url, scrub_secrets
+from cascade_tui.redis_client import make_client
 from cascade_tui.redis_schema import RedisKeys, decode_params, decode_stream_entry
 from cascade_tui.sources.base import FeedStatus, Item, Source
 from cascade_tui.sources.redis_view import (
@@ -217,12 +216,7 @@ class RedisSource(Source):
                 yield batch
 
     async def _connect(self) -> None:
-        client = aioredis.from_url(
-            self._url,
-            socket_connect_timeout=CONNECT_TIMEOUT_S,
-            socket_timeout=COMMAND_TIMEOUT_S,
-            retry=Retry(NoBackoff(), 0),
-        )
+        client = make_client(self._url, connect_timeout_s=CONNECT_TIMEOUT_S, command_timeout_s=COMMAND_TIMEOUT_S)
         pubsub: PubSub | None = None
         try:
             await client.ping()
@@ -232,7 +226,9 @@ class RedisSource(Source):
             # or the other (duplicates are merged away), never in neither
             pubsub = client.pubsub(ignore_subscribe_messages=True)
             await pubsub.subscribe(self.keys.signals_channel)
-            history = await client.zrevrange(self.keys.signals_history, 0, MAX_SIGNALS - 1)
+            history: list[bytes] = await client.zrevrange(  # type: ignore[assignment]  # see _read
+                self.keys.signals_history, 0, MAX_SIGNALS - 1
+            )
         except BaseException:
             with contextlib.suppress(Exception):
                 if pubsub is not None:
@@ -303,7 +299,9 @@ class RedisSource(Source):
     async def _read(self) -> list[Item]:
         client = self._client
         assert client is not None and self.last_id is not None
-        response = await client.xread({self.keys.events: self.last_id}, count=READ_COUNT, block=BLOCK_MS)
+        response: list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]] | None = await client.xread(
+            {self.keys.events: self.last_id}, count=READ_COUNT, block=BLOCK_MS
+        )  # type: ignore[assignment]  # redis-py types every reply as a union of all shapes
         batch: list[Item] = []
         for _stream, entries in response or ():
             for entry_id, fields in entries:

@@ -11,6 +11,7 @@ import redis.asyncio as aioredis
 from cascade_tui.config import RedisConfig
 from cascade_tui.engine import EngineParams
 from cascade_tui.engine.types import signal_encoder
+from cascade_tui.redis_schema import signal_payload
 from cascade_tui.runtime.pipeline import Pipeline
 from cascade_tui.sinks.redis import RedisSink
 from tests.redis.redis_market import START_TS, PacedEventSource, ScriptedEngine, market_events
@@ -60,9 +61,9 @@ async def test_outage_and_restart_mid_run(redis_server: Any) -> None:
     assert stats["drops"]["signal"] == 0, "signals are kept longest"
     # signals raised before and during the outage were kept and delivered after the restart
     history = await client.zrange("cascade:signals:history", 0, -1)
-    assert history == [signal_encoder.encode(s) for s in engine.signals]
+    assert history == [signal_payload(signal_encoder.encode(s), sink.instance) for s in engine.signals]
     # the second burst happened after the restart: its signals reached the new subscriber
-    later = [signal_encoder.encode(s) for s in engine.signals if s.ts >= START_TS + 60.0]
+    later = [signal_payload(signal_encoder.encode(s), sink.instance) for s in engine.signals if s.ts >= START_TS + 60.0]
     assert later and all(p in published for p in later)
     # the restarted (empty) server got the current state again
     assert await client.exists("cascade:params", "cascade:heartbeat", "btc:vol:current") == 3
@@ -97,7 +98,7 @@ async def test_hung_redis_never_stalls_the_pipeline(redis_server: Any) -> None:
     await asyncio.wait_for(run, 15)
     client = aioredis.from_url(redis_server.url)
     history = await client.zrange("cascade:signals:history", 0, -1)
-    assert history == [signal_encoder.encode(s) for s in engine.signals]
+    assert history == [signal_payload(signal_encoder.encode(s), sink.instance) for s in engine.signals]
     await client.aclose()
 
 

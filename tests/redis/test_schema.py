@@ -15,6 +15,7 @@ from cascade_tui.config import RedisConfig
 from cascade_tui.engine import Engine, EngineParams, Signal
 from cascade_tui.engine.types import signal_encoder
 from cascade_tui.model import event_decoder
+from cascade_tui.redis_schema import signal_payload
 from cascade_tui.runtime.pipeline import Pipeline
 from cascade_tui.sinks.redis import RedisSink
 from cascade_tui.sources.demo import DemoSource
@@ -101,7 +102,7 @@ async def test_every_documented_key_is_written_as_documented(redis_server: Any) 
 
     assert engine.signals, "the scripted market must raise signals"
     assert {s.level_name for s in engine.signals} >= {"WATCH", "WARNING", "CRITICAL"}
-    assert published == [signal_encoder.encode(s) for s in engine.signals]
+    assert published == [signal_payload(signal_encoder.encode(s), sink.instance) for s in engine.signals]
     assert sink.stats()["state"] == "down"  # closed by the pipeline
     assert sink.stats()["published"] == len(engine.signals)
     assert sink.stats()["drops"] == {"metric": 0, "event": 0, "signal": 0}
@@ -115,7 +116,7 @@ async def test_every_documented_key_is_written_as_documented(redis_server: Any) 
     assert await client.exists("cascade:score:ETH")
     # one signal key per transition (distinct level/ms here), history holds them all
     for s in engine.signals:
-        assert await client.get(f"signal:{s.level_name}:{round(s.ts * 1000)}") == signal_encoder.encode(s)
+        assert await client.get(f"signal:{s.level_name}:{round(s.ts * 1000)}") == signal_payload(signal_encoder.encode(s), sink.instance)
     assert await client.zcard("cascade:signals:history") == len(engine.signals)
     # the stream holds every event the engine processed, in order, decodable
     entries = await client.xrange("cascade:events")
@@ -152,7 +153,7 @@ async def test_history_is_trimmed_by_count_and_age(redis_server: Any) -> None:
     newest = engine.signals[-1].ts
     assert 0 < len(members) <= 3
     assert all(newest - score <= 30.0 for _, score in members)
-    assert members[-1][0] == signal_encoder.encode(engine.signals[-1])
+    assert members[-1][0] == signal_payload(signal_encoder.encode(engine.signals[-1]), sink.instance)
     await asyncio.sleep(0)
     await client.aclose()
 
@@ -162,14 +163,16 @@ async def test_demo_market_through_the_real_engine_writes_the_documented_schema(
     pubsub = client.pubsub()
     await pubsub.subscribe("cascade:signals")
     emitted: list[Signal] = []
-    # room (queue and stream) for every event of the 10 demo minutes (~110 k): the stream is compared whole
-    sink = RedisSink(redis_server.url, config=RedisConfig(queue_size=400_000, stream_maxlen=400_000))
-    pipeline = Pipeline(DemoSource(seed=7, speed=0, duration_s=600), Engine(), [sink], on_signal=emitted.append)
+    # three demo minutes hold its opening cascade; room (queue and stream) for all their events,
+    # so the stream is compared whole, and few enough that the writer drains them at close
+    # within its budget even on a loaded machine (the metrics' TTLs are wall-clock seconds)
+    sink = RedisSink(redis_server.url, config=RedisConfig(queue_size=200_000, stream_maxlen=200_000))
+    pipeline = Pipeline(DemoSource(seed=7, speed=0, duration_s=180), Engine(), [sink], on_signal=emitted.append)
     pipeline.set_params(EngineParams())
     await pipeline.run()
     published = await collect(pubsub)
-    assert emitted, "600 s of the demo market raise signals"
-    assert published == [signal_encoder.encode(s) for s in emitted]
+    assert emitted, "the demo's opening cascade raises signals"
+    assert published == [signal_payload(signal_encoder.encode(s), sink.instance) for s in emitted]
     snap = pipeline.latest_snapshot
     assert snap is not None and snap.assets
     await check_documented_keys(client, published, emitted[-1], asset=snap.assets[0].asset)

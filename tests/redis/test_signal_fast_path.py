@@ -10,6 +10,7 @@ import redis.asyncio as aioredis
 
 from cascade_tui.config import RedisConfig
 from cascade_tui.engine.types import signal_encoder
+from cascade_tui.redis_schema import signal_payload
 from cascade_tui.sinks.redis import RedisSink
 from tests.security.helpers import liquidation, signal
 
@@ -37,10 +38,10 @@ async def test_signals_are_published_in_order_ahead_of_queued_events(redis_serve
         for sig in sent:
             sink.on_signal(sig)
         received = [await _next_message(pubsub) for _ in sent]
-        assert received == [signal_encoder.encode(s) for s in sent]
+        assert received == [signal_payload(signal_encoder.encode(s), sink.instance) for s in sent]
         assert sink.events_written < 20_000, "the signals did not wait for the whole backlog"
         history = await client.zrange("cascade:signals:history", 0, -1)
-        assert history == [signal_encoder.encode(s) for s in sent]
+        assert history == [signal_payload(signal_encoder.encode(s), sink.instance) for s in sent]
     finally:
         await sink.close()
         await pubsub.aclose()
