@@ -1,7 +1,7 @@
 """Full replay (`cascade-tui --replay CAP --no-ui --redis-url off`, in process) against bare
 stdlib-json decoding of the same capture, side by side in one run. Prints one JSON object.
 
-    .venv/bin/python benchmarks/replay.py [--minutes 120] [--repeat 3] [--profile]
+    .venv/bin/python benchmarks/replay.py [--minutes 60] [--repeat 3] [--profile]
 
 Two captures from the seeded simulator:
 - sparse: Binance only (aggTrade, forceOrder liquidation batches, markPrice), ~5-7 frames
@@ -158,7 +158,7 @@ def measure(name: str, frames: list[RawFrame], tmp: Path, repeat: int, profile: 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--minutes", type=float, default=120.0, help="market minutes per capture")
+    ap.add_argument("--minutes", type=float, default=60.0, help="market minutes per capture")
     ap.add_argument("--seed", type=int, default=3)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--profile", action="store_true", help="also print cProfile's top functions per replay")

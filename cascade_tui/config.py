@@ -195,11 +195,27 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     return parse_config(read_config_text(p), str(p))
 
 
+def non_default(value: msgspec.Struct, default: msgspec.Struct) -> dict[str, Any]:
+    """The fields of a settings struct that differ from its defaults, sections recursed into
+    (a dict or list value is written whole when it differs: loading replaces it whole)."""
+    out: dict[str, Any] = {}
+    for name in value.__struct_fields__:
+        mine, theirs = getattr(value, name), getattr(default, name)
+        if isinstance(mine, msgspec.Struct) and type(mine) is type(theirs):
+            section = non_default(mine, theirs)
+            if section:
+                out[name] = section
+        elif mine != theirs:
+            out[name] = msgspec.to_builtins(mine)
+    return out
+
+
 def config_to_toml(cfg: Config) -> str:
+    """The settings that differ from the defaults, as TOML: a saved file says what the user
+    chose, and a later release's better default still reaches everything else."""
     import tomli_w
 
-    data: dict[str, Any] = msgspec.to_builtins(cfg)
-    return tomli_w.dumps(data)
+    return tomli_w.dumps(non_default(cfg, Config()))
 
 
 def _holds_secret(cfg: Config) -> bool:

@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
-"""Regenerate screenshots/*.svg and *.png of the dashboard, in every bundled theme.
+"""Regenerate the README's pictures: screenshots/*.png of the dashboard.
 
-The pictures show the seeded demo market (seed 7, 40 minutes of market time: a market-wide
-cascade under way) through the real engine, so they change only when the engine, the
-simulator or the UI does. PNGs are rendered with
-`rsvg-convert` (Debian: librsvg2-bin) or the `cairosvg` Python package, whichever exists;
-without either, only SVGs are written and the script says so.
+Only the pictures the README shows are kept in the repository (each theme at 120x40, and
+80x24): every regenerated PNG is history in the git pack. They show the seeded demo market
+(seed 7, 40 minutes of market time: a market-wide cascade under way) through the real
+engine, with the status line a user gets by default (the embedded Redis, connected), so
+they change only when the engine, the simulator or the UI does.
 
-    .venv/bin/python scripts/screenshots.py [--out screenshots]
+PNGs are rendered with `rsvg-convert` (Debian: librsvg2-bin) or the `cairosvg` Python
+package; without either the script stops and says so. `--svg DIR` also writes the SVGs
+(and the help screen, the threshold editor and 160x50) somewhere else, to look at.
+
+    .venv/bin/python scripts/screenshots.py [--out screenshots] [--svg /tmp/shots]
 """
 
 from __future__ import annotations
@@ -30,7 +34,8 @@ from cascade_tui.ui.app import CascadeApp
 from cascade_tui.ui.demo_snapshot import demo_snapshot
 from cascade_tui.ui.themes import load_themes
 
-STATUS = {"source": "demo seed 7", "redis": "off"}
+# what a user sees by default: an embedded redis-server on a socket in a temporary folder
+STATUS = {"source": "demo seed 7 ×1", "redis": "embedded (/tmp/cascade-redis-k2j3h4/redis.sock)"}
 MARKET_SECONDS = 2400.0  # seed 7 is mid-cascade here (several assets at WARNING)
 
 
@@ -40,6 +45,7 @@ class Shot:
     theme: str
     size: tuple[int, int]
     keys: Sequence[str] = ()
+    in_readme: bool = True
 
 
 def shots() -> list[Shot]:
@@ -47,9 +53,9 @@ def shots() -> list[Shot]:
     out = [Shot(f"dashboard-{theme}", theme, (120, 40)) for theme in themes]
     out += [
         Shot("dashboard-80x24", "cascade-dark", (80, 24)),
-        Shot("dashboard-160x50", "cascade-dark", (160, 50)),
-        Shot("help", "cascade-dark", (120, 40), ("question_mark",)),
-        Shot("threshold-editor", "cascade-dark", (120, 40), ("t",)),
+        Shot("dashboard-160x50", "cascade-dark", (160, 50), in_readme=False),
+        Shot("help", "cascade-dark", (120, 40), ("question_mark",), in_readme=False),
+        Shot("threshold-editor", "cascade-dark", (120, 40), ("t",), in_readme=False),
     ]
     return out
 
@@ -57,6 +63,8 @@ def shots() -> list[Shot]:
 async def render(shot: Shot, snapshot: Snapshot) -> str:
     app = CascadeApp(snapshot=snapshot, status=STATUS, config=Config(), options=RunOptions(theme=shot.theme))
     async with app.run_test(size=shot.size) as pilot:
+        app.redis_state = "connected"
+        app.refresh_frame(force=True)
         await pilot.pause()
         for key in shot.keys:
             await pilot.press(key)
@@ -92,22 +100,30 @@ def write_png(svg_text: str, png: Path, converter: str) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "screenshots"))
+    parser.add_argument("--svg", metavar="DIR", help="also write every shot as SVG here (not in the repo)")
     args = parser.parse_args(argv)
+    converter = png_converter()
+    if converter is None:
+        print("no rsvg-convert (apt install librsvg2-bin) or cairosvg found: nothing written", file=sys.stderr)
+        return 1
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    svg_dir = Path(args.svg) if args.svg else None
+    if svg_dir is not None:
+        svg_dir.mkdir(parents=True, exist_ok=True)
     snapshot = demo_snapshot(seed=7, seconds=MARKET_SECONDS)
-    converter = png_converter()
     for shot in shots():
+        if not shot.in_readme and svg_dir is None:
+            continue
         svg_text = asyncio.run(render(shot, snapshot))
-        svg = out / f"{shot.name}.svg"
-        svg.write_text(svg_text, encoding="utf-8")
-        written = [svg.name]
-        if converter is not None:
-            write_png(svg_text, svg.with_suffix(".png"), converter)
-            written.append(svg.with_suffix(".png").name)
+        written = []
+        if svg_dir is not None:
+            (svg_dir / f"{shot.name}.svg").write_text(svg_text, encoding="utf-8")
+            written.append(str(svg_dir / f"{shot.name}.svg"))
+        if shot.in_readme:
+            write_png(svg_text, out / f"{shot.name}.png", converter)
+            written.append(str(out / f"{shot.name}.png"))
         print(" ".join(written))
-    if converter is None:
-        print("no rsvg-convert or cairosvg found: wrote SVG only", file=sys.stderr)
     return 0
 
 

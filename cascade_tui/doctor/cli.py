@@ -84,16 +84,15 @@ def options_from_args(args: argparse.Namespace) -> DoctorOptions:
 
 
 def _check_writable(path: Path) -> None:
-    """--record fails before the run, not after it (the run is what the user waited for)."""
+    """--record fails before the run, naming the path, not after it; the folder is never
+    created (the rule of the main command's --record)."""
     if path.is_dir():
-        raise BadArguments(f"--record: {path} is a directory")
-    parent = path.parent
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise BadArguments(f"--record: cannot create {parent}: {exc.strerror or exc}") from None
-    if not os.access(parent, os.W_OK):
-        raise BadArguments(f"--record: {parent} is not writable")
+        raise BadArguments(f"--record: {path} is a directory; give a file name")
+    folder = path.parent
+    if not folder.is_dir():
+        raise BadArguments(f"--record: folder {folder} does not exist (create it first): {path}")
+    if not os.access(folder, os.W_OK):
+        raise BadArguments(f"--record: folder {folder} is not writable: {path}")
 
 
 def main_doctor(

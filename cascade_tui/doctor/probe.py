@@ -104,7 +104,9 @@ class ChannelProbe:
     parsed: int = 0
     ignored: int = 0
     parse_errors: int = 0
-    rejected: int = 0
+    rejected: int = 0  # events or rows dropped by validation
+    stale: int = 0  # rows far older than the venue clock allows (snapshots, replays), counted apart
+    duplicates: int = 0  # liquidations the venue sent twice
     last_parse_error: str = ""
     acks: int = 0
     ack_error: str = ""
@@ -404,8 +406,11 @@ class Doctor:
             return
         stats = parser.stats
         ignored, errors, rejected = stats.ignored, stats.parse_errors, stats.rejected
+        stale, duplicates = stats.stale, stats.duplicates
         events = parser.parse(frame.data, frame.ts, frame.channel)
         channel.rejected += stats.rejected - rejected
+        channel.stale += stats.stale - stale
+        channel.duplicates += stats.duplicates - duplicates
         if stats.parse_errors > errors:
             channel.parse_errors += stats.parse_errors - errors
             channel.last_parse_error = stats.last_error

@@ -22,7 +22,8 @@ Schema (v 1; documented in README "Checking your connection"; fields are only ev
                       "subscribe_ack": "yes" | "no" | "refused" | "n/a" | "-" (never connected), "acks": <n>,
                       "ack_error": "...",
                       "frames": <n>, "parsed": <n>, "ignored": <n>, "parse_errors": <n>,
-                      "last_parse_error": "...", "rejected": <n>, "events": {"<kind>": <n>},
+                      "last_parse_error": "...", "rejected": <n>, "stale": <n>, "duplicates": <n>,
+                      "events": {"<kind>": <n>},
                       "first": {"<kind>": <the normalised event, DESIGN §5.1 field names>},
                       "clock_offset_ms": <median receive - venue time> | null, "clock_samples": <n>,
                       "settled": <bool>, "settled_after_s": <s> | null}]}},
@@ -150,6 +151,8 @@ def channel_doc(channel: ChannelProbe, now: float, quiet_s: float, give_up_after
         "parse_errors": channel.parse_errors,
         "last_parse_error": channel.last_parse_error,
         "rejected": channel.rejected,
+        "stale": channel.stale,
+        "duplicates": channel.duplicates,
         "events": dict(channel.events),
         "first": {kind: msgspec.to_builtins(ev) for kind, ev in channel.first.items()},
         "clock_offset_ms": _round(offset * 1000.0 if offset is not None else None),
@@ -281,6 +284,11 @@ def _notes(venues: dict[str, dict[str, Any]]) -> list[str]:
                 notes.append(f"{name}: {label(ch['connect'])} ({ch['connect_detail']})")
             elif ch["subscribe_ack"] == "no" and ch["connect"] == "ok":
                 notes.append(f"{name}: connected, but no subscribe acknowledgement arrived")
+            if ch["stale"]:
+                notes.append(
+                    f"{name}: {ch['stale']} row(s) far older than the venue clock (snapshots, replays) "
+                    "were counted apart, not as new events"
+                )
             if ch["parse_errors"]:
                 notes.append(
                     f"{name}: {ch['parse_errors']} frame(s) not understood: {ch['last_parse_error']}"

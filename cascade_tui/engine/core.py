@@ -48,7 +48,7 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
-from cascade_tui.engine.burst import FIRE_COUNT_SLACK, fires
+from cascade_tui.engine.burst import fires
 from cascade_tui.engine.latency import LatencyReservoir
 from cascade_tui.engine.liqmap import LiquidationMap, LiquidationMapViews
 from cascade_tui.engine.market import MARKET, MARKET_FLOOR_MULT, MarketState
@@ -112,6 +112,11 @@ DOWN_STATES: Final = frozenset({"stale", "blocked", "disabled"})
 EVAL_INTERVAL_S: Final = 0.1  # engine seconds between liquidation-triggered evaluations of an asset
 EVICT_SWEEP_S: Final = 60  # idle assets are looked for once a minute
 EVICT_BATCH_SHARE: Final = 0.05  # at the cap, evict this share of the assets at once (amortized)
+# the per-second sweep evaluates a quiet asset (no print since its last evaluation, score
+# under this share of WATCH, no burst to speak of, no alarm) only every few seconds
+QUIET_SCORE_SHARE: Final = 0.5
+QUIET_BURST_X: Final = 0.05
+QUIET_EVAL_EVERY_S: Final = 5
 DOMINANCE_TURN: Final = 1.5  # the other side must have 1.5× the units for the score to turn
 _INF: Final = math.inf
 _LEVEL_KEYS: Final = LEVEL_NAMES[1:]
@@ -279,7 +284,7 @@ class Engine:
         if touched and self._clock is not None:
             t = self._clock
             for st in touched.values():
-                self._evaluate_now(st, t, out)
+                self._schedule(st, t, out)
         return out
 
     @property
@@ -388,7 +393,8 @@ class Engine:
         self._market.baseline.roll(sec // 60)
         if sec % EVICT_SWEEP_S == 0:
             self._evict_idle(ts)
-        for name in self.liqmap.assets_near(ts):  # a near cluster keeps its asset evaluated
+        near_names = set(self.liqmap.assets_near(ts))
+        for name in near_names:  # a near cluster keeps its asset evaluated
             near = self._assets.get(name)
             if near is not None:
                 self._active[name] = near
@@ -397,10 +403,24 @@ class Engine:
             return
         done: list[str] = []
         due = self._due
+        quiet_below = QUIET_SCORE_SHARE * self._thresholds.enter[0]
         for name, st in self._active.items():
             if st.eval_due != _INF:  # this sweep covers the deferred evaluation
                 st.eval_due = _INF
                 del due[name]
+            elif (
+                st.last_eval_ts >= st.last_liq_ts
+                and sec % QUIET_EVAL_EVERY_S
+                and name not in near_names
+                and st.score < quiet_below
+                and not st.in_alarm()
+                and st.long.x < QUIET_BURST_X
+                and st.short.x < QUIET_BURST_X
+            ):
+                # quiet: nothing printed since its last evaluation, far from any threshold,
+                # so its flow can only decay; it is looked at every few seconds, not each
+                st.history.record(sec, st.score)
+                continue
             self._evaluate(st, ts, sec, out)
             st.history.record(sec, st.score)
             if not st.in_alarm() and ts - st.last_liq_ts > ACTIVE_AFTER_LAST_LIQ_S:
@@ -520,11 +540,19 @@ class Engine:
             )
         if self._frame is not None:
             self._frame[st.asset] = st  # evaluated once the whole frame is counted
-            return
-        ss = st.long if side == LONG else st.short
-        if units > 0.0 and ss.level.level < WARNING and self._burst_fires(ss, t):
-            self._evaluate_now(st, t, out)  # the fast path: no cadence delay
+        elif units > 0.0:
+            self._schedule(st, t, out, st.long if side == LONG else st.short)
         elif t - st.last_eval_ts >= EVAL_INTERVAL_S:
+            self._evaluate_now(st, t, out)
+
+    def _schedule(self, st: AssetState, t: float, out: list[Signal], only: SideState | None = None) -> None:
+        """After new prints (on side `only`, or either): evaluate at once when a side's burst
+        fires (the fast path, no cadence delay) or the cadence allows, else defer to the end
+        of the interval."""
+        sides = (only,) if only is not None else (st.long, st.short)
+        if t - st.last_eval_ts >= EVAL_INTERVAL_S or any(
+            ss.level.level < WARNING and self._burst_fires(ss, t) for ss in sides
+        ):
             self._evaluate_now(st, t, out)
         elif st.eval_due == _INF:
             due = st.eval_due = st.last_eval_ts + EVAL_INTERVAL_S
@@ -766,6 +794,10 @@ class Engine:
         prints_bar = ss.burst.prints_bar(bgn, f.min_prints, f.background_mult)
         ss.x, ss.prints = x, n
         level = ss.level.level
+        if level == 0 and ss.side != st.dominant and x < f.exit_x:
+            # nothing on this side: no score, no burst (the common case, kept cheap)
+            ss.why = {"trigger": "none", "burst_x": round(x, 3)}
+            return self._near_cluster_watch(st, ss, t)
         if ss.level.episode is not None and x > ss.peak_x:
             ss.peak_x = x
         why: dict[str, float | str] = {
@@ -784,8 +816,8 @@ class Engine:
         burst_level = 0
         if fires(x, n, prints_bar, f.strong_x, f.strong_prints) or (level >= WARNING and x >= f.exit_x):
             burst_level = WARNING
-        elif (x >= f.watch_x and n >= 2.0 - FIRE_COUNT_SLACK) or (level >= WATCH and x >= f.exit_x):
-            burst_level = WATCH  # a partial burst of two prints or more (never one whale)
+        elif (x >= f.watch_x and n >= f.watch_prints_share * prints_bar) or (level >= WATCH and x >= f.exit_x):
+            burst_level = WATCH  # a partial burst: part of the units and of the prints (never one whale)
         # the weighted score speaks for the dominant side only
         score_level = 0
         score_gate = ""

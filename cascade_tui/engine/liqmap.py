@@ -89,8 +89,8 @@ class LiqMapParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     # near_cluster_mult × the usual hourly liquidated USD and the floor; it holds until the
     # expectation falls under near_exit_ratio × that (hysteresis: no flicker at the edge)
     near_pct: float = 3.0
-    near_horizon_s: float = 300.0
-    near_cluster_mult: float = 0.05
+    near_horizon_s: float = 1800.0
+    near_cluster_mult: float = 0.5
     near_cluster_floor_usd: float = 1.0e6
     near_exit_ratio: float = 0.5
     min_history_s: float = 1800.0  # usual flow is not trusted before this much clock

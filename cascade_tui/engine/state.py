@@ -39,7 +39,15 @@ def direction_of(win60: SlotRing) -> str:
 class FeedStatus:
     """Connection health of one venue as the runtime last reported it."""
 
-    __slots__ = ("failure", "frames", "last_message_age_s", "parse_errors", "reconnects", "state", "state_detail")
+    __slots__ = (
+        "failure",
+        "frames",
+        "last_message_age_s",
+        "parse_errors",
+        "reconnects",
+        "state",
+        "state_detail",
+    )
 
     def __init__(self) -> None:
         self.state = "unknown"

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -159,7 +159,7 @@ def rescale(ev: Event, asset: str, mult: float) -> Event:
 
 STALE_AFTER_S = 60.0  # a liquidation/trade this far from its receive time is not news
 REPLAY_TOLERANCE_S = 2.0  # rows this much older than the connection are subscribe replays
-DEDUP_WINDOW = 8192  # liquidation keys remembered per venue (hours of a busy venue)
+DEDUP_WINDOW = 16384  # liquidation keys remembered per venue: the last 8192 at least (hours of a busy venue)
 _CACHE_LIMIT = 8192  # validated instrument/asset names remembered per parser
 
 
@@ -198,29 +198,31 @@ class ClockOffset:
 
 
 class RecentWindow:
-    """Keys seen recently, at most `capacity` (oldest forgotten first)."""
+    """Keys seen recently: the last `capacity / 2` to `capacity` of them, in two generations
+    (when the newer set fills, it becomes the older one and the oldest are forgotten at
+    once). Two set look-ups per key: cheaper than an ordered dict on the hot path."""
 
-    __slots__ = ("_capacity", "_keys")
+    __slots__ = ("cur", "half", "prev")
 
     def __init__(self, capacity: int) -> None:
-        self._capacity = capacity
-        self._keys: OrderedDict[Hashable, None] = OrderedDict()
+        self.half = max(1, capacity // 2)
+        self.cur: set[Hashable] = set()
+        self.prev: set[Hashable] = set()
 
     def add(self, key: Hashable) -> bool:
         """True when `key` is new (and remembers it); False when seen within the window."""
-        keys = self._keys
-        if key in keys:
+        if key in self.cur or key in self.prev:
             return False
-        keys[key] = None
-        if len(keys) > self._capacity:
-            keys.popitem(last=False)
+        self.cur.add(key)
+        if len(self.cur) >= self.half:
+            self.prev, self.cur = self.cur, set()
         return True
 
     def __len__(self) -> int:
-        return len(self._keys)
+        return len(self.cur) + len(self.prev)
 
 
-_UNSEEN: Any = object()
+_PLAIN: Any = ("", 1.0)  # marker: the name is already the asset id (compared by identity)
 
 # Capture channel carrying a venue's instrument metadata (JSON object keyed by instrument id),
 # written at the start of a live recording so a replay sizes contracts exactly as live did.
@@ -243,9 +245,12 @@ class FrameParser:
         self.stats = ParseStats()
         self.clock = ClockOffset()
         self._session_start: float | None = None  # receive time of the connection's first frame
+        self._timed_rows = 0  # rows with a venue time seen (the clock learns from a sample of them)
         self._recent = RecentWindow(DEDUP_WINDOW)
         self._ids: dict[int, Hashable] = {}  # id(liquidation) -> venue id, for this frame only
-        self._assets_seen: dict[str, tuple[str, float] | None] = {}
+        # asset name -> _PLAIN (already an asset id) or (asset id, multiplier); invalid names apart
+        self._assets_seen: dict[str, tuple[str, float]] = {}
+        self._assets_bad: set[str] = set()
         self._instruments_ok: set[str] = set()
 
     def reset(self) -> None:
@@ -312,56 +317,81 @@ class FrameParser:
         return out
 
     def _admit(self, ev: Event) -> Event | None:
-        """Steps 2-5 of the module docstring: the event to pass on, or None (counted)."""
-        stats = self.stats
+        """Steps 2-5 of the module docstring: the event to pass on, or None (counted).
+        Hot: runs for every event, so the common case (a known plain asset and symbol, a
+        fresh row) is a few dictionary look-ups."""
         instrument = ev.instrument
-        if instrument not in self._instruments_ok:
-            if not valid_instrument(instrument):
-                stats.rejected += 1
-                stats.last_error = f"instrument rejected: {instrument[:40]!r}"
-                return None
-            if len(self._instruments_ok) >= _CACHE_LIMIT:
-                self._instruments_ok.clear()
-            self._instruments_ok.add(instrument)
+        if instrument not in self._instruments_ok and not self._learn_instrument(instrument):
+            return None
         asset = ev.asset
-        norm = self._assets_seen.get(asset, _UNSEEN)
-        if norm is _UNSEEN:
+        norm = self._assets_seen.get(asset)
+        if norm is None:
+            norm = self._learn_asset(asset, instrument)
+            if norm is None:
+                return None
+        kind = type(ev)
+        if kind is Liquidation or kind is Trade:
+            lag = ev.recv_ts - ev.event_ts  # type: ignore[union-attr]
+            if lag != 0.0 and not self._fresh(ev, lag, kind is Liquidation):  # type: ignore[arg-type]
+                self.stats.stale += 1
+                return None
+            if kind is Liquidation:
+                ids = self._ids
+                key = ids.get(id(ev)) if ids else None
+                # the window holds 64-bit hashes, not tuples: thousands of live tuples would be
+                # walked by every garbage collection (collisions: ~1e-11 over the window)
+                if key is None:
+                    key = hash((instrument, ev.side, ev.event_ts, ev.raw_size, ev.price))  # type: ignore[union-attr]
+                else:
+                    key = hash((instrument, ev.side, key))  # type: ignore[union-attr]
+                recent = self._recent  # RecentWindow.add, inlined: this runs per liquidation
+                if key in recent.cur or key in recent.prev:
+                    self.stats.duplicates += 1
+                    return None
+                recent.cur.add(key)
+                if len(recent.cur) >= recent.half:
+                    recent.prev, recent.cur = recent.cur, set()
+        if norm is not _PLAIN:
+            ev = rescale(ev, *norm)  # type: ignore[misc]
+        return ev
+
+    def _learn_instrument(self, instrument: str) -> bool:
+        if not valid_instrument(instrument):
+            self.stats.rejected += 1
+            self.stats.last_error = f"instrument rejected: {instrument[:40]!r}"
+            return False
+        if len(self._instruments_ok) >= _CACHE_LIMIT:
+            self._instruments_ok.clear()
+        self._instruments_ok.add(instrument)
+        return True
+
+    def _learn_asset(self, asset: str, instrument: str) -> tuple[str, float] | None:
+        """Normalize a new asset name and remember the verdict; None (counted) if invalid."""
+        if asset in self._assets_bad:
+            norm = None
+        else:
             norm = normalize_asset(asset)
             if len(self._assets_seen) >= _CACHE_LIMIT:
                 self._assets_seen.clear()
-            self._assets_seen[asset] = norm
+                self._assets_bad.clear()
+            if norm is None:
+                self._assets_bad.add(asset)
+            else:
+                self._assets_seen[asset] = _PLAIN if norm == (asset, 1.0) else norm
         if norm is None:
-            stats.rejected += 1
-            stats.last_error = f"asset rejected: {asset[:40]!r} ({instrument[:40]!r})"
+            self.stats.rejected += 1
+            self.stats.last_error = f"asset rejected: {asset[:40]!r} ({instrument[:40]!r})"
             return None
-        kind = type(ev)
-        if kind is Liquidation or kind is Trade:
-            if not self._fresh(ev):  # type: ignore[arg-type]
-                stats.stale += 1
-                return None
-            if kind is Liquidation:
-                key = self._ids.get(id(ev))
-                if key is None:
-                    key = (ev.instrument, ev.side, ev.event_ts, ev.raw_size, ev.price)  # type: ignore[union-attr]
-                else:
-                    key = (ev.instrument, ev.side, key)  # type: ignore[union-attr]
-                if not self._recent.add(key):
-                    stats.duplicates += 1
-                    return None
-        coin, mult = norm  # type: ignore[misc]
-        if coin != asset or mult != 1.0:
-            ev = rescale(ev, coin, mult)
-        return ev
+        return self._assets_seen[asset]
 
-    def _fresh(self, ev: Liquidation | Trade) -> bool:
-        """False for a row whose venue time says it is old news (or implausibly ahead)."""
-        lag = ev.recv_ts - ev.event_ts
-        if lag == 0.0:
-            return True  # the venue gave no time (receive time stands in): nothing to judge
-        is_liq = type(ev) is Liquidation
-        if not (is_liq and self.replays_on_subscribe):
-            self.clock.add(lag)  # replayed liquidations must not teach the clock their age
-        offset = self.clock.offset_s
+    def _fresh(self, ev: Liquidation | Trade, lag: float, is_liq: bool) -> bool:
+        """False for a row whose venue time says it is old news (`lag` = receive − venue time)."""
+        clock = self.clock
+        if not (is_liq and self.replays_on_subscribe):  # replays must not teach the clock their age
+            self._timed_rows = n = self._timed_rows + 1
+            if n <= 16 or not n & 3:  # every early row, then one in four: the offset moves slowly
+                clock.add(lag)
+        offset = clock._offset
         if lag - offset > STALE_AFTER_S:
             # old news: a snapshot, a replay, a late batch. (Rows AHEAD of the measured clock
             # are kept: they mean the offset was learned from old rows, and it re-learns.)

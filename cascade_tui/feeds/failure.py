@@ -28,9 +28,6 @@ import socket
 import ssl
 from collections.abc import Iterator
 
-import httpx
-from websockets.exceptions import ConnectionClosed, InvalidHandshake
-
 DNS = "dns"
 REFUSED = "refused"
 UNREACHABLE = "unreachable"
@@ -146,6 +143,11 @@ def classify_failure(exc: BaseException) -> str:
                 return RESET
             if item.errno in _TIMEOUT_ERRNOS:
                 return TIMEOUT
+    # imported here, not at module level: the UI and offline replays import this module for
+    # the labels and must not pay for the network libraries (a live run has them loaded)
+    import httpx
+    from websockets.exceptions import ConnectionClosed, InvalidHandshake
+
     if any(isinstance(item, TimeoutError | httpx.TimeoutException) for item in chain):
         return TIMEOUT
     # something answered, but not with a WebSocket upgrade / an HTTP response

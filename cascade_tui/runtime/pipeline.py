@@ -4,6 +4,10 @@ Headless mode runs it as the main loop; the dashboard runs it in a thread worker
 own loop and reads `latest_snapshot` (rebuilt ~8 times a second on the engine's loop, so the
 UI never touches live engine state). Everything the UI asks of the engine goes through
 `call()`, which hops onto the engine's loop thread-safely.
+
+The per-frame loop (`process_batch`) does only what a frame needs: the sink hooks a sink
+actually overrides (runtime/sink_hooks.py), one clock read per frame, and parse/engine
+latency timed on one frame in LATENCY_SAMPLE_EVERY (signals are always timed).
 """
 
 from __future__ import annotations
@@ -280,7 +284,8 @@ class Pipeline:
         """Feed one batch through parser and engine. Returns True when --duration is reached."""
         engine = self.engine
         tick = engine.tick
-        process = engine.process
+        # a frame's prints are all counted before its assets are evaluated (issue 11)
+        process_frame = engine.process_frame
         perf = time.perf_counter
         symbols = self.symbols
         hooks = self._sink_hooks()
@@ -327,23 +332,23 @@ class Pipeline:
                 signals = tick(ts)
                 if symbols is None and not event_hooks:
                     events_total += len(events)
-                    for ev in events:
-                        out = process(ev)
-                        if out:
-                            signals.extend(out)
+                    out = process_frame(events)
+                    if out:
+                        signals.extend(out)
                 else:
-                    for ev in events:
+                    kept = [
+                        ev
+                        for ev in events
                         # the BTC volatility engine needs BTC prices whatever the filter
-                        if (
-                            symbols is not None
-                            and ev.asset not in symbols
-                            and not (ev.asset == "BTC" and isinstance(ev, Trade | Mark))
-                        ):
-                            continue
-                        events_total += 1
-                        out = process(ev)
-                        if out:
-                            signals.extend(out)
+                        if symbols is None
+                        or ev.asset in symbols
+                        or (ev.asset == "BTC" and isinstance(ev, Trade | Mark))
+                    ]
+                    events_total += len(kept)
+                    out = process_frame(kept)
+                    if out:
+                        signals.extend(out)
+                    for ev in kept:
                         for hook in event_hooks:
                             hook(ev)
                 if sampled and events:

@@ -43,9 +43,13 @@ class PacedSource(Source):
             raise ValueError("speed must be >= 0")
         self.kind = kind
         self._label = label
-        if (frames is None) == (batches is None):
-            raise ValueError("give frames or batches")
-        self._batches: Iterable[list[RawFrame]] = batches if batches is not None else _chunked(frames, MAX_BATCH)  # type: ignore[arg-type]
+        if batches is None:
+            if frames is None:
+                raise ValueError("give frames or batches")
+            batches = _chunked(frames, MAX_BATCH)
+        elif frames is not None:
+            raise ValueError("give frames or batches, not both")
+        self._batches: Iterable[list[RawFrame]] = batches
         self.speed = speed
         self.start_ts = start_ts
         self.end_ts = end_ts
@@ -138,7 +142,8 @@ class PacedSource(Source):
             st.last_message_ts = last
 
     def _fast(self) -> bool:
-        return self.speed == 0 and self._resume.is_set()
+        # whole batches at plain speed 0; a seek (run to the next signal) goes in small batches
+        return self.speed == 0 and self._resume.is_set() and not self._seek_signal
 
     async def batches(self) -> AsyncIterator[list[Item]]:
         for chunk in self._batches:
@@ -148,18 +153,19 @@ class PacedSource(Source):
                 continue
             if self.start_ts is None:
                 self.start_ts = chunk[0].ts
-            if self._fast():
-                for i in range(0, len(chunk), MAX_BATCH):
-                    part = chunk[i : i + MAX_BATCH] if len(chunk) > MAX_BATCH else chunk
-                    self._note_batch(part)  # type: ignore[arg-type]
-                    self.position_ts = part[-1].ts
-                    yield part  # type: ignore[misc]
-                    await asyncio.sleep(0)
-                    if self._closed:
-                        break
-                continue
-            async for batch in self._paced(chunk):
-                yield batch
+            done = 0
+            while done < len(chunk) and self._fast() and not self._closed:
+                # whole batches while nothing asks for pacing; speed and pause are checked again
+                # after each (the UI may change them while the pipeline works on one)
+                part = chunk[done : done + MAX_BATCH] if done or len(chunk) > MAX_BATCH else chunk
+                done += len(part)
+                self._note_batch(part)
+                self.position_ts = part[-1].ts
+                yield part  # type: ignore[misc]
+                await asyncio.sleep(0)
+            if done < len(chunk) and not self._closed:
+                async for batch in self._paced(chunk[done:] if done else chunk):
+                    yield batch
             if self._closed:
                 break
         for st in self._status.values():

@@ -226,7 +226,9 @@ class RedisSource(Source):
             # or the other (duplicates are merged away), never in neither
             pubsub = client.pubsub(ignore_subscribe_messages=True)
             await pubsub.subscribe(self.keys.signals_channel)
-            history = await client.zrevrange(self.keys.signals_history, 0, MAX_SIGNALS - 1)
+            history: list[bytes] = await client.zrevrange(  # type: ignore[assignment]  # see _read
+                self.keys.signals_history, 0, MAX_SIGNALS - 1
+            )
         except BaseException:
             with contextlib.suppress(Exception):
                 if pubsub is not None:
@@ -297,7 +299,9 @@ class RedisSource(Source):
     async def _read(self) -> list[Item]:
         client = self._client
         assert client is not None and self.last_id is not None
-        response = await client.xread({self.keys.events: self.last_id}, count=READ_COUNT, block=BLOCK_MS)
+        response: list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]] | None = await client.xread(
+            {self.keys.events: self.last_id}, count=READ_COUNT, block=BLOCK_MS
+        )  # type: ignore[assignment]  # redis-py types every reply as a union of all shapes
         batch: list[Item] = []
         for _stream, entries in response or ():
             for entry_id, fields in entries:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
@@ -43,6 +43,7 @@ from cascade_tui.ui.alerts import TOAST_S, CriticalAlerts
 from cascade_tui.ui.bindings import APP_BINDINGS, SOURCE_ACTIONS, next_speed, unknown_keymap_ids
 from cascade_tui.ui.filter_screen import FilterScreen
 from cascade_tui.ui.health_panel import HealthPanel
+from cascade_tui.ui.health_view import HealthView, collect_health
 from cascade_tui.ui.help_screen import HelpScreen
 from cascade_tui.ui.liqmap_panel import LiqMapPanel
 from cascade_tui.ui.palette import Palette
@@ -62,6 +63,7 @@ CHART_HZ = 1.5
 HEALTH_HZ = 1.0
 STOP_TIMEOUT_S = 5.0
 NUDGE_STEP = 0.01
+RESTORE_CONFIRM_S = 3.0
 TOP_ROW_MIN, TOP_ROW_MAX = 11, 14  # venue/regime row height in the wide layout
 
 
@@ -71,7 +73,9 @@ class CascadeApp(App[int]):
     CSS_PATH = Path(__file__).resolve().parent / "app.tcss"  # absolute: subclasses live elsewhere
     TITLE = "cascade-tui"
     BINDINGS: ClassVar[list[BindingType]] = list(APP_BINDINGS)
-    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (110, "-wide")]
+    # Textual declares these as instance attributes: a ClassVar here would not type-check
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]  # noqa: RUF012
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (46, "-tall")]  # noqa: RUF012
 
     def __init__(
         self,
@@ -109,6 +113,8 @@ class CascadeApp(App[int]):
         self._critical_toast: Notification | None = None
         self._viewer_problem: tuple[str, str] | None = None
         self._venue_problem = ""
+        self._restore_asked_at = -RESTORE_CONFIRM_S
+        self.health = HealthView()
         self._pipeline_worker: Worker[None] | None = None
         self._source_end_reported = False
         self._top_row_height: int | None = None
@@ -156,13 +162,16 @@ class CascadeApp(App[int]):
         if self.pipeline is not None and self.start_pipeline:
             self._pipeline_worker = self.run_pipeline()
             # SIGTERM, SIGINT: the same clean exit as `q` (SIGHUP: cli.run_ui's watcher)
-            install_stop_signals(asyncio.get_running_loop(), lambda: self.call_later(self.action_quit_dashboard))
+            install_stop_signals(asyncio.get_running_loop(), self._quit_on_signal)
         if self.pipeline is not None:
             self.set_interval(1 / FRAME_HZ, self.refresh_frame, name="frame")
             self.set_interval(1 / CHART_HZ, self.refresh_chart, name="chart")
             self.set_interval(1 / HEALTH_HZ, self.refresh_health_extras, name="health")
         self.refresh_frame(force=True)
         self.refresh_chart()
+
+    def _quit_on_signal(self) -> None:
+        self.call_later(self.action_quit_dashboard)
 
     def _register_themes(self) -> None:
         loaded = load_themes()
@@ -299,27 +308,22 @@ class CascadeApp(App[int]):
         self.regime_panel.show_chart(self.current_snapshot())
 
     def refresh_health_extras(self) -> None:
-        """Queue drops live outside the snapshot (source and sinks); read them at 1 Hz."""
+        """Queue drops and Redis state live outside the snapshot (source and sinks): once a
+        second the engine loop builds an immutable view of them (ui/health_view.py) and the
+        view it built last time is shown."""
         pipeline = self.pipeline
         if pipeline is None:
             return
-        venue_drops: dict[str, int] = {}
-        queue_drops: dict[str, int] = {}
-        try:
-            for venue, st in list(pipeline.source.feed_status().items()):
-                venue_drops[venue] = int(st.drops)
-            for sink in pipeline.sinks:
-                stats = sink.stats()
-                for queue, n in dict(stats.get("drops", {})).items():
-                    queue_drops[f"{sink.name}.{queue}"] = int(n)
-                if sink.name == "redis":
-                    self.redis_state = str(stats.get("state", ""))
-            source_stats = getattr(pipeline.source, "stats", None)
-            if pipeline.source.kind == "redis" and source_stats is not None:
-                self._show_viewer_state(source_stats())
-        except (AttributeError, TypeError, ValueError, RuntimeError):
-            return  # a sink with odd stats must not break the dashboard; try again next second
-        self.health_panel.set_drops(venue_drops, queue_drops)
+        pipeline.call(self._collect_health, pipeline)
+        health = self.health
+        if health.redis_state:
+            self.redis_state = health.redis_state
+        if health.viewer is not None:
+            self._show_viewer_state(health.viewer)
+        self.health_panel.set_drops(health.venue_drops, health.queue_drops)
+
+    def _collect_health(self, pipeline: Pipeline) -> None:
+        self.health = collect_health(pipeline)  # runs on the engine loop; one reference swap
 
     def _explain_no_venue(self, snap: Snapshot | None) -> None:
         """No venue live and links failing: say why once, with what to do (e.g. no network)."""
@@ -336,7 +340,7 @@ class CascadeApp(App[int]):
                 failure_hint(kind), title=f"no venue connected · {failure_label(kind)}", severity="warning", timeout=20
             )
 
-    def _show_viewer_state(self, stats: dict[str, Any]) -> None:
+    def _show_viewer_state(self, stats: Mapping[str, Any]) -> None:
         """A remote viewer says plainly when its Redis cannot be read, and why (once per reason)."""
         state, reason = str(stats.get("state", "")), str(stats.get("reason", ""))
         self.redis_state = f"{state}: {reason}" if reason and state != "live" else state
@@ -418,6 +422,18 @@ class CascadeApp(App[int]):
         self.apply_params(msgspec.structs.replace(self.view.params, thresholds=thresholds), "threshold")
 
     def action_restore_defaults(self) -> None:
+        """`r` twice within RESTORE_CONFIRM_S: one stray key must not throw away a tuning."""
+        now = time.monotonic()
+        if now - self._restore_asked_at > RESTORE_CONFIRM_S:
+            self._restore_asked_at = now
+            self.notify(
+                f"press r again within {RESTORE_CONFIRM_S:.0f} s to restore every engine parameter to its default",
+                title="restore defaults?",
+                severity="warning",
+                timeout=RESTORE_CONFIRM_S,
+            )
+            return
+        self._restore_asked_at = -RESTORE_CONFIRM_S
         if self.apply_params(EngineParams(), "defaults restored"):
             self.notify("engine parameters restored to their defaults")
 
@@ -472,15 +488,19 @@ class CascadeApp(App[int]):
         self.theme = names[(position + 1) % len(names)]
         self.notify(self.theme, title="theme", timeout=2)
 
-    def action_screenshot(self) -> None:
-        folder = data_dir() / "screenshots"
+    def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
+        """Save an SVG screenshot; by default in the data directory (Textual's own action,
+        which the command palette also runs, would write to ~/Downloads)."""
+        folder = Path(path) if path is not None else data_dir() / "screenshots"
         folder.mkdir(parents=True, exist_ok=True)
-        path = self.save_screenshot(path=str(folder))
-        self.notify(path, title="screenshot saved")
+        saved = self.save_screenshot(filename, path=str(folder))
+        self.notify(saved, title="screenshot saved")
 
     # ------------------------------------------------------------------ demo / replay controls
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "threshold_editor" and isinstance(self.screen, ThresholdEditor):
+            return False  # already open: a second `t` must not stack another editor
         # demo/replay controls are hidden and inactive for live sources, which cannot be paused
         return not (action in SOURCE_ACTIONS and self.paced is None)
 

@@ -13,6 +13,12 @@ from textual.binding import Binding
 
 APP_BINDINGS: list[Binding] = [
     Binding("q", "quit_dashboard", "Quit", id="quit", tooltip="stop the engine and quit"),
+    # Textual answers ctrl+c with "press ctrl+q to quit"; a terminal user expects it to quit.
+    # Not a priority binding: a focused text box still copies with it.
+    Binding(
+        "ctrl+c", "quit_dashboard", "Quit", show=False, id="quit-ctrl-c", key_display="ctrl+c",
+        tooltip="stop the engine and quit",
+    ),
     Binding("question_mark", "help", "Help", id="help", key_display="?", tooltip="this list of keys"),
     Binding(
         "t",
@@ -64,7 +70,7 @@ APP_BINDINGS: list[Binding] = [
         tooltip="lower the selected threshold by 0.01, at once",
     ),
     Binding(
-        "s", "save_config", "Save", id="save-config", tooltip="save thresholds, window, theme to the config"
+        "s", "save_config", "Save", id="save-config", tooltip="save to the config what differs from the defaults"
     ),
     Binding(
         "r",
@@ -72,7 +78,7 @@ APP_BINDINGS: list[Binding] = [
         "Defaults",
         show=False,
         id="restore-defaults",
-        tooltip="restore the default engine parameters",
+        tooltip="restore the default engine parameters (press twice)",
     ),
     Binding("w", "cycle_window", "Window", id="cycle-window", tooltip="velocity window: 1, 5, 20, 60 s"),
     Binding(

@@ -17,7 +17,7 @@ from cascade_tui.ui.bindings import key_help
 
 EXTRA_KEYS: tuple[tuple[str, str], ...] = (
     ("tab / shift+tab", "move between panels"),
-    ("↑ ↓", "select an asset in the scores table"),
+    ("↑ ↓ / home", "select an asset in the scores table / follow the top (alarm) row again"),
     ("ctrl+p", "command palette (every action above)"),
     ("escape", "close this help / a dialog"),
 )
@@ -39,8 +39,9 @@ class HelpScreen(ModalScreen[None]):
             body.border_subtitle = "escape to close"
             yield Static(
                 Text(
-                    "Levels: WATCH < WARNING < CRITICAL. Scores are 0–1; a level opens when an asset's score "
-                    "crosses its threshold and the event/USD gates pass. ◐ marks sampled feeds (counts are lower bounds).\n",
+                    "Levels: WATCH < WARNING < CRITICAL. WARNING opens on a burst of large liquidations, or when "
+                    "the 0–1 score crosses its threshold with the gates passing; CRITICAL also needs a price move. "
+                    "Each signal's why says which. ◐ marks sampled feeds (counts are lower bounds).\n",
                     style="italic",
                 )
             )

@@ -55,8 +55,9 @@ class PriceChart(PlotextPlot):
             text = Text("BTC price chart: waiting for BTC prices…", style=pal.dim)
         else:
             self._draw(vol, pal)
-            text = super().render()
-            assert isinstance(text, Text)
+            drawn = super().render()
+            assert isinstance(drawn, Text)
+            text = drawn
         self._cache_key = key
         self._cached = text
         return text

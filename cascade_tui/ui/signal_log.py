@@ -28,10 +28,12 @@ class LogLine:
 
 
 def merge_lines(signals: Iterable[Signal], notes: Iterable[UiLogEntry], asset_filter: str) -> list[LogLine]:
-    """Signals and notes, newest first, filtered by asset (notes always shown), bounded."""
+    """Signals and notes, newest first, bounded; a filter by asset shows that asset's signals
+    only (the dashboard's parameter notes would otherwise sit on top of them)."""
     wanted = asset_filter.upper()
     lines = [LogLine(s.ts, s, None) for s in signals if not wanted or s.asset.upper() == wanted]
-    lines += [LogLine(n.ts, None, n.text) for n in notes]
+    if not wanted:
+        lines += [LogLine(n.ts, None, n.text) for n in notes]
     lines.sort(key=lambda line: line.ts, reverse=True)
     return lines[:MAX_LINES]
 
@@ -46,10 +48,10 @@ def signal_text(sig: Signal, pal: Palette) -> Text:
     text.append(f"{sig.state:<10} ", pal.dim if closing else "")
     text.append(f"{sig.score:.2f} ", colour if not closing else pal.dim)
     text.append(("▼ long " if sig.direction == "long" else "▲ short") + " ", pal.side(sig.direction))
-    text.append(",".join(sig.venues), pal.dim)
     why = getattr(sig, "why", None)  # DESIGN §5.1; a signal from an older ingester has none
-    if why:
-        text.append(" · " + fmt.why_short(why), pal.dim if closing else pal.fg)
+    if why:  # before the venues: why the level changed matters more than where
+        text.append(fmt.why_short(why) + " · ", pal.dim if closing else pal.fg)
+    text.append(",".join(sig.venues), pal.dim)
     return text
 
 
@@ -65,7 +67,8 @@ class SignalLog(VerticalScroll, can_focus=True):
 
     def update_titles(self, snapshot: Snapshot | None) -> None:
         counts = snapshot.signal_counts if snapshot is not None else {}
-        summary = "  ".join(f"{name[0]}{counts.get(name, 0)}" for name in ("WATCH", "WARNING", "CRITICAL"))
+        # whole words: "W1 W1 C0" left a reader guessing which W was which
+        summary = " · ".join(f"{counts.get(name, 0)} {name.lower()}" for name in ("WATCH", "WARNING", "CRITICAL"))
         flt = f" · asset {self.view.signal_filter}" if self.view.signal_filter else ""
         self.border_title = f"Signals{flt}"
         self.border_subtitle = Content(f"{summary} · [/] filter")

@@ -116,10 +116,15 @@ class StatusBar(Widget):
             else:
                 parts.append(Part(Text(f" {regime} ", f"bold reverse {pal.regime(regime)}"), 6))
             level = snap.market_level
-            market = Text("market ", pal.dim)
+            market = Text("market-wide ", pal.dim)
             market.append(
                 fmt.level_name(level) if level else "calm", f"bold {pal.level(level)}" if level else pal.dim
             )
+            # "market-wide calm" beside a CRITICAL asset reads as a contradiction: name the alarm
+            top = max(snap.assets, key=lambda a: a.level, default=None)
+            if not level and top is not None and top.level > 0:
+                market.append(" · ", pal.dim)
+                market.append(f"{printable(top.asset)} {fmt.level_name(top.level)}", f"bold {pal.level(top.level)}")
             parts.append(Part(market, 7))
         if self.display_paused:
             parts.append(Part(Text(" DISPLAY PAUSED ", f"bold reverse {pal.accent}"), 9))

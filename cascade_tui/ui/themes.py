@@ -96,7 +96,22 @@ def theme_from_mapping(data: dict[str, object], source: str) -> Theme:
     variables = dict(APP_VARIABLE_DEFAULTS)
     for key, value in raw_vars.items():
         variables[str(key)] = _colour(value, f"{source}: variables.{key}")
-    return Theme(name=name, dark=dark, variables=variables, **colours)
+    return Theme(
+        name=name,
+        primary=colours["primary"],
+        secondary=colours.get("secondary"),
+        warning=colours.get("warning"),
+        error=colours.get("error"),
+        success=colours.get("success"),
+        accent=colours.get("accent"),
+        foreground=colours.get("foreground"),
+        background=colours.get("background"),
+        surface=colours.get("surface"),
+        panel=colours.get("panel"),
+        boost=colours.get("boost"),
+        dark=dark,
+        variables=variables,
+    )
 
 
 def load_theme_file(path: Path) -> Theme:

@@ -19,6 +19,8 @@ from textual.widgets import Button, Input, Label, Static
 
 from cascade_tui.engine.params import REGIMES, EngineParams, ParamError, validate
 
+NUMBER_CHARS = r"[0-9eE+\-._]*"
+
 EDITABLE_SECTIONS: tuple[tuple[str, str], ...] = (
     ("fast", "Fast path: the burst test that raises WARNING"),
     ("thresholds", "Level thresholds (score 0–1: WATCH, and WARNING from the score)"),
@@ -158,6 +160,9 @@ class ThresholdEditor(ModalScreen[EngineParams | None]):
                             type="integer" if f.is_int else "text",
                             compact=True,
                             select_on_focus=True,
+                            # digits and number signs only: a letter (a second `t` pressed
+                            # while the editor opens) is ignored instead of replacing the value
+                            restrict=NUMBER_CHARS,
                         )
         yield Label("", id="editor-error")
         with Horizontal(id="editor-buttons"):

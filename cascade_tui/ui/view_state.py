@@ -52,7 +52,9 @@ class ViewState:
         if uniform is None:
             return "per-asset floor"
         if uniform == 0:
-            return "all sizes"
+            # the engine keeps no print below its own tape floor: say so rather than "all sizes"
+            floor = self.params.tape_min_usd
+            return f"all the engine keeps (≥ ${floor / 1e3:g}k)" if floor > 0 else "all sizes"
         return f"≥ ${uniform / 1e6:g}M" if uniform >= 1e6 else f"≥ ${uniform / 1e3:g}k"
 
     @property

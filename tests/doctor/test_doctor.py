@@ -106,6 +106,7 @@ async def test_five_kinds_of_venue_rows_json_and_exit_code() -> None:
     [linear] = bybit["channels"]
     assert linear["connect"] == "ok" and linear["subscribe_ack"] == "yes" and linear["geo_blocked"] is False
     assert linear["frames"] >= linear["parsed"] >= 1 and linear["parse_errors"] == 0
+    assert linear["stale"] == 0 and linear["duplicates"] == 0  # fresh, distinct rows
     liq = linear["first"]["liquidation"]
     assert (liq["side"], liq["asset"], liq["instrument"]) == (
         "long",

@@ -206,9 +206,9 @@ def test_refractory_is_per_side_and_only_after_warning_episodes() -> None:
 
 def test_a_watch_only_episode_does_not_start_a_refractory_period() -> None:
     engine, t = warmed()
-    # a partial burst: WATCH on the long side, never WARNING
+    # a partial burst (six prints, fewer than WARNING needs): WATCH on the long side, never WARNING
     signals = run(
-        engine, (liq("BTC", "long", large("BTC"), t + 0.5 * k, price=100_000.0 - k) for k in range(2))
+        engine, (liq("BTC", "long", large("BTC"), t + 0.4 * k, price=100_000.0 - k) for k in range(6))
     )
     signals += run(engine, background(random.Random(3), ("BTC",), t + 1.5, 40.0, rate=0.0))
     assert max((s.level for s in signals), default=0) == 1  # a WATCH episode, opened and closed

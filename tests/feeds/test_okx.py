@@ -172,7 +172,7 @@ def test_dedupe_memory_is_bounded() -> None:
     p = OkxParser()
     for i in range(DEDUP_WINDOW + 500):
         p.parse(liq("BTC-USDT-SWAP", "sell", "1", "60000", ts=str(1700000000000 + i)), 1700000000.0 + i / 1000)
-    assert len(p._recent) == DEDUP_WINDOW
+    assert DEDUP_WINDOW // 2 <= len(p._recent) <= DEDUP_WINDOW
     assert p.stats.events == {"liquidation": DEDUP_WINDOW + 500}
 
 

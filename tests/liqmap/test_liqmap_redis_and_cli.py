@@ -95,3 +95,17 @@ def test_command_says_which_redis_it_could_not_read(capsys: pytest.CaptureFixtur
     assert liqmap_main(["--redis-url", f"redis://user:secret@127.0.0.1:{free_port()}"]) == 1
     err = capsys.readouterr().err
     assert "reading redis://user:***@127.0.0.1" in err and "secret" not in err
+
+
+def test_simulate_mechanistic_writes_a_capture_and_labels(tmp_path: Path) -> None:
+    from cascade_tui.cli import main as cli_main
+    from cascade_tui.labels import read_labels
+
+    cap, labels = tmp_path / "m.cap.gz", tmp_path / "m.labels"
+    args = ["simulate", "--mechanistic", "--seed", "3", "--duration", "600", "--out", str(cap), "--labels", str(labels)]
+    assert cli_main(args) == 0
+    assert cap.stat().st_size > 10_000 and labels.exists()
+    assert all(label.asset in ("BTC", "ETH", "SOL") for label in read_labels(labels))
+    assert cli_main(["simulate", "--profile", "nope", "--seed", "1", "--duration", "5", "--out", str(cap),
+                     "--labels", str(labels)]) == 2  # fmt: skip
+    assert cli_main(["--demo", "--profile", "nope", "--no-ui"]) == 2

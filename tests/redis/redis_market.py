@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 from cascade_tui.engine import EngineParams
@@ -118,6 +118,13 @@ class ScriptedEngine:
             self.recent.setdefault(ev.asset, deque()).append((ev.recv_ts, ev.usd))
             self.venues_seen.setdefault(ev.asset, set()).add(ev.venue)
             out.extend(self._update(ev.asset))
+        return out
+
+    def process_frame(self, events: Iterable[Event]) -> list[Signal]:
+        """The pipeline hands a frame whole (as to the real engine)."""
+        out: list[Signal] = []
+        for ev in events:
+            out.extend(self.process(ev))
         return out
 
     def tick(self, ts: float) -> list[Signal]:

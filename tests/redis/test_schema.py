@@ -163,13 +163,15 @@ async def test_demo_market_through_the_real_engine_writes_the_documented_schema(
     pubsub = client.pubsub()
     await pubsub.subscribe("cascade:signals")
     emitted: list[Signal] = []
-    # room (queue and stream) for every event of the 10 demo minutes (~110 k): the stream is compared whole
-    sink = RedisSink(redis_server.url, config=RedisConfig(queue_size=400_000, stream_maxlen=400_000))
-    pipeline = Pipeline(DemoSource(seed=7, speed=0, duration_s=600), Engine(), [sink], on_signal=emitted.append)
+    # three demo minutes hold its opening cascade; room (queue and stream) for all their events,
+    # so the stream is compared whole, and few enough that the writer drains them at close
+    # within its budget even on a loaded machine (the metrics' TTLs are wall-clock seconds)
+    sink = RedisSink(redis_server.url, config=RedisConfig(queue_size=200_000, stream_maxlen=200_000))
+    pipeline = Pipeline(DemoSource(seed=7, speed=0, duration_s=180), Engine(), [sink], on_signal=emitted.append)
     pipeline.set_params(EngineParams())
     await pipeline.run()
     published = await collect(pubsub)
-    assert emitted, "600 s of the demo market raise signals"
+    assert emitted, "the demo's opening cascade raises signals"
     assert published == [signal_payload(signal_encoder.encode(s), sink.instance) for s in emitted]
     snap = pipeline.latest_snapshot
     assert snap is not None and snap.assets

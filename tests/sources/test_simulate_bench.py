@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import json
+import math
 from collections import defaultdict
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from cascade_tui.model import Liquidation, RawFrame
 from cascade_tui.sources.simulate import MarketSimulator
 from cascade_tui.sources.simulate.config import (
     ASSET_NAMES,
+    CLUSTER_MEDIUM_Z,
     CLUSTER_PRINTS,
     CLUSTER_SPAN_S,
     PARETO_ALPHA,
@@ -87,9 +89,17 @@ def test_bench_market_plants_every_kind_of_bait(bench: tuple[MarketSimulator, li
     clusters = kinds["cluster-small"] + kinds["cluster-medium"]
     assert 8 <= len(clusters) <= 20 and kinds["cluster-small"] and kinds["cluster-medium"]
     assert len(kinds["volspike"]) == 1
+    pool = sim._market.pool
     for c in clusters:
         assert CLUSTER_PRINTS[0] <= c.count <= CLUSTER_PRINTS[1]
         assert 0.0 <= c.end - c.start <= CLUSTER_SPAN_S[1]
+        # small or medium prints: on average at most the body's ~80th percentile of the asset
+        top = (
+            pool.median * math.exp(pool.sigma * CLUSTER_MEDIUM_Z[1]) * PROFILES["bench"].size_scales[c.asset]
+        )
+        assert c.usd / c.count <= top * 1.01
+        if c.cls == "cluster-small":
+            assert c.usd / c.count <= top * math.exp(-pool.sigma * CLUSTER_MEDIUM_Z[1]) * 1.01
     # bait is never labelled
     assert not {lb.cls for lb in sim.labels} & {"whale", "cluster-small", "cluster-medium", "volspike"}
 
@@ -124,7 +134,9 @@ def test_cluster_prints_reach_the_feeds(
         hits = [
             liq
             for liq in observed
-            if liq.asset == c.asset and liq.side == c.direction and c.start - 0.01 <= liq.event_ts <= c.end + 0.01
+            if liq.asset == c.asset
+            and liq.side == c.direction
+            and c.start - 0.01 <= liq.event_ts <= c.end + 0.01
         ]
         assert hits, f"no print of the {c.cls} on {c.asset} at {c.start} reached a feed"
 

@@ -157,6 +157,12 @@ async def test_s_saves_and_r_restores_defaults(make_app: AppFactory, tmp_path) -
         saved = load_config(path)
         assert saved.engine.thresholds.critical == 0.69
         assert saved.ui.window_s == 20
+        # only what differs from the defaults is written
+        text = path.read_text()
+        assert "critical = 0.69" in text and "window_s = 20" in text
+        assert "warning" not in text and "[redis]" not in text and "[alerts]" not in text
+        await pilot.press("r")  # one press asks; nothing is lost to a stray key
+        assert app.view.params.thresholds.critical == 0.69
         await pilot.press("r")
         assert app.view.params == EngineParams()
         assert any("defaults restored" in e.text for e in app.view.ui_log)
@@ -548,3 +554,11 @@ async def test_the_signals_why_shows_in_the_detail_and_the_log(make_app: AppFact
         assert "needs_pct 0.5" in detail
         log = str(app.query_one("#signal-lines", Static).render())
         assert "by burst · next held by price_move" in log
+
+
+async def test_ctrl_c_quits(make_app: AppFactory) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("ctrl+c")
+        await pilot.pause()
+    assert app.return_code == 0 and not app.is_running

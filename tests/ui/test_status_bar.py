@@ -35,7 +35,7 @@ async def test_status_line_keeps_what_matters_at_every_width(make_app: AppFactor
         assert "redis.sock" not in line and "…" not in line  # parts dropped whole, never cut
         assert "DISPLAY PAUSED" in line
         if width >= 60:
-            assert "market WARNING" in line and "EXTREME" in line
+            assert "market-wide WARNING" in line and "EXTREME" in line
         if width >= 80:
             assert "$88,412" in line
         if width >= 120:
@@ -90,3 +90,17 @@ async def test_live_with_no_network_says_why_per_venue(make_app: AppFactory, fak
         assert "DNS" in toasts[0].message
         line = status_line(app)
         assert "no data" in line and "calm" not in line
+
+
+
+async def test_a_calm_market_wide_level_names_the_asset_in_alarm(make_app: AppFactory, fake_snap: Snapshot) -> None:
+    """"market calm" beside BTC at CRITICAL read as a contradiction: the line says both."""
+    assets = tuple(
+        msgspec.structs.replace(a, level=3, level_name="CRITICAL") if a.asset == "BTC" else a
+        for a in fake_snap.assets
+    )
+    calm = msgspec.structs.replace(fake_snap, market_level=0, assets=assets)
+    app = make_app(snapshot=calm, status=EMBEDDED)
+    async with app.run_test(size=(200, 30)) as pilot:
+        await pilot.pause()
+        assert "market-wide calm · BTC CRITICAL" in status_line(app)

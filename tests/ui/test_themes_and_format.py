@@ -86,3 +86,17 @@ def test_bar_and_sparkline_are_exact_width() -> None:
     assert len(spark) == 20
     assert spark[-1] == "█" and spark[0] == "▁"  # anchored at zero: quiet stays low
     assert fmt.sparkline([], 5) == "     "
+
+
+def test_the_widest_tape_floor_names_the_engines_own_floor() -> None:
+    """The tape's last floor step said "all sizes" while the engine keeps no print under $10k."""
+    import msgspec
+
+    from cascade_tui.engine.params import EngineParams
+    from cascade_tui.ui.view_state import ViewState
+
+    view = ViewState(params=EngineParams(), tape_min_usd={})
+    view.tape_floor_step = 3
+    assert view.tape_floor_label() == "all the engine keeps (≥ $10k)"
+    view.params = msgspec.structs.replace(EngineParams(), tape_min_usd=0.0)
+    assert view.tape_floor_label() == "all sizes"

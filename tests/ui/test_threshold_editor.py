@@ -154,3 +154,16 @@ def test_regime_and_market_settings_are_editable_too() -> None:
     assert new.regime.threshold_factor["EXTREME"] == 1.2
     with pytest.raises(ParamError, match=r"regime\.enter"):
         build_params(base, {"regime.enter.2": "0.1"})  # no longer increasing
+
+
+async def test_a_second_t_neither_types_nor_stacks_an_editor(make_app: AppFactory) -> None:
+    """Issue 14: the editor takes a moment to open; an impatient second `t` typed into it."""
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("t", "t", "t")
+        await pilot.pause()
+        assert isinstance(app.screen, ThresholdEditor)
+        assert len([s for s in app.screen_stack if isinstance(s, ThresholdEditor)]) == 1
+        assert app.screen.entered() == {}  # no box holds a stray "t"
+        await pilot.press("escape")
+        assert not isinstance(app.screen, ThresholdEditor)

@@ -256,7 +256,11 @@ PARETO_ALPHA: Final = (1.2, 2.0)  # tail index of the pure-Pareto size family
 PARETO_FAMILY_SHARE: Final = 0.5  # share of assets drawing the pure-Pareto family
 CLUSTER_PRINTS: Final = (4, 15)
 CLUSTER_SPAN_S: Final = (0.5, 6.0)
-CLUSTER_MEDIUM_MULT: Final = (3.0, 10.0)  # medium clusters: marks this many times the asset's own
+# Cluster print sizes in units of the body's log-sd around the asset's median print: small
+# ones at or below the median, medium ones from the median to about the body's 80th percentile
+# (ordinary prints, not the large ones a cascade liquidates).
+CLUSTER_SMALL_Z: Final = (-2.0, 0.0)
+CLUSTER_MEDIUM_Z: Final = (0.0, 0.85)
 BACKGROUND_BUSY_RANGE: Final = (0.5, 4.0)  # clip of the volatility-coupled background factor
 
 

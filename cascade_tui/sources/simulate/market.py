@@ -20,8 +20,9 @@ from cascade_tui.sources.simulate.config import (
     ASSETS,
     BACKGROUND_BUSY_RANGE,
     CHUNK_S,
-    CLUSTER_MEDIUM_MULT,
+    CLUSTER_MEDIUM_Z,
     CLUSTER_PRINTS,
+    CLUSTER_SMALL_Z,
     CLUSTER_SPAN_S,
     KERNEL_TIMES_S,
     KERNEL_WEIGHTS,
@@ -366,17 +367,19 @@ class Market:
 
     def _plant_cluster(self, t: float) -> list[PlantedPrint]:
         """A short unlabelled cluster: 4–15 same-side prints of one asset within a few seconds,
-        small (the asset's ordinary body) or medium (several times it), never tail-sized."""
+        small (at or below the asset's median print) or medium (median to ~80th percentile)."""
         rng = self.rng
         asset = int(rng.choice(self.n_assets, p=self._asset_weights))
         long = bool(rng.random() < 0.5)
         n = int(rng.integers(CLUSTER_PRINTS[0], CLUSTER_PRINTS[1] + 1))
         span = float(rng.uniform(*CLUSTER_SPAN_S))
         medium = bool(rng.random() < 0.5)
-        mult = float(rng.uniform(*CLUSTER_MEDIUM_MULT)) if medium else 1.0
         times = np.sort(np.round(t + span * rng.random(n), 3))
-        z = np.clip(rng.standard_normal(n), -2.0, 1.3)  # the body up to ~its p90: no tail prints
-        usd = self.pool.median * np.exp(self.pool.sigma * z) * mult * float(self.scale[asset])
+        if medium:
+            z = rng.uniform(*CLUSTER_MEDIUM_Z, n)
+        else:  # half-normal below the median
+            z = np.maximum(-np.abs(rng.standard_normal(n)), CLUSTER_SMALL_Z[0])
+        usd = self.pool.median * np.exp(self.pool.sigma * z) * float(self.scale[asset])
         venues = rng.choice(3, size=n, p=OBSERVED_VENUE_WEIGHTS)
         side = "long" if long else "short"
         note = Label(
