@@ -418,17 +418,17 @@ def read_history(url: str, default_path: Path, last: int, days: int) -> dict[str
             ).fetchone()[0]
             if newest_ts is None:
                 return {"source": str(path), "signals": [], "days": []}
-            since = _first_day_start(float(newest_ts), days)
+            since_ts = _first_day_start(float(newest_ts), days)
             day = "CAST(ts / 86400 AS INTEGER)"
             sig_days = db.execute(
                 f"SELECT {day}, level_name, count(*) FROM signals WHERE ts >= ? AND state IN ('open', 'escalate') "
                 "GROUP BY 1, 2",
-                (since,),
+                (since_ts,),
             ).fetchall()
             liq_days = db.execute(
                 f"SELECT {day}, sum(long_count + short_count), sum(long_usd), sum(short_usd) FROM liq_1s "
                 "WHERE ts >= ? GROUP BY 1",
-                (since,),
+                (since_ts,),
             ).fetchall()
         finally:
             db.close()
