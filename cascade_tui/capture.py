@@ -330,8 +330,8 @@ class CaptureReader:
         if skipping:
             self.lines_read += 1  # the oversized line ran to the end of the data
         elif pending:
-            cut = f"truncated line {self.lines_read + 1}"
-            self.error = f"{self.error}; {cut}" if self.error else f"{self.path}: {cut}"
+            truncated = f"truncated line {self.lines_read + 1}"
+            self.error = f"{self.error}; {truncated}" if self.error else f"{self.path}: {truncated}"
 
     def _oversized(self) -> None:
         self.oversized_lines += 1

@@ -190,8 +190,9 @@ def run_frames(
     next_sample = float("-inf")
     for ts, events in frames:
         signals.extend(engine.tick(ts))
-        # a frame's prints are all counted before its assets are evaluated
-        signals.extend(engine.process_frame(events if keep is None else [ev for ev in events if keep(ev)]))
+        for ev in events:
+            if keep is None or keep(ev):
+                signals.extend(engine.process(ev))
         if regime_log is not None and ts >= next_sample:
             next_sample = ts + REGIME_SAMPLE_S
             regime = engine.snapshot().volatility.regime

@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -434,7 +434,7 @@ class Doctor:
             return
         channel.last_event_at = time.monotonic()
         for ev in events:
-            kind = type(ev).__struct_config__.tag  # type: ignore[attr-defined]
+            kind = str(type(ev).__struct_config__.tag)  # every event kind is tagged
             channel.events[kind] = channel.events.get(kind, 0) + 1
             channel.first.setdefault(kind, ev)
             if ev.event_ts > 0 and len(channel.offsets) < MAX_CLOCK_SAMPLES:
@@ -443,7 +443,7 @@ class Doctor:
     # ------------------------------------------------------------------ recording
 
     async def _start_recording(
-        self, path: str, venues: list[str], metadata: dict[str, dict[str, Any]]
+        self, path: str, venues: list[str], metadata: Mapping[str, Mapping[str, Any]]
     ) -> None:
         """The project's recorder, fed the way a live pipeline feeds it: each venue's
         instrument metadata first (so a replay sizes contracts as this run did), then frames."""

@@ -66,11 +66,11 @@ def negbin_surprise(k: float, mean: float, fano: float = FANO, cap: float = SURP
         return min(-math.log10(tail), cap) if tail > 0.0 else cap
     total = 0.0
     term = 1.0
-    n = k
+    m = float(k)
     for _ in range(MAX_TAIL_TERMS):
         total += term
-        term *= (n + r) / (n + 1.0) * q
-        n += 1.0
+        term *= (m + r) / (m + 1.0) * q
+        m += 1.0
         if term < 1e-10 * total:
             break
     return min(-(log_pmf + _log(total)) / LN10, cap)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 from cascade_tui.engine.params import FACTORS, LEVEL_NAMES, WINDOWS, RegimeParams
 from cascade_tui.engine.rates import DecayedRates, acceleration
@@ -40,7 +40,7 @@ def venue_view(
     venue: str, flow: VenueFlow | None, feed: FeedStatus, weight: float, t: float, sec: int
 ) -> VenueView:
     """A venue's liquidation flow (if it had any) with its connection health."""
-    health = {
+    health: dict[str, Any] = {
         "state": feed.state,
         "state_detail": feed.state_detail,
         "last_message_age_s": feed.last_message_age_s,

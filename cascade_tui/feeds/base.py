@@ -310,7 +310,7 @@ class FrameParser:
             admitted = self._admit(ev)
             if admitted is not None:
                 out.append(admitted)
-                kind = type(admitted).__struct_config__.tag  # type: ignore[attr-defined]
+                kind = str(type(admitted).__struct_config__.tag)  # every event kind is tagged
                 counts[kind] = counts.get(kind, 0) + 1
         if self._ids:
             self._ids.clear()
@@ -331,7 +331,7 @@ class FrameParser:
                 return None
         kind = type(ev)
         if kind is Liquidation or kind is Trade:
-            lag = ev.recv_ts - ev.event_ts  # type: ignore[union-attr]
+            lag = ev.recv_ts - ev.event_ts
             if lag != 0.0 and not self._fresh(ev, lag, kind is Liquidation):  # type: ignore[arg-type]
                 self.stats.stale += 1
                 return None
@@ -352,7 +352,7 @@ class FrameParser:
                 if len(recent.cur) >= recent.half:
                     recent.prev, recent.cur = recent.cur, set()
         if norm is not _PLAIN:
-            ev = rescale(ev, *norm)  # type: ignore[misc]
+            ev = rescale(ev, *norm)
         return ev
 
     def _learn_instrument(self, instrument: str) -> bool:

@@ -155,7 +155,7 @@ class BinanceParser(FrameParser):
             known = coin_m_contract_usd(symbol, self._info.field(symbol, "contractSize"))
             if len(self._contract_usd) < 4096:  # bounded by the venue's symbol count
                 self._contract_usd[symbol] = known
-        return known  # type: ignore[no-any-return]
+        return known
 
     def _base_and_usd(self, symbol: str, size: float, price: float) -> tuple[float, float]:
         contract_usd = self.contract_usd(symbol)

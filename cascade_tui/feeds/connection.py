@@ -166,11 +166,11 @@ def describe_error(exc: BaseException, url: str = "") -> str:
     if isinstance(exc, TimeoutError):
         return f"{host} did not answer in time"
     if isinstance(exc, ConnectionClosed):
-        code = exc.rcvd.code if exc.rcvd is not None else None
+        close_code = exc.rcvd.code if exc.rcvd is not None else None
         reason = exc.rcvd.reason if exc.rcvd is not None else ""
-        if code is None:
+        if close_code is None:
             return f"link to {host} lost without a close frame"
-        return f"closed by {host} (code {code}{': ' + reason if reason else ''})"
+        return f"closed by {host} (code {close_code}{': ' + reason if reason else ''})"
     text = str(exc) or type(exc).__name__
     return f"{type(exc).__name__}: {text[:200]}"
 

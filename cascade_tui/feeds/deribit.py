@@ -237,8 +237,8 @@ _TEST_REPLY = json_message({"jsonrpc": "2.0", "id": 9000, "method": "public/test
 
 def reply_to_heartbeat(frame: str | bytes) -> str | None:
     """Answer a `test_request` heartbeat with `public/test` (else the server disconnects)."""
-    marker = b"test_request" if isinstance(frame, bytes) else "test_request"
-    if marker not in frame:  # cheap pre-check: runs on every frame
+    # cheap pre-check: runs on every frame
+    if b"test_request" not in frame if isinstance(frame, bytes) else "test_request" not in frame:
         return None
     try:
         msg = decode(frame)

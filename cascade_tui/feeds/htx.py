@@ -97,7 +97,9 @@ def keepalive_reply(frame: str | bytes) -> str | None:
     """
     try:
         payload = frame_payload(frame)
-        if (b"ping" if isinstance(payload, bytes) else "ping") not in payload:
+        if isinstance(payload, bytes) and b"ping" not in payload:
+            return None
+        if isinstance(payload, str) and "ping" not in payload:
             return None
         msg = decode(payload)
     except Exception:

@@ -18,7 +18,7 @@ import logging
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 
@@ -182,8 +182,8 @@ class Pipeline:
                 started.append(sink)
             # sinks learn the parameters in force before any signal (e.g. Redis cascade:params)
             version = self.engine.snapshot().params_version
-            for hook in self._sink_hooks().on_params:
-                hook(self.engine.params, version)
+            for params_hook in self._sink_hooks().on_params:
+                params_hook(self.engine.params, version)
             housekeeping = asyncio.create_task(self._housekeeping())
             try:
                 await self._consume()
@@ -284,8 +284,7 @@ class Pipeline:
         """Feed one batch through parser and engine. Returns True when --duration is reached."""
         engine = self.engine
         tick = engine.tick
-        # a frame's prints are all counted before its assets are evaluated (issue 11)
-        process_frame = engine.process_frame
+        process = engine.process
         perf = time.perf_counter
         symbols = self.symbols
         hooks = self._sink_hooks()
@@ -308,8 +307,8 @@ class Pipeline:
                     parser = parsers.get(item.venue) or self.parser(item.venue)
                     if self._pending_meta:
                         self._record_metadata(item)
-                    for hook in frame_hooks:
-                        hook(item)
+                    for frame_hook in frame_hooks:
+                        frame_hook(item)
                     if parser is None:
                         self.unknown_venue_frames += 1
                         continue
@@ -318,8 +317,9 @@ class Pipeline:
                     if sampled:
                         engine.record_latency("parse", perf() - t0)
                 else:
-                    events = [item]  # type: ignore[list-item]
-                    ts = item.recv_ts
+                    event = cast(Event, item)  # a source yields raw frames or ready events
+                    events = [event]
+                    ts = event.recv_ts
                 if end_ts is None:
                     if self.first_ts is None:
                         self.first_ts = ts
@@ -332,23 +332,23 @@ class Pipeline:
                 signals = tick(ts)
                 if symbols is None and not event_hooks:
                     events_total += len(events)
-                    out = process_frame(events)
-                    if out:
-                        signals.extend(out)
+                    for ev in events:
+                        out = process(ev)
+                        if out:
+                            signals.extend(out)
                 else:
-                    kept = [
-                        ev
-                        for ev in events
+                    for ev in events:
                         # the BTC volatility engine needs BTC prices whatever the filter
-                        if symbols is None
-                        or ev.asset in symbols
-                        or (ev.asset == "BTC" and isinstance(ev, Trade | Mark))
-                    ]
-                    events_total += len(kept)
-                    out = process_frame(kept)
-                    if out:
-                        signals.extend(out)
-                    for ev in kept:
+                        if (
+                            symbols is not None
+                            and ev.asset not in symbols
+                            and not (ev.asset == "BTC" and isinstance(ev, Trade | Mark))
+                        ):
+                            continue
+                        events_total += 1
+                        out = process(ev)
+                        if out:
+                            signals.extend(out)
                         for hook in event_hooks:
                             hook(ev)
                 if sampled and events:

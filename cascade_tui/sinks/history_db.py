@@ -385,9 +385,10 @@ def read_history(url: str, default_path: Path, last: int, days: int) -> dict[str
 
         with psycopg.connect(url, connect_timeout=5) as conn:
             rows = conn.execute(signal_sql.format(p="%s"), (last,)).fetchall()
-            newest = conn.execute(
+            row = conn.execute(
                 "SELECT greatest((SELECT max(ts) FROM signals), (SELECT max(ts) FROM liq_1s))"
-            ).fetchone()[0]
+            ).fetchone()
+            newest = row[0] if row is not None else None
             if newest is None:
                 return {"source": "postgresql", "signals": [], "days": []}
             since = to_datetime(_first_day_start(newest.timestamp(), days))
@@ -412,22 +413,22 @@ def read_history(url: str, default_path: Path, last: int, days: int) -> dict[str
         db = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True, timeout=5.0)
         try:
             rows = db.execute(signal_sql.format(p="?"), (last,)).fetchall()
-            newest = db.execute(
+            newest_ts = db.execute(
                 "SELECT max(m) FROM (SELECT max(ts) AS m FROM signals UNION ALL SELECT max(ts) FROM liq_1s)"
             ).fetchone()[0]
-            if newest is None:
+            if newest_ts is None:
                 return {"source": str(path), "signals": [], "days": []}
-            since = _first_day_start(float(newest), days)
+            since_ts = _first_day_start(float(newest_ts), days)
             day = "CAST(ts / 86400 AS INTEGER)"
             sig_days = db.execute(
                 f"SELECT {day}, level_name, count(*) FROM signals WHERE ts >= ? AND state IN ('open', 'escalate') "
                 "GROUP BY 1, 2",
-                (since,),
+                (since_ts,),
             ).fetchall()
             liq_days = db.execute(
                 f"SELECT {day}, sum(long_count + short_count), sum(long_usd), sum(short_usd) FROM liq_1s "
                 "WHERE ts >= ? GROUP BY 1",
-                (since,),
+                (since_ts,),
             ).fetchall()
         finally:
             db.close()

@@ -6,8 +6,8 @@ and publish every signal twice, silently. So every payload carries the writer's 
 (`host:pid:random`), and before its first write a run reads the prefix's heartbeat: another
 instance's heartbeat that is still being refreshed means that prefix is taken, and this run
 does not publish there (it says so; `--redis-prefix` gives it a prefix of its own). A
-heartbeat left by a run that died is not a claim: it is no longer refreshed (or, on this
-host, its pid is gone), and it expires within its 10 s TTL anyway.
+heartbeat left by a run that died is not a claim: on this host its pid is gone (seen at
+once), elsewhere it stops being refreshed and expires within its 10 s TTL.
 """
 
 from __future__ import annotations
@@ -21,9 +21,11 @@ from typing import Any
 
 import msgspec
 
-from cascade_tui.redis_schema import RedisKeys
+from cascade_tui.redis_schema import TTL_HEARTBEAT_S, RedisKeys
 
-LIVENESS_WAIT_S = 2.5  # the heartbeat is refreshed every second: a live writer shows in this time
+# a live writer refreshes its heartbeat every second, a dead one lets it expire (TTL 10 s): watch
+# for one of the two for as long as the TTL, so a writer slowed by a busy machine still counts
+LIVENESS_WAIT_S = TTL_HEARTBEAT_S + 1.0
 
 
 def new_instance_id() -> str:

@@ -28,6 +28,7 @@ import logging
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -336,7 +337,7 @@ class LiveSource(Source):
                     plan.spec,
                     subscription,
                     self._put,
-                    on_reconnect=lambda v=venue: self._mark_reconnect(v),
+                    on_reconnect=partial(self._mark_reconnect, venue),
                     on_failure=self._on_failure,
                     options=self.options,
                 )

@@ -1,7 +1,7 @@
 """Every replay speed-up leaves the signals byte-identical: the same capture is replayed with
 and without each of them (capture v1 vs v2, whole batches vs frame-by-frame pacing, latency
 timing on every frame vs one in 16, sinks with every hook vs none) and against a plain
-reference loop (stdlib json per line, parse, tick, process_frame)."""
+reference loop (stdlib json per line, parse, tick, process)."""
 
 from __future__ import annotations
 
@@ -77,8 +77,8 @@ def reference(path: Path) -> list[bytes]:
             data = rec["frame"]
             parser = parsers.get(rec["venue"]) or parsers.setdefault(rec["venue"], make_parser(rec["venue"]))
             signals = engine.tick(rec["ts"])
-            # a frame is handed to the engine whole (its prints counted, then evaluated)
-            signals.extend(engine.process_frame(parser.parse(data, rec["ts"], rec.get("channel", ""))))  # type: ignore[attr-defined]
+            for ev in parser.parse(data, rec["ts"], rec.get("channel", "")):  # type: ignore[attr-defined]
+                signals.extend(engine.process(ev))
             lines.extend(signal_encoder.encode(s) for s in signals)
     return lines
 

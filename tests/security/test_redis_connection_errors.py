@@ -11,6 +11,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -59,10 +60,16 @@ def test_a_viewer_without_its_server_exits_2_saying_why(tmp_path: Path) -> None:
 
 def test_a_viewer_with_the_right_password_runs_until_stopped(tmp_path: Path, server: RedisServer) -> None:
     run = CliRun(tmp_path, "--source", "redis", "--no-ui", "--redis-url", server.url)
+    client = server.client()
     try:
-        run.watch(1.5)  # still running: connected and waiting for events
+        deadline = time.monotonic() + 60
+        while not any(c.get("cmd") == "xread" for c in client.client_list()):  # connected, waiting for events
+            assert run.alive(), run.stderr()[-2000:]
+            assert time.monotonic() < deadline, "the viewer never read the stream"
+            time.sleep(0.05)
         assert run.terminate() == 0, run.stderr()[-2000:]
     finally:
+        client.close()
         if run.alive():
             run.kill()
     stats = run.stats()

@@ -19,6 +19,7 @@ from __future__ import annotations
 import heapq
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -290,7 +291,7 @@ class MechanisticMarket:
     def _chunk(self, t0: float, step_ts: np.ndarray, price: np.ndarray, oi: np.ndarray,
                funding: np.ndarray, ev: list[tuple[float, int, bool, float, float, float, int]]) -> Chunk:  # fmt: skip
         m = len(ev)
-        cols = list(zip(*ev, strict=True)) if m else [[] for _ in range(7)]
+        cols: list[tuple[Any, ...]] = list(zip(*ev, strict=True)) if m else [() for _ in range(7)]
         qty = np.array(cols[5], dtype=float)
         steps = np.array([self.specs[int(a)].qty_step for a in cols[1]], dtype=float)
         qty = np.round(qty / np.maximum(steps, 1e-12)) * steps if m else qty
