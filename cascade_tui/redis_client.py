@@ -26,7 +26,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from cascade_tui.redaction import redact_url, scrub_secrets
 from cascade_tui.text import printable
 
-REDIS_ERRORS: tuple[type[BaseException], ...] = (RedisError, OSError, TimeoutError)
+REDIS_ERRORS: tuple[type[Exception], ...] = (RedisError, OSError, TimeoutError)
 CONNECT_TIMEOUT_S = 1.0
 COMMAND_TIMEOUT_S = 2.0
 
@@ -113,7 +113,7 @@ async def connect(
     client = make_client(url, connect_timeout_s=connect_timeout_s, command_timeout_s=command_timeout_s)
     try:
         await asyncio.wait_for(client.ping(), connect_timeout_s + command_timeout_s)
-    except (*REDIS_ERRORS, ValueError) as exc:
+    except (*REDIS_ERRORS, ValueError) as exc:  # type: ignore[misc]  # (mypy cannot splat a tuple here)
         with contextlib.suppress(Exception):
             await client.aclose()
         raise RedisUnavailable(describe_failure(exc, url)) from None

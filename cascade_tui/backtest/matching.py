@@ -208,15 +208,15 @@ def match(alarms: Sequence[Alarm], labels: Sequence[Label], level: int, rules: M
             if compatible(alarm, label)
             and alarm.active_during(label.start - rules.pre_s, label.end + rules.grace_s)
         ]
-        counted = [i for i in matched if label_out[i].counted]
-        in_window = [i for i in counted if alarm.active_during(labels[i].start - rules.pre_s, labels[i].end)]
+        matched_counted = [i for i in matched if label_out[i].counted]
+        in_window = [i for i in matched_counted if alarm.active_during(labels[i].start - rules.pre_s, labels[i].end)]
         if in_window:
             fresh = [i for i in in_window if i not in credited]
             credited.update(in_window)
             kind = "tp" if fresh else "duplicate"
             alarm_out.append(AlarmOutcome(alarm, kind, matched, fresh))
             continue
-        elif counted:
+        elif matched_counted:
             kind = "late"
         elif matched:
             kind = "dont_care"

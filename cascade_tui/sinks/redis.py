@@ -496,9 +496,8 @@ class RedisSink(Sink):
         for seq, ev in queue.events:
             if n_events >= MAX_EVENTS_PER_FLUSH:
                 break
-            pipe.xadd(
-                self.keys.events, stream_entry(ev, self.instance), maxlen=self.config.stream_maxlen, approximate=True
-            )
+            fields: dict[Any, Any] = stream_entry(ev, self.instance)  # redis-py's field type is invariant
+            pipe.xadd(self.keys.events, fields, maxlen=self.config.stream_maxlen, approximate=True)
             last_event_seq = seq
             n_events += 1
         now = time.monotonic()
