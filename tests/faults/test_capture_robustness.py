@@ -123,8 +123,15 @@ def test_frames_shuffled_in_blocks_are_counted_out_of_order_and_signals_survive(
     assert stats["frames"] == len(market)
     assert b"out of order" in (tmp_path / "s.stderr").read_bytes()  # said, not silent
     # played at the current clock, never backwards: the disorder moves events by up to a
-    # block's span (~2 s), which may flip a marginal transition, never half of them
-    assert abs(len(signals) - len(clean[0])) <= max(1, len(clean[0]) // 4)
+    # block's span (~2 s). The event-driven fast path sees every print, so marginal WATCH
+    # transitions may flap; the alarms that matter (which assets and sides reach WARNING or
+    # above) must be the same ones
+    def alarms(lines: list[bytes]) -> set[tuple[str, str]]:
+        docs = [json.loads(line) for line in lines]
+        return {(d["asset"], d["direction"]) for d in docs if d["level"] >= 2}
+
+    assert alarms(clean[0]), "the clean market raises WARNING or above"
+    assert alarms(signals) == alarms(clean[0])
     ts = [json.loads(s)["ts"] for s in signals]
     assert ts == sorted(ts)
 
