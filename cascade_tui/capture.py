@@ -1,4 +1,4 @@
-"""Capture files (DESIGN.md §5.1): gzip JSON lines of raw frames with their receive time.
+"""Capture files (docs/DESIGN.md §5.1): gzip JSON lines of raw frames with their receive time.
 
     {"v": 2, "kind": "cascade-tui-capture", "created": <epoch s>, "source": "...", ...}  header
     {"ts": 1700000000.123, "venue": "binance", "json": {"stream": ...}}                  JSON frame (v2)

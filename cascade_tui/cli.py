@@ -1,4 +1,4 @@
-"""Command line (DESIGN.md §5). `--no-ui` never imports textual.
+"""Command line (docs/DESIGN.md §5). `--no-ui` never imports textual.
 
 Exit codes: 0 on a clean run or an interrupt, 2 on bad arguments or config (the message
 names what is wrong), 1 on an unexpected failure.

@@ -1,4 +1,4 @@
-"""Ground-truth cascade labels (DESIGN.md §5.1): JSON lines, one episode per line.
+"""Ground-truth cascade labels (docs/DESIGN.md §5.1): JSON lines, one episode per line.
 
 A small shared module: the simulator writes labels, the backtest reads them, and neither
 imports the other for it.

@@ -2,7 +2,7 @@
 
 All timestamps are epoch seconds (float). `event_ts` is the venue's own time for the event;
 `recv_ts` is when the frame carrying it was received (the capture's `ts` in a replay) and is
-the engine's clock (DESIGN.md §2).
+the engine's clock (docs/DESIGN.md §2).
 
 Structs are frozen and `gc=False`: they are created at feed rate and never form cycles.
 """

@@ -1,4 +1,4 @@
-"""The Redis schema (DESIGN.md §4, docs/redis.md): key names, TTLs and JSON payloads.
+"""The Redis schema (docs/DESIGN.md §4, docs/redis.md): key names, TTLs and JSON payloads.
 
 Pure functions of engine values, shared by the writer (sinks/redis.py) and the remote
 viewer (sources/redis.py) so the two can never disagree on a name. Every JSON payload

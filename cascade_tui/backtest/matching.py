@@ -1,4 +1,4 @@
-"""Event-based matching of signal alarms to labelled cascades (detection-science §4.2).
+"""Event-based matching of signal alarms to labelled cascades (docs/detection-science.md §4.2).
 
 The rules (the README quotes this block):
 
@@ -44,7 +44,7 @@ from cascade_tui.engine.types import Signal
 from cascade_tui.labels import Label
 
 # Severity classes from mild to severe; the labels contract uses "minor" and "major",
-# hand-made labels may use the four classes of detection-science §4.1.
+# hand-made labels may use the four classes of docs/detection-science.md §4.1.
 SEVERITY_ORDER: tuple[str, ...] = ("minor", "moderate", "major", "extreme")
 DEFAULT_FLOOR = "moderate"
 MARKET = "*"

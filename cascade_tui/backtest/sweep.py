@@ -1,4 +1,4 @@
-"""Precision/recall sweep of one level's threshold (detection-science §4.3).
+"""Precision/recall sweep of one level's threshold (docs/detection-science.md §4.3).
 
 Every threshold keeps the others at the same distance (they move together, clamped to keep
 0 < WATCH < WARNING < CRITICAL <= 1), the engine re-runs over the cached events, and the

@@ -1,6 +1,6 @@
 """Threshold / gate / weight search on TRAINING captures, scored once on VALIDATION captures.
 
-Protocol (detection-science §4.3): candidates are compared on the training set only; the
+Protocol (docs/detection-science.md §4.3): candidates are compared on the training set only; the
 chosen one is then replayed, frozen, on validation captures that the search never opened.
 The two sets must be different files (`check_disjoint`: same path, same file through a link,
 or — checked when validation starts — the same bytes under another name, are refused).

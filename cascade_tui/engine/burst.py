@@ -15,7 +15,7 @@ large (burst_x >= `strong_x`, e.g. five prints at the cap): the 5th large print.
 
 Sampled feeds (one print per second per symbol) are lower bounds: a print on a sampled venue
 whose previous seconds were also occupied stands for several prints and counts the
-occupancy-implied number of them (λ / (1 - e^-λ), detection-science §3.2), so the onset of
+occupancy-implied number of them (λ / (1 - e^-λ), docs/detection-science.md §3.2), so the onset of
 occupancy is evidence as well. Fills of one order (same venue, event time, price and side)
 count as one print, so a whale split into fills is still one whale.
 """

@@ -117,7 +117,7 @@ class RegimeParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     enter: tuple[float, float, float, float] = (0.20, 0.35, 0.60, 1.00)
     exit_ratio: float = 0.85  # leave a regime below 85 % of its entry
     min_dwell_s: float = 300.0
-    # score multiplier per regime (cascade_risk_multiplier base, detection-science §2.7)
+    # score multiplier per regime (cascade_risk_multiplier base, docs/detection-science.md §2.7)
     multiplier: dict[str, float] = msgspec.field(
         default_factory=lambda: {"DORMANT": 0.9, "LOW": 0.95, "NORMAL": 1.0, "HIGH": 1.15, "EXTREME": 1.3}
     )

@@ -1,6 +1,6 @@
 """The cascade score: six factors, each in [0, 1], weighted and scaled by the regime multiplier.
 
-Factors (detection-science §6):
+Factors (docs/detection-science.md §6):
 - velocity: burst surprise -log10 P(N >= k) of the 5 s count against the asset's baseline
   (negative binomial with Fano factor F for Hawkes clustering) on full feeds; on sampled
   feeds the occupancy-implied rate -ln(1 - o20) stands in for the hidden count. Max of the two.
@@ -11,7 +11,7 @@ Factors (detection-science §6):
 - funding: side-aligned annualized funding above the excess level (crowded side at risk).
 - volatility: log2(σ_5m / σ_1h), BTC vol expanding.
 
-The first three measure the liquidation flow; the last three are context (detection-science
+The first three measure the liquidation flow; the last three are context (docs/detection-science.md
 §1.5: leverage proxies modulate, they do not trigger). The flow part is reported on its own
 ("flow_score") so the signal gates can require real flow for WARNING and above.
 """

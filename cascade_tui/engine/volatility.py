@@ -5,7 +5,7 @@ Returns: r = ln(P_t / P_{t-1 s}) on a 1 s grid of the last price (r = 0 when no 
 1 s returns), which keeps memory small and microstructure noise out. Each window is a ring
 of squared returns with a running sum, recomputed exactly every few thousand steps.
 Bipower variation over 1 h (jump-robust) drives the regime, so a cascade's own jumps do
-not drag the regime along instantly (detection-science §2.1, §2.4-2.7).
+not drag the regime along instantly (docs/detection-science.md §2.1, §2.4-2.7).
 """
 
 from __future__ import annotations
@@ -197,7 +197,7 @@ class BtcVolatility:
         return s5 / s1h
 
     def multiplier(self, p: RegimeParams) -> float:
-        """M = base[regime] × (1 + 0.25 · clip(log2 X, 0, 2))  (detection-science §2.7)."""
+        """M = base[regime] × (1 + 0.25 · clip(log2 X, 0, 2))  (docs/detection-science.md §2.7)."""
         base = p.multiplier.get(self.regime.name, 1.0)
         x = self.expansion()
         if x is None or x <= 1.0:

@@ -48,7 +48,7 @@ def _registry() -> dict[str, VenueSpec]:
 
 
 def venue_ids() -> tuple[str, ...]:
-    """Every venue id, in display order (DESIGN.md §5.1)."""
+    """Every venue id, in display order (docs/DESIGN.md §5.1)."""
     return tuple(_registry())
 
 

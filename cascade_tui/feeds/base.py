@@ -12,7 +12,7 @@ They never raise on bad input: a frame that cannot be understood is counted in
 `parse_errors` and skipped; a well-formed event with impossible values (NaN, negative
 size, non-positive price) is dropped and counted in `rejected`.
 
-`FrameParser.parse` is the one validation point every event passes (DESIGN.md §5.1,
+`FrameParser.parse` is the one validation point every event passes (docs/DESIGN.md §5.1,
 issue 12 rows 17-18, issue 13 items 1, 7, 8), in this order:
   1. numbers physically possible (`valid_event`), else `rejected`;
   2. instrument: at most `MAX_INSTRUMENT_LEN` printable characters (no terminal escapes),
@@ -93,7 +93,7 @@ def valid_event(ev: Event) -> bool:
 
 # --------------------------------------------------------------------------- identifiers
 
-ASSET_ID = re.compile(r"[A-Z0-9]{1,20}")  # DESIGN.md §5.1; "*" is reserved for market-wide
+ASSET_ID = re.compile(r"[A-Z0-9]{1,20}")  # docs/DESIGN.md §5.1; "*" is reserved for market-wide
 MAX_INSTRUMENT_LEN = 64  # longest real venue symbol is ~30 characters (Deribit options)
 # Multiplier prefixes venues put on a coin to keep its price readable (Binance/Bybit
 # "1000PEPE", "1000000MOG", "1MBABYDOGE"), Bybit's suffix form ("SHIB1000"), and
@@ -124,7 +124,7 @@ def coin_and_multiplier(name: str) -> tuple[str, float]:
 
 
 def normalize_asset(name: str) -> tuple[str, float] | None:
-    """(asset id, multiplier) per DESIGN.md §5.1, or None when `name` cannot be an asset id."""
+    """(asset id, multiplier) per docs/DESIGN.md §5.1, or None when `name` cannot be an asset id."""
     if not name or len(name) > 40:
         return None
     coin, mult = coin_and_multiplier(name)
@@ -508,7 +508,7 @@ class VenueSpec:
     # minimum seconds between the messages sent after connecting: venues cap inbound messages
     # (about 10/s on most; dYdX's indexer takes 2 subscribes/s per connection)
     message_interval_s: float = 0.11
-    # display order among venues (DESIGN.md §5.1 lists them in this order)
+    # display order among venues (docs/DESIGN.md §5.1 lists them in this order)
     rank: int = 100
     # liquidation topics exist per instrument only: the live source subscribes every perpetual
     # from the venue's instrument list (Bybit, Kraken, dYdX)

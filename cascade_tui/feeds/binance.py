@@ -10,7 +10,7 @@ Frames accepted:
 
 Units: every USD-M size is in base coin (`z` filled qty of a forced order, `q` of a trade);
 USD = qty × price. COIN-M (`wss://dstream.binance.com`, symbols `BTCUSD_PERP`,
-`ETHUSD_250926`, same venue id `binance` per DESIGN.md §5.1) sizes are CONTRACTS of a fixed
+`ETHUSD_250926`, same venue id `binance` per docs/DESIGN.md §5.1) sizes are CONTRACTS of a fixed
 USD value: USD = contracts × contractSize (100 for BTC, 10 for every other coin, from
 `GET /dapi/v1/exchangeInfo` when the metadata has it), base = USD / price.
 `o.S` is the forced ORDER's side: SELL ⇒ a long was liquidated.
@@ -395,7 +395,7 @@ def stream_names(req: SubscribeRequest) -> list[str]:
 def subscriptions(req: SubscribeRequest) -> list[Subscription]:
     """Streams go in the URL (combined mode), so nothing is sent after connecting — no risk
     of the 10 messages/s inbound limit on reconnect. USD-M on fstream, plus one COIN-M
-    connection for its all-market liquidations (same venue id, DESIGN.md §5.1): COIN-M's
+    connection for its all-market liquidations (same venue id, docs/DESIGN.md §5.1): COIN-M's
     funding and marks would repeat USD-M's for the same coins, so only liquidations."""
     groups = chunks(stream_names(req), STREAMS_PER_CONNECTION)
     subs = [

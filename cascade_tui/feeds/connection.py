@@ -1,4 +1,4 @@
-"""The one WebSocket loop every venue runs through (DESIGN.md §1, docs/exchanges.md §0/§1.5).
+"""The one WebSocket loop every venue runs through (docs/DESIGN.md §1, docs/exchanges.md §0/§1.5).
 
 A `Connection` keeps one `Subscription` of one venue alive for as long as it runs:
 

@@ -1,4 +1,4 @@
-"""Which Redis to use (DESIGN.md §5 `--redis-url`), and the private server started when none is given.
+"""Which Redis to use (docs/DESIGN.md §5 `--redis-url`), and the private server started when none is given.
 
 Resolution order: `--redis-url` ("off" or a URL) > CASCADE_REDIS_URL > `[redis] url` in the
 config > localhost:6379 when it answers PING within ~0.3 s > an embedded `redis-server` from

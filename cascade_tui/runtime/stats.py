@@ -1,4 +1,4 @@
-"""The --stats summary (DESIGN.md §5.1), built from the pipeline at exit."""
+"""The --stats summary (docs/DESIGN.md §5.1), built from the pipeline at exit."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""--record FILE: raw frames with their receive time, in the capture format (DESIGN.md §5.1).
+"""--record FILE: raw frames with their receive time, in the capture format (docs/DESIGN.md §5.1).
 
 Frames are buffered in a bounded deque (overflow drops the oldest and counts it) and written
 by a background thread every `flush_interval_s`, each write one complete gzip member, so a

@@ -1,4 +1,4 @@
-"""Publishes metrics, signals and events to Redis (DESIGN.md §4, docs/redis.md).
+"""Publishes metrics, signals and events to Redis (docs/DESIGN.md §4, docs/redis.md).
 
 The hooks run on the engine's loop and only enqueue: the snapshot goes into a one-slot
 mailbox, events and signals into one bounded queue. Two writer tasks, each with its own

@@ -70,7 +70,7 @@ _STATE_RANK = {DISABLED: 0, BLOCKED: 1, RECONNECTING: 2, STALE: 3, CONNECTING: 4
 
 
 def _asset_of(instrument: str, info: dict[str, Any]) -> str:
-    """The asset id (DESIGN.md §5.1: 1000PEPE -> PEPE) an instrument trades, for --symbols."""
+    """The asset id (docs/DESIGN.md §5.1: 1000PEPE -> PEPE) an instrument trades, for --symbols."""
     row = info.get(instrument)
     base = row.get("baseAsset") if isinstance(row, dict) else None
     name = str(base) if base else base_asset(instrument)

@@ -1,4 +1,4 @@
-"""Replays capture files (DESIGN.md §5.1) through the same parsers and engine.
+"""Replays capture files (docs/DESIGN.md §5.1) through the same parsers and engine.
 
 Several captures play one after the other, in the order given. Every capture is opened (and
 its header read) when the source is built, so a missing, foreign or empty file fails before

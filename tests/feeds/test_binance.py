@@ -207,7 +207,7 @@ COIN_M = (
 
 def test_coin_m_btc_contracts_are_100_usd() -> None:
     """Issue 13 item 2: COIN-M sizes are contracts of 100 USD (BTC) — 5 contracts are $500
-    under venue `binance` (DESIGN.md §5.1), not 5 BTC."""
+    under venue `binance` (docs/DESIGN.md §5.1), not 5 BTC."""
     p = BinanceParser()
     [ev] = p.parse(COIN_M, 1591154241.0)
     assert isinstance(ev, Liquidation) and ev.venue == "binance"

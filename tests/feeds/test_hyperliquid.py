@@ -58,7 +58,7 @@ def test_active_asset_ctx() -> None:
 def test_k_prefixed_and_builder_coins() -> None:
     frame = ASSET_CTX.replace("MOODENG", "kPEPE")
     events = hyperliquid.HyperliquidParser().parse(frame, RECV)
-    # DESIGN.md §5.1: kPEPE is 1000 PEPE; the asset is PEPE with quantities in PEPE
+    # docs/DESIGN.md §5.1: kPEPE is 1000 PEPE; the asset is PEPE with quantities in PEPE
     assert {e.asset for e in events} == {"PEPE"}
     mark = next(e for e in events if isinstance(e, Mark))
     oi = next(e for e in events if isinstance(e, OpenInterest))

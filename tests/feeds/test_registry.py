@@ -37,7 +37,7 @@ def test_every_module_with_a_spec_is_registered_once_in_rank_order() -> None:
     assert set(ids) == with_spec and len(ids) == len(set(ids)) == 11
     ranks = [spec(v).rank for v in ids]
     assert ranks == sorted(ranks) and len(set(ranks)) == len(ranks)
-    # DESIGN.md §5.1 lists the venue ids in this order
+    # docs/DESIGN.md §5.1 lists the venue ids in this order
     assert ids == ("binance", "bybit", "okx", "bitmex", "deribit", "gate", "bitget", "htx", "kraken", "dydx",
                    "hyperliquid")
 

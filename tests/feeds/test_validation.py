@@ -1,5 +1,5 @@
 """The one validation point (feeds/base.py `FrameParser.parse`) seen through real frame
-shapes: asset naming per DESIGN.md §5.1 (one asset per coin across venues), hostile symbols
+shapes: asset naming per docs/DESIGN.md §5.1 (one asset per coin across venues), hostile symbols
 and ids (issue 12 row 17), event-time staleness against a measured venue clock (issue 13
 item 8). Frames are the venues' documentation examples quoted in docs/exchanges.md, with the
 symbol changed where a test needs another coin."""
@@ -58,7 +58,7 @@ def test_multiplier_prefixes_fold_into_the_coin(name: str, coin: str, mult: floa
 
 
 def test_pepe_is_one_asset_across_venues_with_quantities_in_pepe() -> None:
-    """Issue 13 item 7 / DESIGN.md §5.1: Binance and Bybit `1000PEPE`, Hyperliquid `kPEPE`
+    """Issue 13 item 7 / docs/DESIGN.md §5.1: Binance and Bybit `1000PEPE`, Hyperliquid `kPEPE`
     and OKX `PEPE` are one asset PEPE; quantity and price are per PEPE, USD unchanged."""
     pepe_price = 0.00001  # USD per PEPE, so 0.01 per 1000 PEPE
     events = [

@@ -5,7 +5,7 @@ deeper nesting, truncation, random bytes; and targeted generators for hostile sy
 (control characters, `*`, 10 MB ids), hostile timestamps, repeated frames and oversized
 frames. Properties: no exception escapes a parser; every event that comes out passes
 validation (finite, positive sizes and prices, a printable bounded instrument, an asset id
-per DESIGN.md §5.1); a repeated frame never counts a liquidation twice; the frame accounting
+per docs/DESIGN.md §5.1); a repeated frame never counts a liquidation twice; the frame accounting
 adds up (frames = parsed + ignored + parse_errors).
 """
 
@@ -159,7 +159,7 @@ def _encode(venue: str, obj: Any) -> str | bytes:
 @pytest.mark.parametrize("venue", venue_ids())
 def test_hostile_symbols_never_reach_an_event(venue: str) -> None:
     """Whatever a symbol field holds, an event that comes out has a printable, bounded
-    instrument and an asset id per DESIGN.md §5.1 (never `*`)."""
+    instrument and an asset id per docs/DESIGN.md §5.1 (never `*`)."""
     parser = make_parser(venue)
 
     @settings(max_examples=max(50, EXAMPLES // 3), deadline=None, suppress_health_check=list(HealthCheck),

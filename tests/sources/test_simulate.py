@@ -226,7 +226,7 @@ def test_labels_describe_the_injected_episodes(cascade_run: tuple[MarketSimulato
 
 
 def test_btc_quiet_day_total_is_in_the_documented_range() -> None:
-    # detection-science §5.9: BTC quiet day ≈ $20–60 M (all venues, full feed)
+    # docs/detection-science.md §5.9: BTC quiet day ≈ $20–60 M (all venues, full feed)
     per_day = []
     for seed in (1, 2):
         sim = MarketSimulator(seed=seed, profile="quiet", assets=["BTC"])

@@ -1,4 +1,4 @@
-"""Seeded, labelled synthetic market emitted as raw venue frames (detection-science §5).
+"""Seeded, labelled synthetic market emitted as raw venue frames (docs/detection-science.md §5).
 
     sim = MarketSimulator(seed=7, profile="demo")
     for frame in sim.frames(3600):      # RawFrame(ts, venue, data) in receive order

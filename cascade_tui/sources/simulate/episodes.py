@@ -30,7 +30,7 @@ SHORT_SIDE = -1
 IMPACT_KAPPA = 0.01  # §5.6: 1 % price move per unit of Q / D_s
 END_USD_SHARE = 0.98  # a label ends when this share of its USD has been liquidated
 # Onset: the first moment the leg's true stream meets an observable rule, ONSET_PRINTS of its
-# liquidations within ONSET_WINDOW_S (detection-science §4.2: lag is measured from a fixed,
+# liquidations within ONSET_WINDOW_S (docs/detection-science.md §4.2: lag is measured from a fixed,
 # observable onset; the first print of a slow ramp is indistinguishable from the background).
 ONSET_PRINTS = 4
 ONSET_WINDOW_S = 2.0
