@@ -6,6 +6,7 @@ the simulator draws from it per seed or per episode. Nothing here is random by i
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -273,3 +274,19 @@ def check_profile(name: str) -> None:
     if name not in PROFILES and name != MECHANISTIC_PROFILE:
         known = ", ".join([*PROFILES, MECHANISTIC_PROFILE])
         raise ValueError(f"unknown profile {name!r}; known profiles: {known}")
+
+
+def choose_assets_and_venues(
+    assets: Sequence[str] | None, venues: Sequence[str] | None, default_assets: Sequence[str]
+) -> tuple[list[str], list[str]]:
+    """The simulated assets (in ASSET_NAMES order) and venues (in OBSERVED_VENUES order) a
+    simulator was asked for; ValueError names what it cannot simulate."""
+    names = [a.upper() for a in assets] if assets else list(default_assets)
+    unknown = [a for a in names if a not in ASSET_NAMES]
+    if unknown or not names:
+        raise ValueError(f"unknown assets {unknown}; known: {', '.join(ASSET_NAMES)}")
+    chosen = [v.lower() for v in venues] if venues else list(OBSERVED_VENUES)
+    bad = [v for v in chosen if v not in OBSERVED_VENUES]
+    if bad:
+        raise ValueError(f"the simulator emits frames for {', '.join(OBSERVED_VENUES)} only, not {bad}")
+    return sorted(set(names), key=ASSET_NAMES.index), [v for v in OBSERVED_VENUES if v in chosen]

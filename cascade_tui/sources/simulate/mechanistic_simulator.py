@@ -19,8 +19,8 @@ from cascade_tui.model import RawFrame
 from cascade_tui.sources.simulate.config import (
     ASSET_NAMES,
     MECHANISTIC_PROFILE,
-    OBSERVED_VENUES,
     VENUE_SHARES,
+    choose_assets_and_venues,
 )
 from cascade_tui.sources.simulate.mechanistic import DEFAULT_ASSETS, MechanisticMarket
 from cascade_tui.sources.simulate.observe import Observer
@@ -40,19 +40,10 @@ class MechanisticSimulator:
         venues: Sequence[str] | None = None,
         keep_liquidations: bool = False,
     ) -> None:
-        names = [a.upper() for a in assets] if assets else list(DEFAULT_ASSETS)
-        unknown = [a for a in names if a not in ASSET_NAMES]
-        if unknown or not names:
-            raise ValueError(f"unknown assets {unknown}; known: {', '.join(ASSET_NAMES)}")
-        chosen = [v.lower() for v in venues] if venues else list(OBSERVED_VENUES)
-        bad = [v for v in chosen if v not in OBSERVED_VENUES]
-        if bad:
-            raise ValueError(f"the simulator emits frames for {', '.join(OBSERVED_VENUES)} only, not {bad}")
+        self.assets, self.venues = choose_assets_and_venues(assets, venues, DEFAULT_ASSETS)
         self.seed = seed
         self.profile = MECHANISTIC_PROFILE
         self.start_ts = float(math.floor(start_ts))
-        self.assets = sorted(set(names), key=ASSET_NAMES.index)
-        self.venues = [v for v in OBSERVED_VENUES if v in chosen]
         self.labels: list[Label] = []
         self.injected: list[Label] = []  # nothing is injected in this market
         self.true_totals: dict[tuple[str, str, str], list[float]] = {}

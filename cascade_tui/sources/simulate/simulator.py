@@ -17,10 +17,10 @@ from cascade_tui.labels import Label
 from cascade_tui.model import RawFrame
 from cascade_tui.sources.simulate.config import (
     ASSET_NAMES,
-    OBSERVED_VENUES,
     PROFILES,
     VENUE_SHARES,
     check_profile,
+    choose_assets_and_venues,
 )
 from cascade_tui.sources.simulate.episodes import labels_for
 from cascade_tui.sources.simulate.market import Chunk, Market
@@ -55,19 +55,10 @@ class MarketSimulator:
         sigma_base: float | None = None,
     ) -> None:
         check_profile(profile)
-        names = [a.upper() for a in assets] if assets else list(ASSET_NAMES)
-        unknown = [a for a in names if a not in ASSET_NAMES]
-        if unknown or not names:
-            raise ValueError(f"unknown assets {unknown}; known: {', '.join(ASSET_NAMES)}")
-        chosen_venues = [v.lower() for v in venues] if venues else list(OBSERVED_VENUES)
-        bad = [v for v in chosen_venues if v not in OBSERVED_VENUES]
-        if bad:
-            raise ValueError(f"the simulator emits frames for {', '.join(OBSERVED_VENUES)} only, not {bad}")
+        self.assets, self.venues = choose_assets_and_venues(assets, venues, ASSET_NAMES)
         self.seed = seed
         self.profile = profile
         self.start_ts = float(math.floor(start_ts))
-        self.assets = sorted(set(names), key=ASSET_NAMES.index)
-        self.venues = [v for v in OBSERVED_VENUES if v in chosen_venues]
         self.labels: list[Label] = []
         self.true_totals: dict[tuple[str, str, str], list[float]] = {}
         rng = np.random.Generator(np.random.PCG64(seed))
