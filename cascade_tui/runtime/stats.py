@@ -55,6 +55,12 @@ def build_stats(pipeline: Pipeline, extra: dict[str, Any] | None = None) -> dict
     for venue, st in feed.items():
         if st.drops:
             drops[f"source:{venue}"] = st.drops
+    # the engine's own bounds: assets evicted to keep per-asset state bounded, and events
+    # whose receive time it refused as impossible (both counted, never silent)
+    if engine_stats.get("evicted_assets"):
+        drops["engine:evicted_assets"] = int(engine_stats["evicted_assets"])
+    if engine_stats.get("bad_time"):
+        drops["engine:bad_time"] = int(engine_stats["bad_time"])
     sinks: dict[str, Any] = {}
     for sink in pipeline.sinks:
         s = sink.stats()

@@ -9,8 +9,6 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("cascade_tui.sources.simulate")
-
 
 def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -154,3 +152,18 @@ def test_simulate_default_profile_labels_an_hour_and_keeps_stdout_clean(tmp_path
     assert proc.stdout == ""  # no progress bar off a terminal, and never on stdout
     rows = [json.loads(x) for x in labels.read_text().splitlines() if x.strip()]
     assert rows and all(r["severity"] in ("minor", "major") for r in rows)
+
+
+def test_evicted_assets_are_counted_in_stats(tmp_path: Path) -> None:
+    """Issue 12 row 8: per-asset state is bounded (`[engine] max_assets`), and what the bound
+    evicts reaches --stats instead of vanishing."""
+    config = tmp_path / "small.toml"
+    config.write_text("[engine]\nmax_assets = 2\n")
+    stats = tmp_path / "stats.json"
+    proc = run_cli(
+        "--demo", "--no-ui", "--duration", "120", "--speed", "0", "--redis-url", "off",
+        "--config", str(config), "--stats", str(stats),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    drops = json.loads(stats.read_text())["drops"]
+    assert drops["engine:evicted_assets"] > 0
