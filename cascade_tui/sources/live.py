@@ -336,8 +336,8 @@ class LiveSource(Source):
                 conn = Connection(
                     plan.spec,
                     subscription,
-                    self._put,
-                    on_reconnect=partial(self._mark_reconnect, venue),
+                    self.deliver,
+                    on_reconnect=partial(self.mark_reconnect, venue),
                     on_failure=self._on_failure,
                     options=self.options,
                 )
@@ -348,7 +348,7 @@ class LiveSource(Source):
                     venue,
                     plan.polls,
                     self._client,
-                    self._put,
+                    self.deliver,
                     regime=self._current_regime,
                     blocked_retry_s=self.options.blocked_retry_s,
                     stagger_s=self._poll_stagger_s,
@@ -357,7 +357,9 @@ class LiveSource(Source):
 
     # ------------------------------------------------------------------ the queue
 
-    def _put(self, item: RawFrame | _Reconnect) -> None:
+    def deliver(self, item: RawFrame | _Reconnect) -> None:
+        """Queue a frame as a venue connection hands it in (bounded: the flooding venue's
+        oldest frame is dropped and counted). Connections call this; so do tests."""
         evicted = self._queue.put(item)
         if evicted is not None:
             if isinstance(evicted, _Reconnect):
@@ -368,8 +370,18 @@ class LiveSource(Source):
                 self._drops[evicted.venue] = self._drops.get(evicted.venue, 0) + 1
         self._ready.set()
 
-    def _mark_reconnect(self, venue: str) -> None:
-        self._put(_Reconnect(venue))
+    def mark_reconnect(self, venue: str) -> None:
+        """A venue reconnected: its parser resets once every earlier frame is handed on."""
+        self.deliver(_Reconnect(venue))
+
+    def queued_frames(self) -> list[RawFrame]:
+        """The frames waiting to be handed on, oldest first (a copy)."""
+        return [item for item in self._queue if isinstance(item, RawFrame)]
+
+    @property
+    def drops(self) -> dict[str, int]:
+        """Frames dropped per venue by the queue's bound (a copy)."""
+        return dict(self._drops)
 
     def _reset(self, venue: str) -> None:
         hook = self.reconnect_hook

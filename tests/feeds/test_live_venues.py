@@ -334,14 +334,14 @@ async def test_symbols_filter_and_fetched_metadata_shape_the_subscriptions(tmp_p
 def test_full_queue_drops_the_oldest_and_counts_per_venue() -> None:
     source = LiveSource(["binance"], queue_size=3)
     for i in range(5):
-        source._put(RawFrame(ts=float(i), venue="binance", data=str(i)))
-    assert [f.data for f in source._queue if isinstance(f, RawFrame)] == ["2", "3", "4"]
-    assert source._drops == {"binance": 2}
+        source.deliver(RawFrame(ts=float(i), venue="binance", data=str(i)))
+    assert [f.data for f in source.queued_frames()] == ["2", "3", "4"]
+    assert source.drops == {"binance": 2}
     # a reconnect marker pushed out of the queue still resets the parser, before the next batch
-    source._mark_reconnect("binance")
-    source._put(RawFrame(ts=9.0, venue="binance", data="9"))
-    source._put(RawFrame(ts=9.0, venue="binance", data="10"))
-    source._put(RawFrame(ts=9.0, venue="binance", data="11"))
+    source.mark_reconnect("binance")
+    source.deliver(RawFrame(ts=9.0, venue="binance", data="9"))
+    source.deliver(RawFrame(ts=9.0, venue="binance", data="10"))
+    source.deliver(RawFrame(ts=9.0, venue="binance", data="11"))
     assert source._resets_due == ["binance"]
 
 

@@ -83,9 +83,9 @@ def test_live_source_queue_is_bounded_and_counts_drops_per_venue() -> None:
     assert 0 < DEFAULT_QUEUE_SIZE <= 1_000_000
     source = LiveSource(["binance", "okx"], queue_size=100)
     for i in range(100 * FLOOD):
-        source._put(RawFrame(ts=float(i), venue=("binance", "okx")[i % 2], data=str(i)))
-    assert len(source._queue) == 100
-    assert sum(source._drops.values()) == 100 * FLOOD - 100
+        source.deliver(RawFrame(ts=float(i), venue=("binance", "okx")[i % 2], data=str(i)))
+    assert len(source.queued_frames()) == 100
+    assert sum(source.drops.values()) == 100 * FLOOD - 100
 
 
 def test_rotation_overlap_filter_is_bounded() -> None:
