@@ -7,7 +7,7 @@ Bybit and OKX protocols) sends simulator frames at `--rate` parsed events per se
 process runs the real live path with no sink: LiveSource (connection URLs rewritten to the
 local servers) -> Pipeline -> Engine. Measured in this process, per frame received:
 - `receive_to_engine_us`: CPU time in our code from the moment a connection hands a received
-  frame on (`LiveSource._put`: the merged venue queue) through the batch pop, the parser and
+  frame on (`LiveSource.deliver`: the merged venue queue) through the batch pop, the parser and
   the engine (`Pipeline.process_batch`) — summed thread CPU time / frames, less the meter's
   own cost per call. The
   WebSocket library's own frame decoding and asyncio's socket reads come before and are not
@@ -94,7 +94,7 @@ async def run(ports: dict[str, int], server: asyncio.subprocess.Process, seconds
             http_client=http,
         )
         await source.prepare()
-        source._put = put.wrap(source._put)  # type: ignore[method-assign]
+        source.deliver = put.wrap(source.deliver)  # type: ignore[method-assign]
         source._queue.pop_batch = pop.wrap(source._queue.pop_batch)  # type: ignore[method-assign]
         pipeline = Pipeline(source, metadata=source.parser_metadata)
         pipeline.process_batch = process.wrap(pipeline.process_batch)  # type: ignore[method-assign]
