@@ -21,7 +21,8 @@ from cascade_tui.sources.redis import RedisSource
 from tests.redis.redis_market import START_TS, EventSource, ScriptedEngine, market_events
 
 
-async def wait_for(predicate: Any, timeout: float = 20.0) -> None:
+async def wait_for(predicate: Any, timeout: float = 90.0) -> None:
+    """A condition with a generous deadline: a loaded machine reads 100 k stream entries slowly."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while not predicate():
@@ -49,7 +50,9 @@ async def test_viewer_reproduces_the_ingesters_signals_with_the_real_engine(redi
     ingester = Pipeline(
         DemoSource(seed=11, speed=0, duration_s=600),
         Engine(),
-        [RedisSink(redis_server.url, config=RedisConfig(queue_size=200_000))],
+        # the stream holds every event of the 10 demo minutes (~110 k): a viewer that falls
+        # behind on a loaded machine still finds each one instead of a trimmed gap
+        [RedisSink(redis_server.url, config=RedisConfig(queue_size=200_000, stream_maxlen=200_000))],
         on_signal=emitted.append,
     )
     ingester.set_params(params)  # the viewer only matches if it follows cascade:params
