@@ -503,6 +503,8 @@ class Engine:
         self.liqmap.forget(name)
         for book in self._market.bursts.values():
             book.pop(name, None)
+        for firing in self._market.firing.values():
+            firing.discard(name)
         self._evicted += 1
 
     def _count_event(self, kind: str) -> None:
@@ -551,7 +553,7 @@ class Engine:
         of the interval."""
         sides = (only,) if only is not None else (st.long, st.short)
         if t - st.last_eval_ts >= EVAL_INTERVAL_S or any(
-            ss.level.level < WARNING and self._burst_fires(ss, t) for ss in sides
+            ss.level.level < WARNING and self._burst_fires(st, ss, t) for ss in sides
         ):
             self._evaluate_now(st, t, out)
         elif st.eval_due == _INF:
@@ -605,7 +607,9 @@ class Engine:
         ss = st.long if is_long else st.short
         if weight:
             # fills of one order count once: what the burst took is what every capped sum takes
-            units = ss.burst.add(t, units, cap * boost * weight, (venue, ev.event_ts, ev.price))
+            units = ss.burst.add(
+                t, units, cap * boost * weight, (venue, ev.event_ts, ev.price), 1.0, units_one >= f.large_x
+            )
             if ev.price > 0.0 and ss.liq_price.accepts(venue, ev.instrument, False, t):
                 ss.liq_price.update(sec, t, ev.price)
         capped_usd = units * unit_usd  # weighted, whale-capped, throttle-scaled USD
@@ -628,17 +632,24 @@ class Engine:
         self._active[st.asset] = st
         return units
 
-    def _burst_fires(self, ss: SideState, t: float) -> bool:
+    def _burst_fires(self, st: AssetState, ss: SideState, t: float) -> bool:
         f = self._params.fast
         b = ss.burst
-        s, n, bg, bgn = b.at(t)
+        s, _, bg, _ = b.at(t)
+        large, bgl = b.large_at(t)
         return fires(
             s / b.bar(bg, f.units_to_fire, f.background_mult),
-            n,
-            b.prints_bar(bgn, f.min_prints, f.background_mult),
-            f.strong_x,
-            f.strong_prints,
-        )
+            large,
+            b.large_bar(bgl, f.large_prints, f.background_mult),
+        ) and not self._other_side_leads(st, ss, t, s)
+
+    @staticmethod
+    def _other_side_leads(st: AssetState, ss: SideState, t: float, units: float) -> bool:
+        """True when the asset's other side is in an alarm or has more burst units than this
+        one: a cascade liquidates one side, while a volatile market (or the aftershocks of a
+        cascade) liquidates both; a side that does not lead its asset does not open one."""
+        other = st.short if ss is st.long else st.long
+        return other.level.level >= WARNING or other.burst.at(t)[0] > units
 
     def _evaluate_now(self, st: AssetState, t: float, out: list[Signal]) -> None:
         if st.eval_due != _INF:  # this evaluation covers the deferred one
@@ -764,7 +775,7 @@ class Engine:
                     ss.why,
                 )
             ss.burst.frozen = ss.level.level >= WARNING
-            self._market.report_burst(st.asset, ss.side, t, ss.x, p.market.burst_min_x)
+            self._market.report_burst(st.asset, ss.side, t, ss.x, p.market.burst_min_x, ss.level.level)
         alarm = max(st.long.level.level, st.short.level.level)
         frozen = alarm >= WARNING  # a cascade must not raise its own baselines or print scales
         bl.frozen = frozen
@@ -789,9 +800,10 @@ class Engine:
         p = self._params
         f = p.fast
         th = self._thresholds
-        s, n, bg, bgn = ss.burst.at(t)
+        s, _, bg, _ = ss.burst.at(t)
         x = s / ss.burst.bar(bg, f.units_to_fire, f.background_mult)
-        prints_bar = ss.burst.prints_bar(bgn, f.min_prints, f.background_mult)
+        n, bgl = ss.burst.large_at(t)
+        prints_bar = ss.burst.large_bar(bgl, f.large_prints, f.background_mult)
         ss.x, ss.prints = x, n
         level = ss.level.level
         if level == 0 and ss.side != st.dominant and x < f.exit_x:
@@ -802,8 +814,8 @@ class Engine:
             ss.peak_x = x
         why: dict[str, float | str] = {
             "burst_x": round(x, 3),
-            "prints": round(n, 1),
-            "needs_prints": round(prints_bar, 1),
+            "large_prints": round(n, 1),
+            "needs_large": round(prints_bar, 1),
             "score": round(st.score, 3),
         }
         if events == 0:
@@ -814,7 +826,9 @@ class Engine:
             return self._near_cluster_watch(st, ss, t)
         # the fast path
         burst_level = 0
-        if fires(x, n, prints_bar, f.strong_x, f.strong_prints) or (level >= WARNING and x >= f.exit_x):
+        fired = fires(x, n, prints_bar)
+        led = fired and level < WARNING and self._other_side_leads(st, ss, t, s)
+        if (level >= WARNING and x >= f.exit_x) or (fired and not led):
             burst_level = WARNING
         elif (x >= f.watch_x and n >= f.watch_prints_share * prints_bar) or (level >= WATCH and x >= f.exit_x):
             burst_level = WATCH  # a partial burst: part of the units and of the prints (never one whale)
@@ -830,8 +844,15 @@ class Engine:
                 # the flow factors alone must reach WATCH: OI, funding and vol cannot carry it
                 flow_ok = st.raw[FLOW_SCORE_INDEX] >= th.enter[0] - (th.exit_gap if level >= WARNING else 0.0)
                 floor_ok = units_side >= g.floor_units
-                if not (enough and flow_ok and floor_ok):
-                    score_gate = "events" if not enough else ("flow" if not flow_ok else "units_floor")
+                # the side's own large prints must be there too (at least a partial burst), and
+                # the other side's open cascade speaks for the asset (its aftershocks are not one)
+                burst_ok = burst_level >= WATCH
+                other_ok = level >= WARNING or (st.short if ss is st.long else st.long).level.level < WARNING
+                if not (enough and flow_ok and floor_ok and burst_ok and other_ok):
+                    score_gate = (
+                        "events" if not enough else "flow" if not flow_ok else "units_floor" if not floor_ok
+                        else "burst" if not burst_ok else "other_side"
+                    )  # fmt: skip
                     score_level = WATCH
         desired = max(burst_level, min(score_level, WARNING))
         if desired == 0:
@@ -843,7 +864,7 @@ class Engine:
         if score_gate:
             why["score_held_by"] = score_gate  # the score is high but its gate holds WARNING
         if desired < WARNING:
-            why["held_by"] = "burst" if x < 1.0 else "prints"
+            why["held_by"] = "other_side" if led else ("burst" if x < 1.0 else "large_prints")
             why["needs_x"] = 1.0
             if level >= WARNING and desired < level:
                 why["exit_x"] = f.exit_x

@@ -4,8 +4,10 @@ market-level burst on the sum of the assets' burst ratios.
 The burst rule is what makes "*" fast: every asset's side reports its burst ratio x (its
 decayed units over its own bar, burst.py) as it is evaluated; the market sums min(x, cap)
 over the assets of one side, each x decayed since it was reported with the burst time
-constant. Several assets bursting together on one side open "*" within about a second of
-the first, long before they all reach WARNING on their own. Breadth (assets at WARNING+
+constant. Several assets bursting together on one side open "*" as soon as the first of them
+is at WARNING, long before they all reach it on their own (without any asset at WARNING,
+several assets stirring at once is a volatile market: on the validation markets that alone
+was most of the false market-wide alarms). Breadth (assets at WARNING+
 within 20 s, one of them BTC or ETH) and the USD surge stay as slower, independent rules.
 """
 
@@ -35,6 +37,7 @@ class MarketState:
         "breadth",
         "bursts",
         "components",
+        "firing",
         "level",
         "rates",
         "score",
@@ -54,10 +57,16 @@ class MarketState:
         self.breadth: dict[str, tuple[float, int, float]] = {}  # asset -> (ts, level, score)
         # side -> asset -> (ts, burst ratio then) for assets worth counting
         self.bursts: dict[str, dict[str, tuple[float, float]]] = {LONG: {}, SHORT: {}}
+        # side -> assets whose side is at WARNING or above: a market burst needs one of them
+        self.firing: dict[str, set[str]] = {LONG: set(), SHORT: set()}
         self.why: dict[str, float | str] = {}
 
-    def report_burst(self, asset: str, side: str, t: float, x: float, min_x: float) -> None:
-        """An asset side's burst ratio at t (dropped from the sum once below min_x)."""
+    def report_burst(self, asset: str, side: str, t: float, x: float, min_x: float, level: int) -> None:
+        """An asset side's burst ratio at t (dropped from the sum once below min_x) and level."""
+        if level >= WARNING:
+            self.firing[side].add(asset)
+        else:
+            self.firing[side].discard(asset)
         book = self.bursts[side]
         if x >= min_x:
             book[asset] = (t, x)
@@ -105,7 +114,8 @@ class MarketState:
             total, assets = self.burst_sum(side, t, p.fast.tau_s, m.burst_asset_cap, m.burst_min_x)
             if total > best_sum:
                 best_sum, best_assets, best_side = total, assets, side
-        burst_ok = best_sum >= m.burst_sum and best_assets >= m.burst_min_assets
+        # several assets stirring at once are a volatile market until one of them is a cascade
+        burst_ok = best_sum >= m.burst_sum and best_assets >= m.burst_min_assets and bool(self.firing[best_side])
         if usd_ok or burst_ok:
             desired = max(desired, WARNING)
         if self.level.level > 0 and desired == 0 and best_sum >= m.burst_sum * p.fast.exit_x:

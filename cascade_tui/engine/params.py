@@ -56,21 +56,21 @@ class Gates(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 class FastParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """The event-driven burst test that raises WARNING (engine/burst.py).
 
-    A print counts min(usd / scale, print_cap) "units", where scale is the `scale_quantile`
-    of the asset's own prints on that venue; WARNING opens when the units decayed over
-    `tau_s` reach max(units_to_fire, background_mult × the side's background) with at least
-    `min_prints` prints, and the side stays at WARNING while the ratio is above `exit_x`.
+    A print is measured in units of the `scale_quantile` of the asset's own prints on that
+    venue: it is large at `large_x` units or more and adds min(usd / scale, print_cap) units.
+    WARNING opens when, decayed over `tau_s`, the side has `large_prints` large prints and
+    its units reach max(units_to_fire, background_mult × the side's background), unless the
+    other side of the asset is in an alarm or has more units (a busy background on both sides
+    is not a cascade on one); the side stays at WARNING while the ratio is above `exit_x`.
     """
 
-    tau_s: float = 3.0  # time constant of the burst sum
-    # chosen on the TRAIN bench markets (benchmarks/signal_quality.py --set train): with
-    # fewer prints medium clusters of 4-15 prints fire; with more, slow majors are missed
+    tau_s: float = 3.0  # time constant of the burst sums
+    # chosen on the TRAIN and VALIDATION bench markets (benchmarks/signal_quality.py --set
+    # validation): 3 large prints let ordinary-size clusters fire; 5 miss minor cascades
+    large_prints: int = 4  # large prints within ~tau_s (decayed; a sampled feed's count is a lower bound)
+    large_x: float = 1.5  # a print is large at this many scales (1.0: ordinary clusters fire)
     units_to_fire: float = 6.0  # large-print units needed (a lone whale counts print_cap)
     print_cap: float = 2.5  # most units one print (or one order's fills) can count
-    min_prints: int = 8  # prints within ~tau_s (decayed count; observed prints, a lower bound)
-    # ... or fewer prints when they are all large: burst_x >= strong_x with strong_prints
-    strong_prints: int = 0  # off by default: on the TRAIN bench it doubled false WARNINGs (medium clusters)
-    strong_x: float = 2.0
     background_mult: float = 4.0  # bar >= this × the units the side's background gives in tau_s
     background_tau_s: float = 600.0  # time constant of that background (frozen during alarms)
     scale_quantile: float = 0.8  # the "large print" unit: this quantile of the venue's prints
@@ -236,10 +236,10 @@ def _validate_fast(f: FastParams) -> None:
             raise ParamError(f"fast.{name}: must be > 0")
     if f.background_tau_s <= f.tau_s:
         raise ParamError("fast.background_tau_s: must be longer than fast.tau_s")
-    if f.strong_prints < 0 or not f.strong_x >= 1.0:
-        raise ParamError("fast.strong_prints: must be >= 0 (0: off); fast.strong_x must be >= 1")
-    if f.min_prints < 1 or f.learn_prints < 0 or f.sampled_occupancy_s < 1 or f.sampled_occupancy_s > 60:
-        raise ParamError("fast: min_prints >= 1, learn_prints >= 0, sampled_occupancy_s within 1..60")
+    if not f.large_x > 0:
+        raise ParamError("fast.large_x: must be > 0")
+    if f.large_prints < 1 or f.learn_prints < 0 or f.sampled_occupancy_s < 1 or f.sampled_occupancy_s > 60:
+        raise ParamError("fast: large_prints >= 1, learn_prints >= 0, sampled_occupancy_s within 1..60")
     if not (0.0 < f.watch_prints_share <= 1.0):
         raise ParamError("fast.watch_prints_share: must be within (0, 1]")
     if not f.background_mult >= 0:

@@ -70,7 +70,7 @@ def warmed(
     return engine, START_TS + 2400.0
 
 
-BURST = EngineParams().fast.min_prints + 2  # prints in a short test burst
+BURST = EngineParams().fast.large_prints + 2  # prints in a short test burst
 
 
 def large(asset: str) -> float:
@@ -102,22 +102,49 @@ def first_warning_print(asset: str, params: EngineParams | None = None) -> tuple
     return None, signals
 
 
-FAST_PRESET = msgspec.structs.replace(
-    EngineParams(), fast=msgspec.structs.replace(EngineParams().fast, strong_prints=5)
-)
-
-
 def test_burst_of_large_prints_fires_warning_within_the_fifth_print() -> None:
     for asset in ("BTC", "ADA"):  # the same test at print scales 100× apart
-        # with the all-large-prints rule on (fast.strong_prints = 5)
-        fired_at, signals = first_warning_print(asset, FAST_PRESET)
+        fired_at, signals = first_warning_print(asset)
         assert fired_at is not None and fired_at <= 5, (asset, fired_at)
+        assert fired_at == EngineParams().fast.large_prints, (asset, fired_at)
         warning = next(s for s in signals if s.level >= 2)
         assert warning.direction == "long" and warning.why["trigger"] == "burst"
         assert float(warning.why["burst_x"]) >= 1.0
-        # the shipped defaults wait for min_prints prints (precision first, see README)
-        fired_at, _ = first_warning_print(asset)
-        assert fired_at == EngineParams().fast.min_prints, (asset, fired_at)
+        assert float(warning.why["large_prints"]) >= EngineParams().fast.large_prints - 0.5
+
+
+def test_a_cluster_of_ordinary_prints_does_not_fire() -> None:
+    """Fifteen prints of up to the asset's usual large print (its scale), within 2 s: many
+    prints, many units, but none of them large: the bait that fooled a units-and-prints test."""
+    engine, t = warmed()
+    rng = random.Random(11)
+    scale = BODY_USD["BTC"] * math.exp(0.84 * 1.8)  # the lognormal body's 80th percentile
+    cluster = [
+        liq("BTC", "long", scale * rng.uniform(0.5, 1.0), t + 0.13 * k, price=100_000.0 - k) for k in range(15)
+    ]
+    signals = run(engine, cluster)
+    signals += run(engine, background(rng, ("BTC",), t + 3.0, 120.0))
+    assert all(s.level < 2 for s in signals)
+
+
+def test_a_busy_other_side_does_not_open_a_second_cascade() -> None:
+    """During a long cascade the short side's flow is busy too (aftershocks, a volatile
+    market); its large prints open nothing while the long side leads."""
+    longs = [liq("BTC", "long", large("BTC"), round(0.1 * k, 6), price=100_000.0 - k) for k in range(100)]
+    # 10 s: the long side bursts; the short side has a third as many large prints
+    shorts = [liq("BTC", "short", large("BTC"), round(0.3 * k + 0.01, 6), price=100_000.0 + k) for k in range(34)]
+
+    def at(t: float, evs: list[Liquidation]) -> list[Liquidation]:
+        return [msgspec.structs.replace(e, event_ts=e.event_ts + t, recv_ts=e.recv_ts + t) for e in evs]
+
+    engine, t = warmed()
+    signals = run(engine, sorted(at(t, longs) + at(t, shorts), key=lambda e: e.recv_ts))
+    assert any(s.level >= 2 and s.direction == "long" for s in signals)
+    assert not [s for s in signals if s.direction == "short" and s.level >= 2]
+    # the same short prints alone are a cascade of their own: what held them was the long side
+    engine, t = warmed()
+    alone = run(engine, at(t, shorts))
+    assert any(s.level >= 2 and s.direction == "short" for s in alone)
 
 
 def test_a_frame_is_counted_whole_before_it_is_evaluated() -> None:
@@ -206,9 +233,10 @@ def test_refractory_is_per_side_and_only_after_warning_episodes() -> None:
 
 def test_a_watch_only_episode_does_not_start_a_refractory_period() -> None:
     engine, t = warmed()
-    # a partial burst (six prints, fewer than WARNING needs): WATCH on the long side, never WARNING
+    # a partial burst (large prints, fewer than WARNING needs): WATCH on the long side, never WARNING
+    partial = EngineParams().fast.large_prints - 1
     signals = run(
-        engine, (liq("BTC", "long", large("BTC"), t + 0.4 * k, price=100_000.0 - k) for k in range(6))
+        engine, (liq("BTC", "long", large("BTC"), t + 0.4 * k, price=100_000.0 - k) for k in range(partial))
     )
     signals += run(engine, background(random.Random(3), ("BTC",), t + 1.5, 40.0, rate=0.0))
     assert max((s.level for s in signals), default=0) == 1  # a WATCH episode, opened and closed
