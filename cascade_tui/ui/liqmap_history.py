@@ -29,8 +29,9 @@ from cascade_tui.ui.palette import Palette
 
 STEP_S = 15.0  # one sample per asset every 15 s of engine time ...
 MAX_SAMPLES = 240  # ... for the last hour
-MIN_RANGE_PCT = 1.5  # the price axis spans at least ±1.5 % of the latest price ...
-MARGIN_PCT = 0.5  # ... and the history's price range plus this margin
+MIN_RANGE_PCT = 1.5  # the price axis spans at least ±1.5 % around the latest price ...
+MARGIN_PCT = 0.5  # ... or the history's farthest price plus this margin ...
+MAX_RANGE_PCT = 5.0  # ... up to ±5 % (the strip's range; older prices may leave the grid)
 HISTORY_ROWS = 10  # rows the widget takes when shown (borders included)
 TAPE_MIN_ROWS = 8  # the tape above it keeps at least this many rows
 
@@ -76,11 +77,13 @@ class MapHistory:
 
 
 def price_range(samples: list[Sample]) -> tuple[float, float]:
-    """(low, high) of the price axis: the samples' prices plus a margin, at least ±MIN_RANGE_PCT."""
+    """(low, high) of the price axis, centred on the latest price so that the longs under it
+    and the shorts over it both show: ±(the farthest sampled price + a margin), within
+    [MIN_RANGE_PCT, MAX_RANGE_PCT]."""
     latest = samples[-1].price
-    lo = min(s.price for s in samples) * (1.0 - MARGIN_PCT / 100.0)
-    hi = max(s.price for s in samples) * (1.0 + MARGIN_PCT / 100.0)
-    return min(lo, latest * (1.0 - MIN_RANGE_PCT / 100.0)), max(hi, latest * (1.0 + MIN_RANGE_PCT / 100.0))
+    farthest = max(abs(s.price / latest - 1.0) * 100.0 for s in samples) + MARGIN_PCT
+    half = min(max(farthest, MIN_RANGE_PCT), MAX_RANGE_PCT) / 100.0
+    return latest * (1.0 - half), latest * (1.0 + half)
 
 
 def heat_grid(
@@ -185,8 +188,8 @@ class LiqMapHistory(PlotextPlot):
         # matrix rows count from the bottom in plotext: row y holds prices lo + (y + 0.5) step
         ys = [0.0, float(rows // 2), float(rows - 1)]
         y_labels = [short_price(lo + (y + 0.5) * step) for y in ys]
-        # one matrix column per canvas cell: the y labels and their tick mark take the rest
-        cols = max(2, self.size.width - max(len(label) for label in y_labels) - 1)
+        # one matrix column per canvas cell (the y labels take the rest): no skipped column
+        cols = max(2, self.size.width - max(len(label) for label in y_labels))
         grid, price_row = heat_grid(samples, cols, rows, lo, hi)
         peak = max((max(a, b) for row in grid for a, b in row), default=0.0)
         variables = self.app.theme_variables
@@ -202,8 +205,8 @@ class LiqMapHistory(PlotextPlot):
                     line.append(price_rgb)
                     continue
                 value, rgb = (long_usd, long_rgb) if long_usd >= short_usd else (short_usd, short_rgb)
-                # square root: a band a tenth of the peak is still visible, not nearly blank
-                line.append(blend(base, rgb, math.sqrt(value / peak) if peak > 0 else 0.0))
+                # linear in USD: the rows that hold the dense bands stand out, thin ones fade
+                line.append(blend(base, rgb, value / peak if peak > 0 else 0.0))
             matrix.append(line)
         plt.matrix_plot(matrix)
         plt.frame(False)

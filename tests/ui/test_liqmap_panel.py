@@ -137,8 +137,14 @@ def test_heat_grid_puts_bands_in_price_rows_newest_on_the_right() -> None:
     assert all(cell == (0.0, 0.0) for row in grid for cell in row[:2])
     # shorts 2 % over the price, longs 3 % under it (the second long band)
     assert grid[2][4][1] == 2e6 and grid[7][4][0] == 1e6
-    lo, hi = price_range(samples)
-    assert lo <= samples[-1].price * 0.985 and hi >= samples[-1].price * 1.015
+    # the price axis is centred on the latest price: ±1.5 % at least, ±5 % at most
+    latest = samples[-1].price
+    assert price_range(samples) == (latest * 0.985, latest * 1.015)
+    moved = MapHistory(step_s=1.0)
+    for view in views_over_time("BTC", 0.0, 100, 1.0):  # 0.1 % a sample: ~10 % in all
+        moved.add([view])
+    latest = moved.samples("BTC")[-1].price
+    assert price_range(moved.samples("BTC")) == (latest * 0.95, latest * 1.05)
 
 
 def test_history_fits_only_with_rows_to_spare_for_the_tape() -> None:
