@@ -83,16 +83,20 @@ class LiqMapParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     band_fraction: float = 0.001  # 0.1 % bands
     span_fraction: float = 0.15  # keep bands within ±15 % of price
     dense_band_usd_mult: float = 0.25  # a band is dense at this × usual hourly liquidated USD
-    # near_cluster (chosen on the validation markets of benchmarks/liqmap_quality.py): the USD
-    # of one side expected to be liquidated within near_horizon_s — bands within near_pct of
-    # price, each × the chance price reaches it at the asset's measured volatility — reaches
-    # near_cluster_mult × the usual hourly liquidated USD and the floor; it holds until the
-    # expectation falls under near_exit_ratio × that (hysteresis: no flicker at the edge)
+    # near_cluster (chosen on the training markets of benchmarks/liqmap_quality.py, checked on
+    # its validation markets): the USD of one side expected to be liquidated within
+    # near_horizon_s — bands within near_pct of price, each × the chance price reaches it
+    # at the asset's measured volatility, so distance counts in units of σ√horizon — reaches
+    # near_cluster_mult × the asset's usual hourly liquidated USD (and the floor). Once
+    # raised it holds for near_min_hold_s, then until the expectation falls under
+    # near_exit_ratio × that (hysteresis in level and time: a trader is not told "near",
+    # "not near", "near" as price wobbles at the edge of a band)
     near_pct: float = 3.0
-    near_horizon_s: float = 1800.0
-    near_cluster_mult: float = 0.5
+    near_horizon_s: float = 300.0
+    near_cluster_mult: float = 0.4
     near_cluster_floor_usd: float = 1.0e6
-    near_exit_ratio: float = 0.5
+    near_exit_ratio: float = 0.1
+    near_min_hold_s: float = 900.0
     min_history_s: float = 1800.0  # usual flow is not trusted before this much clock
     match_bands: int = 3  # a seen liquidation matches a band within ±3 bands (0.3 %)
     match_window_s: float = 120.0  # ... crossed at most this long before
@@ -118,6 +122,8 @@ def validate_liqmap(p: LiqMapParams) -> LiqMapParams:
         raise ValueError("liqmap.near_*: must be positive")
     if not (0.0 < p.near_exit_ratio <= 1.0):
         raise ValueError("liqmap.near_exit_ratio: must be within (0, 1]")
+    if not (0.0 <= p.near_min_hold_s <= 86_400.0):
+        raise ValueError("liqmap.near_min_hold_s: must be within [0, 86400]")
     return p
 
 
@@ -193,6 +199,7 @@ class AssetMap:
         "matched_usd",
         "near",
         "near_sec",
+        "near_since",
         "pq",
         "price",
         "price_band",
@@ -243,6 +250,7 @@ class AssetMap:
         # near_cluster state per side ("long"/"short" -> why), refreshed once per second
         self.near: dict[str, dict[str, float | str]] = {}
         self.near_sec = -1
+        self.near_since: dict[str, float] = {}  # side -> when its near_cluster was raised
         # price variance per second (EWMA of squared log returns over >= VOL_SAMPLE_S steps)
         self.var_per_s: float | None = None
         self.vol_price = 0.0
@@ -613,13 +621,19 @@ class LiquidationMap:
         p = self.params
         if am.price is None or t - am.started < p.min_history_s:
             am.near.clear()
+            am.near_since.clear()
             return
         usual = self.usual_hourly_usd(am.asset, t)
         need = max(p.near_cluster_mult * usual, p.near_cluster_floor_usd)
         for long, name in ((True, "long"), (False, "short")):
             expected = self.expected_near(am.asset, long, p.near_horizon_s, p.near_pct)
-            held = name in am.near
-            if expected >= need or (held and expected >= p.near_exit_ratio * need):
+            since = am.near_since.get(name)
+            held = since is not None and (
+                t - since < p.near_min_hold_s or expected >= p.near_exit_ratio * need
+            )
+            if expected >= need or held:
+                if since is None:
+                    am.near_since[name] = t
                 am.near[name] = {
                     "trigger": "near_cluster",
                     "side": name,
@@ -632,6 +646,7 @@ class LiquidationMap:
                 }
             else:
                 am.near.pop(name, None)
+                am.near_since.pop(name, None)
 
     def _nearest_dense(self, am: AssetMap, long: bool, threshold: float) -> float | None:
         if am.price is None or threshold <= 0:

@@ -24,7 +24,7 @@ import msgspec
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import BindingType
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, VerticalScroll
 from textual.notifications import Notification, Notify
 from textual.screen import Screen
 from textual.widgets import Footer
@@ -45,6 +45,7 @@ from cascade_tui.ui.filter_screen import FilterScreen
 from cascade_tui.ui.health_panel import HealthPanel
 from cascade_tui.ui.health_view import HealthView, collect_health
 from cascade_tui.ui.help_screen import HelpScreen
+from cascade_tui.ui.liqmap_history import LiqMapHistory, MapColumn
 from cascade_tui.ui.liqmap_panel import LiqMapPanel
 from cascade_tui.ui.palette import Palette
 from cascade_tui.ui.regime_panel import RegimePanel
@@ -131,6 +132,8 @@ class CascadeApp(App[int]):
         self.scores_panel = ScoresPanel(self.view, id="scores")
         self.tape_panel = TapePanel(self.view, id="tape", classes="panel")
         self.liqmap_panel = LiqMapPanel(self.view, id="liqmap", classes="panel")
+        self.liqmap_history = LiqMapHistory(id="liqmap-history", classes="panel")
+        self.mid_right = MapColumn(id="mid-right")
         self.signal_log = SignalLog(self.view, id="signals")
         self.health_panel = HealthPanel(self.view, id="health", classes="panel")
         self.top_row = Horizontal(id="top-row", classes="row")
@@ -143,9 +146,10 @@ class CascadeApp(App[int]):
                 yield self.regime_panel
             with Horizontal(id="mid-row", classes="row"):
                 yield self.scores_panel
-                with Vertical(id="mid-right"):
+                with self.mid_right:
                     yield self.tape_panel
                     yield self.liqmap_panel
+                    yield self.liqmap_history
             with Horizontal(id="bottom-row", classes="row"):
                 yield self.signal_log
                 yield self.health_panel
@@ -282,6 +286,8 @@ class CascadeApp(App[int]):
             self.scores_panel.show(snap, pal, force=force)
             self.tape_panel.show(snap)
             self.liqmap_panel.show(snap)
+            if snap is not None:
+                self.liqmap_history.record(snap.liqmap)
             self.signal_log.show(snap, pal, force=force)
             self.health_panel.show(snap)
         if snap is not None:
@@ -306,6 +312,7 @@ class CascadeApp(App[int]):
         if self.view.display_paused:
             return
         self.regime_panel.show_chart(self.current_snapshot())
+        self.liqmap_history.show(self.liqmap_panel.asset)
 
     def refresh_health_extras(self) -> None:
         """Queue drops and Redis state live outside the snapshot (source and sinks): once a
@@ -461,6 +468,7 @@ class CascadeApp(App[int]):
 
     def action_cycle_liqmap_asset(self) -> None:
         self.liqmap_panel.cycle_asset()
+        self.liqmap_history.show(self.liqmap_panel.asset)
 
     def action_cycle_window(self) -> None:
         self.view.cycle_window()

@@ -159,9 +159,13 @@ def test_near_cluster_needs_size_against_usual_flow_and_proximity() -> None:
     assert float(why["expected_usd"]) == pytest.approx(500_000.0 * reach, rel=0.02)
     assert m.near_cluster("BTC", t + 2, "short") is None
     assert m.assets_near(t + 2) == ["BTC"]
-    # far away it is not "near": price up 4 % puts the band outside the 3 % radius
+    # far away it is not "near": price up 4 % puts the band outside the 3 % radius — but a
+    # raised near_cluster is held for near_min_hold_s first (no flicker for the trader)
     feed(m, mark(t + 3, 104.0))
-    assert m.near_cluster("BTC", t + 4) is None
+    held = m.near_cluster("BTC", t + 4)
+    assert held is not None and held["side"] == "long" and float(held["expected_usd"]) == 0.0
+    assert m.near_cluster("BTC", t + 2 + params.near_min_hold_s - 1) is not None
+    assert m.near_cluster("BTC", t + 2 + params.near_min_hold_s + 1) is None
     # small against the usual flow: nothing
     m2 = LiquidationMap(params)
     feed(m2, mark(T0, 100.0), oi(T0, 0.0))
@@ -239,7 +243,9 @@ def test_engine_raises_near_cluster_watch_and_never_more() -> None:
     snap = engine.snapshot()
     (view,) = snap.liqmap
     assert view.asset == "BTC" and view.total_long_usd == pytest.approx(1e7)
-    # the price moves away: the WATCH closes after its hold
-    for s in range(40, 120):
+    # the price moves away: the WATCH is held near_min_hold_s from when it was raised, then closes
+    hold = engine.liqmap.params.near_min_hold_s
+    for s in range(40, round(hold) + 100):
         signals += engine.process(mark(T0 + s, 104_000.0))
     assert signals[-1].state == "close"
+    assert signals[-1].ts >= sig.ts + hold
