@@ -58,10 +58,10 @@ LEVELS = ("WATCH", "WARNING", "CRITICAL")
 MARKETS = 3
 HOURS = 6.0
 QUICK_HOURS = 1.5
-# The fast path's main knob (large-print units needed to fire WARNING), with the values the
+# The fast path's main knob (large prints needed to fire WARNING), with the values the
 # frontier visits; engines without it fall back to the score threshold of WARNING.
 KNOBS: tuple[tuple[str, tuple[float, ...]], ...] = (
-    ("fast.units_to_fire", (2.0, 3.0, 4.0, 6.0, 8.0)),
+    ("fast.large_prints", (2.0, 3.0, 4.0, 5.0, 6.0)),
     ("thresholds.warning", (0.40, 0.45, 0.50, 0.55, 0.60)),
 )
 README_BEGIN = "<!-- signal-quality:begin (benchmarks/signal_quality.py --write-readme) -->"

@@ -195,6 +195,7 @@ class Engine:
             st.baseline.usd_floor = st.usd_floor
             st.baseline.set_halflife(params.baseline_halflife_s)
             prior = self._prior_print(st.asset)
+            st.pooled_scale.configure(prior, f.scale_quantile, f.scale_halflife_s, f.learn_prints)
             for av in st.venues.values():
                 av.scale.configure(prior, f.scale_quantile, f.scale_halflife_s, f.learn_prints)
             st.long.burst.set_taus(f.tau_s, f.background_tau_s)
@@ -467,6 +468,7 @@ class Engine:
                 p.baseline_halflife_s,
                 f.tau_s,
                 f.background_tau_s,
+                PrintScale(self._prior_print(asset), f.scale_quantile, f.scale_halflife_s, f.learn_prints),
             )
             self._assets[asset] = st
         st.last_seen = t
@@ -598,11 +600,15 @@ class Engine:
             # seconds stands for several (§3.2), so its units are scaled up
             boost = throttle_correction(av.occ.occupied(sec, f.sampled_occupancy_s), f.sampled_occupancy_s)
         scale = av.scale
-        unit_usd = scale.scale
+        pooled = st.pooled_scale
+        # a venue still learning its own prints borrows the asset's (all venues'), once that
+        # is learnt: better than the prior, which can be far off for the first minutes
+        unit_usd = scale.scale if scale.n >= scale.learn_prints or pooled.n < pooled.learn_prints else pooled.scale
         units_one = usd / unit_usd
         cap = f.print_cap
         units = (units_one if units_one < cap else cap) * boost * weight
         scale.add(t, usd)
+        pooled.add(t, usd)
         is_long = ev.side == LONG
         ss = st.long if is_long else st.short
         if weight:
@@ -779,6 +785,7 @@ class Engine:
         alarm = max(st.long.level.level, st.short.level.level)
         frozen = alarm >= WARNING  # a cascade must not raise its own baselines or print scales
         bl.frozen = frozen
+        st.pooled_scale.frozen = frozen
         for av in st.venues.values():
             av.scale.frozen = frozen
         if alarm >= p.market.breadth_level:

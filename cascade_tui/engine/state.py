@@ -147,6 +147,7 @@ class AssetState:
         "long",
         "occ",
         "oi",
+        "pooled_scale",
         "price",
         "rates",
         "raw",
@@ -158,9 +159,19 @@ class AssetState:
     )
 
     def __init__(
-        self, asset: str, sec: int, t: float, usd_floor: float, halflife_s: float, tau: float, tau_bg: float
+        self,
+        asset: str,
+        sec: int,
+        t: float,
+        usd_floor: float,
+        halflife_s: float,
+        tau: float,
+        tau_bg: float,
+        pooled_scale: PrintScale,
     ) -> None:
         self.asset = asset
+        # the asset's prints on all its venues: the unit of a venue still learning its own
+        self.pooled_scale = pooled_scale
         self.usd_floor = usd_floor
         self.rates = DecayedRates(t)
         self.win60 = SlotRing(60, WINDOW_CHANNELS, sec)

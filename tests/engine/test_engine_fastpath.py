@@ -317,3 +317,17 @@ def test_replay_is_deterministic_byte_for_byte() -> None:
 
     a, b = once(), once()
     assert a and a == b
+
+
+def test_a_venue_still_learning_borrows_the_assets_print_scale() -> None:
+    """The engine has learnt BTC's prints on Bybit only; a burst on OKX, a venue it has never
+    seen, is judged against BTC's prints, not against the prior (against which none of these
+    prints would be large)."""
+    engine, t = warmed()
+    assert large("BTC") < EngineParams().fast.large_x * EngineParams().fast.prior_print_usd["BTC"]
+    signals: list[Signal] = []
+    for k in range(EngineParams().fast.large_prints):
+        signals += engine.process(
+            liq("BTC", "long", large("BTC"), t + 0.05 * k, venue="okx", price=100_000.0 - k)
+        )
+    assert any(s.level >= 2 and s.direction == "long" for s in signals)
