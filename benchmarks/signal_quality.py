@@ -42,7 +42,7 @@ from typing import Any
 
 import msgspec
 
-from cascade_tui.backtest.evaluate import evaluate
+from cascade_tui.backtest.evaluate import evaluate, match_capture
 from cascade_tui.backtest.matching import MatchRules
 from cascade_tui.backtest.offline import ParsedCapture, RegimeLog, replay_capture
 from cascade_tui.capture import CaptureWriter
@@ -51,10 +51,12 @@ from cascade_tui.engine.types import Signal
 from cascade_tui.labels import Label, read_labels, write_labels
 from cascade_tui.sources.simulate import MarketSimulator
 from cascade_tui.sources.simulate.config import SEED_SETS
+from cascade_tui.stats_math import percentile
 
 REPO = Path(__file__).resolve().parents[1]
 PROFILE = "bench"
 LEVELS = ("WATCH", "WARNING", "CRITICAL")
+WARNING_LEVEL = 2
 MARKETS = 3
 HOURS = 6.0
 QUICK_HOURS = 1.5
@@ -177,6 +179,34 @@ def score(run: Run, labels: list[list[Label]], rules: MatchRules) -> tuple[dict[
     return {level: level_figures(report, level) for level in LEVELS}, report["sizing"]
 
 
+def lag_by_onset(run: Run, labels: list[list[Label]], rules: MatchRules) -> dict[str, dict[str, Any]]:
+    """WARNING lag of major cascades split by how they start: a price shock first (exogenous:
+    the cascade is at speed within seconds) or a slow build-up (endogenous: its first prints
+    look like the background for seconds to minutes, docs/detection-science.md §5.5)."""
+    caps, signals, _ = run
+    delays: dict[str, list[float]] = {"shock first": [], "slow build-up": []}
+    counts = {k: [0, 0] for k in delays}  # detected, labels
+    for cap, sigs, labs in zip(caps, signals, labels, strict=True):
+        result = match_capture(cap, sigs, labs, WARNING_LEVEL, rules)
+        for out in result.labels:
+            if not out.counted or out.label.severity != "major":
+                continue
+            kind = "shock first" if out.label.exogenous else "slow build-up"
+            counts[kind][1] += 1
+            if out.detected and out.delay_s is not None:
+                counts[kind][0] += 1
+                delays[kind].append(out.delay_s)
+    return {
+        kind: {
+            "detected": counts[kind][0],
+            "labels": counts[kind][1],
+            "lag_p50_s": percentile(d, 0.5),
+            "lag_p90_s": percentile(d, 0.9),
+        }
+        for kind, d in delays.items()
+    }
+
+
 # ---------------------------------------------------------------------------- markdown
 
 
@@ -250,6 +280,13 @@ def markdown(result: dict[str, Any]) -> str:
         f"{lv['WATCH']['minor_detected']} of {lv['WATCH']['minor_labels']}, WARNING or higher: "
         f"{lv['WARNING']['minor_detected']} of {lv['WARNING']['minor_labels']}.",
     ]
+    by_onset = result.get("warning_lag_by_onset") or {}
+    if by_onset:
+        parts = [
+            f"{kind}: {v['detected']} of {v['labels']}, lag p50 {secs(v['lag_p50_s'])} / p90 {secs(v['lag_p90_s'])}"
+            for kind, v in by_onset.items()
+        ]
+        lines += ["", "WARNING on major cascades by how they start — " + "; ".join(parts) + "."]
     if result.get("frontier"):
         fr = result["frontier"]
         lines += [
@@ -312,7 +349,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         caps = [c for c, _, _ in pairs]
         labels = [read_labels(lab) for _, lab, _ in pairs]
         t1 = time.perf_counter()
-        levels, sizing = score(run_all(pool, caps, None, None), labels, rules)
+        shipped_run = run_all(pool, caps, None, None)
+        levels, sizing = score(shipped_run, labels, rules)
+        by_onset = lag_by_onset(shipped_run, labels, rules)
         defaults = EngineParams()
         knob = args.knob or next((k for k, _ in KNOBS if has_knob(defaults, k)), None)
         frontier: dict[str, Any] | None = None
@@ -351,6 +390,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "rules": dataclasses.asdict(rules),
         "bait": bait,
         "levels": levels,
+        "warning_lag_by_onset": by_onset,
         "frontier": frontier,
         "sizing": sizing,
         "simulate_s": round(t_sim, 1),
