@@ -552,7 +552,41 @@ class LiquidationMap:
 
     def expected_near(self, asset: str, long: bool, horizon_s: float, radius_pct: float) -> float:
         """USD of one side expected to be liquidated within the horizon, over the bands within
-        radius_pct of price: Σ band USD × the chance price reaches the band."""
+        radius_pct of price: Σ band USD × the chance price reaches the band.
+
+        Runs for every asset every second (the engine's near-cluster check), so the spread
+        `reach_probability` computes is computed once here, and each band's term is the same
+        float expression inline (`expected_near_reference` is the plain form; a test holds
+        them equal to the bit)."""
+        am = self._assets.get(asset)
+        if am is None or am.price is None:
+            return 0.0
+        side = am.long if long else am.short
+        if not side:
+            return 0.0
+        ln_p = math.log(am.price)
+        ln_g = self._ln_g
+        k = am.price_band
+        n = math.ceil(math.log1p(radius_pct / 100.0) / ln_g)
+        var = am.var_per_s if am.var_per_s is not None else DEFAULT_VAR_PER_S
+        scale = math.sqrt(max(var, MIN_VAR_PER_S) * horizon_s) * math.sqrt(2.0)
+        erfc = math.erfc
+        get = side.get
+        total = 0.0
+        if long:
+            for j in range(k - n, k + 1):
+                usd = get(j)
+                if usd:
+                    total += usd * erfc(abs((j + 1) * ln_g - ln_p) / scale)
+        else:
+            for j in range(k, k + n + 1):
+                usd = get(j)
+                if usd:
+                    total += usd * erfc(abs(j * ln_g - ln_p) / scale)
+        return total
+
+    def expected_near_reference(self, asset: str, long: bool, horizon_s: float, radius_pct: float) -> float:
+        """`expected_near` written plainly, band by band through `reach_probability`."""
         am = self._assets.get(asset)
         if am is None or am.price is None:
             return 0.0

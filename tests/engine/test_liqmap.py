@@ -243,3 +243,25 @@ def test_engine_raises_near_cluster_watch_and_never_more() -> None:
     for s in range(40, 120):
         signals += engine.process(mark(T0 + s, 104_000.0))
     assert signals[-1].state == "close"
+
+
+def test_expected_near_equals_its_plain_form_to_the_bit() -> None:
+    """`expected_near` (run for every asset every second) hoists the spread out of its loop;
+    it must give exactly the float the band-by-band `reach_probability` sum gives, on maps
+    with a measured volatility and without, for both sides, several radii and horizons."""
+    from tests.engine.liqmap_scenarios import scripted_events
+
+    m = LiquidationMap()
+    compared = nonzero = 0
+    for i, ev in enumerate(scripted_events(15, 4000)):
+        m.on_event(ev, ev.recv_ts)  # type: ignore[attr-defined]
+        if i % 97 == 0 or i < 40:  # early: the default volatility; later: the measured one
+            for long in (True, False):
+                for horizon, radius in ((1800.0, 3.0), (60.0, 0.5), (86_400.0, 10.0)):
+                    fast = m.expected_near("BTC", long, horizon, radius)
+                    plain = m.expected_near_reference("BTC", long, horizon, radius)
+                    assert fast == plain and math.copysign(1.0, fast) == math.copysign(1.0, plain)
+                    compared += 1
+                    nonzero += fast > 0.0
+    assert m.expected_near("ETH", True, 1800.0, 3.0) == m.expected_near_reference("ETH", True, 1800.0, 3.0) == 0.0
+    assert compared > 200 and nonzero > 100
