@@ -33,6 +33,7 @@ are kept; bands leaving the window as price moves are dropped (counted in `dropp
 from __future__ import annotations
 
 import math
+from itertools import repeat
 from typing import Final
 
 import msgspec
@@ -46,6 +47,9 @@ VOL_HALFLIFE_S: Final = 3600.0  # ... and averaged over about an hour
 DEFAULT_VAR_PER_S: Final = 0.5**2 / (365.0 * 86400.0)  # 50 % a year until measured ...
 MIN_VAR_PER_S: Final = 0.1**2 / (365.0 * 86400.0)  # ... and never below 10 % a year
 _LN2: Final = math.log(2.0)
+# `usd_near` (a sum of the same positive terms, perhaps in another rounding) times this is
+# always at least the sequential sum `expected_near` bounds: the skip it allows is exact
+_BOUND_MARGIN: Final = 1.0 + 1e-9
 
 
 class LiqMapParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -602,6 +606,17 @@ class LiquidationMap:
                 total += usd * self.reach_probability(asset, edge - ln_p, horizon_s)
         return total
 
+    def usd_near(self, am: AssetMap, long: bool, radius_pct: float) -> float:
+        """USD of one side's bands within radius_pct of price (the bands `expected_near`
+        weighs): an upper bound of that expectation."""
+        side = am.long if long else am.short
+        if not side or am.price is None:
+            return 0.0
+        k = am.price_band
+        n = math.ceil(math.log1p(radius_pct / 100.0) / self._ln_g)
+        bands = range(k - n, k + 1) if long else range(k, k + n + 1)
+        return sum(map(side.get, bands, repeat(0.0)))
+
     def expected(self, asset: str, horizon_s: float = 3600.0) -> dict[tuple[bool, int], float]:
         """(long, band) -> USD expected to be liquidated within the horizon: the band's
         estimated USD × the chance price reaches it. The map's ranking of bands."""
@@ -651,8 +666,13 @@ class LiquidationMap:
         usual = self.usual_hourly_usd(am.asset, t)
         need = max(p.near_cluster_mult * usual, p.near_cluster_floor_usd)
         for long, name in ((True, "long"), (False, "short")):
-            expected = self.expected_near(am.asset, long, p.near_horizon_s, p.near_pct)
             held = name in am.near
+            if not held and self.usd_near(am, long, p.near_pct) * _BOUND_MARGIN < need:
+                # every reach probability is at most 1, so the expectation is at most the USD
+                # within the radius: under the bar, the side stays clear (the common case;
+                # the sum runs in C, the expectation band by band)
+                continue
+            expected = self.expected_near(am.asset, long, p.near_horizon_s, p.near_pct)
             if expected >= need or (held and expected >= p.near_exit_ratio * need):
                 am.near[name] = {
                     "trigger": "near_cluster",

@@ -265,3 +265,24 @@ def test_expected_near_equals_its_plain_form_to_the_bit() -> None:
                     nonzero += fast > 0.0
     assert m.expected_near("ETH", True, 1800.0, 3.0) == m.expected_near_reference("ETH", True, 1800.0, 3.0) == 0.0
     assert compared > 200 and nonzero > 100
+
+
+def test_usd_near_bounds_the_expectation() -> None:
+    """The near check skips a side whose USD within the radius is under the bar: that USD
+    must never be less than the expectation (each reach probability is at most 1)."""
+    from tests.engine.liqmap_scenarios import scripted_events
+
+    m = LiquidationMap()
+    checked = 0
+    for i, ev in enumerate(scripted_events(16, 3000)):
+        m.on_event(ev, ev.recv_ts)  # type: ignore[attr-defined]
+        am = m._assets.get("BTC")
+        if am is None or am.price is None or i % 13:
+            continue
+        for long in (True, False):
+            for radius in (0.5, 3.0, 10.0):
+                bound = m.usd_near(am, long, radius)
+                assert bound >= m.expected_near("BTC", long, 1800.0, radius)
+                assert bound >= m.expected_near("BTC", long, 1e9, radius)  # reach ~ 1: the tight case
+                checked += bound > 0.0
+    assert checked > 100

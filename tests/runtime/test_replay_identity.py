@@ -141,10 +141,16 @@ def _expected_near_band_by_band(mp: pytest.MonkeyPatch) -> None:
     mp.setattr(LiquidationMap, "expected_near", LiquidationMap.expected_near_reference)
 
 
+def _expectation_for_every_side(mp: pytest.MonkeyPatch) -> None:
+    # no bound: the expectation is computed for every side every second
+    mp.setattr(LiquidationMap, "usd_near", lambda self, am, long, radius_pct: float("inf"))
+
+
 FAST_PATHS = {
     "event checks by exact type": _validate_every_event_plainly,
     "binance aggTrade/markPrice rows built inline": _binance_rows_through_the_shared_builders,
     "liquidation map expected_near": _expected_near_band_by_band,
+    "liquidation map skips sides under the bar": _expectation_for_every_side,
 }
 
 
