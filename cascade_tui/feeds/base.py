@@ -608,6 +608,9 @@ def base_asset(symbol: str) -> str:
 
 def fnum(x: Any) -> float:
     """Venue number (string or JSON number) -> float; raises on garbage (caught by parse())."""
+    kind = type(x)
+    if kind is str or kind is float or kind is int:  # what frames hold (one test, not two)
+        return float(x)
     if isinstance(x, bool) or x is None:
         raise ValueError(f"not a number: {x!r}")
     return float(x)
