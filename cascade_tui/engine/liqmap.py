@@ -663,15 +663,21 @@ class LiquidationMap:
         if am.price is None or t - am.started < p.min_history_s:
             am.near.clear()
             return
-        usual = self.usual_hourly_usd(am.asset, t)
-        need = max(p.near_cluster_mult * usual, p.near_cluster_floor_usd)
+        bar: tuple[float, float] | None = None  # (usual, need): read only when a side may reach it
         for long, name in ((True, "long"), (False, "short")):
             held = name in am.near
-            if not held and self.usd_near(am, long, p.near_pct) * _BOUND_MARGIN < need:
+            if not held:
                 # every reach probability is at most 1, so the expectation is at most the USD
                 # within the radius: under the bar, the side stays clear (the common case;
-                # the sum runs in C, the expectation band by band)
-                continue
+                # the sum runs in C, the expectation band by band). The bar is never under
+                # the floor, so most sides are settled before the usual flow is read.
+                bound = self.usd_near(am, long, p.near_pct) * _BOUND_MARGIN
+                if bound < p.near_cluster_floor_usd:
+                    continue
+                bar = bar or self._near_bar(am, t)
+                if bound < bar[1]:
+                    continue
+            usual, need = bar = bar or self._near_bar(am, t)
             expected = self.expected_near(am.asset, long, p.near_horizon_s, p.near_pct)
             if expected >= need or (held and expected >= p.near_exit_ratio * need):
                 am.near[name] = {
@@ -686,6 +692,12 @@ class LiquidationMap:
                 }
             else:
                 am.near.pop(name, None)
+
+    def _near_bar(self, am: AssetMap, t: float) -> tuple[float, float]:
+        """(usual hourly liquidated USD, the expectation a near cluster needs)."""
+        p = self.params
+        usual = self.usual_hourly_usd(am.asset, t)
+        return usual, max(p.near_cluster_mult * usual, p.near_cluster_floor_usd)
 
     def _nearest_dense(self, am: AssetMap, long: bool, threshold: float) -> float | None:
         if am.price is None or threshold <= 0:
