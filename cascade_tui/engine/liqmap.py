@@ -47,9 +47,16 @@ VOL_HALFLIFE_S: Final = 3600.0  # ... and averaged over about an hour
 DEFAULT_VAR_PER_S: Final = 0.5**2 / (365.0 * 86400.0)  # 50 % a year until measured ...
 MIN_VAR_PER_S: Final = 0.1**2 / (365.0 * 86400.0)  # ... and never below 10 % a year
 _LN2: Final = math.log(2.0)
-# `usd_near` (a sum of the same positive terms, perhaps in another rounding) times this is
-# always at least the sequential sum `expected_near` bounds: the skip it allows is exact
-_BOUND_MARGIN: Final = 1.0 + 1e-9
+# `near_bound`: bands are summed in rings of this many by distance from price, each ring
+# weighed by the reach probability of its nearest possible edge; the distances are shortened
+# by _BAND_SLACK band widths (more than the rounding of the price's band and of each
+# distance), and the bound is raised by a relative and an absolute margin far above the
+# rounding of the sums and of erfc, so it is never under the expectation as computed
+_RING_BANDS: Final = 4
+_VAR_HEADROOM: Final = 1.5  # the bound is taken at this × the variance, kept while it stays under
+_BAND_SLACK: Final = 1e-6
+_BOUND_MARGIN: Final = 1.0 + 1e-6
+_BOUND_ABS_USD: Final = 1e-6
 
 
 class LiqMapParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -196,6 +203,7 @@ class AssetMap:
         "long_hi",
         "matched_usd",
         "near",
+        "near_bounds",
         "near_sec",
         "pq",
         "price",
@@ -247,6 +255,9 @@ class AssetMap:
         # near_cluster state per side ("long"/"short" -> why), refreshed once per second
         self.near: dict[str, dict[str, float | str]] = {}
         self.near_sec = -1
+        # per side (True = long): (version, price band, variance, upper bound of its near
+        # expectation at any variance up to that one), see LiquidationMap.near_bound
+        self.near_bounds: dict[bool, tuple[int, int, float, float]] = {}
         # price variance per second (EWMA of squared log returns over >= VOL_SAMPLE_S steps)
         self.var_per_s: float | None = None
         self.vol_price = 0.0
@@ -606,16 +617,43 @@ class LiquidationMap:
                 total += usd * self.reach_probability(asset, edge - ln_p, horizon_s)
         return total
 
-    def usd_near(self, am: AssetMap, long: bool, radius_pct: float) -> float:
-        """USD of one side's bands within radius_pct of price (the bands `expected_near`
-        weighs): an upper bound of that expectation."""
+    def near_bound(self, am: AssetMap, long: bool) -> float:
+        """An upper bound of `expected_near` for the near check (near_horizon_s, near_pct):
+        the bands' USD in rings by distance from price, each ring times the reach probability
+        of its nearest possible edge. Reach probabilities grow with the variance, so a bound
+        taken at a variance with headroom holds until the bands change (`version`), the price
+        changes band or the variance passes it: most seconds, most sides are settled by a
+        look-up and two comparisons."""
+        var = am.var_per_s if am.var_per_s is not None else DEFAULT_VAR_PER_S
+        var = max(var, MIN_VAR_PER_S)
+        hit = am.near_bounds.get(long)
+        if hit is not None:
+            version, band, var_cap, bound = hit
+            if version == am.version and band == am.price_band and var <= var_cap:
+                return bound
+        var_cap = var * _VAR_HEADROOM
+        bound = self._ring_bound(am, long, var_cap)
+        am.near_bounds[long] = (am.version, am.price_band, var_cap, bound)
+        return bound
+
+    def _ring_bound(self, am: AssetMap, long: bool, var: float) -> float:
         side = am.long if long else am.short
         if not side or am.price is None:
             return 0.0
+        p = self.params
+        ln_g = self._ln_g
         k = am.price_band
-        n = math.ceil(math.log1p(radius_pct / 100.0) / self._ln_g)
-        bands = range(k - n, k + 1) if long else range(k, k + n + 1)
-        return sum(map(side.get, bands, repeat(0.0)))
+        n = math.ceil(math.log1p(p.near_pct / 100.0) / ln_g)
+        # the same bands as expected_near, nearest first: d = 0 .. n band widths away
+        by_distance = list(map(side.get, range(k, k - n - 1, -1) if long else range(k, k + n + 1), repeat(0.0)))
+        scale = math.sqrt(var * p.near_horizon_s) * math.sqrt(2.0)
+        total = 0.0
+        for d in range(0, n + 1, _RING_BANDS):
+            ring = sum(by_distance[d : d + _RING_BANDS])
+            if ring:
+                # a band d widths away has its edge at least (d - 1) widths from the price
+                total += ring * math.erfc(max(0.0, (d - 1 - _BAND_SLACK) * ln_g) / scale)
+        return total * _BOUND_MARGIN + _BOUND_ABS_USD
 
     def expected(self, asset: str, horizon_s: float = 3600.0) -> dict[tuple[bool, int], float]:
         """(long, band) -> USD expected to be liquidated within the horizon: the band's
@@ -667,11 +705,10 @@ class LiquidationMap:
         for long, name in ((True, "long"), (False, "short")):
             held = name in am.near
             if not held:
-                # every reach probability is at most 1, so the expectation is at most the USD
-                # within the radius: under the bar, the side stays clear (the common case;
-                # the sum runs in C, the expectation band by band). The bar is never under
-                # the floor, so most sides are settled before the usual flow is read.
-                bound = self.usd_near(am, long, p.near_pct) * _BOUND_MARGIN
+                # the expectation is at most the bound: under the bar, the side stays clear
+                # (the common case, settled without the band-by-band expectation). The bar is
+                # never under the floor, so most sides are settled before the usual flow is read.
+                bound = self.near_bound(am, long)
                 if bound < p.near_cluster_floor_usd:
                     continue
                 bar = bar or self._near_bar(am, t)

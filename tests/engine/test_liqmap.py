@@ -267,22 +267,35 @@ def test_expected_near_equals_its_plain_form_to_the_bit() -> None:
     assert compared > 200 and nonzero > 100
 
 
-def test_usd_near_bounds_the_expectation() -> None:
-    """The near check skips a side whose USD within the radius is under the bar: that USD
-    must never be less than the expectation (each reach probability is at most 1)."""
+@pytest.mark.parametrize(
+    "params",
+    [
+        LiqMapParams(),
+        LiqMapParams(near_pct=0.5, near_horizon_s=60.0),
+        LiqMapParams(near_pct=10.0, near_horizon_s=1e9),  # reach ~ 1 everywhere: the tight case
+        LiqMapParams(near_pct=3.0, near_horizon_s=1.0),  # reach ~ 0 past the first bands
+    ],
+    ids=["defaults", "narrow", "everything-reached", "nothing-reached"],
+)
+def test_near_bound_is_never_under_the_expectation(params: LiqMapParams) -> None:
+    """The near check settles a side (not held) whose bound is under the bar without the
+    band-by-band expectation: the bound, cached while the bands, the price's band and the
+    variance stay, must never be under the expectation computed at any price in between."""
     from tests.engine.liqmap_scenarios import scripted_events
 
-    m = LiquidationMap()
-    checked = 0
-    for i, ev in enumerate(scripted_events(16, 3000)):
+    m = LiquidationMap(params)
+    checked = tight = 0
+    for i, ev in enumerate(scripted_events(16, 4000)):
         m.on_event(ev, ev.recv_ts)  # type: ignore[attr-defined]
         am = m._assets.get("BTC")
-        if am is None or am.price is None or i % 13:
+        if am is None or am.price is None or i % 7:
             continue
         for long in (True, False):
-            for radius in (0.5, 3.0, 10.0):
-                bound = m.usd_near(am, long, radius)
-                assert bound >= m.expected_near("BTC", long, 1800.0, radius)
-                assert bound >= m.expected_near("BTC", long, 1e9, radius)  # reach ~ 1: the tight case
-                checked += bound > 0.0
-    assert checked > 100
+            bound = m.near_bound(am, long)
+            expected = m.expected_near("BTC", long, params.near_horizon_s, params.near_pct)
+            assert bound >= expected, (i, long, bound, expected)
+            checked += expected > 0.0
+            tight += expected > 0.5 * bound
+    assert checked > 200
+    if params.near_horizon_s >= 1e9:
+        assert tight > 100  # the bound follows the expectation where every band is reached

@@ -143,7 +143,7 @@ def _expected_near_band_by_band(mp: pytest.MonkeyPatch) -> None:
 
 def _expectation_for_every_side(mp: pytest.MonkeyPatch) -> None:
     # no bound: the expectation is computed for every side every second
-    mp.setattr(LiquidationMap, "usd_near", lambda self, am, long, radius_pct: float("inf"))
+    mp.setattr(LiquidationMap, "near_bound", lambda self, am, long: float("inf"))
 
 
 FAST_PATHS = {
