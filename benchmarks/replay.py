@@ -19,7 +19,8 @@ Each is written in both capture formats (DESIGN §5.1): v1 (frames as JSON strin
 - `ratio` = bare_json_us / replay_us (≥ 1 means the replay is faster than merely decoding the
   capture with the standard library). Targets: v2 sparse ≥ 0.6, v2 dense ≥ 1.0;
 - `record_us`: what recording costs a frame (CaptureWriter: encode the line, gzip), v2 at the
-  default compression level and at level 1, and v1. Target (issue 15): ≤ 2.
+  default compressor (ISA-L level 1 when the `isal` package is installed, else zlib level 3),
+  with zlib at level 1 (`v2_level_1`), and v1. Target (issue 15): ≤ 2.
 Timings are CPU time of this (single-threaded) process, the minimum over `--repeat` runs: on a
 shared machine a wall clock would also count the time spent waiting for a core.
 """
@@ -135,7 +136,7 @@ def measure(name: str, frames: list[RawFrame], tmp: Path, repeat: int, profile: 
         "bare_json_us": round(bare / n * 1e6, 3),
         "bare_json_v2_us": round(bare_v2 / n * 1e6, 3),
         "target_ratio_v2": TARGETS[name],
-        # the recorder's per-frame work: encode + gzip (default level, and level 1)
+        # the recorder's per-frame work: encode + gzip (the default compressor, and zlib level 1)
         "record_us": {
             "v2": round(record_v2 / n * 1e6, 3),
             "v2_level_1": round(record_v2_fast / n * 1e6, 3),

@@ -33,6 +33,7 @@ are kept; bands leaving the window as price moves are dropped (counted in `dropp
 from __future__ import annotations
 
 import math
+from itertools import repeat
 from typing import Final
 
 import msgspec
@@ -46,6 +47,16 @@ VOL_HALFLIFE_S: Final = 3600.0  # ... and averaged over about an hour
 DEFAULT_VAR_PER_S: Final = 0.5**2 / (365.0 * 86400.0)  # 50 % a year until measured ...
 MIN_VAR_PER_S: Final = 0.1**2 / (365.0 * 86400.0)  # ... and never below 10 % a year
 _LN2: Final = math.log(2.0)
+# `near_bound`: bands are summed in rings of this many by distance from price, each ring
+# weighed by the reach probability of its nearest possible edge; the distances are shortened
+# by _BAND_SLACK band widths (more than the rounding of the price's band and of each
+# distance), and the bound is raised by a relative and an absolute margin far above the
+# rounding of the sums and of erfc, so it is never under the expectation as computed
+_RING_BANDS: Final = 4
+_VAR_HEADROOM: Final = 1.5  # the bound is taken at this × the variance, kept while it stays under
+_BAND_SLACK: Final = 1e-6
+_BOUND_MARGIN: Final = 1.0 + 1e-6
+_BOUND_ABS_USD: Final = 1e-6
 
 
 class LiqMapParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -198,6 +209,7 @@ class AssetMap:
         "long_hi",
         "matched_usd",
         "near",
+        "near_bounds",
         "near_sec",
         "near_since",
         "pq",
@@ -251,6 +263,9 @@ class AssetMap:
         self.near: dict[str, dict[str, float | str]] = {}
         self.near_sec = -1
         self.near_since: dict[str, float] = {}  # side -> when its near_cluster was raised
+        # per side (True = long): (version, price band, variance, upper bound of its near
+        # expectation at any variance up to that one), see LiquidationMap.near_bound
+        self.near_bounds: dict[bool, tuple[int, int, float, float]] = {}
         # price variance per second (EWMA of squared log returns over >= VOL_SAMPLE_S steps)
         self.var_per_s: float | None = None
         self.vol_price = 0.0
@@ -560,7 +575,41 @@ class LiquidationMap:
 
     def expected_near(self, asset: str, long: bool, horizon_s: float, radius_pct: float) -> float:
         """USD of one side expected to be liquidated within the horizon, over the bands within
-        radius_pct of price: Σ band USD × the chance price reaches the band."""
+        radius_pct of price: Σ band USD × the chance price reaches the band.
+
+        Runs for every asset every second (the engine's near-cluster check), so the spread
+        `reach_probability` computes is computed once here, and each band's term is the same
+        float expression inline (`expected_near_reference` is the plain form; a test holds
+        them equal to the bit)."""
+        am = self._assets.get(asset)
+        if am is None or am.price is None:
+            return 0.0
+        side = am.long if long else am.short
+        if not side:
+            return 0.0
+        ln_p = math.log(am.price)
+        ln_g = self._ln_g
+        k = am.price_band
+        n = math.ceil(math.log1p(radius_pct / 100.0) / ln_g)
+        var = am.var_per_s if am.var_per_s is not None else DEFAULT_VAR_PER_S
+        scale = math.sqrt(max(var, MIN_VAR_PER_S) * horizon_s) * math.sqrt(2.0)
+        erfc = math.erfc
+        get = side.get
+        total = 0.0
+        if long:
+            for j in range(k - n, k + 1):
+                usd = get(j)
+                if usd:
+                    total += usd * erfc(abs((j + 1) * ln_g - ln_p) / scale)
+        else:
+            for j in range(k, k + n + 1):
+                usd = get(j)
+                if usd:
+                    total += usd * erfc(abs(j * ln_g - ln_p) / scale)
+        return total
+
+    def expected_near_reference(self, asset: str, long: bool, horizon_s: float, radius_pct: float) -> float:
+        """`expected_near` written plainly, band by band through `reach_probability`."""
         am = self._assets.get(asset)
         if am is None or am.price is None:
             return 0.0
@@ -575,6 +624,44 @@ class LiquidationMap:
                 edge = (j + 1) * self._ln_g if long else j * self._ln_g
                 total += usd * self.reach_probability(asset, edge - ln_p, horizon_s)
         return total
+
+    def near_bound(self, am: AssetMap, long: bool) -> float:
+        """An upper bound of `expected_near` for the near check (near_horizon_s, near_pct):
+        the bands' USD in rings by distance from price, each ring times the reach probability
+        of its nearest possible edge. Reach probabilities grow with the variance, so a bound
+        taken at a variance with headroom holds until the bands change (`version`), the price
+        changes band or the variance passes it: most seconds, most sides are settled by a
+        look-up and two comparisons."""
+        var = am.var_per_s if am.var_per_s is not None else DEFAULT_VAR_PER_S
+        var = max(var, MIN_VAR_PER_S)
+        hit = am.near_bounds.get(long)
+        if hit is not None:
+            version, band, var_cap, bound = hit
+            if version == am.version and band == am.price_band and var <= var_cap:
+                return bound
+        var_cap = var * _VAR_HEADROOM
+        bound = self._ring_bound(am, long, var_cap)
+        am.near_bounds[long] = (am.version, am.price_band, var_cap, bound)
+        return bound
+
+    def _ring_bound(self, am: AssetMap, long: bool, var: float) -> float:
+        side = am.long if long else am.short
+        if not side or am.price is None:
+            return 0.0
+        p = self.params
+        ln_g = self._ln_g
+        k = am.price_band
+        n = math.ceil(math.log1p(p.near_pct / 100.0) / ln_g)
+        # the same bands as expected_near, nearest first: d = 0 .. n band widths away
+        by_distance = list(map(side.get, range(k, k - n - 1, -1) if long else range(k, k + n + 1), repeat(0.0)))
+        scale = math.sqrt(var * p.near_horizon_s) * math.sqrt(2.0)
+        total = 0.0
+        for d in range(0, n + 1, _RING_BANDS):
+            ring = sum(by_distance[d : d + _RING_BANDS])
+            if ring:
+                # a band d widths away has its edge at least (d - 1) widths from the price
+                total += ring * math.erfc(max(0.0, (d - 1 - _BAND_SLACK) * ln_g) / scale)
+        return total * _BOUND_MARGIN + _BOUND_ABS_USD
 
     def expected(self, asset: str, horizon_s: float = 3600.0) -> dict[tuple[bool, int], float]:
         """(long, band) -> USD expected to be liquidated within the horizon: the band's
@@ -623,11 +710,21 @@ class LiquidationMap:
             am.near.clear()
             am.near_since.clear()
             return
-        usual = self.usual_hourly_usd(am.asset, t)
-        need = max(p.near_cluster_mult * usual, p.near_cluster_floor_usd)
+        bar: tuple[float, float] | None = None  # (usual, need): read only when a side may reach it
         for long, name in ((True, "long"), (False, "short")):
-            expected = self.expected_near(am.asset, long, p.near_horizon_s, p.near_pct)
             since = am.near_since.get(name)
+            if since is None:
+                # the expectation is at most the bound: under the bar, the side stays clear
+                # (the common case, settled without the band-by-band expectation). The bar is
+                # never under the floor, so most sides are settled before the usual flow is read.
+                bound = self.near_bound(am, long)
+                if bound < p.near_cluster_floor_usd:
+                    continue
+                bar = bar or self._near_bar(am, t)
+                if bound < bar[1]:
+                    continue
+            usual, need = bar = bar or self._near_bar(am, t)
+            expected = self.expected_near(am.asset, long, p.near_horizon_s, p.near_pct)
             held = since is not None and (
                 t - since < p.near_min_hold_s or expected >= p.near_exit_ratio * need
             )
@@ -647,6 +744,12 @@ class LiquidationMap:
             else:
                 am.near.pop(name, None)
                 am.near_since.pop(name, None)
+
+    def _near_bar(self, am: AssetMap, t: float) -> tuple[float, float]:
+        """(usual hourly liquidated USD, the expectation a near cluster needs)."""
+        p = self.params
+        usual = self.usual_hourly_usd(am.asset, t)
+        return usual, max(p.near_cluster_mult * usual, p.near_cluster_floor_usd)
 
     def _nearest_dense(self, am: AssetMap, long: bool, threshold: float) -> float | None:
         if am.price is None or threshold <= 0:

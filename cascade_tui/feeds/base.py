@@ -73,22 +73,57 @@ def _finite_pos(x: float) -> bool:
 def valid_event(ev: Event) -> bool:
     """True when an event's numbers are physically possible."""
     if isinstance(ev, Liquidation):
-        return (
-            _finite_pos(ev.price)
-            and _finite_pos(ev.qty)
-            and _finite_pos(ev.usd)
-            and math.isfinite(ev.event_ts)
-            and ev.usd < 1e11  # no single liquidation is worth $100 B
-        )
+        return _valid_liquidation(ev)
     if isinstance(ev, Trade):
-        return _finite_pos(ev.price) and _finite_pos(ev.qty) and math.isfinite(ev.usd) and ev.usd >= 0
+        return _valid_trade(ev)
     if isinstance(ev, OpenInterest):
-        return math.isfinite(ev.oi) and ev.oi >= 0.0
+        return _valid_open_interest(ev)
     if isinstance(ev, Funding):
-        return math.isfinite(ev.rate) and abs(ev.rate) < 1.0 and ev.interval_h > 0
+        return _valid_funding(ev)
     if isinstance(ev, Mark):
-        return _finite_pos(ev.price)
+        return _valid_mark(ev)
     return False
+
+
+def _valid_liquidation(ev: Liquidation) -> bool:
+    return (
+        _finite_pos(ev.price)
+        and _finite_pos(ev.qty)
+        and _finite_pos(ev.usd)
+        and math.isfinite(ev.event_ts)
+        and ev.usd < 1e11  # no single liquidation is worth $100 B
+    )
+
+
+def _valid_trade(ev: Trade) -> bool:
+    return _finite_pos(ev.price) and _finite_pos(ev.qty) and math.isfinite(ev.usd) and ev.usd >= 0
+
+
+def _valid_open_interest(ev: OpenInterest) -> bool:
+    return math.isfinite(ev.oi) and ev.oi >= 0.0
+
+
+def _valid_funding(ev: Funding) -> bool:
+    return math.isfinite(ev.rate) and abs(ev.rate) < 1.0 and ev.interval_h > 0
+
+
+def _valid_mark(ev: Mark) -> bool:
+    return _finite_pos(ev.price)
+
+
+# The checks of `valid_event` by exact type (one look-up instead of a chain of isinstance
+# calls: `parse` runs this for every event); a subclass goes through `valid_event` itself.
+_VALID_BY_TYPE: dict[type, Callable[[Any], bool]] = {
+    Liquidation: _valid_liquidation,
+    Trade: _valid_trade,
+    OpenInterest: _valid_open_interest,
+    Funding: _valid_funding,
+    Mark: _valid_mark,
+}
+# event type -> its kind tag ("trade", "mark" ...), for the per-kind counters
+_KIND_TAG: dict[type, str] = {
+    cls: str(cls.__struct_config__.tag) for cls in (Liquidation, Trade, OpenInterest, Funding, Mark)
+}
 
 
 # --------------------------------------------------------------------------- identifiers
@@ -303,15 +338,33 @@ class FrameParser:
             return events
         out: list[Event] = []
         counts = stats.events
+        checks = _VALID_BY_TYPE
+        instruments_ok = self._instruments_ok
+        assets_seen = self._assets_seen
         for ev in events:
-            if not valid_event(ev):
+            kind = type(ev)
+            check = checks.get(kind)
+            if not (check(ev) if check is not None else valid_event(ev)):
                 stats.rejected += 1
                 continue
-            admitted = self._admit(ev)
-            if admitted is not None:
-                out.append(admitted)
-                kind = str(type(admitted).__struct_config__.tag)  # every event kind is tagged
-                counts[kind] = counts.get(kind, 0) + 1
+            if (
+                kind is not Trade
+                and kind is not Liquidation
+                and check is not None
+                and ev.instrument in instruments_ok
+                and assets_seen.get(ev.asset) is _PLAIN
+            ):
+                # a mark, funding or OI of a known plain asset and symbol: `_admit` would
+                # pass it unchanged (no event time to check, nothing to de-duplicate)
+                admitted: Event | None = ev
+            else:
+                admitted = self._admit(ev)
+                if admitted is None:
+                    continue
+                kind = type(admitted)
+            out.append(admitted)  # type: ignore[arg-type]
+            tag = _KIND_TAG.get(kind) or str(kind.__struct_config__.tag)  # every event kind is tagged
+            counts[tag] = counts.get(tag, 0) + 1
         if self._ids:
             self._ids.clear()
         return out
@@ -417,8 +470,12 @@ class FrameParser:
             self.metadata.update(doc)
         else:
             self.metadata = {**self.metadata, **doc}
+        self._metadata_updated()
         self.stats.ignored += 1
         return []
+
+    def _metadata_updated(self) -> None:
+        """Recorded metadata was merged: a parser drops what it derived from the old values."""
 
 
 # --------------------------------------------------------------------------- connections
@@ -551,6 +608,9 @@ def base_asset(symbol: str) -> str:
 
 def fnum(x: Any) -> float:
     """Venue number (string or JSON number) -> float; raises on garbage (caught by parse())."""
+    kind = type(x)
+    if kind is str or kind is float or kind is int:  # what frames hold (one test, not two)
+        return float(x)
     if isinstance(x, bool) or x is None:
         raise ValueError(f"not a number: {x!r}")
     return float(x)

@@ -54,7 +54,7 @@ from cascade_tui.feeds.common import (
     rows,
     unique,
 )
-from cascade_tui.model import LONG, SHORT, Event, Funding, Liquidation, Mark, OpenInterest, Trade
+from cascade_tui.model import LONG, SHORT, Event, Funding, Liquidation, Mark, OpenInterest, TakerSide, Trade
 
 VENUE = "binance"
 WS_MARKET = "wss://fstream.binance.com/market"  # 2026 split: aggTrade/markPrice/forceOrder
@@ -144,9 +144,24 @@ class BinanceParser(FrameParser):
         self._info = InstrumentInfo(self.metadata, {})
         self._marks: dict[str, float] = {}  # symbol -> last mark price, for OI in USD
         self._contract_usd: dict[str, float | None] = {}  # symbol -> COIN-M USD per contract
+        self._funding_h: dict[str, float] = {}  # symbol -> funding interval (h), from metadata
 
     def reset(self) -> None:
         self._marks.clear()
+
+    def _metadata_updated(self) -> None:
+        self._funding_h.clear()
+
+    def funding_interval_h(self, symbol: str) -> float:
+        """Hours between fundings: metadata's `fundingIntervalHours`, else 8 (remembered per
+        symbol: every markPrice row asks)."""
+        hours = self._funding_h.get(symbol)
+        if hours is None:
+            interval = self._info.field(symbol, "fundingIntervalHours")
+            hours = float(interval) if interval else DEFAULT_FUNDING_H
+            if len(self._funding_h) < 4096:  # bounded by the venue's symbol count
+                self._funding_h[symbol] = hours
+        return hours
 
     def contract_usd(self, symbol: str) -> float | None:
         """USD per contract of a COIN-M symbol; None for USD-M (sizes in coins)."""
@@ -222,11 +237,45 @@ class BinanceParser(FrameParser):
         t_ms = item.E if order.T is UNSET else order.T
         self._liquidation(order.s, order.S, order.z, order.ap, order.p, t_ms, recv_ts, out)
 
+    # The two hottest rows (every trade, every mark each second) build their events inline:
+    # the typed decoder guarantees the field types, so `fnum`/`opt_num`/`ms_to_s` reduce to
+    # `float(...)` and the checks below; the events are those of `_trade` and
+    # `_mark_and_funding` (tests/feeds/test_typed_fast_path.py compares them with the dict path).
+
     def _typed_agg_trade(self, item: _AggTrade, recv_ts: float, out: list[Event]) -> None:
-        self._trade(item.s, item.p, item.q, item.m, item.T, recv_ts, out)
+        symbol = item.s
+        price = float(item.p)
+        size = float(item.q)
+        contract_usd = self._contract_usd.get(symbol, _UNKNOWN)
+        if contract_usd is _UNKNOWN:
+            contract_usd = self.contract_usd(symbol)
+        if contract_usd is None:
+            qty, usd = size, size * price
+        else:
+            usd = size * contract_usd
+            qty = usd / price
+        side: TakerSide = "sell" if item.m else "buy"
+        out.append(Trade(VENUE, symbol, self._info.asset(symbol), price, qty, usd, side, float(item.T) / 1000.0, recv_ts))
 
     def _typed_mark_price(self, item: _MarkPrice, recv_ts: float, out: list[Event]) -> None:
-        self._mark_and_funding(item.s, item.E, item.p, item.i, item.r, item.T, recv_ts, out)
+        symbol = item.s
+        asset = self._info.asset(symbol)
+        event_ts = float(item.E) / 1000.0
+        mark = float(item.p)
+        self._marks[symbol] = mark
+        index = item.i
+        out.append(
+            Mark(VENUE, symbol, asset, mark, event_ts, recv_ts, None if index is None or index == "" else float(index))
+        )
+        rate = item.r
+        if rate is None or rate == "":
+            return
+        funding_rate = float(rate)
+        next_ms = item.T
+        next_ts = float(next_ms) / 1000.0 if next_ms else None
+        out.append(
+            Funding(VENUE, symbol, asset, funding_rate, self.funding_interval_h(symbol), event_ts, recv_ts, next_ts)
+        )
 
     # ------------------------------------------------------------------ streams
 
@@ -332,13 +381,12 @@ class BinanceParser(FrameParser):
     def _funding(
         self, symbol: str, asset: str, rate: float, next_ms: float | None, event_ts: float, recv_ts: float
     ) -> Funding:
-        interval = self._info.field(symbol, "fundingIntervalHours")
         return Funding(
             venue=VENUE,
             instrument=symbol,
             asset=asset,
             rate=rate,
-            interval_h=float(interval) if interval else DEFAULT_FUNDING_H,
+            interval_h=self.funding_interval_h(symbol),
             event_ts=event_ts,
             recv_ts=recv_ts,
             next_ts=next_ms / 1000.0 if next_ms else None,

@@ -280,7 +280,7 @@ class BybitParser(FrameParser):
         asset = self._info.asset(symbol)
         out: list[Event] = []
         mark = opt_num(state.get("markPrice"))
-        if mark is not None and any(k in data for k in _MARK_FIELDS):
+        if mark is not None and not data.keys().isdisjoint(_MARK_FIELDS):
             out.append(
                 Mark(
                     venue=VENUE,
@@ -293,7 +293,7 @@ class BybitParser(FrameParser):
                 )
             )
         rate = opt_num(state.get("fundingRate"))
-        if rate is not None and any(k in data for k in _FUNDING_FIELDS):
+        if rate is not None and not data.keys().isdisjoint(_FUNDING_FIELDS):
             interval = opt_num(state.get("fundingIntervalHour")) or DEFAULT_FUNDING_H
             next_ms = opt_num(state.get("nextFundingTime"))
             out.append(
@@ -308,7 +308,7 @@ class BybitParser(FrameParser):
                     next_ts=next_ms / 1000.0 if next_ms else None,
                 )
             )
-        if any(k in data for k in _OI_FIELDS):
+        if not data.keys().isdisjoint(_OI_FIELDS):
             oi_event = self._open_interest(symbol, asset, state, mark, event_ts, recv_ts)
             if oi_event is not None:
                 out.append(oi_event)

@@ -61,6 +61,8 @@ def opt_num(x: Any) -> float | None:
     """Venue number that may be absent or empty ("", None) -> float or None; garbage raises."""
     if x is None or x == "":
         return None
+    if type(x) is str:  # the usual case, as `fnum` would convert it
+        return float(x)
     return fnum(x)
 
 

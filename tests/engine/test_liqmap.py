@@ -249,3 +249,59 @@ def test_engine_raises_near_cluster_watch_and_never_more() -> None:
         signals += engine.process(mark(T0 + s, 104_000.0))
     assert signals[-1].state == "close"
     assert signals[-1].ts >= sig.ts + hold
+
+
+def test_expected_near_equals_its_plain_form_to_the_bit() -> None:
+    """`expected_near` (run for every asset every second) hoists the spread out of its loop;
+    it must give exactly the float the band-by-band `reach_probability` sum gives, on maps
+    with a measured volatility and without, for both sides, several radii and horizons."""
+    from tests.engine.liqmap_scenarios import scripted_events
+
+    m = LiquidationMap()
+    compared = nonzero = 0
+    for i, ev in enumerate(scripted_events(15, 4000)):
+        m.on_event(ev, ev.recv_ts)  # type: ignore[attr-defined]
+        if i % 97 == 0 or i < 40:  # early: the default volatility; later: the measured one
+            for long in (True, False):
+                for horizon, radius in ((1800.0, 3.0), (60.0, 0.5), (86_400.0, 10.0)):
+                    fast = m.expected_near("BTC", long, horizon, radius)
+                    plain = m.expected_near_reference("BTC", long, horizon, radius)
+                    assert fast == plain and math.copysign(1.0, fast) == math.copysign(1.0, plain)
+                    compared += 1
+                    nonzero += fast > 0.0
+    assert m.expected_near("ETH", True, 1800.0, 3.0) == m.expected_near_reference("ETH", True, 1800.0, 3.0) == 0.0
+    assert compared > 200 and nonzero > 100
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        LiqMapParams(),
+        LiqMapParams(near_pct=0.5, near_horizon_s=60.0),
+        LiqMapParams(near_pct=10.0, near_horizon_s=1e9),  # reach ~ 1 everywhere: the tight case
+        LiqMapParams(near_pct=3.0, near_horizon_s=1.0),  # reach ~ 0 past the first bands
+    ],
+    ids=["defaults", "narrow", "everything-reached", "nothing-reached"],
+)
+def test_near_bound_is_never_under_the_expectation(params: LiqMapParams) -> None:
+    """The near check settles a side (not held) whose bound is under the bar without the
+    band-by-band expectation: the bound, cached while the bands, the price's band and the
+    variance stay, must never be under the expectation computed at any price in between."""
+    from tests.engine.liqmap_scenarios import scripted_events
+
+    m = LiquidationMap(params)
+    checked = tight = 0
+    for i, ev in enumerate(scripted_events(16, 4000)):
+        m.on_event(ev, ev.recv_ts)  # type: ignore[attr-defined]
+        am = m._assets.get("BTC")
+        if am is None or am.price is None or i % 7:
+            continue
+        for long in (True, False):
+            bound = m.near_bound(am, long)
+            expected = m.expected_near("BTC", long, params.near_horizon_s, params.near_pct)
+            assert bound >= expected, (i, long, bound, expected)
+            checked += expected > 0.0
+            tight += expected > 0.5 * bound
+    assert checked > 200
+    if params.near_horizon_s >= 1e9:
+        assert tight > 100  # the bound follows the expectation where every band is reached

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from cascade_tui.feeds import spec
-from cascade_tui.feeds.base import SubscribeRequest
+from cascade_tui.feeds.base import META_CHANNEL, SubscribeRequest
 from cascade_tui.feeds.binance import SPEC, BinanceParser
 from cascade_tui.model import Funding, Liquidation, Mark, OpenInterest, Trade
 from tests.feeds.venue_samples import nautilus_text, ws_frames
@@ -100,6 +100,17 @@ def test_funding_interval_from_metadata_and_delivery_contract() -> None:
     delivery = '{"e":"markPriceUpdate","E":1,"s":"BTCUSDT_250926","p":"5","i":"5","P":"5","r":"","T":0}'
     [mark] = p.parse(delivery, 1.0)  # r="" on delivery contracts: only the mark
     assert isinstance(mark, Mark)
+
+
+def test_funding_interval_follows_recorded_metadata_merged_later() -> None:
+    """The interval is remembered per symbol (every markPrice row asks for it); a metadata
+    frame merged later (a recording's `meta:instruments`) replaces what was remembered."""
+    p = BinanceParser()
+    frame = '{"stream":"axsusdt@markPrice@1s","data":{"e":"markPriceUpdate","E":1,"s":"AXSUSDT","p":"5","r":"0.0001","T":2}}'
+    assert p.parse(frame, 1.0)[1].interval_h == 8.0
+    p.parse(json.dumps({"AXSUSDT": {"fundingIntervalHours": 4}}), 2.0, META_CHANNEL)
+    assert p.parse(frame, 3.0)[1].interval_h == 4.0
+    assert p.stats.parse_errors == 0
 
 
 def test_rest_open_interest_and_premium_index() -> None:

@@ -144,3 +144,41 @@ def test_a_machine_clock_off_by_minutes_is_not_all_stale() -> None:
         for i in range(20)
     )
     assert counted == 20 and p.stats.stale == 0 and p.clock_offset_s == pytest.approx(skew)
+
+
+class _Str(str):
+    pass
+
+
+def _plain_fnum(x: object) -> float:
+    """`fnum` before its exact-type fast path."""
+    if isinstance(x, bool) or x is None:
+        raise ValueError(f"not a number: {x!r}")
+    return float(x)  # type: ignore[arg-type]
+
+
+NUMBERS: list[object] = [
+    "1.5", "-0", "1e400", "nan", "inf", " 7 ", "0x1", "", "abc", _Str("2.5"), 3, 2**80, -4.25,
+    float("nan"), True, False, None, [1], {"a": 1}, b"3",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("x", NUMBERS, ids=repr)
+def test_number_helpers_match_their_plain_form(x: object) -> None:
+    """`fnum`/`opt_num` take a short path for str/float/int: same value or same exception
+    as the plain checks for every kind of input a frame can hold (and a few it cannot)."""
+    from cascade_tui.feeds.base import fnum
+    from cascade_tui.feeds.common import opt_num
+
+    def outcome(fn: object, arg: object) -> object:
+        try:
+            value = fn(arg)  # type: ignore[operator]
+        except (ValueError, TypeError, OverflowError) as exc:
+            return type(exc)
+        return "nan" if value != value else value
+
+    def plain_opt(v: object) -> float | None:
+        return None if v is None or v == "" else _plain_fnum(v)
+
+    assert outcome(fnum, x) == outcome(_plain_fnum, x)
+    assert outcome(opt_num, x) == outcome(plain_opt, x)

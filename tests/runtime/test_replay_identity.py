@@ -1,7 +1,8 @@
 """Every replay speed-up leaves the signals byte-identical: the same capture is replayed with
 and without each of them (capture v1 vs v2, whole batches vs frame-by-frame pacing, latency
-timing on every frame vs one in 16, sinks with every hook vs none) and against a plain
-reference loop (stdlib json per line, parse, tick, process)."""
+timing on every frame vs one in 16, sinks with every hook vs none; the parser and engine fast
+paths switched off one by one and all together) and against a plain reference loop (stdlib
+json per line, parse, tick, process)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,11 @@ import pytest
 
 from cascade_tui.capture import CaptureWriter
 from cascade_tui.engine import Engine
+from cascade_tui.engine.liqmap import LiqMapParams, LiquidationMap
 from cascade_tui.engine.types import Signal, signal_encoder
+from cascade_tui.feeds import base as feeds_base
 from cascade_tui.feeds import make_parser
+from cascade_tui.feeds.binance import BinanceParser
 from cascade_tui.model import Event, RawFrame
 from cascade_tui.runtime.pipeline import Pipeline
 from cascade_tui.sinks.base import Sink
@@ -52,11 +56,18 @@ def captures(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return paths[0], paths[1]
 
 
-def replay(path: Path, *, speed: float = 0.0, sample_every: int = 16, sinks: tuple[Sink, ...] = ()) -> list[bytes]:
+def replay(
+    path: Path,
+    *,
+    speed: float = 0.0,
+    sample_every: int = 16,
+    sinks: tuple[Sink, ...] = (),
+    engine: Engine | None = None,
+) -> list[bytes]:
     lines: list[bytes] = []
     pipeline = Pipeline(
         ReplaySource([path], speed=speed),
-        Engine(),
+        engine or Engine(),
         list(sinks),
         on_signal=lambda s: lines.append(signal_encoder.encode(s)),
         latency_sample_every=sample_every,
@@ -94,3 +105,67 @@ def test_signals_are_identical_with_and_without_each_optimisation(captures: tupl
     hooks = EveryHook()
     assert replay(v2, sinks=(hooks,)) == expected  # every sink hook called
     assert hooks.frames > 0 and hooks.events > 0
+
+
+# The liquidation map's near-cluster check runs for every asset every second, but with the
+# defaults it needs 30 minutes of history and $1 M near price: this map finds clusters within
+# the 15-minute capture, so its fast path takes part in the signals compared.
+EAGER_MAP = LiqMapParams(min_history_s=60.0, near_cluster_floor_usd=1e4, near_cluster_mult=0.05)
+
+
+def eager_map_engine() -> Engine:
+    engine = Engine()
+    engine.liqmap = LiquidationMap(EAGER_MAP)
+    return engine
+
+
+def _validate_every_event_plainly(mp: pytest.MonkeyPatch) -> None:
+    # no check by exact type: every event goes through valid_event() and _admit()
+    mp.setattr(feeds_base, "_VALID_BY_TYPE", {})
+
+
+def _binance_rows_through_the_shared_builders(mp: pytest.MonkeyPatch) -> None:
+    mp.setattr(
+        BinanceParser, "_typed_agg_trade",
+        lambda self, item, recv_ts, out: self._trade(item.s, item.p, item.q, item.m, item.T, recv_ts, out),
+    )  # fmt: skip
+    mp.setattr(
+        BinanceParser, "_typed_mark_price",
+        lambda self, item, recv_ts, out: self._mark_and_funding(
+            item.s, item.E, item.p, item.i, item.r, item.T, recv_ts, out
+        ),
+    )  # fmt: skip
+
+
+def _expected_near_band_by_band(mp: pytest.MonkeyPatch) -> None:
+    mp.setattr(LiquidationMap, "expected_near", LiquidationMap.expected_near_reference)
+
+
+def _expectation_for_every_side(mp: pytest.MonkeyPatch) -> None:
+    # no bound: the expectation is computed for every side every second
+    mp.setattr(LiquidationMap, "near_bound", lambda self, am, long: float("inf"))
+
+
+FAST_PATHS = {
+    "event checks by exact type": _validate_every_event_plainly,
+    "binance aggTrade/markPrice rows built inline": _binance_rows_through_the_shared_builders,
+    "liquidation map expected_near": _expected_near_band_by_band,
+    "liquidation map skips sides under the bar": _expectation_for_every_side,
+}
+
+
+def test_parser_and_engine_fast_paths_switched_off_give_the_same_signals(
+    captures: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, v2 = captures
+    fast = replay(v2, engine=eager_map_engine())
+    assert len(fast) >= 3
+    assert any(b"near_cluster" in line for line in fast), "the near-cluster check must raise signals"
+    with monkeypatch.context() as mp:
+        for switch_off in FAST_PATHS.values():
+            switch_off(mp)
+        assert replay(v2, engine=eager_map_engine()) == fast, "all fast paths off"
+    for name, switch_off in FAST_PATHS.items():
+        with monkeypatch.context() as mp:
+            switch_off(mp)
+            assert replay(v2, engine=eager_map_engine()) == fast, name
