@@ -33,7 +33,7 @@ FIRE_COUNT_SLACK: Final = 0.5  # a decayed count of n - 0.5 prints is "n prints"
 
 
 class SideBurst:
-    """Decayed units and print count over τ, and the side's background units rate."""
+    """Decayed units and large prints over τ, and the same over the side's background (τ_bg)."""
 
     __slots__ = (
         "_inv_bg",
@@ -42,10 +42,8 @@ class SideBurst:
         "_order_units",
         "bg",
         "bgl",
-        "bgn",
         "frozen",
         "large",
-        "n",
         "s",
         "t",
         "tau",
@@ -55,9 +53,7 @@ class SideBurst:
     def __init__(self, t: float, tau: float, tau_bg: float) -> None:
         self.t = t
         self.s = 0.0  # decayed units, τ
-        self.n = 0.0  # decayed print count, τ
         self.bg = 0.0  # decayed units, τ_bg (background)
-        self.bgn = 0.0  # decayed prints, τ_bg (background)
         self.large = 0.0  # decayed large prints, τ
         self.bgl = 0.0  # decayed large prints, τ_bg (background)
         self.frozen = False  # background not learnt while the side is in an alarm
@@ -78,22 +74,19 @@ class SideBurst:
         units: float,
         cap: float,
         order: tuple[str, float, float],
-        prints: float = 1.0,
         large: bool = False,
     ) -> float:
-        """Add one print of `units` (already capped) at t, standing for `prints` prints (more
-        than one for a sampled feed's print), `large` when it is a large print; fills of one
-        order share one cap and count as one print. Returns the units actually added (less
-        than `units` for a further fill of one order)."""
+        """Add one print of `units` (already capped; a sampled feed's print is scaled up by
+        the caller) at t, `large` when it is a large print; fills of one order share one cap
+        and count as one print. Returns the units actually added (less than `units` for a
+        further fill of one order)."""
         dt = t - self.t
         if dt > 0.0:
             f = _exp(-dt * self._inv_tau)
             self.s *= f
-            self.n *= f
             self.large *= f
             fb = _exp(-dt * self._inv_bg)
             self.bg *= fb
-            self.bgn *= fb
             self.bgl *= fb
             self.t = t
         if order == self._last_order:
@@ -104,13 +97,10 @@ class SideBurst:
         else:
             self._last_order = order
             self._order_units = units
-            self.n += prints
             if large:
                 # one large print, also on a sampled feed: its sampling is a lower bound
                 self.large += 1.0
-            if not self.frozen:
-                self.bgn += prints
-                if large:
+                if not self.frozen:
                     self.bgl += 1.0
         self.s += units
         if not self.frozen:
@@ -118,20 +108,14 @@ class SideBurst:
         return units
 
     def at(self, t: float) -> tuple[float, float, float, float]:
-        """(units, prints, background units, background prints) decayed to t, not mutating."""
+        """(units, large prints, background units, background large prints) decayed to t,
+        not mutating."""
         dt = t - self.t
         if dt <= 0.0:
-            return self.s, self.n, self.bg, self.bgn
+            return self.s, self.large, self.bg, self.bgl
         f = _exp(-dt * self._inv_tau)
         fb = _exp(-dt * self._inv_bg)
-        return self.s * f, self.n * f, self.bg * fb, self.bgn * fb
-
-    def large_at(self, t: float) -> tuple[float, float]:
-        """(large prints, background large prints) decayed to t, not mutating."""
-        dt = t - self.t
-        if dt <= 0.0:
-            return self.large, self.bgl
-        return self.large * _exp(-dt * self._inv_tau), self.bgl * _exp(-dt * self._inv_bg)
+        return self.s * f, self.large * f, self.bg * fb, self.bgl * fb
 
     def bar(self, bg: float, units_to_fire: float, background_mult: float) -> float:
         """Units needed to fire: the absolute floor or a multiple of the expected background."""

@@ -613,9 +613,7 @@ class Engine:
         ss = st.long if is_long else st.short
         if weight:
             # fills of one order count once: what the burst took is what every capped sum takes
-            units = ss.burst.add(
-                t, units, cap * boost * weight, (venue, ev.event_ts, ev.price), 1.0, units_one >= f.large_x
-            )
+            units = ss.burst.add(t, units, cap * boost * weight, (venue, ev.event_ts, ev.price), units_one >= f.large_x)
             if ev.price > 0.0 and ss.liq_price.accepts(venue, ev.instrument, False, t):
                 ss.liq_price.update(sec, t, ev.price)
         capped_usd = units * unit_usd  # weighted, whale-capped, throttle-scaled USD
@@ -641,8 +639,7 @@ class Engine:
     def _burst_fires(self, st: AssetState, ss: SideState, t: float) -> bool:
         f = self._params.fast
         b = ss.burst
-        s, _, bg, _ = b.at(t)
-        large, bgl = b.large_at(t)
+        s, large, bg, bgl = b.at(t)
         return fires(
             s / b.bar(bg, f.units_to_fire, f.background_mult),
             large,
@@ -807,9 +804,8 @@ class Engine:
         p = self._params
         f = p.fast
         th = self._thresholds
-        s, _, bg, _ = ss.burst.at(t)
+        s, n, bg, bgl = ss.burst.at(t)
         x = s / ss.burst.bar(bg, f.units_to_fire, f.background_mult)
-        n, bgl = ss.burst.large_at(t)
         prints_bar = ss.burst.large_bar(bgl, f.large_prints, f.background_mult)
         ss.x, ss.prints = x, n
         level = ss.level.level
