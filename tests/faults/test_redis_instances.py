@@ -139,6 +139,8 @@ def test_the_readme_multi_ingester_example_works_as_written(tmp_path: Path, serv
         viewer = CliRun(view, *as_run(viewers[0]), "--no-ui")
         runs.append(viewer)
         viewer.wait_lines(1, timeout=DEADLINE_S)  # the viewer raises signals from its ingester's events
+        for run in runs[:-1]:  # each ingester has raised (and so publishes) a signal of its own before it stops
+            run.wait_lines(1, timeout=DEADLINE_S)
         for run in reversed(runs):
             assert run.terminate(DEADLINE_S) == 0, run.stderr()[-2000:]
     finally:
