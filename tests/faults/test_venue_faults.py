@@ -82,8 +82,8 @@ class Market:
         await asyncio.gather(*self.tasks, return_exceptions=True)
         self.tasks.clear()
         okx_dropped = (lambda: self.source.feed_status()["okx"].drops) if okx_drops_allowed else (lambda: 0)
-        await eventually(lambda: self.liquidations("okx") + okx_dropped() == self.okx_sent, timeout=10)
-        await eventually(lambda: all(self.unaccounted(v) == 0 for v in ("bybit", "okx")), timeout=10)
+        await eventually(lambda: self.liquidations("okx") + okx_dropped() == self.okx_sent, timeout=30)
+        await eventually(lambda: all(self.unaccounted(v) == 0 for v in ("bybit", "okx")), timeout=30)
 
     def unaccounted(self, venue: str) -> int:
         """Frames the connections received minus those the parser saw or the queue dropped."""
@@ -244,7 +244,7 @@ async def test_refused_upgrade_is_shown_as_blocked(status: int) -> None:
     async with market(bybit) as m:
         m.bybit.reject_status = status  # takes effect from the next connection attempt
         m.bybit.drop()
-        await eventually(lambda: (v := m.view("bybit")) is not None and v.state == "blocked", timeout=10)
+        await eventually(lambda: (v := m.view("bybit")) is not None and v.state == "blocked", timeout=30)
         view = m.view("bybit")
         assert view is not None and f"HTTP {status}" in view.state_detail
         await asyncio.sleep(0.3)
@@ -286,7 +286,7 @@ async def test_server_that_never_answers_the_handshake() -> None:
             for i in range(30):
                 await okx.broadcast(okx.protocol.liquidation(i))
             status = source.feed_status()
-            await eventually(lambda: source.feed_status()["bybit"].errors >= 2, timeout=10)
+            await eventually(lambda: source.feed_status()["bybit"].errors >= 2, timeout=30)
             status = source.feed_status()
             assert status["bybit"].state in ("reconnecting", "connecting")
             assert "did not answer in time" in status["bybit"].detail

@@ -89,7 +89,8 @@ async def running(
             await asyncio.wait_for(task, 2)
 
 
-async def eventually(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+async def eventually(predicate: Callable[[], bool], timeout: float = 30.0) -> None:
+    """Wait for a condition; the deadline is generous because CI machines are shared."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while not predicate():
