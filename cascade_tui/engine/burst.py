@@ -16,6 +16,16 @@ prints out (measured on the validation markets: ordinary-size clusters were most
 false alarms of a units-and-prints test), and it fires on the 4th large print: ~250 ms into
 a cascade that liquidates big positions at 15+ a second.
 
+The quick lane: `quick_prints` large prints (3) that all came within `quick_window_s` (0.6 s),
+counted exactly from the times of the side's latest large prints, stand in for the decayed
+large-print bar when the units are at `quick_x` (1.5) times theirs, and while the side's own
+background would bring that many large prints together by chance at most
+`quick_chance_per_day` times a day. A cascade's large prints arrive together (one Bybit
+500 ms batch, the sampled venues' same second) and big; the background's one by one. On the
+validation markets it fired on the 3rd large print instead of the 4th on part of the
+shock-first cascades (lag p50 1.39 s → 1.22 s) with no false alarm added; without the
+quick_x margin it added four (clusters of medium prints).
+
 Sampled feeds (one print per second per symbol) are lower bounds: a print on a sampled venue
 whose previous seconds were also occupied stands for several prints and counts the
 occupancy-implied number of them (λ / (1 - e^-λ), docs/detection-science.md §3.2), so the onset of
@@ -29,6 +39,8 @@ import math
 from typing import Final
 
 _exp = math.exp
+QUICK_PRINTS_MAX: Final = 4  # the quick lane counts at most this many large prints
+SECONDS_PER_DAY: Final = 86_400.0
 FIRE_COUNT_SLACK: Final = 0.5  # a decayed count of n - 0.5 prints is "n prints" (they decay a little)
 
 
@@ -38,6 +50,7 @@ class SideBurst:
     __slots__ = (
         "_inv_bg",
         "_inv_tau",
+        "_large_times",
         "_last_order",
         "_order_units",
         "bg",
@@ -63,6 +76,8 @@ class SideBurst:
         self._inv_bg = 1.0 / tau_bg
         self._last_order: tuple[str, float, float] | None = None
         self._order_units = 0.0
+        # times of the latest large prints, newest last (the quick lane's exact window)
+        self._large_times: list[float] = [-math.inf] * QUICK_PRINTS_MAX
 
     def set_taus(self, tau: float, tau_bg: float) -> None:
         self.tau, self.tau_bg = tau, tau_bg
@@ -100,6 +115,9 @@ class SideBurst:
             if large:
                 # one large print, also on a sampled feed: its sampling is a lower bound
                 self.large += 1.0
+                times = self._large_times
+                del times[0]
+                times.append(t)
                 if not self.frozen:
                     self.bgl += 1.0
         self.s += units
@@ -121,6 +139,17 @@ class SideBurst:
         """Units needed to fire: the absolute floor or a multiple of the expected background."""
         expected = bg * self._inv_bg * self.tau  # background units rate × τ
         return max(units_to_fire, background_mult * expected)
+
+    def quick(self, t: float, prints: int, window_s: float, bgl: float, chance_per_day: float) -> bool:
+        """At least `prints` large prints within the last `window_s` seconds before t, where
+        the side's background would bring that many together by chance at most
+        chance_per_day times a day (Poisson: a print, and prints - 1 more in the window before it)."""
+        if t - self._large_times[-prints] > window_s:
+            return False
+        # the background's large prints a second, before these (they are in bgl already)
+        rate = max(bgl - prints, 0.0) * self._inv_bg
+        mean = rate * window_s
+        return SECONDS_PER_DAY * rate * mean ** (prints - 1) / math.factorial(prints - 1) <= chance_per_day
 
     def large_bar(self, bgl: float, large_prints: float, background_mult: float) -> float:
         """Large prints needed to fire: large_prints, or a multiple of the background's large

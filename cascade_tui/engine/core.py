@@ -48,7 +48,7 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
-from cascade_tui.engine.burst import fires
+from cascade_tui.engine.burst import SideBurst, fires
 from cascade_tui.engine.latency import LatencyReservoir
 from cascade_tui.engine.liqmap import LiquidationMap, LiquidationMapViews
 from cascade_tui.engine.market import MARKET, MARKET_FLOOR_MULT, MarketState
@@ -640,11 +640,21 @@ class Engine:
         f = self._params.fast
         b = ss.burst
         s, large, bg, bgl = b.at(t)
-        return fires(
-            s / b.bar(bg, f.units_to_fire, f.background_mult),
-            large,
-            b.large_bar(bgl, f.large_prints, f.background_mult),
-        ) and not self._other_side_leads(st, ss, t, s)
+        x = s / b.bar(bg, f.units_to_fire, f.background_mult)
+        return fires(x, large, self._large_bar(b, t, bgl, x)) and not self._other_side_leads(st, ss, t, s)
+
+    def _large_bar(self, b: SideBurst, t: float, bgl: float, x: float) -> float:
+        """Large prints the burst needs: large_prints over ~τ, or only quick_prints when they
+        all came within quick_window_s with units at quick_x times their bar (a cascade's
+        large prints arrive together, and big)."""
+        f = self._params.fast
+        if (
+            f.quick_prints
+            and x >= f.quick_x
+            and b.quick(t, f.quick_prints, f.quick_window_s, bgl, f.quick_chance_per_day)
+        ):
+            return 0.0  # counted exactly in the quick window: no decayed count is needed
+        return b.large_bar(bgl, f.large_prints, f.background_mult)
 
     @staticmethod
     def _other_side_leads(st: AssetState, ss: SideState, t: float, units: float) -> bool:
@@ -806,7 +816,7 @@ class Engine:
         th = self._thresholds
         s, n, bg, bgl = ss.burst.at(t)
         x = s / ss.burst.bar(bg, f.units_to_fire, f.background_mult)
-        prints_bar = ss.burst.large_bar(bgl, f.large_prints, f.background_mult)
+        prints_bar = self._large_bar(ss.burst, t, bgl, x)
         ss.x, ss.prints = x, n
         level = ss.level.level
         if level == 0 and ss.side != st.dominant and x < f.exit_x:
@@ -821,6 +831,9 @@ class Engine:
             "needs_large": round(prints_bar, 1),
             "score": round(st.score, 3),
         }
+        if prints_bar == 0.0:
+            # the quick lane holds: its prints came together, the decayed count need not rise
+            why["quick_prints"] = f.quick_prints
         if events == 0:
             why["trigger"] = "quiet"
             ss.why = why

@@ -90,12 +90,14 @@ def test_print_scale_learns_each_assets_own_prints_and_starts_from_the_prior() -
     assert scale.n == 400  # nothing learnt while an alarm is open
 
 
-def first_warning_print(asset: str, params: EngineParams | None = None) -> tuple[int | None, list[Signal]]:
+def first_warning_print(
+    asset: str, params: EngineParams | None = None, spacing_s: float = 0.05
+) -> tuple[int | None, list[Signal]]:
     engine, t = warmed(assets=(asset,), params=params)
     signals: list[Signal] = []
     for k in range(12):
         signals += engine.process(
-            liq(asset, "long", large(asset), t + 0.05 * k, price=PRICE[asset] * (1 - k * 1e-5))
+            liq(asset, "long", large(asset), t + spacing_s * k, price=PRICE[asset] * (1 - k * 1e-5))
         )
         if any(s.level >= 2 for s in signals):
             return k + 1, signals
@@ -111,6 +113,77 @@ def test_burst_of_large_prints_fires_warning_within_the_fifth_print() -> None:
         assert warning.direction == "long" and warning.why["trigger"] == "burst"
         assert float(warning.why["burst_x"]) >= 1.0
         assert float(warning.why["large_prints"]) >= EngineParams().fast.large_prints - 0.5
+
+
+def scale_of(asset: str) -> float:
+    return BODY_USD[asset] * math.exp(0.84 * 1.8)  # the lognormal body's 80th percentile
+
+
+def onset_batch(asset: str, t: float, n_large: int, n_medium: int = 2) -> list[Liquidation]:
+    """One Bybit batch at a cascade's onset: large prints and medium ones (1.2 scales: not
+    large, but units), each a distinct order."""
+    px = PRICE[asset]
+    big = [liq(asset, "long", large(asset), t, price=px * (1 - k * 1e-5)) for k in range(n_large)]
+    mid = [liq(asset, "long", 1.2 * scale_of(asset), t, price=px * (1 - (50 + k) * 1e-5)) for k in range(n_medium)]
+    return big + mid
+
+
+def test_the_quick_lane_fires_on_one_batch_of_three_large_prints() -> None:
+    """Bybit sends a 500 ms batch in one frame: three large prints and the medium prints
+    with them (units at quick_x × their bar) are a cascade's onset."""
+    f = EngineParams().fast
+    for asset in ("BTC", "ADA"):
+        engine, t = warmed(assets=(asset,))
+        signals = engine.process_frame(onset_batch(asset, t + 0.5, f.quick_prints))
+        assert [s.level for s in signals if s.asset == asset] == [2], asset
+        assert signals[0].why["quick_prints"] == f.quick_prints and signals[0].why["needs_large"] == 0
+        assert float(signals[0].why["burst_x"]) >= f.quick_x
+    # without the quick lane the same batch is short of the decayed count (large_prints)
+    params = EngineParams(fast=msgspec.structs.replace(f, quick_prints=0))
+    engine, t = warmed(params=params)
+    assert all(s.level < 2 for s in engine.process_frame(onset_batch("BTC", t + 0.5, f.quick_prints)))
+
+
+def test_the_quick_lane_needs_its_prints_and_its_units_margin() -> None:
+    f = EngineParams().fast
+    # one large print fewer, with more medium prints: not the quick lane's
+    engine, t = warmed()
+    assert all(s.level < 2 for s in engine.process_frame(onset_batch("BTC", t + 0.5, f.quick_prints - 1, 4)))
+    # three large prints alone: their units (capped) stay under quick_x × the bar
+    engine, t = warmed()
+    assert all(s.level < 2 for s in engine.process_frame(onset_batch("BTC", t + 0.5, f.quick_prints, 0)))
+
+
+def test_large_prints_spread_beyond_the_quick_window_need_more_of_them() -> None:
+    """Three large prints over 0.8 s are not the quick lane's (0.6 s); the decayed count
+    fires later, still within the fifth."""
+    f = EngineParams().fast
+    spacing = 0.4
+    assert (f.quick_prints - 1) * spacing > f.quick_window_s
+    fired_at, signals = first_warning_print("BTC", spacing_s=spacing)
+    assert fired_at is not None and f.quick_prints < fired_at <= 5, fired_at
+    assert "quick_prints" not in next(s for s in signals if s.level >= 2).why
+
+
+def test_the_quick_lane_closes_when_the_background_brings_large_prints_together_by_chance() -> None:
+    """Five times the usual pace of prints: three large ones within 0.6 s happen by chance
+    several times a day, so the onset batch is not enough; more prints still fire."""
+    quick = EngineParams().fast.quick_prints
+    engine = Engine()
+    run(engine, background(random.Random(1), ("BTC",), START_TS, 2400.0, rate=1.0))
+    t = START_TS + 2400.0
+    assert all(s.level < 2 for s in engine.process_frame(onset_batch("BTC", t + 0.5, quick)))
+    more = [liq("BTC", "long", large("BTC"), t + 0.6, price=99_000.0 - k) for k in range(4)]
+    assert any(s.level >= 2 and "quick_prints" not in s.why for s in engine.process_frame(more))
+
+
+def test_the_quick_lane_ignores_a_whale_split_into_fills() -> None:
+    """Six fills of one large order (same venue, time, price and side) are one print."""
+    engine, t = warmed()
+    fills = [liq("BTC", "long", large("BTC"), t + 0.5) for _ in range(6)]
+    signals = engine.process_frame(fills)
+    signals += run(engine, background(random.Random(12), ("BTC",), t + 1.0, 60.0))
+    assert all(s.level < 2 for s in signals)
 
 
 def test_a_cluster_of_ordinary_prints_does_not_fire() -> None:
