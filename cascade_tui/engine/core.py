@@ -818,6 +818,8 @@ class Engine:
         prints_bar = ss.burst.large_bar(bgl, f.large_prints, f.background_mult)
         ss.x, ss.prints = x, n
         level = ss.level.level
+        if level >= WARNING:  # the side's own cascade runs through its near cluster, if any
+            self.liqmap.restart_near(st.asset, ss.side)
         if level == 0 and ss.side != st.dominant and x < f.exit_x:
             # nothing on this side: no score, no burst (the common case, kept cheap)
             ss.why = {"trigger": "none", "burst_x": round(x, 3)}
