@@ -311,6 +311,15 @@ class Engine:
         self._clock = ts
         return out
 
+    def side_state(self, asset: str, side: str) -> tuple[int, dict[str, float | str]]:
+        """(level, why) in force on one side of an asset now — what the dashboard's score
+        detail shows for the side it shows; (0, {}) for an asset the engine does not hold."""
+        st = self._assets.get(asset)
+        if st is None:
+            return 0, {}
+        ss = st.long if side == LONG else st.short
+        return ss.level.level, ss.why
+
     def stats(self) -> dict[str, Any]:
         liquidations = {
             v: {
@@ -819,6 +828,8 @@ class Engine:
         prints_bar = self._large_bar(ss.burst, t, bgl, x)
         ss.x, ss.prints = x, n
         level = ss.level.level
+        if level >= WARNING:  # the side's own cascade runs through its near cluster, if any
+            self.liqmap.restart_near(st.asset, ss.side)
         if level == 0 and ss.side != st.dominant and x < f.exit_x:
             # nothing on this side: no score, no burst (the common case, kept cheap)
             ss.why = {"trigger": "none", "burst_x": round(x, 3)}
@@ -887,6 +898,7 @@ class Engine:
             ss.why = why
             if desired == 0:
                 return self._near_cluster_watch(st, ss, t)
+            self._near_cluster_context(st, ss, t)
             return desired
         # CRITICAL: intensity and a confirmed price move in the cascade's direction
         intense = ss.peak_x >= f.critical_x or x >= f.critical_x or score_level >= CRITICAL
@@ -914,6 +926,18 @@ class Engine:
             return 0
         ss.why = near
         return WATCH
+
+    def _near_cluster_context(self, st: AssetState, ss: SideState, t: float) -> None:
+        """A side at WATCH from its own liquidations (a partial burst, the score) names the
+        map's near_cluster in its why when the map also puts a dense band of this side near the
+        price: the trader watching that WATCH is told a cluster is within reach as soon as the
+        map holds it, not only when the side is otherwise quiet. Context only: the level and
+        the trigger are the side's own."""
+        near = self.liqmap.near_cluster(st.asset, t, ss.side)
+        if near is not None:
+            ss.why["context"] = "near_cluster"
+            ss.why["near_expected_usd"] = near["expected_usd"]
+            ss.why["near_cluster_x"] = near["cluster_x"]
 
     def _price_move(self, st: AssetState, ss: SideState, sec: int) -> tuple[float | None, float, str]:
         """(side-aligned move over the confirmation window, move needed, its source): trades or

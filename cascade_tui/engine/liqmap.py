@@ -101,7 +101,9 @@ class LiqMapParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     # near_cluster_mult × the asset's usual hourly liquidated USD (and the floor). Once
     # raised it holds for near_min_hold_s, then until the expectation falls under
     # near_exit_ratio × that (hysteresis in level and time: a trader is not told "near",
-    # "not near", "near" as price wobbles at the edge of a band)
+    # "not near", "near" as price wobbles at the edge of a band). While the engine has the
+    # side at WARNING or more, that hysteresis is dropped (`restart_near`): the cascade runs
+    # through the cluster, and after it the side is told "near" only on the bar itself
     near_pct: float = 3.0
     near_horizon_s: float = 300.0
     near_cluster_mult: float = 0.4
@@ -698,6 +700,20 @@ class LiquidationMap:
             return am.near.get(side)
         held = list(am.near.values())
         return max(held, key=lambda why: float(why["expected_usd"])) if held else None
+
+    def restart_near(self, asset: str, side: str) -> None:
+        """A cascade of this side is under way (the engine's WARNING or more): the cluster is
+        being liquidated, so the side's near_cluster no longer holds by its hysteresis (the
+        minimum hold and the exit ratio are for price wobbling at a band's edge, not for a
+        band the cascade has run through). It is decided afresh at the next read, on its own
+        bar, with a new hold from then: after the cascade the side is told "near" only while
+        the map still expects a cluster near, not for the hold's remainder with ~$0 left."""
+        am = self._assets.get(asset)
+        if am is None or side not in am.near_since:
+            return
+        del am.near_since[side]
+        am.near.pop(side, None)
+        am.near_sec = -1  # the next read refreshes this second again
 
     def _refresh_near(self, am: AssetMap, t: float) -> None:
         """Update both sides' near_cluster state, at most once per second of clock."""

@@ -143,7 +143,7 @@ def level_name(level: int) -> str:
     return LEVELS[level] if 0 <= level < len(LEVELS) else f"LEVEL {level}"
 
 
-WHY_HEAD = ("trigger", "held_by", "score_held_by")
+WHY_HEAD = ("trigger", "context", "held_by", "score_held_by")
 
 
 def _why_value(value: object) -> str:
@@ -157,6 +157,8 @@ def why_short(why: Mapping[str, object]) -> str:
     parts = []
     if why.get("trigger"):
         parts.append(f"by {why['trigger']}")
+    if why.get("context"):  # what else holds on this side, e.g. a near cluster of the map
+        parts.append(f"with {why['context']}")
     if why.get("held_by"):
         parts.append(f"next held by {why['held_by']}")
     elif why.get("score_held_by"):

@@ -305,3 +305,99 @@ def test_near_bound_is_never_under_the_expectation(params: LiqMapParams) -> None
     assert checked > 200
     if params.near_horizon_s >= 1e9:
         assert tight > 100  # the bound follows the expectation where every band is reached
+
+
+def test_a_partial_bursts_watch_names_a_near_cluster_of_its_side() -> None:
+    """A side already at WATCH from its own prints (a partial burst) cannot open a second WATCH:
+    when the map puts a dense band of that side near the price, its why names the cluster
+    (context near_cluster with the map's numbers) while the level and trigger stay its own —
+    and the other side, and the same WATCH without a cluster, carry no such context."""
+    from cascade_tui.engine import Engine
+    from cascade_tui.engine.params import EngineParams
+    from tests.engine.test_engine_fastpath import large, liq, run, warmed
+
+    def partial_burst(with_cluster: bool) -> tuple[Engine, list, tuple[int, dict], tuple[int, dict]]:
+        engine, t = warmed()
+        # a fresh map: the burst's own prints are its whole "usual" flow, so the bar is low here
+        params = LiqMapParams(
+            leverage_mix=((100.0, 1.0),),
+            near_horizon_s=86_400.0,
+            near_cluster_mult=0.01,
+            near_cluster_floor_usd=1e6,
+            min_history_s=0.0,
+        )
+        engine.liqmap = LiquidationMap(params)
+        partial = EngineParams().fast.large_prints - 1
+        prints = [liq("BTC", "long", large("BTC"), t + 0.4 * k, price=100_000.0 - k) for k in range(partial)]
+        signals = run(engine, [mark(t, 100_000.0), oi(t, 0.0), *prints])
+        assert [(s.state, s.level, s.why["trigger"]) for s in signals] == [("open", 1, "burst")]
+        t1 = t + 0.4 * partial
+        if with_cluster:  # $10 M of 100× longs liquidate at ~99 400, 0.6 % under the price
+            signals += run(engine, [trade(t1, 100_000.0, 1e6, "buy"), oi(t1 + 0.1, 100.0)])
+        signals += run(engine, [mark(t1 + 0.2 + 0.5 * i, 100_000.0) for i in range(4)])
+        return engine, signals, engine.side_state("BTC", "long"), engine.side_state("BTC", "short")
+
+    engine, signals, (level, why), (_, short_why) = partial_burst(with_cluster=True)
+    assert engine.liqmap.near_cluster("BTC", engine.snapshot().ts, "long") is not None
+    assert level == 1 and why["trigger"] == "burst" and why["context"] == "near_cluster"
+    assert float(why["near_expected_usd"]) > 1e6 and float(why["near_cluster_x"]) >= 0.0
+    assert "context" not in short_why
+    # no new line and never more than WATCH: the context rides on the WATCH in force
+    assert len(signals) == 1 and max(s.level for s in signals) == 1
+    _, _, (level, why), _ = partial_burst(with_cluster=False)
+    assert level == 1 and why["trigger"] == "burst" and "context" not in why
+
+
+def test_restart_near_drops_the_hold_but_not_a_cluster_still_there() -> None:
+    params = LiqMapParams(
+        leverage_mix=((100.0, 1.0),), near_horizon_s=86_400.0, near_cluster_floor_usd=1e5, min_history_s=0.0
+    )
+    m = LiquidationMap(params)
+    feed(m, mark(T0, 100.0), oi(T0, 0.0), trade(T0 + 1, 100.0, 1e6, "buy"), oi(T0 + 2, 5000.0))
+    assert m.near_cluster("BTC", T0 + 3, "long") is not None
+    # still there: decided afresh on its own bar, it holds
+    m.restart_near("BTC", "long")
+    assert m.near_cluster("BTC", T0 + 3, "long") is not None
+    # price runs through the band (~99.4): nothing is left near, yet the hold would keep it
+    feed(m, mark(T0 + 4, 99.0))
+    held = m.near_cluster("BTC", T0 + 5, "long")
+    assert held is not None and float(held["expected_usd"]) == 0.0
+    m.restart_near("BTC", "long")
+    assert m.near_cluster("BTC", T0 + 5, "long") is None
+    assert m.near_cluster("BTC", T0 + 6, "long") is None
+    m.restart_near("BTC", "short")  # a side with no near state: nothing to do
+    m.restart_near("ETH", "long")  # an asset the map does not hold
+
+
+def test_a_cascade_through_its_near_cluster_leaves_no_stale_near_watch() -> None:
+    """The map's near_cluster WATCH, then the cascade runs through that band (WARNING): once
+    it is over the side closes, instead of sitting at a near_cluster WATCH of ~$0 for what is
+    left of the near hold."""
+    from cascade_tui.engine.params import EngineParams
+    from tests.engine.test_engine_fastpath import large, liq, run, warmed
+
+    engine, t = warmed()
+    params = LiqMapParams(
+        leverage_mix=((100.0, 1.0),),
+        near_horizon_s=86_400.0,
+        near_cluster_mult=0.01,
+        near_cluster_floor_usd=1e6,
+        min_history_s=0.0,
+    )
+    engine.liqmap = LiquidationMap(params)
+    # $10 M of 100× longs liquidate at ~99 400, 0.6 % under the price
+    events = [mark(t, 100_000.0), oi(t, 0.0), trade(t + 0.1, 100_000.0, 1e6, "buy"), oi(t + 0.2, 100.0)]
+    signals = run(engine, events + [mark(t + 0.5 + i, 100_000.0) for i in range(3)])
+    assert [(s.state, s.direction, s.why["trigger"]) for s in signals] == [("open", "long", "near_cluster")]
+    opened = signals[0].ts
+    t1 = t + 4.0
+    burst = EngineParams().fast.large_prints + 2
+    prints = [liq("BTC", "long", large("BTC"), t1 + 0.05 * k, price=99_300.0 - k) for k in range(burst)]
+    signals += run(engine, [mark(t1, 99_300.0), *prints])
+    assert any(s.level >= 2 and s.direction == "long" for s in signals)
+    signals += run(engine, [mark(t1 + 1.0 + i, 99_300.0) for i in range(300)])
+    longs = [s for s in signals if s.direction == "long"]
+    assert longs[-1].state == "close" and longs[-1].ts < opened + params.near_min_hold_s
+    assert not [s for s in longs if s.state == "deescalate" and s.level == 1 and s.why["trigger"] == "near_cluster"]
+    assert engine.side_state("BTC", "long")[0] == 0
+    assert engine.liqmap.near_cluster("BTC", engine.snapshot().ts, "long") is None
