@@ -307,6 +307,18 @@ def test_near_bound_is_never_under_the_expectation(params: LiqMapParams) -> None
         assert tight > 100  # the bound follows the expectation where every band is reached
 
 
+def eager_near_params() -> LiqMapParams:
+    """A map that calls a cluster near at once: one leverage, a day's horizon, a low bar and
+    no history needed (an engine test's burst is the map's whole "usual" flow)."""
+    return LiqMapParams(
+        leverage_mix=((100.0, 1.0),),
+        near_horizon_s=86_400.0,
+        near_cluster_mult=0.01,
+        near_cluster_floor_usd=1e6,
+        min_history_s=0.0,
+    )
+
+
 def test_a_partial_bursts_watch_names_a_near_cluster_of_its_side() -> None:
     """A side already at WATCH from its own prints (a partial burst) cannot open a second WATCH:
     when the map puts a dense band of that side near the price, its why names the cluster
@@ -319,13 +331,7 @@ def test_a_partial_bursts_watch_names_a_near_cluster_of_its_side() -> None:
     def partial_burst(with_cluster: bool) -> tuple[Engine, list, tuple[int, dict], tuple[int, dict]]:
         engine, t = warmed()
         # a fresh map: the burst's own prints are its whole "usual" flow, so the bar is low here
-        params = LiqMapParams(
-            leverage_mix=((100.0, 1.0),),
-            near_horizon_s=86_400.0,
-            near_cluster_mult=0.01,
-            near_cluster_floor_usd=1e6,
-            min_history_s=0.0,
-        )
+        params = eager_near_params()
         engine.liqmap = LiquidationMap(params)
         partial = EngineParams().fast.large_prints - 1
         prints = [liq("BTC", "long", large("BTC"), t + 0.4 * k, price=100_000.0 - k) for k in range(partial)]
@@ -377,13 +383,7 @@ def test_a_cascade_through_its_near_cluster_leaves_no_stale_near_watch() -> None
     from tests.engine.test_engine_fastpath import large, liq, run, warmed
 
     engine, t = warmed()
-    params = LiqMapParams(
-        leverage_mix=((100.0, 1.0),),
-        near_horizon_s=86_400.0,
-        near_cluster_mult=0.01,
-        near_cluster_floor_usd=1e6,
-        min_history_s=0.0,
-    )
+    params = eager_near_params()
     engine.liqmap = LiquidationMap(params)
     # $10 M of 100× longs liquidate at ~99 400, 0.6 % under the price
     events = [mark(t, 100_000.0), oi(t, 0.0), trade(t + 0.1, 100_000.0, 1e6, "buy"), oi(t + 0.2, 100.0)]
