@@ -257,21 +257,6 @@ def _followed(labels: list[dict], asset: str, side: str, start: float, end: floa
     )
 
 
-def _outside(start: float, end: float, windows: list[tuple[float, float]]) -> float:
-    """Seconds of [start, end] outside every window (windows sorted by start)."""
-    left, cur = 0.0, start
-    for lo, hi in windows:
-        if hi <= cur:
-            continue
-        if lo >= end:
-            break
-        left += max(0.0, lo - cur)
-        cur = max(cur, hi)
-        if cur >= end:
-            break
-    return left + max(0.0, end - cur)
-
-
 def score_watch(results: list[MarketResult]) -> dict[str, float | int | None]:
     majors = preceded = false = stints = 0
     open_preceded = open_false = opens = 0
@@ -286,11 +271,9 @@ def score_watch(results: list[MarketResult]) -> dict[str, float | int | None]:
         days += max(0.0, r.hours * 3600.0 - WARM_UP_S) / 86_400.0
         quiet_before = quiet_s
         end = t0 + max(0.0, r.hours * 3600.0 - WARM_UP_S)
-        quiet_s += quiet_seconds(
-            [(t0, end)], [msgspec.convert(lab, Label) for lab in r.labels], rules.pre_s, rules.grace_s
-        )
+        typed_labels = [msgspec.convert(lab, Label) for lab in r.labels]
+        quiet_s += quiet_seconds([(t0, end)], typed_labels, rules.pre_s, rules.grace_s)
         quiet_side_s += 2 * len({p.asset for p in r.points}) * (quiet_s - quiet_before)
-        windows = sorted((lab["start"] - rules.pre_s, lab["end"] + rules.grace_s) for lab in r.labels)
         labels = [lab for lab in r.labels if lab["start"] >= t0]
         for lab in labels:
             if lab["severity"] != "major":
@@ -312,7 +295,8 @@ def score_watch(results: list[MarketResult]) -> dict[str, float | int | None]:
                 open_leads.append(onset - max(before))
         all_labels = [lab for lab in r.labels if lab["end"] >= t0]
         for a, b, asset, side in r.stints:
-            quiet_on_s += _outside(max(a, t0), min(b, end), windows) if b > t0 and a < end else 0.0
+            if b > t0 and a < end:
+                quiet_on_s += quiet_seconds([(max(a, t0), min(b, end))], typed_labels, rules.pre_s, rules.grace_s)
             if a < t0:
                 continue
             stints += 1
