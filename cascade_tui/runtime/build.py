@@ -13,7 +13,7 @@ from functools import partial
 from cascade_tui.engine import Engine
 from cascade_tui.feeds import venue_ids
 from cascade_tui.runtime.options import RunOptions
-from cascade_tui.runtime.pipeline import Pipeline
+from cascade_tui.runtime.pipeline import HEADLESS_SNAPSHOT_INTERVAL_S, Pipeline
 from cascade_tui.sinks.base import Sink
 from cascade_tui.sources.base import Source
 
@@ -137,6 +137,8 @@ def build_pipeline(opts: RunOptions) -> Pipeline:
     # live: contract metadata is filled in place by the source before its first frame
     metadata = getattr(source, "parser_metadata", None)
     pipeline = Pipeline(source, engine, sinks, duration_s=opts.duration_s, symbols=opts.symbols, metadata=metadata)
+    if opts.no_ui:
+        pipeline.snapshot_interval_s = HEADLESS_SNAPSHOT_INTERVAL_S
     if stdout_sink is not None:
         stdout_sink.on_closed = pipeline.stop  # `| head -5`: the reader left, the run ends (exit 0)
     set_regime_source = getattr(source, "set_regime_source", None)

@@ -1,6 +1,7 @@
 """Every replay speed-up leaves the signals byte-identical: the same capture is replayed with
 and without each of them (capture v1 vs v2, whole batches vs frame-by-frame pacing, latency
-timing on every frame vs one in 16, sinks with every hook vs none; the parser and engine fast
+timing on every frame vs one in 16, sinks with every hook vs none, snapshots rebuilt at the
+dashboard's rate vs the headless one; the parser and engine fast
 paths switched off one by one and all together) and against a plain reference loop (stdlib
 json per line, parse, tick, process)."""
 
@@ -16,12 +17,14 @@ import pytest
 from cascade_tui.capture import CaptureWriter
 from cascade_tui.engine import Engine
 from cascade_tui.engine.liqmap import LiqMapParams, LiquidationMap
-from cascade_tui.engine.types import Signal, signal_encoder
+from cascade_tui.engine.types import Signal, Snapshot, signal_encoder
 from cascade_tui.feeds import base as feeds_base
 from cascade_tui.feeds import make_parser
 from cascade_tui.feeds.binance import BinanceParser
 from cascade_tui.model import Event, RawFrame
-from cascade_tui.runtime.pipeline import Pipeline
+from cascade_tui.runtime.build import build_pipeline
+from cascade_tui.runtime.options import RunOptions
+from cascade_tui.runtime.pipeline import HEADLESS_SNAPSHOT_INTERVAL_S, SNAPSHOT_INTERVAL_S, Pipeline
 from cascade_tui.sinks.base import Sink
 from cascade_tui.sources.replay import ReplaySource
 from cascade_tui.sources.simulate import MarketSimulator
@@ -31,7 +34,7 @@ class EveryHook(Sink):
     """Overrides every hook, so the pipeline calls them all."""
 
     def __init__(self) -> None:
-        self.frames = self.events = 0
+        self.frames = self.events = self.snapshots = 0
 
     def on_frame(self, frame: RawFrame) -> None:
         self.frames += 1
@@ -41,6 +44,9 @@ class EveryHook(Sink):
 
     def on_signal(self, sig: Signal) -> None:
         pass
+
+    def on_snapshot(self, snap: Snapshot) -> None:
+        self.snapshots += 1
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +69,7 @@ def replay(
     sample_every: int = 16,
     sinks: tuple[Sink, ...] = (),
     engine: Engine | None = None,
+    snapshot_interval_s: float = SNAPSHOT_INTERVAL_S,
 ) -> list[bytes]:
     lines: list[bytes] = []
     pipeline = Pipeline(
@@ -72,6 +79,7 @@ def replay(
         on_signal=lambda s: lines.append(signal_encoder.encode(s)),
         latency_sample_every=sample_every,
     )
+    pipeline.snapshot_interval_s = snapshot_interval_s
     asyncio.run(pipeline.run())
     return lines
 
@@ -102,9 +110,23 @@ def test_signals_are_identical_with_and_without_each_optimisation(captures: tupl
     assert replay(v1) == expected  # capture v1
     assert replay(v2, sample_every=1) == expected  # every frame timed
     assert replay(v2, speed=1e9) == expected  # frame-by-frame pacing path
+    assert replay(v2, snapshot_interval_s=HEADLESS_SNAPSHOT_INTERVAL_S) == expected  # --no-ui's rate
     hooks = EveryHook()
     assert replay(v2, sinks=(hooks,)) == expected  # every sink hook called
-    assert hooks.frames > 0 and hooks.events > 0
+    assert hooks.frames > 0 and hooks.events > 0 and hooks.snapshots > 0
+
+
+def test_headless_runs_rebuild_the_snapshot_at_the_headless_rate_unless_a_sink_reads_it() -> None:
+    """--no-ui without Redis: nothing reads the snapshot between the health checks, so it is
+    rebuilt once a wall second; a sink that publishes snapshots (Redis) still gets the full rate."""
+    opts = RunOptions(source="demo", no_ui=True, redis_url="off", duration_s=1.0)
+    headless = build_pipeline(opts)
+    assert headless.snapshot_interval_s == HEADLESS_SNAPSHOT_INTERVAL_S
+    assert headless._snapshot_interval() == HEADLESS_SNAPSHOT_INTERVAL_S
+    headless.sinks.append(EveryHook())
+    assert headless._snapshot_interval() == SNAPSHOT_INTERVAL_S
+    dashboard = build_pipeline(RunOptions(source="demo", no_ui=False, redis_url="off", duration_s=1.0))
+    assert dashboard._snapshot_interval() == SNAPSHOT_INTERVAL_S
 
 
 # The liquidation map's near-cluster check runs for every asset every second, but with the
