@@ -155,8 +155,11 @@ def _why_value(value: object) -> str:
 def why_short(why: Mapping[str, object]) -> str:
     """The signal's `why` in a few words: what raised the level, what holds the next one."""
     parts = []
-    if why.get("trigger"):
-        parts.append(f"by {why['trigger']}")
+    trigger = why.get("trigger")
+    if trigger == "none":  # the engine's word for a side that raised nothing
+        parts.append("no trigger")
+    elif trigger:
+        parts.append(f"by {trigger}")
     if why.get("context"):  # what else holds on this side, e.g. a near cluster of the map
         parts.append(f"with {why['context']}")
     if why.get("held_by"):

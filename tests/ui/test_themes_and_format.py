@@ -100,3 +100,12 @@ def test_the_widest_tape_floor_names_the_engines_own_floor() -> None:
     assert view.tape_floor_label() == "all the engine keeps (≥ $10k)"
     view.params = msgspec.structs.replace(EngineParams(), tape_min_usd=0.0)
     assert view.tape_floor_label() == "all sizes"
+
+
+def test_why_reads_as_words() -> None:
+    """The score detail and the signal log show `why` (DESIGN §5.1) as a short phrase."""
+    quiet = {"trigger": "none", "held_by": "burst", "burst_x": 0.007}
+    assert fmt.why_short(quiet) == "no trigger · next held by burst"
+    assert fmt.why_text(quiet) == "no trigger · next held by burst · burst_x 0.007"
+    fired = {"trigger": "burst", "context": "near_cluster", "score_held_by": "score", "quick_prints": 3}
+    assert fmt.why_text(fired) == "by burst · with near_cluster · score held by score · quick_prints 3"
