@@ -86,25 +86,12 @@ class _Row(msgspec.Struct):
     T: int | float
 
 
-class _Ticker(msgspec.Struct):
-    """The tickers fields we read; UNSET = not in this message (a delta leaves it out)."""
-
-    symbol: str | UnsetType = UNSET
-    markPrice: str | UnsetType = UNSET
-    indexPrice: str | UnsetType = UNSET
-    fundingRate: str | UnsetType = UNSET
-    nextFundingTime: str | UnsetType = UNSET
-    fundingIntervalHour: str | UnsetType = UNSET
-    openInterest: str | UnsetType = UNSET
-    singleOpenInterest: str | UnsetType = UNSET
-    openInterestValue: str | UnsetType = UNSET
-    singleOpenInterestValue: str | UnsetType = UNSET
-
-
-_TICKER_FIELDS = _Ticker.__struct_fields__
 _decode_message = msgspec.json.Decoder(_Message).decode
 _decode_rows = msgspec.json.Decoder(list[_Row]).decode
-_decode_ticker = msgspec.json.Decoder(_Ticker).decode
+# a ticker's data as the plain object the fallback path reads: only the keys the message
+# carries (a delta leaves most out). Decoding straight to a dict costs ~1.4 µs a frame less
+# than a typed struct of the fields read plus a dict built from the set ones.
+_decode_object = msgspec.json.Decoder(dict[str, Any]).decode
 _TS_MISSING = object()
 
 
@@ -181,8 +168,7 @@ class BybitParser(FrameParser):
         msg = _decode_message(frame)
         kind = msg.topic.split(".", 1)[0]
         if kind == "tickers":
-            t = _decode_ticker(msg.data)
-            data = {name: value for name in _TICKER_FIELDS if (value := getattr(t, name)) is not UNSET}
+            data = _decode_object(msg.data)
             topic_symbol = msg.topic.split(".", 1)[-1]
             symbol = str(data.get("symbol") or topic_symbol)
             ts = _TS_MISSING if msg.ts is UNSET else msg.ts
