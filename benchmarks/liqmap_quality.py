@@ -132,6 +132,12 @@ class MarketResult:
     liquidations: list[tuple[float, str, bool, float, float]] = field(default_factory=list)
     calibration: dict[str, dict[str, float | None]] = field(default_factory=dict)
     seconds: float = 0.0
+    # with trace=True (benchmarks/liqmap_false_warnings.py): each asset's price once a second,
+    # (ts, asset, price), and each side's map state once a second while a warning is in force,
+    # (ts, asset, side, why trigger, expected USD, the bar it needs, the expectation-weighted
+    # distance from price to the bands, %)
+    prices: list[tuple[float, str, float]] = field(default_factory=list)
+    trace: list[tuple[float, str, str, str, float, float, float]] = field(default_factory=list)
 
 
 def ranked(expected: dict, k: int) -> list:
@@ -144,7 +150,7 @@ def names_near_cluster(level: int, why: dict[str, float | str]) -> bool:
     return level == 1 and (why.get("trigger") == "near_cluster" or why.get("context") == "near_cluster")
 
 
-def run_market(seed: int, hours: float, params: LiqMapParams) -> MarketResult:
+def run_market(seed: int, hours: float, params: LiqMapParams, trace: bool = False) -> MarketResult:
     t_wall = time.perf_counter()
     sim = MechanisticSimulator(seed, keep_liquidations=True)
     engine = Engine()
@@ -159,6 +165,7 @@ def run_market(seed: int, hours: float, params: LiqMapParams) -> MarketResult:
     sides = [(spec.name, side) for spec in sim.market.specs for side in ("long", "short")]
     since: dict[tuple[str, str], float] = {}  # (asset, side) -> start of the warning in force
     ts = sim.start_ts
+    second = -1
     for frame in sim.frames(hours * 3600.0):
         parser = parsers.get(frame.venue)
         if parser is None:
@@ -178,6 +185,9 @@ def run_market(seed: int, hours: float, params: LiqMapParams) -> MarketResult:
                 del since[key]
         for ev in events:
             entry.on_event(ev)
+        if trace and math.floor(ts) != second:
+            second = math.floor(ts)
+            _trace(result, engine, entry.price, ts, since)
         if frame.ts >= next_eval:
             for a, spec in enumerate(sim.market.specs):
                 asset = spec.name
@@ -218,6 +228,44 @@ def run_market(seed: int, hours: float, params: LiqMapParams) -> MarketResult:
             result.calibration[spec.name] = {"coverage": view.coverage, "seen_per_est": view.seen_per_est}
     result.seconds = time.perf_counter() - t_wall
     return result
+
+
+def _trace(
+    result: MarketResult,
+    engine: Engine,
+    prices: dict[str, float],
+    ts: float,
+    since: dict[tuple[str, str], float],
+) -> None:
+    """Once a second: each asset's last traded or mark price, and for each side with a warning
+    in force the map's expectation, its bar and how far from price the expectation sits (read
+    only: no map or engine state moves)."""
+    lm = engine.liqmap
+    p = lm.params
+    ln_g = math.log1p(p.band_fraction)
+    n = math.ceil(math.log1p(p.near_pct / 100.0) / ln_g)
+    for asset, price in prices.items():
+        result.prices.append((ts, asset, price))
+        for side in ("long", "short"):
+            if (asset, side) not in since:
+                continue
+            long = side == "long"
+            _, why = engine.side_state(asset, side)
+            k = lm.band_of(price)
+            bands = lm.band_usd(asset)[0 if long else 1]
+            ln_p = math.log(price)
+            parts = []
+            for j in range(k - n, k + 1) if long else range(k, k + n + 1):
+                usd = bands.get(j, 0.0)
+                if usd:
+                    edge = (j + 1) * ln_g if long else j * ln_g
+                    reach = lm.reach_probability(asset, edge - ln_p, p.near_horizon_s)
+                    parts.append((usd * reach, edge - ln_p))
+            expected = sum(u for u, _ in parts)
+            dist = 100.0 * sum(u * abs(d) for u, d in parts) / expected if expected else 0.0
+            need = max(p.near_cluster_mult * lm.usual_hourly_usd(asset, ts), p.near_cluster_floor_usd)
+            trigger = str(why.get("trigger")) + ("+ctx" if why.get("context") == "near_cluster" else "")
+            result.trace.append((ts, asset, side, trigger, expected, need, dist))
 
 
 def score_topk(results: list[MarketResult]) -> dict[str, dict[str, float]]:
