@@ -97,6 +97,14 @@ def keeps_printing(app: CliRun, what: str, at_least_s: float = 0.0) -> None:
         time.sleep(0.05)
 
 
+def wait_refused_writes(client: redis.Redis, timeout: float = DEADLINE_S) -> None:
+    """The server has answered at least one write with OOM (its own error count says so)."""
+    deadline = time.monotonic() + timeout
+    while int(client.info("errorstats").get("errorstat_OOM", {}).get("count", 0)) == 0:
+        assert time.monotonic() < deadline, "the program wrote nothing while Redis refused writes"
+        time.sleep(0.05)
+
+
 def finish(app: CliRun) -> dict:
     assert app.terminate() == 0, app.stderr()[-2000:]
     stats = app.stats()
@@ -154,6 +162,9 @@ def test_redis_refusing_writes(app: CliRun, server: DebugRedisServer) -> None:
     client.config_set("maxmemory-policy", "noeviction")
     client.config_set("maxmemory", "1mb")
     xlen_frozen = client.xlen("cascade:events")
+    # a signal line can come sooner than the writer's next round trip: the fault lasts until
+    # the server has refused one of the program's writes, not just until the next line
+    wait_refused_writes(client)
     keeps_printing(app, "refusing writes")
     assert client.xlen("cascade:events") == xlen_frozen, "the server really refused the writes"
     refused_until = time.time()
