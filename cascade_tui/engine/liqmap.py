@@ -110,6 +110,9 @@ class LiqMapParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     near_cluster_floor_usd: float = 1.0e6
     near_exit_ratio: float = 0.1
     near_min_hold_s: float = 900.0
+    # the expectation must stay at the bar this long before the side is raised (0: at once;
+    # tried at 10-60 s, it lost more preceded cascades than false warnings: benchmarks/liqmap_quality.py)
+    near_confirm_s: float = 0.0
     min_history_s: float = 1800.0  # usual flow is not trusted before this much clock
     match_bands: int = 3  # a seen liquidation matches a band within ±3 bands (0.3 %)
     match_window_s: float = 120.0  # ... crossed at most this long before
@@ -137,6 +140,8 @@ def validate_liqmap(p: LiqMapParams) -> LiqMapParams:
         raise ValueError("liqmap.near_exit_ratio: must be within (0, 1]")
     if not (0.0 <= p.near_min_hold_s <= 86_400.0):
         raise ValueError("liqmap.near_min_hold_s: must be within [0, 86400]")
+    if not (0.0 <= p.near_confirm_s <= 3_600.0):
+        raise ValueError("liqmap.near_confirm_s: must be within [0, 3600]")
     return p
 
 
@@ -212,6 +217,7 @@ class AssetMap:
         "matched_usd",
         "near",
         "near_bounds",
+        "near_pending",
         "near_sec",
         "near_since",
         "pq",
@@ -265,6 +271,7 @@ class AssetMap:
         self.near: dict[str, dict[str, float | str]] = {}
         self.near_sec = -1
         self.near_since: dict[str, float] = {}  # side -> when its near_cluster was raised
+        self.near_pending: dict[str, float] = {}  # side -> since when it is at the bar, not yet raised
         # per side (True = long): (version, price band, variance, upper bound of its near
         # expectation at any variance up to that one), see LiquidationMap.near_bound
         self.near_bounds: dict[bool, tuple[int, int, float, float]] = {}
@@ -725,6 +732,7 @@ class LiquidationMap:
         if am.price is None or t - am.started < p.min_history_s:
             am.near.clear()
             am.near_since.clear()
+            am.near_pending.clear()
             return
         bar: tuple[float, float] | None = None  # (usual, need): read only when a side may reach it
         for long, name in ((True, "long"), (False, "short")):
@@ -735,16 +743,24 @@ class LiquidationMap:
                 # never under the floor, so most sides are settled before the usual flow is read.
                 bound = self.near_bound(am, long)
                 if bound < p.near_cluster_floor_usd:
+                    am.near_pending.pop(name, None)
                     continue
                 bar = bar or self._near_bar(am, t)
                 if bound < bar[1]:
+                    am.near_pending.pop(name, None)
                     continue
             usual, need = bar = bar or self._near_bar(am, t)
             expected = self.expected_near(am.asset, long, p.near_horizon_s, p.near_pct)
             held = since is not None and (
                 t - since < p.near_min_hold_s or expected >= p.near_exit_ratio * need
             )
+            if since is None and expected >= need and p.near_confirm_s > 0.0:
+                # a one-second touch of the bar is not a cluster the price is heading into
+                pending = am.near_pending.setdefault(name, t)
+                if t - pending < p.near_confirm_s:
+                    continue
             if expected >= need or held:
+                am.near_pending.pop(name, None)
                 if since is None:
                     am.near_since[name] = t
                 am.near[name] = {
@@ -760,6 +776,7 @@ class LiquidationMap:
             else:
                 am.near.pop(name, None)
                 am.near_since.pop(name, None)
+                am.near_pending.pop(name, None)
 
     def _near_bar(self, am: AssetMap, t: float) -> tuple[float, float]:
         """(usual hourly liquidated USD, the expectation a near cluster needs)."""

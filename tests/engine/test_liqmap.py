@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import msgspec
 import pytest
 
 from cascade_tui.engine.liqmap import LiqMapParams, LiquidationMap, liquidation_price, validate_liqmap
@@ -132,24 +133,33 @@ def test_memory_is_bounded_by_the_window_as_price_walks() -> None:
     assert m.bands_kept("BTC") <= 2 * (2 * span + 1) * (1 + venues)
 
 
-def test_near_cluster_needs_size_against_usual_flow_and_proximity() -> None:
-    params = LiqMapParams(
-        leverage_mix=((100.0, 1.0),),
-        near_pct=3.0,
-        near_horizon_s=86_400.0,
-        near_cluster_mult=4.0,
-        near_cluster_floor_usd=1e5,
-        min_history_s=0.0,
-    )
+NEAR_TEST = LiqMapParams(
+    leverage_mix=((100.0, 1.0),),
+    near_pct=3.0,
+    near_horizon_s=86_400.0,
+    near_cluster_mult=4.0,
+    near_cluster_floor_usd=1e5,
+    min_history_s=0.0,
+)
+
+
+def map_with_a_long_cluster_near(params: LiqMapParams) -> tuple[LiquidationMap, float]:
+    """$500k of 100× longs placed at ~99.4 (price 100) at t + 1, after 6 h of $50k of
+    liquidations an hour and a price swinging 0.5 % a minute; returns the map and t."""
     m = LiquidationMap(params)
     feed(m, mark(T0, 100.0), oi(T0, 0.0))
-    # usual flow: $50k of liquidations an hour for 6 h; price swings 0.5 % a minute
     for h in range(6):
         feed(m, liq(T0 + h * 3600 + 10, 60.0, 50_000.0, "short"))
     for i in range(1, 360):
         feed(m, mark(T0 + 60 * i, 100.5 if i % 2 else 100.0))
     t = T0 + 6 * 3600
-    feed(m, trade(t, 100.0, 1e6, "buy"), oi(t + 1, 5000.0))  # $500k of 100× longs at ~99.4
+    feed(m, trade(t, 100.0, 1e6, "buy"), oi(t + 1, 5000.0))
+    return m, t
+
+
+def test_near_cluster_needs_size_against_usual_flow_and_proximity() -> None:
+    params = NEAR_TEST
+    m, t = map_with_a_long_cluster_near(params)
     assert m.usual_hourly_usd("BTC", t + 1) == pytest.approx(50_000.0, rel=0.25)
     why = m.near_cluster("BTC", t + 2)
     assert why is not None and why["trigger"] == "near_cluster" and why["side"] == "long"
@@ -173,6 +183,23 @@ def test_near_cluster_needs_size_against_usual_flow_and_proximity() -> None:
         feed(m2, liq(T0 + h * 3600 + 10, 60.0, 1e6, "short"))
     feed(m2, trade(t, 100.0, 1e6, "buy"), oi(t + 1, 5000.0))
     assert m2.near_cluster("BTC", t + 2) is None
+
+
+def test_near_confirm_raises_only_a_cluster_that_stays_at_the_bar() -> None:
+    params = msgspec.structs.replace(NEAR_TEST, near_confirm_s=30.0)
+    m, t = map_with_a_long_cluster_near(params)
+    assert m.near_cluster("BTC", t + 2) is None  # at the bar, not yet for near_confirm_s
+    # a touch: the price leaves (the cluster is 4.4 % away, outside the radius) and comes back
+    feed(m, mark(t + 10, 104.0))
+    assert m.near_cluster("BTC", t + 11) is None
+    feed(m, mark(t + 20, 100.0))
+    assert m.near_cluster("BTC", t + 21) is None
+    assert m.near_cluster("BTC", t + 2 + params.near_confirm_s + 1) is None  # the clock restarted
+    assert m.near_cluster("BTC", t + 21 + params.near_confirm_s - 1) is None
+    why = m.near_cluster("BTC", t + 21 + params.near_confirm_s)
+    assert why is not None and why["side"] == "long"
+    with pytest.raises(ValueError, match="near_confirm_s"):
+        validate_liqmap(LiqMapParams(near_confirm_s=-1.0))
 
 
 def test_reach_probability_uses_the_measured_volatility() -> None:
