@@ -505,16 +505,15 @@ class LiquidationMap:
             if not bands_v:
                 continue
             get = side.get
+            # one pass: assigning to existing keys does not resize the dict being iterated
             for j, v in bands_v.items():
                 left = get(j, 0.0) - v * fraction
                 if left > 1e-6:
                     side[j] = left
                 else:
                     side.pop(j, None)
-            if keep > 0.0:
-                for j, v in bands_v.items():
-                    bands_v[j] = v * keep
-            else:
+                bands_v[j] = v * keep
+            if keep <= 0.0:
                 bands_v.clear()
         am.version += 1
 
