@@ -736,17 +736,16 @@ class LiquidationMap:
         bar: tuple[float, float] | None = None  # (usual, need): read only when a side may reach it
         for long, name in ((True, "long"), (False, "short")):
             since = am.near_since.get(name)
+            pending = am.near_pending.pop(name, None)  # put back only while the side waits at the bar
             if since is None:
                 # the expectation is at most the bound: under the bar, the side stays clear
                 # (the common case, settled without the band-by-band expectation). The bar is
                 # never under the floor, so most sides are settled before the usual flow is read.
                 bound = self.near_bound(am, long)
                 if bound < p.near_cluster_floor_usd:
-                    am.near_pending.pop(name, None)
                     continue
                 bar = bar or self._near_bar(am, t)
                 if bound < bar[1]:
-                    am.near_pending.pop(name, None)
                     continue
             usual, need = bar = bar or self._near_bar(am, t)
             expected = self.expected_near(am.asset, long, p.near_horizon_s, p.near_pct)
@@ -755,11 +754,11 @@ class LiquidationMap:
             )
             if since is None and expected >= need and p.near_confirm_s > 0.0:
                 # a one-second touch of the bar is not a cluster the price is heading into
-                pending = am.near_pending.setdefault(name, t)
+                pending = t if pending is None else pending
                 if t - pending < p.near_confirm_s:
+                    am.near_pending[name] = pending
                     continue
             if expected >= need or held:
-                am.near_pending.pop(name, None)
                 if since is None:
                     am.near_since[name] = t
                 am.near[name] = {
@@ -775,7 +774,6 @@ class LiquidationMap:
             else:
                 am.near.pop(name, None)
                 am.near_since.pop(name, None)
-                am.near_pending.pop(name, None)
 
     def _near_bar(self, am: AssetMap, t: float) -> tuple[float, float]:
         """(usual hourly liquidated USD, the expectation a near cluster needs)."""
