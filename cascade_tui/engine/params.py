@@ -77,7 +77,10 @@ class FastParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     # Chosen on the VALIDATION bench markets (6 × 6 h): with quick_x 1.0 it added 4 false
     # WARNINGs (cluster bait of medium prints, burst_x 1.06-1.76) to 5; with 1.5, none, and
     # shock-first lag p50 1.39 s -> 1.22 s, minors 33 -> 35 of 53; 3 within 1 s, or 2 within
-    # 0.3 s, added many false alarms
+    # 0.3 s, added many false alarms. Rechecked at 2.0 and 2.5 (same markets): the 5 false
+    # WARNINGs stay 5 and the lag p50 7.3 s — the two quick-lane ones (medium-print cluster
+    # bait, burst_x 1.69 and 1.76, 3.6-4.2 decayed large prints) meet the decayed bar anyway
+    # within a print or two; only minors drop 35 -> 34 of 53
     quick_prints: int = 3
     quick_window_s: float = 0.6
     quick_x: float = 1.5
