@@ -44,6 +44,9 @@ SLICE = 256  # frames processed between two yields to the loop
 # parse and engine latency are timed on one frame in this many (timing every frame, with two
 # reservoir updates, cost more than the engine's per-event work); signals are always timed
 LATENCY_SAMPLE_EVERY = 16
+# a stopped reading loop normally ends at its next await; a library that swallows the cancel
+# (redis-py can, inside a blocking read) is given this long, then its source is closed under it
+STOP_GRACE_S = 2.0
 
 
 class Pipeline:
@@ -213,7 +216,7 @@ class Pipeline:
             await self.source.close()
             for sink in reversed(started):
                 try:
-                    await asyncio.wait_for(sink.close(), timeout=10)
+                    await asyncio.wait_for(sink.close(), timeout=sink.close_timeout_s)
                 except Exception:  # one sink failing to close must not stop the others
                     log.exception("closing sink %s failed", sink.name)
             for hook in self.shutdown_hooks:
@@ -235,10 +238,24 @@ class Pipeline:
             for fut in (reading, stop_wait):
                 if not fut.done():
                     fut.cancel()
-            results = await asyncio.gather(reading, stop_wait, return_exceptions=True)
-        error = results[0]
-        if isinstance(error, BaseException) and not isinstance(error, asyncio.CancelledError):
-            raise error
+            await self._wait_for_reading_to_end(reading)
+            stop_wait.cancel()
+        if reading.done() and not reading.cancelled():
+            error = reading.exception()
+            if error is not None:
+                raise error
+
+    async def _wait_for_reading_to_end(self, reading: asyncio.Future[None]) -> None:
+        """The cancelled reading loop, within bounds: a read that ignored the cancel is ended
+        by closing the source (its connection fails the read); one that still hangs is left."""
+        for attempt in range(2):
+            await asyncio.wait({reading}, timeout=STOP_GRACE_S)
+            if reading.done():
+                return
+            if attempt == 0:
+                log.info("%s source ignored the stop; closing it under its read", self.source.kind)
+                await self.source.close()
+        log.warning("%s source still reading %.0f s after the stop; left behind", self.source.kind, 2 * STOP_GRACE_S)
 
     async def _read_batches(self) -> None:
         batches = self.source.batches()

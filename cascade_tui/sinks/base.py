@@ -35,8 +35,10 @@ class Sink:
     def on_params(self, params: EngineParams, version: int) -> None:
         """Engine parameters changed (threshold keys, editor)."""
 
+    close_timeout_s: float = 10.0  # how long the pipeline waits for close()
+
     async def close(self) -> None:
-        """Flush what is queued (bounded time) and stop. Idempotent."""
+        """Flush what is queued (within close_timeout_s) and stop. Idempotent."""
 
     def stats(self) -> dict[str, Any]:
         """{"state": str, "drops": {queue: n}, ...} for --stats and the health panel."""

@@ -13,6 +13,11 @@ current state again (metrics from the latest snapshot, params, heartbeat).
 
 Overflow policy (capacity = `RedisConfig.queue_size` items): the oldest metric write goes
 first, then the oldest event, and signals are kept longest; drops are counted per kind.
+
+Closing drains what is queued in bigger round trips (no frames wait on the loop any more)
+for as long as writes go through: it gives up after CLOSE_STALL_S without a write, or after
+CLOSE_MAX_S in all, so a replay run at full speed into Redis leaves nothing behind while a
+dead or frozen server cannot hold the exit.
 """
 
 from __future__ import annotations
@@ -60,11 +65,13 @@ HEARTBEAT_EVERY_S = 1.0
 # XADD in redis-py), so a big batch stalls frame processing for its whole build; small
 # batches, each followed by an await, let the loop process frames in between
 MAX_EVENTS_PER_FLUSH = 40
+MAX_EVENTS_PER_CLOSING_FLUSH = 1000
 CONNECT_TIMEOUT_S = 1.0
 COMMAND_TIMEOUT_S = 2.0
 RECONNECT_BACKOFF = Backoff(base_s=0.2, cap_s=2.0, jitter=0.5)
 DOWN_AFTER_S = 5.0  # "reconnecting" turns "down" after this long without a connection
-CLOSE_FLUSH_S = 5.0  # the pipeline gives each sink 10 s to close
+CLOSE_STALL_S = 5.0  # closing: give up after this long without a successful write
+CLOSE_MAX_S = 60.0  # closing: and after this long in all
 OWN_LATENCY_STAGE = "redis"  # our own write round trip, next to the engine's stages
 OWN_LATENCY_SAMPLES = 512
 
@@ -149,6 +156,7 @@ class OutboundQueue:
 
 class RedisSink(Sink):
     name = "redis"
+    close_timeout_s = CLOSE_MAX_S + 2 * CLOSE_STALL_S  # the drain's own limit, then time to stop
 
     def __init__(
         self,
@@ -190,6 +198,7 @@ class RedisSink(Sink):
         self._signal_task: asyncio.Task[None] | None = None
         self._signal_wake = asyncio.Event()
         self._closing = False
+        self._abandoned = False  # the close budget ran out: writers stop at their next turn
         self._started_wall = time.time()
         self._last_heartbeat = 0.0
         self._lost_since: float | None = None
@@ -234,18 +243,27 @@ class RedisSink(Sink):
         self._closing = True
         self._wake.set()
         self._signal_wake.set()
-        tasks = [t for t in (self._signal_task, self._task) if t is not None]
+        tasks = {t for t in (self._signal_task, self._task) if t is not None}
+        loop = asyncio.get_running_loop()
+        give_up_at = loop.time() + CLOSE_MAX_S
+        written = self._written()
+        while tasks and loop.time() < give_up_at:
+            _, tasks = await asyncio.wait(tasks, timeout=min(CLOSE_STALL_S, max(0.0, give_up_at - loop.time())))
+            before, written = written, self._written()
+            if written == before:
+                break  # nothing written for CLOSE_STALL_S: the server is gone or frozen
         if tasks:
-            # both writers share the one close budget; what is still writing after it is cancelled
-            await asyncio.wait(tasks, timeout=CLOSE_FLUSH_S)
+            # the writers stop at their next turn; a cancel ends a round trip that hangs
+            self._abandoned = True
             for task in tasks:
-                if not task.done():
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError, Exception):
-                        await task
+                task.cancel()
+            await asyncio.wait(tasks, timeout=CLOSE_STALL_S)
         await self._drop_client()
         await self._drop_signal_client()
         self.state = "refused" if self.refused_by is not None else "down"
+
+    def _written(self) -> tuple[int, int]:
+        return self.events_written, self.published
 
     def stats(self) -> dict[str, Any]:
         return {
@@ -269,7 +287,7 @@ class RedisSink(Sink):
         attempt = 0
         tried_after_close = False
         rewrote_metrics = False
-        while True:
+        while not self._abandoned:
             if self._client is None:
                 if self._closing:
                     # closing while disconnected: one last attempt to deliver what is queued
@@ -370,7 +388,7 @@ class RedisSink(Sink):
         of the first signal, so a signal does not pay for the connect)."""
         attempt = 0
         tried_after_close = False
-        while True:
+        while not self._abandoned:
             final = self._closing
             if final and not self.queue.signals:
                 return
@@ -394,7 +412,7 @@ class RedisSink(Sink):
             if not self._claim_decided.is_set():
                 # the first signal waits for the bulk writer's check of the prefix
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._claim_decided.wait(), CLOSE_FLUSH_S if final else None)
+                    await asyncio.wait_for(self._claim_decided.wait(), CLOSE_STALL_S if final else None)
             if self.refused_by is not None or not self._claim_decided.is_set():
                 return
             try:
@@ -493,8 +511,9 @@ class RedisSink(Sink):
             params_sent = True
         last_event_seq = 0
         n_events = 0
+        batch_limit = MAX_EVENTS_PER_CLOSING_FLUSH if self._closing else MAX_EVENTS_PER_FLUSH
         for seq, ev in queue.events:
-            if n_events >= MAX_EVENTS_PER_FLUSH:
+            if n_events >= batch_limit:
                 break
             fields: dict[Any, Any] = stream_entry(ev, self.instance)  # redis-py's field type is invariant
             pipe.xadd(self.keys.events, fields, maxlen=self.config.stream_maxlen, approximate=True)

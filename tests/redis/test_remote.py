@@ -4,6 +4,7 @@ raises the same signal lines, with the ingester's params."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -21,12 +22,13 @@ from cascade_tui.sources.redis import RedisSource
 from tests.redis.redis_market import START_TS, EventSource, ScriptedEngine, market_events
 
 
-async def wait_for(predicate: Any, timeout: float = 90.0) -> None:
-    """A condition with a generous deadline: a loaded machine reads 100 k stream entries slowly."""
+async def wait_for(predicate: Any, timeout: float = 90.0, state: Callable[[], str] = lambda: "") -> None:
+    """A condition with a generous deadline: a loaded machine reads 100 k stream entries slowly.
+    `state` says, when it times out, where things stood."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while not predicate():
-        assert loop.time() < deadline, "timed out"
+        assert loop.time() < deadline, f"timed out: {state()}"
         await asyncio.sleep(0.02)
 
 
@@ -38,9 +40,20 @@ async def run_ingester_and_viewer(url: str, ingester: Pipeline, viewer_engine: A
     viewer_run = asyncio.create_task(viewer.run())
     await wait_for(lambda: source.state == "live")
     await ingester.run()
-    await wait_for(lambda: viewer.events >= ingester.events)
+
+    def state() -> str:
+        sinks = [getattr(sink, "stats", dict)() for sink in ingester.sinks]
+        return (f"ingester {ingester.events} events, viewer {viewer.events} ({source.entries} entries, "
+                f"state {source.state}, last id {source.last_id}, errors {source.errors} {source.last_error!r}), "
+                f"viewer task done {viewer_run.done()}, sinks {sinks}")  # fmt: skip
+
+    # a healthy server gets every event, also when the sink drains a backlog while closing
+    written = [sink.events_written for sink in ingester.sinks if isinstance(sink, RedisSink)]
+    assert written == [ingester.events], state()
+    await wait_for(lambda: viewer.events >= ingester.events or viewer_run.done(), state=state)
+    assert not viewer_run.done(), state()
     viewer.stop()
-    await asyncio.wait_for(viewer_run, 10)
+    await asyncio.wait_for(viewer_run, 30)  # the stop's grace and a close under a hung read fit well inside
     return seen, source, viewer
 
 
