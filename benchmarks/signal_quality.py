@@ -369,11 +369,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             points = []
             for value in sorted(set(values)):
                 if abs(value - shipped) < 1e-9:
-                    points.append({"value": value, **levels})
+                    points.append({"value": value, **levels, "by_onset": by_onset})
                     continue
-                points.append({"value": value, **score(run_all(pool, caps, knob, value), labels, rules)[0]})
+                run = run_all(pool, caps, knob, value)
+                points.append({"value": value, **score(run, labels, rules)[0], "by_onset": lag_by_onset(run, labels, rules)})
             if not any(abs(p["value"] - shipped) < 1e-9 for p in points):
-                points.append({"value": shipped, **levels})
+                points.append({"value": shipped, **levels, "by_onset": by_onset})
             frontier = {"knob": knob, "shipped": shipped, "points": sorted(points, key=lambda p: p["value"])}
     bait: dict[str, int] = {}
     for _, _, bait_file in pairs:

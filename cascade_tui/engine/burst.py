@@ -26,6 +26,14 @@ validation markets it fired on the 3rd large print instead of the 4th on part of
 shock-first cascades (lag p50 1.39 s → 1.22 s) with no false alarm added; without the
 quick_x margin it added four (clusters of medium prints).
 
+The slow lane (`long_tau_s`, 0 = off): a cascade that builds up — ordinary prints, one or
+two a second, for tens of seconds before its main burst — never brings `large_prints` large
+prints within τ. The same units decayed over τ_long fire when they reach max(`long_units`,
+`long_mult` × the side's background in τ_long), the side's prints filled at least
+`long_seconds` distinct seconds of the last τ_long (a cluster, however many prints, fills a
+few) and its units are `long_dominance` times the other side's (a busier market liquidates
+both). An episode it opens goes CRITICAL only on a burst of its own (core.py).
+
 Sampled feeds (one print per second per symbol) are lower bounds: a print on a sampled venue
 whose previous seconds were also occupied stands for several prints and counts the
 occupancy-implied number of them (λ / (1 - e^-λ), docs/detection-science.md §3.2), so the onset of
@@ -49,6 +57,7 @@ class SideBurst:
 
     __slots__ = (
         "_inv_bg",
+        "_inv_long",
         "_inv_tau",
         "_large_times",
         "_last_order",
@@ -57,15 +66,20 @@ class SideBurst:
         "bgl",
         "frozen",
         "large",
+        "large_long",
         "s",
+        "s_long",
         "t",
         "tau",
         "tau_bg",
+        "tau_long",
     )
 
-    def __init__(self, t: float, tau: float, tau_bg: float) -> None:
+    def __init__(self, t: float, tau: float, tau_bg: float, tau_long: float = 0.0) -> None:
         self.t = t
         self.s = 0.0  # decayed units, τ
+        self.s_long = 0.0  # decayed units, τ_long (the slow lane; 0 when it is off)
+        self.large_long = 0.0  # decayed large prints, τ_long
         self.bg = 0.0  # decayed units, τ_bg (background)
         self.large = 0.0  # decayed large prints, τ
         self.bgl = 0.0  # decayed large prints, τ_bg (background)
@@ -74,14 +88,19 @@ class SideBurst:
         self.tau_bg = tau_bg
         self._inv_tau = 1.0 / tau
         self._inv_bg = 1.0 / tau_bg
+        self.tau_long = tau_long
+        self._inv_long = 1.0 / tau_long if tau_long > 0.0 else 0.0
         self._last_order: tuple[str, float, float] | None = None
         self._order_units = 0.0
         # times of the latest large prints, newest last (the quick lane's exact window)
         self._large_times: list[float] = [-math.inf] * QUICK_PRINTS_MAX
 
-    def set_taus(self, tau: float, tau_bg: float) -> None:
-        self.tau, self.tau_bg = tau, tau_bg
+    def set_taus(self, tau: float, tau_bg: float, tau_long: float = 0.0) -> None:
+        self.tau, self.tau_bg, self.tau_long = tau, tau_bg, tau_long
         self._inv_tau, self._inv_bg = 1.0 / tau, 1.0 / tau_bg
+        self._inv_long = 1.0 / tau_long if tau_long > 0.0 else 0.0
+        if not tau_long:
+            self.s_long = self.large_long = 0.0
 
     def add(
         self,
@@ -96,6 +115,7 @@ class SideBurst:
         and count as one print. Returns the units actually added (less than `units` for a
         further fill of one order)."""
         dt = t - self.t
+        slow = self._inv_long != 0.0  # the slow lane's sums are kept only while it is on
         if dt > 0.0:
             f = _exp(-dt * self._inv_tau)
             self.s *= f
@@ -103,6 +123,10 @@ class SideBurst:
             fb = _exp(-dt * self._inv_bg)
             self.bg *= fb
             self.bgl *= fb
+            if slow:
+                fl = _exp(-dt * self._inv_long)
+                self.s_long *= fl
+                self.large_long *= fl
             self.t = t
         if order == self._last_order:
             # another fill of the same order: top it up to the cap, it is not another print
@@ -115,12 +139,16 @@ class SideBurst:
             if large:
                 # one large print, also on a sampled feed: its sampling is a lower bound
                 self.large += 1.0
+                if slow:
+                    self.large_long += 1.0
                 times = self._large_times
                 del times[0]
                 times.append(t)
                 if not self.frozen:
                     self.bgl += 1.0
         self.s += units
+        if slow:
+            self.s_long += units
         if not self.frozen:
             self.bg += units
         return units
@@ -134,6 +162,22 @@ class SideBurst:
         f = _exp(-dt * self._inv_tau)
         fb = _exp(-dt * self._inv_bg)
         return self.s * f, self.large * f, self.bg * fb, self.bgl * fb
+
+    def at_long(self, t: float) -> tuple[float, float]:
+        """(units, large prints) decayed over τ_long to t, not mutating."""
+        dt = t - self.t
+        if dt <= 0.0:
+            return self.s_long, self.large_long
+        f = _exp(-dt * self._inv_long)
+        return self.s_long * f, self.large_long * f
+
+    def long_x(self, t: float, bg: float, units_to_fire: float, mult: float) -> float:
+        """The slow lane's burst_x: units over τ_long against max(units_to_fire, mult × the
+        background's units in τ_long); 0 while the lane is off."""
+        if not self._inv_long:
+            return 0.0
+        s, _ = self.at_long(t)
+        return s / max(units_to_fire, mult * bg * self.tau_long * self._inv_bg)
 
     def bar(self, bg: float, units_to_fire: float, background_mult: float) -> float:
         """Units needed to fire: the absolute floor or a multiple of the expected background."""

@@ -52,7 +52,7 @@ from cascade_tui.engine.burst import SideBurst, fires
 from cascade_tui.engine.latency import LatencyReservoir
 from cascade_tui.engine.liqmap import LiquidationMap, LiquidationMapViews
 from cascade_tui.engine.market import MARKET, MARKET_FLOOR_MULT, MarketState
-from cascade_tui.engine.params import FACTORS, LEVEL_NAMES, EngineParams, validate
+from cascade_tui.engine.params import FACTORS, LEVEL_NAMES, EngineParams, long_window, validate
 from cascade_tui.engine.printscale import PrintScale
 from cascade_tui.engine.scoring import (
     FLOW_SCORE_INDEX,
@@ -198,8 +198,8 @@ class Engine:
             st.pooled_scale.configure(prior, f.scale_quantile, f.scale_halflife_s, f.learn_prints)
             for av in st.venues.values():
                 av.scale.configure(prior, f.scale_quantile, f.scale_halflife_s, f.learn_prints)
-            st.long.burst.set_taus(f.tau_s, f.background_tau_s)
-            st.short.burst.set_taus(f.tau_s, f.background_tau_s)
+            st.long.burst.set_taus(f.tau_s, f.background_tau_s, f.long_tau_s)
+            st.short.burst.set_taus(f.tau_s, f.background_tau_s, f.long_tau_s)
         self._market.baseline.usd_floor = MARKET_FLOOR_MULT * self._usd_floor("BTC")
         self._market.baseline.set_halflife(params.baseline_halflife_s)
         if len(self._assets) > params.max_assets:
@@ -479,6 +479,9 @@ class Engine:
                 f.background_tau_s,
                 PrintScale(self._prior_print(asset), f.scale_quantile, f.scale_halflife_s, f.learn_prints),
             )
+            if f.long_tau_s:
+                st.long.burst.set_taus(f.tau_s, f.background_tau_s, f.long_tau_s)
+                st.short.burst.set_taus(f.tau_s, f.background_tau_s, f.long_tau_s)
             self._assets[asset] = st
         st.last_seen = t
         return st
@@ -623,6 +626,8 @@ class Engine:
         if weight:
             # fills of one order count once: what the burst took is what every capped sum takes
             units = ss.burst.add(t, units, cap * boost * weight, (venue, ev.event_ts, ev.price), units_one >= f.large_x)
+            if f.long_tau_s:
+                ss.occ.mark(sec)
             if ev.price > 0.0 and ss.liq_price.accepts(venue, ev.instrument, False, t):
                 ss.liq_price.update(sec, t, ev.price)
         capped_usd = units * unit_usd  # weighted, whale-capped, throttle-scaled USD
@@ -650,7 +655,23 @@ class Engine:
         b = ss.burst
         s, large, bg, bgl = b.at(t)
         x = s / b.bar(bg, f.units_to_fire, f.background_mult)
-        return fires(x, large, self._large_bar(b, t, bgl, x)) and not self._other_side_leads(st, ss, t, s)
+        fired = fires(x, large, self._large_bar(b, t, bgl, x))
+        if not fired and f.long_tau_s:
+            fired = self._long_x(st, ss, t, bg) >= 1.0
+        return fired and not self._other_side_leads(st, ss, t, s)
+
+    def _long_x(self, st: AssetState, ss: SideState, t: float, bg: float) -> float:
+        """The slow lane's burst_x, 0 while the side's prints filled fewer than long_seconds
+        of the last long_tau_s (a short cluster is not a build-up)."""
+        f = self._params.fast
+        if ss.occ.occupied(_floor(t), long_window(f)) < f.long_seconds:
+            return 0.0
+        x = ss.burst.long_x(t, bg, f.long_units, f.long_mult)
+        if x >= f.exit_x:
+            other = st.short if ss is st.long else st.long
+            if other.burst.at_long(t)[0] * f.long_dominance > ss.burst.at_long(t)[0]:
+                return 0.0
+        return x
 
     def _large_bar(self, b: SideBurst, t: float, bgl: float, x: float) -> float:
         """Large prints the burst needs: large_prints over ~τ, or only quick_prints when they
@@ -777,10 +798,14 @@ class Engine:
         for ss in (st.long, st.short):
             units_side = units_long if ss.side == LONG else units_short
             desired = self._desired_level(st, ss, t, sec, events, units_side)
+            below_warning = ss.level.level < WARNING
             tr = ss.level.step(st.asset, t, desired, p)
             if tr is not None:
                 if tr.state == "open":
                     ss.peak_x = ss.x
+                    ss.slow_open = False
+                if below_warning and tr.level >= WARNING and ss.why.get("lane") == "slow":
+                    ss.slow_open, ss.peak_x = True, 0.0
                 if tr.state == "close":
                     ss.peak_x = 0.0
                 self._emit(
@@ -826,15 +851,18 @@ class Engine:
         s, n, bg, bgl = ss.burst.at(t)
         x = s / ss.burst.bar(bg, f.units_to_fire, f.background_mult)
         prints_bar = self._large_bar(ss.burst, t, bgl, x)
+        x_long = self._long_x(st, ss, t, bg) if f.long_tau_s else 0.0
         ss.x, ss.prints = x, n
         level = ss.level.level
         if level >= WARNING:  # the side's own cascade runs through its near cluster, if any
             self.liqmap.restart_near(st.asset, ss.side)
-        if level == 0 and ss.side != st.dominant and x < f.exit_x:
+        if level == 0 and ss.side != st.dominant and x < f.exit_x and x_long < 1.0:
             # nothing on this side: no score, no burst (the common case, kept cheap)
             ss.why = {"trigger": "none", "burst_x": round(x, 3)}
             return self._near_cluster_watch(st, ss, t)
-        if ss.level.episode is not None and x > ss.peak_x:
+        if ss.level.episode is not None and x > ss.peak_x and (not ss.slow_open or fires(x, n, prints_bar)):
+            # an episode the slow lane opened is intense only by a burst of its own (its
+            # large prints at their bar): units alone, without them, never make it CRITICAL
             ss.peak_x = x
         why: dict[str, float | str] = {
             "burst_x": round(x, 3),
@@ -842,6 +870,8 @@ class Engine:
             "needs_large": round(prints_bar, 1),
             "score": round(st.score, 3),
         }
+        if x_long:
+            why["long_x"] = round(x_long, 3)
         if prints_bar == 0.0:
             # the quick lane holds: its prints came together, the decayed count need not rise
             why["quick_prints"] = f.quick_prints
@@ -853,9 +883,10 @@ class Engine:
             return self._near_cluster_watch(st, ss, t)
         # the fast path
         burst_level = 0
-        fired = fires(x, n, prints_bar)
+        fired_short = fires(x, n, prints_bar)
+        fired = fired_short or x_long >= 1.0
         led = fired and level < WARNING and self._other_side_leads(st, ss, t, s)
-        if (level >= WARNING and x >= f.exit_x) or (fired and not led):
+        if (level >= WARNING and max(x, x_long) >= f.exit_x) or (fired and not led):
             burst_level = WARNING
         elif (x >= f.watch_x and n >= f.watch_prints_share * prints_bar) or (level >= WATCH and x >= f.exit_x):
             burst_level = WATCH  # a partial burst: part of the units and of the prints (never one whale)
@@ -886,6 +917,8 @@ class Engine:
             why["trigger"] = "none"
         elif burst_level >= score_level:
             why["trigger"] = "burst" if burst_level >= WARNING or level < WARNING else "burst_fading"
+            if fired and not fired_short:
+                why["lane"] = "slow"  # the build-up over long_tau_s, not a burst within tau_s
         else:
             why["trigger"] = "score"
         if score_gate:
@@ -901,7 +934,8 @@ class Engine:
             self._near_cluster_context(st, ss, t)
             return desired
         # CRITICAL: intensity and a confirmed price move in the cascade's direction
-        intense = ss.peak_x >= f.critical_x or x >= f.critical_x or score_level >= CRITICAL
+        burst_intense = x >= f.critical_x and (not ss.slow_open or fires(x, n, prints_bar))
+        intense = ss.peak_x >= f.critical_x or burst_intense or score_level >= CRITICAL
         move, needs, source = self._price_move(st, ss, sec)
         why["price_move_pct"] = round(100.0 * (move or 0.0), 3)
         why["needs_pct"] = round(100.0 * needs, 3)

@@ -105,6 +105,25 @@ class FastParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     # TRAIN bench markets: no false CRITICAL there at the same major recall as 2.0)
     critical_x: float = 3.0
     sampled_occupancy_s: int = 5  # occupancy window that scales a sampled print up
+    # the slow lane (0: off): a cascade that builds up over tens of seconds, print after
+    # ordinary print, never brings large_prints together within tau_s. Over long_tau_s it
+    # fires when the side's units reach max(long_units, long_mult × its background's in
+    # long_tau_s) and its prints came in at least long_seconds distinct seconds of the last
+    # long_tau_s (a short cluster of prints, however many, fills a few seconds only).
+    # Off by default: on the six VALIDATION bench markets (benchmarks/SIGNAL_QUALITY_VALIDATION.md,
+    # --knob fast.long_tau_s) 30 s cut the slow build-ups' WARNING lag p50 40 s -> 11 s and
+    # caught 2 more majors and 14 more minors, but false WARNINGs went 5 -> 22 and false
+    # CRITICALs 0 -> 2; the same command over long_units (20, 30), long_mult (10, 20) and
+    # long_seconds (18, 24) traded the gains back at about the same rate. Those false alarms
+    # are one-sided surges of ordinary prints with the price moving: the same shape as a
+    # build-up's first tens of seconds
+    long_tau_s: float = 0.0
+    long_units: float = 12.0
+    long_mult: float = 5.0
+    long_seconds: int = 12
+    # ... and its units are at least long_dominance × the other side's over long_tau_s (a
+    # busier market liquidates both sides; a cascade, one)
+    long_dominance: float = 3.0
 
 
 class Weights(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -248,6 +267,14 @@ def validate(p: EngineParams) -> EngineParams:
     return p
 
 
+LONG_WINDOW_MAX_S = 60  # the side's occupancy mask holds a minute
+
+
+def long_window(f: FastParams) -> int:
+    """The slow lane's occupancy window in whole seconds."""
+    return min(LONG_WINDOW_MAX_S, round(f.long_tau_s))
+
+
 def _validate_fast(f: FastParams) -> None:
     for name in ("tau_s", "units_to_fire", "print_cap", "background_tau_s", "scale_halflife_s", "critical_x"):
         if not getattr(f, name) > 0:
@@ -270,6 +297,16 @@ def _validate_fast(f: FastParams) -> None:
         raise ParamError("fast.background_mult: must be >= 0")
     if not (0.0 < f.scale_quantile < 1.0):
         raise ParamError("fast.scale_quantile: must be within (0, 1)")
+    long_ok = f.long_tau_s == 0.0 or (
+        f.tau_s < f.long_tau_s <= LONG_WINDOW_MAX_S
+        and f.long_tau_s < f.background_tau_s
+        and 1 <= f.long_seconds <= long_window(f)
+    )
+    if not (long_ok and f.long_units > 0 and f.long_mult >= 0):
+        raise ParamError(
+            f"fast: long_tau_s 0 (off) or within (tau_s, {LONG_WINDOW_MAX_S:g}], long_seconds within "
+            "1..long_tau_s, long_units > 0, long_mult >= 0"
+        )
     if not (0.0 < f.exit_x <= 1.0 and f.exit_x <= f.watch_x):
         raise ParamError("fast.exit_x: must be within (0, 1] and <= fast.watch_x")
     for k, v in f.prior_print_usd.items():

@@ -11,6 +11,7 @@ from typing import Final
 
 from cascade_tui.engine.burst import SideBurst
 from cascade_tui.engine.prices import PriceTrail
+from cascade_tui.engine.rates import OccupancyMask
 from cascade_tui.engine.signals import LevelState
 from cascade_tui.model import LONG
 
@@ -18,12 +19,13 @@ SIDE_SIGN: Final = {"long": -1, "short": 1}  # price direction of a cascade on t
 
 
 class SideState:
-    __slots__ = ("burst", "level", "liq_price", "peak_x", "prints", "side", "sign", "why", "x")
+    __slots__ = ("burst", "level", "liq_price", "occ", "peak_x", "prints", "side", "sign", "slow_open", "why", "x")
 
     def __init__(self, side: str, t: float, tau: float, tau_bg: float) -> None:
         self.side = side
         self.sign = -1 if side == LONG else 1
         self.burst = SideBurst(t, tau, tau_bg)
+        self.occ = OccupancyMask(int(t))  # seconds with this side's prints (the slow lane)
         self.level = LevelState()
         # this side's liquidation prices (bankruptcy / fill prices): they confirm the price
         # move when the asset has no trade or mark feed; one side only, because long and
@@ -32,4 +34,5 @@ class SideState:
         self.x = 0.0  # burst ratio at the last evaluation
         self.prints = 0.0  # decayed prints at the last evaluation
         self.peak_x = 0.0  # highest burst ratio of the open episode
+        self.slow_open = False  # the open episode was opened by the slow lane
         self.why: dict[str, float | str] = {}

@@ -404,3 +404,64 @@ def test_a_venue_still_learning_borrows_the_assets_print_scale() -> None:
             liq("BTC", "long", large("BTC"), t + 0.05 * k, venue="okx", price=100_000.0 - k)
         )
     assert any(s.level >= 2 and s.direction == "long" for s in signals)
+
+
+SLOW = EngineParams(fast=msgspec.structs.replace(EngineParams().fast, long_tau_s=30.0))
+
+
+def build_up(asset: str, side: str, t0: float, seconds: float, per_s: float = 1.5) -> list[Liquidation]:
+    """A slow build-up: ordinary prints (one scale each: units, never large) every
+    1/per_s seconds, price drifting the cascade's way; the short lane never sees its
+    large prints together."""
+    px, sign = PRICE[asset], (-1 if side == "long" else 1)
+    n = int(seconds * per_s)
+    return [
+        liq(asset, side, scale_of(asset), round(t0 + k / per_s, 6), price=px * (1 + sign * k * 1e-5))
+        for k in range(n)
+    ]
+
+
+def test_the_slow_lane_fires_on_a_build_up_the_short_lane_misses() -> None:
+    f = SLOW.fast
+    for asset in ("BTC", "ADA"):
+        engine, t = warmed(assets=(asset,), params=SLOW)
+        signals = run(engine, build_up(asset, "long", t, 60.0))
+        warning = next((s for s in signals if s.level >= 2), None)
+        assert warning is not None and warning.direction == "long", asset
+        assert float(warning.why["long_x"]) >= 1.0 and float(warning.why["burst_x"]) < 1.0
+        assert warning.why["lane"] == "slow"
+        assert warning.ts - t < f.long_tau_s  # within one time constant of the build-up's start
+    # the short lane alone: no WARNING on the same flow
+    engine, t = warmed(params=EngineParams(fast=msgspec.structs.replace(f, long_tau_s=0.0)))
+    assert all(s.level < 2 for s in run(engine, build_up("BTC", "long", t, 60.0)))
+
+
+def test_the_slow_lane_needs_one_side_to_lead_and_the_flow_to_last() -> None:
+    # the same flow on both sides: a busier market, not a cascade
+    engine, t = warmed(params=SLOW)
+    both = sorted(build_up("BTC", "long", t, 60.0) + build_up("BTC", "short", t + 0.3, 60.0), key=lambda e: e.recv_ts)
+    assert all(s.level < 2 for s in run(engine, both))
+    # as many prints, in four seconds: a cluster fills too few seconds
+    engine, t = warmed(params=SLOW)
+    cluster = build_up("BTC", "long", t, 4.0, per_s=10.0)
+    signals = run(engine, cluster) + run(engine, background(random.Random(3), ("BTC",), t + 5.0, 120.0))
+    assert all(s.level < 2 for s in signals)
+
+
+def test_an_episode_the_slow_lane_opened_goes_critical_only_on_a_burst_of_its_own() -> None:
+    """Units alone (many ordinary prints, price falling 1 %) are intense enough for a short-lane
+    episode, but an episode the slow lane opened needs its large prints too."""
+    engine, t = warmed(params=SLOW)
+    signals = run(engine, build_up("BTC", "long", t, 20.0))
+    assert any(s.level == 2 and s.why.get("lane") == "slow" for s in signals)
+    t += 20.0
+    px = PRICE["BTC"] * 0.995
+    ordinary = [liq("BTC", "long", scale_of("BTC"), round(t + 0.05 * k, 6), price=px * (1 - k * 1e-4)) for k in range(60)]
+    signals = run(engine, [*ordinary, trade("BTC", px * 0.99, t + 3.0)])
+    assert all(s.level < 3 for s in signals)
+    assert engine.snapshot().assets[0].why.get("held_by") == "intensity"
+    # now a burst of large prints: CRITICAL, the price having moved
+    t += 3.5
+    bursting = [liq("BTC", "long", large("BTC"), round(t + 0.05 * k, 6), price=px * (0.99 - k * 1e-4)) for k in range(20)]
+    signals = run(engine, [*bursting, trade("BTC", px * 0.985, t + 1.0)])
+    assert any(s.level == 3 for s in signals)
