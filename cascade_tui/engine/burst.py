@@ -66,7 +66,6 @@ class SideBurst:
         "bgl",
         "frozen",
         "large",
-        "large_long",
         "s",
         "s_long",
         "t",
@@ -79,7 +78,6 @@ class SideBurst:
         self.t = t
         self.s = 0.0  # decayed units, τ
         self.s_long = 0.0  # decayed units, τ_long (the slow lane; 0 when it is off)
-        self.large_long = 0.0  # decayed large prints, τ_long
         self.bg = 0.0  # decayed units, τ_bg (background)
         self.large = 0.0  # decayed large prints, τ
         self.bgl = 0.0  # decayed large prints, τ_bg (background)
@@ -100,7 +98,7 @@ class SideBurst:
         self._inv_tau, self._inv_bg = 1.0 / tau, 1.0 / tau_bg
         self._inv_long = 1.0 / tau_long if tau_long > 0.0 else 0.0
         if not tau_long:
-            self.s_long = self.large_long = 0.0
+            self.s_long = 0.0
 
     def add(
         self,
@@ -124,9 +122,7 @@ class SideBurst:
             self.bg *= fb
             self.bgl *= fb
             if slow:
-                fl = _exp(-dt * self._inv_long)
-                self.s_long *= fl
-                self.large_long *= fl
+                self.s_long *= _exp(-dt * self._inv_long)
             self.t = t
         if order == self._last_order:
             # another fill of the same order: top it up to the cap, it is not another print
@@ -139,8 +135,6 @@ class SideBurst:
             if large:
                 # one large print, also on a sampled feed: its sampling is a lower bound
                 self.large += 1.0
-                if slow:
-                    self.large_long += 1.0
                 times = self._large_times
                 del times[0]
                 times.append(t)
@@ -163,25 +157,17 @@ class SideBurst:
         fb = _exp(-dt * self._inv_bg)
         return self.s * f, self.large * f, self.bg * fb, self.bgl * fb
 
-    def at_long(self, t: float) -> tuple[float, float]:
-        """(units, large prints) decayed over τ_long to t, not mutating."""
+    def at_long(self, t: float) -> float:
+        """Units decayed over τ_long to t (the slow lane's sum), not mutating."""
         dt = t - self.t
         if dt <= 0.0:
-            return self.s_long, self.large_long
-        f = _exp(-dt * self._inv_long)
-        return self.s_long * f, self.large_long * f
+            return self.s_long
+        return self.s_long * _exp(-dt * self._inv_long)
 
-    def long_x(self, t: float, bg: float, units_to_fire: float, mult: float) -> float:
-        """The slow lane's burst_x: units over τ_long against max(units_to_fire, mult × the
-        background's units in τ_long); 0 while the lane is off."""
-        if not self._inv_long:
-            return 0.0
-        s, _ = self.at_long(t)
-        return s / max(units_to_fire, mult * bg * self.tau_long * self._inv_bg)
-
-    def bar(self, bg: float, units_to_fire: float, background_mult: float) -> float:
-        """Units needed to fire: the absolute floor or a multiple of the expected background."""
-        expected = bg * self._inv_bg * self.tau  # background units rate × τ
+    def bar(self, bg: float, units_to_fire: float, background_mult: float, tau: float | None = None) -> float:
+        """Units needed to fire within τ (or the given `tau`, the slow lane's): the absolute
+        floor or a multiple of the background's units in that time."""
+        expected = bg * self._inv_bg * (self.tau if tau is None else tau)  # background units rate × τ
         return max(units_to_fire, background_mult * expected)
 
     def quick(self, t: float, prints: int, window_s: float, bgl: float, chance_per_day: float) -> bool:

@@ -478,10 +478,8 @@ class Engine:
                 f.tau_s,
                 f.background_tau_s,
                 PrintScale(self._prior_print(asset), f.scale_quantile, f.scale_halflife_s, f.learn_prints),
+                f.long_tau_s,
             )
-            if f.long_tau_s:
-                st.long.burst.set_taus(f.tau_s, f.background_tau_s, f.long_tau_s)
-                st.short.burst.set_taus(f.tau_s, f.background_tau_s, f.long_tau_s)
             self._assets[asset] = st
         st.last_seen = t
         return st
@@ -666,10 +664,12 @@ class Engine:
         f = self._params.fast
         if ss.occ.occupied(_floor(t), long_window(f)) < f.long_seconds:
             return 0.0
-        x = ss.burst.long_x(t, bg, f.long_units, f.long_mult)
+        b = ss.burst
+        s = b.at_long(t)
+        x = s / b.bar(bg, f.long_units, f.long_mult, b.tau_long)
         if x >= f.exit_x:
             other = st.short if ss is st.long else st.long
-            if other.burst.at_long(t)[0] * f.long_dominance > ss.burst.at_long(t)[0]:
+            if other.burst.at_long(t) * f.long_dominance > s:
                 return 0.0
         return x
 
@@ -860,7 +860,8 @@ class Engine:
             # nothing on this side: no score, no burst (the common case, kept cheap)
             ss.why = {"trigger": "none", "burst_x": round(x, 3)}
             return self._near_cluster_watch(st, ss, t)
-        if ss.level.episode is not None and x > ss.peak_x and (not ss.slow_open or fires(x, n, prints_bar)):
+        fired_short = fires(x, n, prints_bar)
+        if ss.level.episode is not None and x > ss.peak_x and (not ss.slow_open or fired_short):
             # an episode the slow lane opened is intense only by a burst of its own (its
             # large prints at their bar): units alone, without them, never make it CRITICAL
             ss.peak_x = x
@@ -883,7 +884,6 @@ class Engine:
             return self._near_cluster_watch(st, ss, t)
         # the fast path
         burst_level = 0
-        fired_short = fires(x, n, prints_bar)
         fired = fired_short or x_long >= 1.0
         led = fired and level < WARNING and self._other_side_leads(st, ss, t, s)
         if (level >= WARNING and max(x, x_long) >= f.exit_x) or (fired and not led):
@@ -934,7 +934,7 @@ class Engine:
             self._near_cluster_context(st, ss, t)
             return desired
         # CRITICAL: intensity and a confirmed price move in the cascade's direction
-        burst_intense = x >= f.critical_x and (not ss.slow_open or fires(x, n, prints_bar))
+        burst_intense = x >= f.critical_x and (not ss.slow_open or fired_short)
         intense = ss.peak_x >= f.critical_x or burst_intense or score_level >= CRITICAL
         move, needs, source = self._price_move(st, ss, sec)
         why["price_move_pct"] = round(100.0 * (move or 0.0), 3)

@@ -21,10 +21,10 @@ SIDE_SIGN: Final = {"long": -1, "short": 1}  # price direction of a cascade on t
 class SideState:
     __slots__ = ("burst", "level", "liq_price", "occ", "peak_x", "prints", "side", "sign", "slow_open", "why", "x")
 
-    def __init__(self, side: str, t: float, tau: float, tau_bg: float) -> None:
+    def __init__(self, side: str, t: float, tau: float, tau_bg: float, tau_long: float = 0.0) -> None:
         self.side = side
         self.sign = -1 if side == LONG else 1
-        self.burst = SideBurst(t, tau, tau_bg)
+        self.burst = SideBurst(t, tau, tau_bg, tau_long)
         self.occ = OccupancyMask(int(t))  # seconds with this side's prints (the slow lane)
         self.level = LevelState()
         # this side's liquidation prices (bankruptcy / fill prices): they confirm the price

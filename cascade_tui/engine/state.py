@@ -168,6 +168,7 @@ class AssetState:
         tau: float,
         tau_bg: float,
         pooled_scale: PrintScale,
+        tau_long: float = 0.0,
     ) -> None:
         self.asset = asset
         # the asset's prints on all its venues: the unit of a venue still learning its own
@@ -179,8 +180,8 @@ class AssetState:
         self.venues: dict[str, AssetVenue] = {}
         self.baseline = Baseline(sec // 60, usd_floor, halflife_s)
         # one burst test and one level state machine per side
-        self.long = SideState(LONG, t, tau, tau_bg)
-        self.short = SideState(SHORT, t, tau, tau_bg)
+        self.long = SideState(LONG, t, tau, tau_bg, tau_long)
+        self.short = SideState(SHORT, t, tau, tau_bg, tau_long)
         self.dominant = LONG  # the side the (asset-wide) score speaks for; turns only clearly
         self.last_seen = t  # last event of any kind (eviction picks the stalest idle assets)
         self.score = 0.0
