@@ -21,9 +21,9 @@ from rich.text import Text
 from textual import events
 from textual.color import Color
 from textual.containers import Vertical
-from textual_plotext import PlotextPlot
 
 from cascade_tui.engine.liqmap import LiqMapView
+from cascade_tui.ui.cached_plot import CachedPlot, short_price
 from cascade_tui.ui.liqmap_panel import LiqMapPanel
 from cascade_tui.ui.palette import Palette
 
@@ -132,7 +132,7 @@ def fits(column_rows: int, liqmap_rows: int) -> bool:
     return column_rows - liqmap_rows - HISTORY_ROWS >= TAPE_MIN_ROWS
 
 
-class LiqMapHistory(PlotextPlot):
+class LiqMapHistory(CachedPlot):
     """The heatmap of one asset's map history (the asset the map panel shows)."""
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
@@ -140,8 +140,6 @@ class LiqMapHistory(PlotextPlot):
         self.styles.height = HISTORY_ROWS
         self.history = MapHistory()
         self.asset: str | None = None
-        self._cache_key: tuple[object, ...] | None = None
-        self._cached: Text | None = None
         self._version = 0
 
     def record(self, views: Iterable[LiqMapView]) -> None:
@@ -153,35 +151,23 @@ class LiqMapHistory(PlotextPlot):
         """Redraw for `asset` if it or the history changed (called at the chart rate)."""
         self.asset = asset
         self.border_title = f"Map history · {asset or '—'} (estimate)"
-        if self.display and self._key() != self._cache_key:
+        if self.display and not self.is_current():
             self.refresh()
 
-    def _key(self) -> tuple[object, ...]:
-        return (self.asset, self._version, self.size.width, self.size.height, self.app.theme)
+    def cache_key(self) -> tuple[object, ...]:
+        return (self.asset, self._version)
 
-    def render(self) -> Text:
-        key = self._key()
-        if key == self._cache_key and self._cached is not None:
-            return self._cached
-        pal = Palette(self.app.theme_variables)
+    def placeholder(self, pal: Palette) -> Text | None:
         samples = self.history.samples(self.asset)
         if len(samples) < 2 or self.size.width < 20 or self.size.height < 4:
-            text = Text(
+            return Text(
                 f"map history: one column every {STEP_S:g} s; building ({len(samples)} so far)", style=pal.dim
             )
-        else:
-            self._draw(samples, pal)
-            drawn = super().render()
-            assert isinstance(drawn, Text)
-            text = drawn
-        self._cache_key = key
-        self._cached = text
-        return text
+        return None
 
-    def _draw(self, samples: list[Sample], pal: Palette) -> None:
+    def draw(self, pal: Palette) -> None:
+        samples = self.history.samples(self.asset)
         plt = self.plt
-        plt.clear_data()
-        plt.clear_figure()
         lo, hi = price_range(samples)
         rows = max(2, self.size.height - 2)  # the x tick labels take a row, their marks another
         step = (hi - lo) / rows
@@ -236,9 +222,3 @@ class MapColumn(Vertical):
         room = self.screen.has_class("-wide") and fits(self.size.height, liqmap.outer_size.height)
         if room != history.display:
             history.display = room
-
-
-def short_price(value: float) -> str:
-    if value >= 10_000:
-        return f"{value / 1000:.1f}k"
-    return f"{value:,.0f}" if value >= 100 else f"{value:.4g}"

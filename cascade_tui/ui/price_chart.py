@@ -1,17 +1,15 @@
 """BTC price over the last hour, each segment coloured by the volatility regime in force.
 
-Wraps textual-plotext (unmaintained, pinned to plotext 5) behind one small widget so it can
-be swapped. Building a plotext figure costs tens of milliseconds, so the chart is rebuilt
-only when its data, size or theme changed, and the app feeds it at 1–2 Hz.
+Rebuilt only when its data, size or theme changed (cached_plot.py); the app feeds it at 1–2 Hz.
 """
 
 from __future__ import annotations
 
 from rich.text import Text
 from textual.color import Color
-from textual_plotext import PlotextPlot
 
 from cascade_tui.engine.types import VolatilityView
+from cascade_tui.ui.cached_plot import CachedPlot, short_price
 from cascade_tui.ui.palette import Palette
 
 POINT_SECONDS = 5.0  # VolatilityView.price_history has one point per 5 s
@@ -32,12 +30,10 @@ def _rgb(colour: str) -> tuple[int, int, int]:
     return Color.parse(colour).rgb
 
 
-class PriceChart(PlotextPlot):
+class PriceChart(CachedPlot):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.volatility: VolatilityView | None = None
-        self._cache_key: tuple[object, ...] | None = None
-        self._cached: Text | None = None
 
     def show(self, volatility: VolatilityView | None) -> None:
         if volatility is self.volatility:
@@ -45,27 +41,19 @@ class PriceChart(PlotextPlot):
         self.volatility = volatility
         self.refresh()
 
-    def render(self) -> Text:
-        vol = self.volatility
-        key = (id(vol), self.size.width, self.size.height, self.app.theme)
-        if key == self._cache_key and self._cached is not None:
-            return self._cached
-        pal = Palette(self.app.theme_variables)
-        if vol is None or len(vol.price_history) < 2 or self.size.width < 10 or self.size.height < 4:
-            text = Text("BTC price chart: waiting for BTC prices…", style=pal.dim)
-        else:
-            self._draw(vol, pal)
-            drawn = super().render()
-            assert isinstance(drawn, Text)
-            text = drawn
-        self._cache_key = key
-        self._cached = text
-        return text
+    def cache_key(self) -> tuple[object, ...]:
+        return (id(self.volatility),)
 
-    def _draw(self, vol: VolatilityView, pal: Palette) -> None:
+    def placeholder(self, pal: Palette) -> Text | None:
+        vol = self.volatility
+        if vol is None or len(vol.price_history) < 2 or self.size.width < 10 or self.size.height < 4:
+            return Text("BTC price chart: waiting for BTC prices…", style=pal.dim)
+        return None
+
+    def draw(self, pal: Palette) -> None:
+        vol = self.volatility
+        assert vol is not None  # placeholder() shows the text while there is none
         plt = self.plt
-        plt.clear_data()
-        plt.clear_figure()
         prices = list(vol.price_history)
         regimes = list(vol.regime_history[-len(prices) :]) if vol.regime_history else []
         regimes = (
@@ -89,7 +77,7 @@ class PriceChart(PlotextPlot):
         plt.xticks([round(x) for x in _nice_ticks(xs[0], 0.0)])
         lo, hi = min(ys), max(ys)
         ticks = [lo + (hi - lo) * k / 3 for k in range(4)] if hi > lo else [lo]
-        plt.yticks(ticks, [_short_price(t, hi - lo) for t in ticks])
+        plt.yticks(ticks, [short_price(t, hi - lo) for t in ticks])
 
 
 def _nice_ticks(lo: float, hi: float) -> list[float]:
@@ -98,11 +86,3 @@ def _nice_ticks(lo: float, hi: float) -> list[float]:
     step = next((s for s in (1, 2, 5, 10, 15, 30, 60) if span / s <= 6), 60)
     count = int(span // step)
     return [hi - k * step for k in range(count, -1, -1)]
-
-
-def _short_price(value: float, span: float) -> str:
-    """Axis labels narrow enough to leave the width to the line (91.7k), yet distinct
-    when the hour's range is narrow (81,652)."""
-    if value >= 10_000 and span >= 400:
-        return f"{value / 1000:.1f}k"
-    return f"{value:,.0f}" if value >= 100 else f"{value:.4g}"
