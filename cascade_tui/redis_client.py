@@ -4,14 +4,17 @@ Every client (the sink's two writers, the viewer, the probe of localhost and of 
 server) comes from `make_client`: bounded connect and command timeouts, no hidden retries
 (each caller owns its backoff), the asyncio `Retry` redis-py expects (the synchronous one
 made it warn on every run). `describe_failure` turns an exception into a `RedisFailure`: a
-kind (`auth`, `unreachable`, `tls`, `timeout`, `refused`, `error`) and a one-line message
-with no secret in it, which sinks, the viewer and the command line all show.
+kind (`auth`, `unreachable`, `tls`, `timeout`, `refused`, `error`), a short hint of the
+likely cause (connection refused, host not found, a password needed, ...) and a one-line
+message with the driver's own words and no secret in it, which sinks, the viewer and the
+command line all show.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import ssl
 from dataclasses import dataclass
 
@@ -38,6 +41,7 @@ _HINTS = {
     "refused": "the server refused a command",
     "error": "error",
 }
+_LEADS = {"auth": "authentication failed"}  # what leads a specific cause, where not the hint
 
 
 def make_client(
@@ -67,6 +71,7 @@ class RedisFailure:
     kind: str  # auth unreachable tls timeout refused error
     reason: str  # one line, secrets masked: what went wrong, with the driver's own words
     server: str  # the URL, redacted
+    hint: str = ""  # the likely cause in a few words, for a status line that shows the kind
 
     @property
     def message(self) -> str:
@@ -76,11 +81,23 @@ class RedisFailure:
         return self.message
 
 
-def _kind(exc: BaseException) -> str:
-    text = str(exc).upper()
-    if isinstance(exc, AuthenticationError) or "NOAUTH" in text or "WRONGPASS" in text or "NOPERM" in text:
+def _causes(exc: BaseException) -> list[BaseException]:
+    """The exception and what it was raised from (redis-py wraps the OS error)."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain and len(chain) < 8:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+def _kind(chain: list[BaseException], text: str) -> str:
+    exc = chain[0]
+    if any(isinstance(e, AuthenticationError) for e in chain) or any(
+        word in text for word in ("NOAUTH", "WRONGPASS", "NOPERM")
+    ):
         return "auth"
-    if isinstance(exc, ssl.SSLError) or "SSL" in text or "CERTIFICATE" in text:
+    if any(isinstance(e, ssl.SSLError) for e in chain) or "SSL" in text or "CERTIFICATE" in text:
         return "tls"
     if isinstance(exc, RedisTimeoutError | TimeoutError | asyncio.TimeoutError):
         return "timeout"
@@ -91,11 +108,29 @@ def _kind(exc: BaseException) -> str:
     return "error"
 
 
+def _specific_cause(kind: str, chain: list[BaseException], text: str) -> str:
+    """The likely cause, more precisely than the kind, when the exceptions say it ("" if not)."""
+    if kind == "auth" and ("NOAUTH" in text or "AUTHENTICATION REQUIRED" in text):
+        return "the server needs a password (put it in the URL)"
+    if kind == "unreachable":
+        if any(isinstance(e, ConnectionRefusedError) for e in chain) or "REFUSED" in text:
+            return "connection refused (is Redis running there?)"
+        if any(isinstance(e, socket.gaierror) for e in chain):
+            return "host not found"
+        if any(isinstance(e, FileNotFoundError) for e in chain) or "NO SUCH FILE" in text:
+            return "no socket at that path"
+    return ""
+
+
 def describe_failure(exc: BaseException, url: str) -> RedisFailure:
     """What went wrong talking to the Redis at `url`, safe to log, store and show."""
-    kind = _kind(exc)
+    chain = _causes(exc)
+    text = " ".join(str(e) for e in chain).upper()
+    kind = _kind(chain, text)
+    cause = _specific_cause(kind, chain, text)
+    lead = f"{_LEADS.get(kind, _HINTS[kind])}: {cause}" if cause else _HINTS[kind]
     detail = printable(scrub_secrets(str(exc).strip() or type(exc).__name__, url), max_len=300)
-    return RedisFailure(kind, f"{_HINTS[kind]} ({type(exc).__name__}: {detail})", redact_url(url))
+    return RedisFailure(kind, f"{lead} ({type(exc).__name__}: {detail})", redact_url(url), cause or _HINTS[kind])
 
 
 class RedisUnavailable(Exception):

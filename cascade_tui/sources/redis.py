@@ -15,8 +15,9 @@ Once a second it also reads `cascade:params` (the ingester's thresholds: handed 
 `on_params`, which the runtime wires to `Pipeline.set_params`) and `cascade:heartbeat`
 (venue connection states, shown as this source's feed status).
 
-A failure is classified (`describe_redis_error`): unreachable (refused, host not found,
-timed out) or refused credentials, so the dashboard can say which.
+A failure is classified as every Redis client's is (redis_client.describe_failure):
+unreachable (refused, host not found, timed out) or refused credentials, so the dashboard
+can say which.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -32,14 +32,13 @@ from typing import Any
 import msgspec
 import redis.asyncio as aioredis
 from redis.asyncio.client import PubSub
-from redis.exceptions import AuthenticationError, RedisError
 
 from cascade_tui.backoff import Backoff
 from cascade_tui.engine.params import EngineParams
 from cascade_tui.engine.types import Signal, Snapshot
 from cascade_tui.model import Event
 from cascade_tui.redaction import redact_url, scrub_secrets
-from cascade_tui.redis_client import make_client
+from cascade_tui.redis_client import REDIS_ERRORS, describe_failure, make_client
 from cascade_tui.redis_schema import RedisKeys, decode_params, decode_stream_entry
 from cascade_tui.sources.base import FeedStatus, Item, Source
 from cascade_tui.sources.redis_view import (
@@ -60,37 +59,10 @@ POLL_STATE_S = 1.0
 CONNECT_TIMEOUT_S = 1.0
 COMMAND_TIMEOUT_S = 3.0  # must exceed BLOCK_MS
 RECONNECT_BACKOFF = Backoff(base_s=0.2, cap_s=2.0, jitter=0.5)
-REDIS_ERRORS = (RedisError, OSError, TimeoutError)
 
 
-def _causes(exc: BaseException) -> list[BaseException]:
-    """The exception and what it was raised from (redis-py wraps the OS error)."""
-    chain: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and current not in chain and len(chain) < 8:
-        chain.append(current)
-        current = current.__cause__ or current.__context__
-    return chain
-
-
-def describe_redis_error(exc: BaseException) -> tuple[str, str]:
-    """(state, reason) for a failed Redis call: "auth failed" when the server refused the
-    credentials, "unreachable" when no server answered, else "error"."""
-    chain = _causes(exc)
-    lowered = " ".join(str(e) for e in chain).lower()
-    if any(isinstance(e, AuthenticationError) for e in chain) or "wrongpass" in lowered or "noauth" in lowered:
-        if "noauth" in lowered or "authentication required" in lowered:
-            return "auth failed", "the server needs a password (put it in the URL)"
-        return "auth failed", "user or password refused"
-    if any(isinstance(e, ConnectionRefusedError) for e in chain) or "refused" in lowered:
-        return "unreachable", "connection refused (is Redis running there?)"
-    if any(isinstance(e, socket.gaierror) for e in chain):
-        return "unreachable", "host not found"
-    if any(isinstance(e, FileNotFoundError) for e in chain) or "no such file" in lowered:
-        return "unreachable", "no socket at that path"
-    if any(isinstance(e, TimeoutError) for e in chain) or "timeout" in lowered or "timed out" in lowered:
-        return "unreachable", "timed out"
-    return "error", str(exc) or type(exc).__name__
+# the viewer's connection state for each kind of failure (redis_client.describe_failure)
+_STATE_OF_KIND = {"auth": "auth failed", "unreachable": "unreachable", "timeout": "unreachable"}
 
 
 class RedisSource(Source):
@@ -287,8 +259,9 @@ class RedisSource(Source):
     async def _on_error(self, exc: BaseException) -> None:
         self.errors += 1
         self.last_error = scrub_secrets(f"{type(exc).__name__}: {exc}", self._url)
-        state, reason = describe_redis_error(exc)
-        self.reason = scrub_secrets(reason, self._url)
+        failure = describe_failure(exc, self._url)
+        state = _STATE_OF_KIND.get(failure.kind, "error")
+        self.reason = failure.hint if state != "error" else failure.reason
         if self.state == "live":
             log.warning("redis source %s: %s (reconnecting)", self.display, self.last_error)
             self.state = "reconnecting"

@@ -94,6 +94,21 @@ async def test_failures_are_classified_and_redacted(server: RedisServer) -> None
     await client.aclose()
 
 
+async def test_a_failure_names_its_likely_cause(tmp_path: Path) -> None:
+    """One classifier for every client (sink, viewer, command line): the short hint a status
+    line shows, and the full reason with the driver's own words."""
+    cases = [
+        ("redis://127.0.0.1:1/0", "connection refused (is Redis running there?)"),
+        (f"unix://{tmp_path / 'no.sock'}", "no socket at that path"),
+    ]
+    for url, hint in cases:
+        with pytest.raises(RedisUnavailable) as err:
+            await connect(url, connect_timeout_s=2.0)
+        failure = err.value.failure
+        assert failure.kind == "unreachable" and failure.hint == hint, failure
+        assert failure.reason.startswith(f"cannot connect: {hint} (ConnectionError: "), failure.reason
+
+
 async def test_an_untrusted_certificate_is_a_tls_failure(tmp_path: Path) -> None:
     if openssl_binary() is None:
         pytest.skip("openssl is not installed: cannot make a test certificate")
