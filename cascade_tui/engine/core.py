@@ -649,14 +649,26 @@ class Engine:
         return units
 
     def _burst_fires(self, st: AssetState, ss: SideState, t: float) -> bool:
-        f = self._params.fast
-        b = ss.burst
-        s, large, bg, bgl = b.at(t)
-        x = s / b.bar(bg, f.units_to_fire, f.background_mult)
-        fired = fires(x, large, self._large_bar(b, t, bgl, x))
-        if not fired and f.long_tau_s:
+        s, large, bg, x, prints_bar, _ = self._short_burst(ss.burst, t)
+        fired = fires(x, large, prints_bar)
+        if not fired and self._params.fast.long_tau_s:
             fired = self._long_x(st, ss, t, bg) >= 1.0
         return fired and not self._other_side_leads(st, ss, t, s)
+
+    def _short_burst(self, b: SideBurst, t: float) -> tuple[float, float, float, float, float, bool]:
+        """The burst test's reading at t: (units, large prints, background units, burst_x,
+        large prints needed, whether the quick lane holds). The quick lane needs only
+        quick_prints large prints when they all came within quick_window_s with units at
+        quick_x times their bar: a cascade's large prints arrive together, and big."""
+        f = self._params.fast
+        s, large, bg, bgl = b.at(t)
+        x = s / b.bar(bg, f.units_to_fire, f.background_mult)
+        quick = bool(f.quick_prints) and x >= f.quick_x and b.quick(
+            t, f.quick_prints, f.quick_window_s, bgl, f.quick_chance_per_day
+        )
+        # quick: the prints are counted exactly in the quick window, no decayed count is needed
+        prints_bar = 0.0 if quick else b.large_bar(bgl, f.large_prints, f.background_mult)
+        return s, large, bg, x, prints_bar, quick
 
     def _long_x(self, st: AssetState, ss: SideState, t: float, bg: float) -> float:
         """The slow lane's burst_x, 0 while the side's prints filled fewer than long_seconds
@@ -672,19 +684,6 @@ class Engine:
             if other.burst.at_long(t) * f.long_dominance > s:
                 return 0.0
         return x
-
-    def _large_bar(self, b: SideBurst, t: float, bgl: float, x: float) -> float:
-        """Large prints the burst needs: large_prints over ~τ, or only quick_prints when they
-        all came within quick_window_s with units at quick_x times their bar (a cascade's
-        large prints arrive together, and big)."""
-        f = self._params.fast
-        if (
-            f.quick_prints
-            and x >= f.quick_x
-            and b.quick(t, f.quick_prints, f.quick_window_s, bgl, f.quick_chance_per_day)
-        ):
-            return 0.0  # counted exactly in the quick window: no decayed count is needed
-        return b.large_bar(bgl, f.large_prints, f.background_mult)
 
     @staticmethod
     def _other_side_leads(st: AssetState, ss: SideState, t: float, units: float) -> bool:
@@ -848,9 +847,7 @@ class Engine:
         p = self._params
         f = p.fast
         th = self._thresholds
-        s, n, bg, bgl = ss.burst.at(t)
-        x = s / ss.burst.bar(bg, f.units_to_fire, f.background_mult)
-        prints_bar = self._large_bar(ss.burst, t, bgl, x)
+        s, n, bg, x, prints_bar, quick = self._short_burst(ss.burst, t)
         x_long = self._long_x(st, ss, t, bg) if f.long_tau_s else 0.0
         ss.x, ss.prints = x, n
         level = ss.level.level
@@ -873,7 +870,7 @@ class Engine:
         }
         if x_long:
             why["long_x"] = round(x_long, 3)
-        if prints_bar == 0.0:
+        if quick:
             # the quick lane holds: its prints came together, the decayed count need not rise
             why["quick_prints"] = f.quick_prints
         if events == 0:
