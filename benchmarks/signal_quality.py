@@ -28,6 +28,7 @@ README quotes between its `signal-quality` markers) and prints the JSON on stdou
 from __future__ import annotations
 
 import argparse
+import bisect
 import dataclasses
 import json
 import os
@@ -182,12 +183,24 @@ def score(run: Run, labels: list[list[Label]], rules: MatchRules) -> tuple[dict[
 def lag_by_onset(run: Run, labels: list[list[Label]], rules: MatchRules) -> dict[str, dict[str, Any]]:
     """WARNING lag of major cascades split by how they start: a price shock first (exogenous:
     the cascade is at speed within seconds) or a slow build-up (endogenous: its first prints
-    look like the background for seconds to minutes, docs/detection-science.md §5.5)."""
+    look like the background for seconds to minutes, docs/detection-science.md §5.5).
+
+    Beside each lag, when the cascade's side first becomes visible: the 1st and the 3rd
+    liquidation of that asset and side *as the feeds deliver them* (receive time, after
+    Bybit's 500 ms batches and the 1-per-second sampling of Binance and OKX) after the onset,
+    which the labels date from the true prints. No detector can warn before the 1st, and a
+    burst test that waits for several large prints not before the 3rd."""
     caps, signals, _ = run
     delays: dict[str, list[float]] = {"shock first": [], "slow build-up": []}
+    visible: dict[str, tuple[list[float], list[float]]] = {k: ([], []) for k in delays}
     counts = {k: [0, 0] for k in delays}  # detected, labels
     for cap, sigs, labs in zip(caps, signals, labels, strict=True):
         result = match_capture(cap, sigs, labs, WARNING_LEVEL, rules)
+        seen: dict[tuple[str, str], list[float]] = {}
+        for liq in cap.liquidations:
+            seen.setdefault((liq.asset, liq.side), []).append(liq.ts)
+        for times in seen.values():
+            times.sort()
         for out in result.labels:
             if not out.counted or out.label.severity != "major":
                 continue
@@ -196,12 +209,20 @@ def lag_by_onset(run: Run, labels: list[list[Label]], rules: MatchRules) -> dict
             if out.detected and out.delay_s is not None:
                 counts[kind][0] += 1
                 delays[kind].append(out.delay_s)
+            onset = out.label.onset_ts
+            times = seen.get((out.label.asset, out.label.direction), [])
+            first = bisect.bisect_left(times, onset)
+            for nth, into in ((1, visible[kind][0]), (3, visible[kind][1])):
+                if first + nth - 1 < len(times):
+                    into.append(times[first + nth - 1] - onset)
     return {
         kind: {
             "detected": counts[kind][0],
             "labels": counts[kind][1],
             "lag_p50_s": percentile(d, 0.5),
             "lag_p90_s": percentile(d, 0.9),
+            "first_visible_p50_s": percentile(visible[kind][0], 0.5),
+            "third_visible_p50_s": percentile(visible[kind][1], 0.5),
         }
         for kind, d in delays.items()
     }
@@ -287,6 +308,18 @@ def markdown(result: dict[str, Any]) -> str:
             for kind, v in by_onset.items()
         ]
         lines += ["", "WARNING on major cascades by how they start — " + "; ".join(parts) + "."]
+        if all(v.get("first_visible_p50_s") is not None for v in by_onset.values()):
+            seen = [
+                f"{kind}: 1st p50 {secs(v['first_visible_p50_s'])}, 3rd p50 {secs(v['third_visible_p50_s'])}"
+                for kind, v in by_onset.items()
+            ]
+            lines += [
+                "",
+                "When the feeds first show a major cascade's side (its liquidations as delivered — Bybit's "
+                "500 ms batches, the 1-per-second sampling of Binance and OKX — after the onset, which the "
+                "labels date from the true prints): " + "; ".join(seen) + ". No detector can warn before "
+                "the 1st; one that waits for a few large prints, not before the 3rd.",
+            ]
     if result.get("frontier"):
         fr = result["frontier"]
         lines += [

@@ -69,3 +69,25 @@ def test_readme_tables_go_between_the_markers(tmp_path: Path, monkeypatch: pytes
         readme.read_text()
         == f"intro\n{signal_quality.README_BEGIN}\n| new |\n{signal_quality.README_END}\nafter\n"
     )
+
+
+def test_lag_by_onset_says_when_the_feeds_first_show_the_cascade() -> None:
+    """The 1st and 3rd liquidation of the cascade's asset and side as delivered after its onset
+    (earlier ones, the other side and other assets do not count), per kind of onset."""
+    from cascade_tui.backtest.matching import MatchRules
+    from cascade_tui.backtest.offline import ObservedLiquidation, ParsedCapture
+    from cascade_tui.labels import Label
+
+    def liq(ts: float, asset: str = "BTC", side: str = "long") -> ObservedLiquidation:
+        return ObservedLiquidation(ts, "bybit", asset, side, 50_000.0, False)
+
+    cap = ParsedCapture(Path("x.cap.gz"), frames=[], first_ts=0.0, last_ts=400.0)
+    cap.liquidations = [liq(99.5), liq(100.1, side="short"), liq(100.2, asset="ETH"), liq(100.4)]
+    cap.liquidations += [liq(100.9), liq(101.3), liq(102.0)]
+    label = Label(100.0, 130.0, "BTC", "long", 5e6, "major", exogenous=True, onset=100.0)
+    by_onset = signal_quality.lag_by_onset(([cap], [[]], [[]]), [[label]], MatchRules(floor="minor"))
+    shock = by_onset["shock first"]
+    assert shock["labels"] == 1 and shock["detected"] == 0
+    assert shock["first_visible_p50_s"] == pytest.approx(0.4)
+    assert shock["third_visible_p50_s"] == pytest.approx(1.3)
+    assert by_onset["slow build-up"]["first_visible_p50_s"] is None
