@@ -690,8 +690,16 @@ class LiquidationMap:
         self._assets.pop(asset, None)
 
     def assets_near(self, t: float) -> list[str]:
-        """Assets with a near cluster on either side now (checked once a second by the engine)."""
-        return [a for a in self._assets if self.near_cluster(a, t) is not None]
+        """Assets with a near cluster on either side now (checked once a second by the engine).
+        What `near_cluster(asset, t)` is not None for, without its look-up and pick of a side:
+        this runs for every asset every second."""
+        refresh = self._refresh_near
+        out: list[str] = []
+        for asset, am in self._assets.items():
+            refresh(am, t)
+            if am.near:
+                out.append(asset)
+        return out
 
     def near_cluster(self, asset: str, t: float, side: str | None = None) -> dict[str, float | str] | None:
         """The WATCH `why` when the USD of a side expected to be liquidated within
