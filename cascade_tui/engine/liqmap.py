@@ -348,7 +348,8 @@ class LiquidationMap:
         if not (math.isfinite(price) and price > 0 and asset):
             self.rejected += 1
             return
-        am = self._asset(asset, t)
+        # every trade and mark comes here: the known asset without a call to `_asset`
+        am = self._assets.get(asset) or self._asset(asset, t)
         k = self.band_of(price)
         am.price = price
         dt = t - am.vol_t
@@ -425,7 +426,7 @@ class LiquidationMap:
         if not (math.isfinite(ev.oi) and ev.oi >= 0 and ev.asset):
             self.rejected += 1
             return
-        am = self._asset(ev.asset, t)
+        am = self._assets.get(ev.asset) or self._asset(ev.asset, t)
         key = (ev.venue, ev.instrument)
         track = am.tracks.get(key)
         if track is None:  # the OI already open: where it was opened is unknown

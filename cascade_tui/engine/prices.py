@@ -37,7 +37,8 @@ class PriceTrail:
         return False
 
     def update(self, sec: int, t: float, price: float) -> None:
-        self._advance(sec)
+        if sec > self.sec:  # most ticks fall in the second already open: no call
+            self._advance(sec)
         self.slots[sec % TRAIL_S] = price
         self.last = price
         self.last_ts = t
