@@ -314,6 +314,18 @@ class Engine:
 
     def tick(self, ts: float) -> list[Signal]:
         out: list[Signal] = []
+        clock = self._clock
+        if (
+            type(ts) is float
+            and clock is not None
+            and clock < ts < self._next_boundary
+            and ts < self._next_due
+            and ts <= MAX_TS
+        ):
+            # the common case, a frame within the current second with nothing deferred due by
+            # then: only the clock moves (runs for every frame)
+            self._clock = ts
+            return out
         try:
             ok = _isfinite(ts) and 0.0 <= ts <= MAX_TS
         except TypeError:

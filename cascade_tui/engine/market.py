@@ -106,8 +106,9 @@ class MarketState:
         breadth_ok = len(contributing) >= m.min_assets and any(a in MAJORS for a, _, _ in contributing)
         if breadth_ok:
             desired = max(level for _, level, _ in contributing)
-        _, _, _, wusd, _ = self.rates.sums_at(t)
-        u20 = wusd[2]
+        # the weighted USD over τ = 20 s, the same product `sums_at(t)` would give among its
+        # twenty: this runs every second
+        u20 = self.rates.score_sums_at(t)[2]
         base20 = self.baseline.usd_20s
         usd_ok = u20 >= MARKET_USD_MULT * base20 and u20 >= MARKET_FLOOR_MULT * usd_ref
         best_sum, best_assets, best_side = 0.0, 0, LONG
