@@ -425,8 +425,8 @@ class Engine:
         self._recent_events.append(self._sec_events)
         self._sec_events = 0
         vol.advance(sec, ts, p.regime)
-        self._multiplier = vol.multiplier(p.regime)
         self._expansion = vol.expansion()
+        self._multiplier = vol.multiplier_at(p.regime, self._expansion)
         self._thresholds = thresholds_in_force(p, vol.regime.name)
         self._market.baseline.roll(sec // 60)
         if sec % EVICT_SWEEP_S == 0:

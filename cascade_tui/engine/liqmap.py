@@ -47,6 +47,8 @@ VOL_HALFLIFE_S: Final = 3600.0  # ... and averaged over about an hour
 DEFAULT_VAR_PER_S: Final = 0.5**2 / (365.0 * 86400.0)  # 50 % a year until measured ...
 MIN_VAR_PER_S: Final = 0.1**2 / (365.0 * 86400.0)  # ... and never below 10 % a year
 _LN2: Final = math.log(2.0)
+_log = math.log
+_floor = math.floor
 # `near_bound`: bands are summed in rings of this many by distance from price, each ring
 # weighed by the reach probability of its nearest possible edge; the distances are shortened
 # by _BAND_SLACK band widths (more than the rounding of the price's band and of each
@@ -348,9 +350,10 @@ class LiquidationMap:
         if not (math.isfinite(price) and price > 0 and asset):
             self.rejected += 1
             return
-        # every trade and mark comes here: the known asset without a call to `_asset`
+        # every trade and mark comes here: the known asset without a call to `_asset`, and
+        # `band_of(price)` spelled out
         am = self._assets.get(asset) or self._asset(asset, t)
-        k = self.band_of(price)
+        k = _floor(_log(price) / self._ln_g + 1e-9)
         am.price = price
         dt = t - am.vol_t
         if am.vol_price <= 0.0:
