@@ -745,6 +745,8 @@ class LiquidationMap:
             am.near_since.clear()
             am.near_pending.clear()
             return
+        if self._stays_clear(am):
+            return
         bar: tuple[float, float] | None = None  # (usual, need): read only when a side may reach it
         for long, name in ((True, "long"), (False, "short")):
             since = am.near_since.get(name)
@@ -786,6 +788,22 @@ class LiquidationMap:
             else:
                 am.near.pop(name, None)
                 am.near_since.pop(name, None)
+
+    def _stays_clear(self, am: AssetMap) -> bool:
+        """True when `_refresh_near`'s loop would leave both sides clear from the bounds
+        `near_bound` holds: neither side raised nor waiting at the bar, and both bounds still
+        hold (its cache test) and are under the floor. Each asset is refreshed every second,
+        and this is most of them: one call instead of two of `near_bound` and the loop."""
+        if am.near_since or am.near_pending:
+            return False
+        var = am.var_per_s if am.var_per_s is not None else DEFAULT_VAR_PER_S
+        var = max(var, MIN_VAR_PER_S)
+        version, band, floor_usd = am.version, am.price_band, self.params.near_cluster_floor_usd
+        bounds = am.near_bounds
+        for hit in (bounds.get(True), bounds.get(False)):
+            if hit is None or not (hit[0] == version and hit[1] == band and var <= hit[2] and hit[3] < floor_usd):
+                return False
+        return True
 
     def _near_bar(self, am: AssetMap, t: float) -> tuple[float, float]:
         """(usual hourly liquidated USD, the expectation a near cluster needs)."""

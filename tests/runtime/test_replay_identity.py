@@ -221,6 +221,11 @@ def _assets_near_through_near_cluster(mp: pytest.MonkeyPatch) -> None:
     )
 
 
+def _every_asset_refreshed_side_by_side(mp: pytest.MonkeyPatch) -> None:
+    # no asset settled by its held bounds at once: both sides go through near_bound each second
+    mp.setattr(LiquidationMap, "_stays_clear", lambda self, am: False)
+
+
 FAST_PATHS = {
     "event checks by exact type": _validate_every_event_plainly,
     "binance aggTrade/markPrice rows built inline": _binance_rows_through_the_shared_builders,
@@ -229,6 +234,7 @@ FAST_PATHS = {
     "engine clock moved inline, map handler called directly": _engine_clock_through_advance_to,
     "engine counts and finds the asset in one call": _events_counted_then_asset_found,
     "liquidation map assets_near without near_cluster": _assets_near_through_near_cluster,
+    "liquidation map settles a quiet asset at once": _every_asset_refreshed_side_by_side,
 }
 
 
