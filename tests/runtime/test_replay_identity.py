@@ -19,6 +19,7 @@ from cascade_tui.capture import CaptureWriter
 from cascade_tui.engine import Engine
 from cascade_tui.engine.core import MAX_TS
 from cascade_tui.engine.liqmap import LiqMapParams, LiquidationMap
+from cascade_tui.engine.prices import TRAIL_S, PriceTrail
 from cascade_tui.engine.types import Signal, Snapshot, signal_encoder
 from cascade_tui.feeds import base as feeds_base
 from cascade_tui.feeds import make_parser
@@ -226,6 +227,16 @@ def _every_asset_refreshed_side_by_side(mp: pytest.MonkeyPatch) -> None:
     mp.setattr(LiquidationMap, "_stays_clear", lambda self, am: False)
 
 
+def _price_trail_advanced_to_each_tick(mp: pytest.MonkeyPatch) -> None:
+    def update(self: PriceTrail, sec: int, t: float, price: float) -> None:
+        self._advance(sec)
+        self.slots[sec % TRAIL_S] = price
+        self.last = price
+        self.last_ts = t
+
+    mp.setattr(PriceTrail, "update", update)
+
+
 FAST_PATHS = {
     "event checks by exact type": _validate_every_event_plainly,
     "binance aggTrade/markPrice rows built inline": _binance_rows_through_the_shared_builders,
@@ -235,6 +246,7 @@ FAST_PATHS = {
     "engine counts and finds the asset in one call": _events_counted_then_asset_found,
     "liquidation map assets_near without near_cluster": _assets_near_through_near_cluster,
     "liquidation map settles a quiet asset at once": _every_asset_refreshed_side_by_side,
+    "price trail opens the next second without a call": _price_trail_advanced_to_each_tick,
 }
 
 
