@@ -780,7 +780,8 @@ class Engine:
         if not (_isfinite(ev.oi) and ev.oi >= 0.0 and ev.asset):
             self._rejected += 1
             return
-        self._counted_asset("open_interest", ev.asset, t).oi.update(ev.venue, ev.instrument, self._sec // 60, ev.oi)
+        st = self._counted_asset("open_interest", ev.asset, t)
+        st.oi.update(ev.venue, ev.instrument, self._sec // 60, ev.oi)
 
     def _on_funding(self, ev: Funding, t: float) -> None:
         if not (_isfinite(ev.rate) and _isfinite(ev.interval_h) and ev.interval_h > 0.0 and ev.asset):

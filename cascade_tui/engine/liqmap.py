@@ -801,7 +801,9 @@ class LiquidationMap:
         version, band, floor_usd = am.version, am.price_band, self.params.near_cluster_floor_usd
         bounds = am.near_bounds
         for hit in (bounds.get(True), bounds.get(False)):
-            if hit is None or not (hit[0] == version and hit[1] == band and var <= hit[2] and hit[3] < floor_usd):
+            if hit is None or not (
+                hit[0] == version and hit[1] == band and var <= hit[2] and hit[3] < floor_usd
+            ):
                 return False
         return True
 

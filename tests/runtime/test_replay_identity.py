@@ -20,6 +20,7 @@ from cascade_tui.engine import Engine
 from cascade_tui.engine.core import MAX_TS
 from cascade_tui.engine.liqmap import LiqMapParams, LiquidationMap
 from cascade_tui.engine.prices import TRAIL_S, PriceTrail
+from cascade_tui.engine.state import AssetState
 from cascade_tui.engine.types import Signal, Snapshot, signal_encoder
 from cascade_tui.feeds import base as feeds_base
 from cascade_tui.feeds import make_parser
@@ -213,13 +214,18 @@ def _engine_clock_through_advance_to(mp: pytest.MonkeyPatch) -> None:
 
 
 def _events_counted_then_asset_found(mp: pytest.MonkeyPatch) -> None:
-    mp.setattr(Engine, "_counted_asset", lambda self, kind, asset, t: (self._count_event(kind), self._asset(asset, t))[1])
+    def counted_asset(self: Engine, kind: str, asset: str, t: float) -> AssetState:
+        self._count_event(kind)
+        return self._asset(asset, t)
+
+    mp.setattr(Engine, "_counted_asset", counted_asset)
 
 
 def _assets_near_through_near_cluster(mp: pytest.MonkeyPatch) -> None:
-    mp.setattr(
-        LiquidationMap, "assets_near", lambda self, t: [a for a in self._assets if self.near_cluster(a, t) is not None]
-    )
+    def assets_near(self: LiquidationMap, t: float) -> list[str]:
+        return [a for a in self._assets if self.near_cluster(a, t) is not None]
+
+    mp.setattr(LiquidationMap, "assets_near", assets_near)
 
 
 def _every_asset_refreshed_side_by_side(mp: pytest.MonkeyPatch) -> None:
