@@ -249,25 +249,41 @@ class Engine:
 
     def process(self, ev: Event) -> list[Signal]:
         out: list[Signal] = []
-        t = self._advance_to(ev.recv_ts, out)
-        if t is None:
-            return out
+        t = ev.recv_ts
+        clock = self._clock
+        if (
+            type(t) is float
+            and clock is not None
+            and clock <= t < self._next_boundary
+            and t < self._next_due
+            and t <= MAX_TS
+        ):
+            # the common case, an event within the current second with nothing deferred due
+            # by then: all `_advance_to` would do is move the clock (runs for every event)
+            self._clock = t
+        else:
+            t = self._advance_to(t, out)  # type: ignore[assignment]
+            if t is None:
+                return out
+        # the map's handler of each kind is called directly (what `liqmap.on_event` picks);
+        # kinds in order of how often they come
         kind = type(ev)
-        if kind is Liquidation:
-            self._on_liquidation(ev, t, out)  # type: ignore[arg-type]
-        elif kind is Trade:
-            self._on_price(ev, t, True)  # type: ignore[arg-type]
-        elif kind is Mark:
+        if kind is Mark:
             self._on_price(ev, t, False)  # type: ignore[arg-type]
-        elif kind is OpenInterest:
-            self._on_open_interest(ev, t)  # type: ignore[arg-type]
+            self.liqmap.on_price(ev.asset, ev.price, t)  # type: ignore[union-attr]
         elif kind is Funding:
             self._on_funding(ev, t)  # type: ignore[arg-type]
-            return out
+        elif kind is OpenInterest:
+            self._on_open_interest(ev, t)  # type: ignore[arg-type]
+            self.liqmap.on_open_interest(ev, t)  # type: ignore[arg-type]
+        elif kind is Trade:
+            self._on_price(ev, t, True)  # type: ignore[arg-type]
+            self.liqmap.on_trade(ev, t)  # type: ignore[arg-type]
+        elif kind is Liquidation:
+            self._on_liquidation(ev, t, out)  # type: ignore[arg-type]
+            self.liqmap.on_liquidation(ev, t)  # type: ignore[arg-type]
         else:
             self._rejected += 1
-            return out
-        self.liqmap.on_event(ev, t)
         return out
 
     def process_frame(self, events: Iterable[Event]) -> list[Signal]:
@@ -298,6 +314,18 @@ class Engine:
 
     def tick(self, ts: float) -> list[Signal]:
         out: list[Signal] = []
+        clock = self._clock
+        if (
+            type(ts) is float
+            and clock is not None
+            and clock < ts < self._next_boundary
+            and ts < self._next_due
+            and ts <= MAX_TS
+        ):
+            # the common case, a frame within the current second with nothing deferred due by
+            # then: only the clock moves (runs for every frame)
+            self._clock = ts
+            return out
         try:
             ok = _isfinite(ts) and 0.0 <= ts <= MAX_TS
         except TypeError:
@@ -397,8 +425,8 @@ class Engine:
         self._recent_events.append(self._sec_events)
         self._sec_events = 0
         vol.advance(sec, ts, p.regime)
-        self._multiplier = vol.multiplier(p.regime)
         self._expansion = vol.expansion()
+        self._multiplier = vol.multiplier_at(p.regime, self._expansion)
         self._thresholds = thresholds_in_force(p, vol.regime.name)
         self._market.baseline.roll(sec // 60)
         if sec % EVICT_SWEEP_S == 0:
@@ -723,13 +751,24 @@ class Engine:
                 self._update_market(t, sec, out)
         self._next_due = min((st.eval_due for st in due.values()), default=_INF)
 
+    def _counted_asset(self, kind: str, asset: str, t: float) -> AssetState:
+        """`_count_event(kind)` then `_asset(asset, t)` in one call, the known asset without
+        a second one: marks, funding, trades and OI (nearly every event) come through here."""
+        self._kind_counts[kind] += 1
+        self._events_total += 1
+        self._sec_events += 1
+        st = self._assets.get(asset)
+        if st is None:
+            return self._asset(asset, t)
+        st.last_seen = t
+        return st
+
     def _on_price(self, ev: Trade | Mark, t: float, is_trade: bool) -> None:
         price = ev.price
         if not (_isfinite(price) and price > 0.0 and ev.asset):
             self._rejected += 1
             return
-        self._count_event("trade" if is_trade else "mark")
-        st = self._asset(ev.asset, t)
+        st = self._counted_asset("trade" if is_trade else "mark", ev.asset, t)
         trail = st.price
         if trail.accepts(ev.venue, ev.instrument, is_trade, t):
             trail.update(self._sec, t, price)
@@ -740,15 +779,14 @@ class Engine:
         if not (_isfinite(ev.oi) and ev.oi >= 0.0 and ev.asset):
             self._rejected += 1
             return
-        self._count_event("open_interest")
-        self._asset(ev.asset, t).oi.update(ev.venue, ev.instrument, self._sec // 60, ev.oi)
+        st = self._counted_asset("open_interest", ev.asset, t)
+        st.oi.update(ev.venue, ev.instrument, self._sec // 60, ev.oi)
 
     def _on_funding(self, ev: Funding, t: float) -> None:
         if not (_isfinite(ev.rate) and _isfinite(ev.interval_h) and ev.interval_h > 0.0 and ev.asset):
             self._rejected += 1
             return
-        self._count_event("funding")
-        self._asset(ev.asset, t).funding.update(ev.venue, ev.rate, ev.interval_h, t)
+        self._counted_asset("funding", ev.asset, t).funding.update(ev.venue, ev.rate, ev.interval_h, t)
 
     # ------------------------------------------------------------------ scoring and signals
 

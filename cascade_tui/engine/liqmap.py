@@ -47,6 +47,8 @@ VOL_HALFLIFE_S: Final = 3600.0  # ... and averaged over about an hour
 DEFAULT_VAR_PER_S: Final = 0.5**2 / (365.0 * 86400.0)  # 50 % a year until measured ...
 MIN_VAR_PER_S: Final = 0.1**2 / (365.0 * 86400.0)  # ... and never below 10 % a year
 _LN2: Final = math.log(2.0)
+_log = math.log
+_floor = math.floor
 # `near_bound`: bands are summed in rings of this many by distance from price, each ring
 # weighed by the reach probability of its nearest possible edge; the distances are shortened
 # by _BAND_SLACK band widths (more than the rounding of the price's band and of each
@@ -348,8 +350,10 @@ class LiquidationMap:
         if not (math.isfinite(price) and price > 0 and asset):
             self.rejected += 1
             return
-        am = self._asset(asset, t)
-        k = self.band_of(price)
+        # every trade and mark comes here: the known asset without a call to `_asset`, and
+        # `band_of(price)` spelled out
+        am = self._assets.get(asset) or self._asset(asset, t)
+        k = _floor(_log(price) / self._ln_g + 1e-9)
         am.price = price
         dt = t - am.vol_t
         if am.vol_price <= 0.0:
@@ -425,7 +429,7 @@ class LiquidationMap:
         if not (math.isfinite(ev.oi) and ev.oi >= 0 and ev.asset):
             self.rejected += 1
             return
-        am = self._asset(ev.asset, t)
+        am = self._assets.get(ev.asset) or self._asset(ev.asset, t)
         key = (ev.venue, ev.instrument)
         track = am.tracks.get(key)
         if track is None:  # the OI already open: where it was opened is unknown
@@ -690,8 +694,16 @@ class LiquidationMap:
         self._assets.pop(asset, None)
 
     def assets_near(self, t: float) -> list[str]:
-        """Assets with a near cluster on either side now (checked once a second by the engine)."""
-        return [a for a in self._assets if self.near_cluster(a, t) is not None]
+        """Assets with a near cluster on either side now (checked once a second by the engine).
+        What `near_cluster(asset, t)` is not None for, without its look-up and pick of a side:
+        this runs for every asset every second."""
+        refresh = self._refresh_near
+        out: list[str] = []
+        for asset, am in self._assets.items():
+            refresh(am, t)
+            if am.near:
+                out.append(asset)
+        return out
 
     def near_cluster(self, asset: str, t: float, side: str | None = None) -> dict[str, float | str] | None:
         """The WATCH `why` when the USD of a side expected to be liquidated within
@@ -732,6 +744,8 @@ class LiquidationMap:
             am.near.clear()
             am.near_since.clear()
             am.near_pending.clear()
+            return
+        if self._stays_clear(am):
             return
         bar: tuple[float, float] | None = None  # (usual, need): read only when a side may reach it
         for long, name in ((True, "long"), (False, "short")):
@@ -774,6 +788,24 @@ class LiquidationMap:
             else:
                 am.near.pop(name, None)
                 am.near_since.pop(name, None)
+
+    def _stays_clear(self, am: AssetMap) -> bool:
+        """True when `_refresh_near`'s loop would leave both sides clear from the bounds
+        `near_bound` holds: neither side raised nor waiting at the bar, and both bounds still
+        hold (its cache test) and are under the floor. Each asset is refreshed every second,
+        and this is most of them: one call instead of two of `near_bound` and the loop."""
+        if am.near_since or am.near_pending:
+            return False
+        var = am.var_per_s if am.var_per_s is not None else DEFAULT_VAR_PER_S
+        var = max(var, MIN_VAR_PER_S)
+        version, band, floor_usd = am.version, am.price_band, self.params.near_cluster_floor_usd
+        bounds = am.near_bounds
+        for hit in (bounds.get(True), bounds.get(False)):
+            if hit is None or not (
+                hit[0] == version and hit[1] == band and var <= hit[2] and hit[3] < floor_usd
+            ):
+                return False
+        return True
 
     def _near_bar(self, am: AssetMap, t: float) -> tuple[float, float]:
         """(usual hourly liquidated USD, the expectation a near cluster needs)."""

@@ -90,7 +90,8 @@ class MarketState:
         return total, assets
 
     def step(self, t: float, p: EngineParams, warning_score: float, usd_ref: float) -> Transition | None:
-        """Move the market level; the caller emits the transition."""
+        """Move the market level; the caller emits the transition (score, components and why
+        are set with a transition only)."""
         m = p.market
         contributing: list[tuple[str, int, float]] = []
         stale: list[str] = []
@@ -105,8 +106,9 @@ class MarketState:
         breadth_ok = len(contributing) >= m.min_assets and any(a in MAJORS for a, _, _ in contributing)
         if breadth_ok:
             desired = max(level for _, level, _ in contributing)
-        _, _, _, wusd, _ = self.rates.sums_at(t)
-        u20 = wusd[2]
+        # the weighted USD over τ = 20 s, the same product `sums_at(t)` would give among its
+        # twenty: this runs every second
+        u20 = self.rates.score_sums_at(t)[2]
         base20 = self.baseline.usd_20s
         usd_ok = u20 >= MARKET_USD_MULT * base20 and u20 >= MARKET_FLOOR_MULT * usd_ref
         best_sum, best_assets, best_side = 0.0, 0, LONG
@@ -121,6 +123,11 @@ class MarketState:
         if self.level.level > 0 and desired == 0 and best_sum >= m.burst_sum * p.fast.exit_x:
             desired = min(self.level.level, WARNING)  # a fading market burst holds its WARNING
         self.baseline.frozen = self.level.level >= WARNING
+        tr = self.level.step(MARKET, t, desired, p)
+        if tr is None:
+            # score, components and why are read only with a transition (the market signal):
+            # built every second they were most of this step's cost
+            return None
         self.score = max((sc for _, _, sc in contributing), default=0.0)
         if usd_ok or burst_ok:
             self.score = max(self.score, warning_score)
@@ -139,4 +146,4 @@ class MarketState:
             "needs_assets": m.min_assets,
             "usd_20s_x": round(u20 / base20, 2) if base20 > 0 else 0.0,
         }
-        return self.level.step(MARKET, t, desired, p)
+        return tr

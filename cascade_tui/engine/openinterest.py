@@ -38,7 +38,8 @@ class OiTrack:
         self.minute = minute
 
     def update(self, minute: int, oi: float) -> None:
-        self._advance(minute)
+        if minute > self.minute:  # most updates fall in the minute already open: no call
+            self._advance(minute)
         self.slots[minute % OI_MINUTES] = oi
         self.last = oi
 

@@ -37,7 +37,12 @@ class PriceTrail:
         return False
 
     def update(self, sec: int, t: float, price: float) -> None:
-        self._advance(sec)
+        if sec > self.sec:
+            # the seconds before this one repeat the last price; this one's slot is written
+            # below (a mark comes once a second: most updates open the next second, no call)
+            if sec > self.sec + 1:
+                self._advance(sec - 1)
+            self.sec = sec
         self.slots[sec % TRAIL_S] = price
         self.last = price
         self.last_ts = t

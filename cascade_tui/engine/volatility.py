@@ -198,8 +198,12 @@ class BtcVolatility:
 
     def multiplier(self, p: RegimeParams) -> float:
         """M = base[regime] × (1 + 0.25 · clip(log2 X, 0, 2))  (docs/detection-science.md §2.7)."""
+        return self.multiplier_at(p, self.expansion())
+
+    def multiplier_at(self, p: RegimeParams, x: float | None) -> float:
+        """`multiplier` for the expansion X = `expansion()` already at hand (the engine reads
+        both each second)."""
         base = p.multiplier.get(self.regime.name, 1.0)
-        x = self.expansion()
         if x is None or x <= 1.0:
             return base
         return base * (1.0 + 0.25 * min(math.log2(x), 2.0))

@@ -66,8 +66,11 @@ class Ignore(Exception):
     """Raised inside `_parse` for frames that are valid but carry no events (acks, pongs)."""
 
 
+_isfinite = math.isfinite
+
+
 def _finite_pos(x: float) -> bool:
-    return math.isfinite(x) and x > 0.0
+    return _isfinite(x) and x > 0.0
 
 
 def valid_event(ev: Event) -> bool:
@@ -95,20 +98,26 @@ def _valid_liquidation(ev: Liquidation) -> bool:
     )
 
 
+# The checks of the kinds that come by the thousand (trades, and marks, funding and OI of
+# every symbol each second) spell `_finite_pos` out: a call less per number.
+
+
 def _valid_trade(ev: Trade) -> bool:
-    return _finite_pos(ev.price) and _finite_pos(ev.qty) and math.isfinite(ev.usd) and ev.usd >= 0
+    price, qty, usd = ev.price, ev.qty, ev.usd
+    return _isfinite(price) and price > 0.0 and _isfinite(qty) and qty > 0.0 and _isfinite(usd) and usd >= 0
 
 
 def _valid_open_interest(ev: OpenInterest) -> bool:
-    return math.isfinite(ev.oi) and ev.oi >= 0.0
+    return _isfinite(ev.oi) and ev.oi >= 0.0
 
 
 def _valid_funding(ev: Funding) -> bool:
-    return math.isfinite(ev.rate) and abs(ev.rate) < 1.0 and ev.interval_h > 0
+    return _isfinite(ev.rate) and abs(ev.rate) < 1.0 and ev.interval_h > 0
 
 
 def _valid_mark(ev: Mark) -> bool:
-    return _finite_pos(ev.price)
+    price = ev.price
+    return _isfinite(price) and price > 0.0
 
 
 # The checks of `valid_event` by exact type (one look-up instead of a chain of isinstance

@@ -10,18 +10,22 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import math
 from pathlib import Path
 
 import pytest
 
 from cascade_tui.capture import CaptureWriter
 from cascade_tui.engine import Engine
+from cascade_tui.engine.core import MAX_TS
 from cascade_tui.engine.liqmap import LiqMapParams, LiquidationMap
+from cascade_tui.engine.prices import TRAIL_S, PriceTrail
+from cascade_tui.engine.state import AssetState
 from cascade_tui.engine.types import Signal, Snapshot, signal_encoder
 from cascade_tui.feeds import base as feeds_base
 from cascade_tui.feeds import make_parser
 from cascade_tui.feeds.binance import BinanceParser
-from cascade_tui.model import Event, RawFrame
+from cascade_tui.model import Event, Funding, Liquidation, Mark, OpenInterest, RawFrame, Trade
 from cascade_tui.runtime.build import build_pipeline
 from cascade_tui.runtime.options import RunOptions
 from cascade_tui.runtime.pipeline import HEADLESS_SNAPSHOT_INTERVAL_S, SNAPSHOT_INTERVAL_S, Pipeline
@@ -168,11 +172,87 @@ def _expectation_for_every_side(mp: pytest.MonkeyPatch) -> None:
     mp.setattr(LiquidationMap, "near_bound", lambda self, am, long: float("inf"))
 
 
+def _engine_clock_through_advance_to(mp: pytest.MonkeyPatch) -> None:
+    # process() and tick() as they were before their inline clock move and process() before
+    # its direct call of the map's handler: every event through _advance_to and on_event
+    def process(self: Engine, ev: Event) -> list[Signal]:
+        out: list[Signal] = []
+        t = self._advance_to(ev.recv_ts, out)
+        if t is None:
+            return out
+        kind = type(ev)
+        if kind is Liquidation:
+            self._on_liquidation(ev, t, out)  # type: ignore[arg-type]
+        elif kind is Trade:
+            self._on_price(ev, t, True)  # type: ignore[arg-type]
+        elif kind is Mark:
+            self._on_price(ev, t, False)  # type: ignore[arg-type]
+        elif kind is OpenInterest:
+            self._on_open_interest(ev, t)  # type: ignore[arg-type]
+        elif kind is Funding:
+            self._on_funding(ev, t)  # type: ignore[arg-type]
+            return out
+        else:
+            self._rejected += 1
+            return out
+        self.liqmap.on_event(ev, t)
+        return out
+
+    def tick(self: Engine, ts: float) -> list[Signal]:
+        out: list[Signal] = []
+        if not (math.isfinite(ts) and 0.0 <= ts <= MAX_TS) or self._clock is None or ts <= self._clock:
+            return out
+        if ts >= self._next_boundary:
+            self._cross_seconds(ts, out)
+        elif ts >= self._next_due:
+            self._run_due(ts, out)
+        self._clock = ts
+        return out
+
+    mp.setattr(Engine, "process", process)
+    mp.setattr(Engine, "tick", tick)
+
+
+def _events_counted_then_asset_found(mp: pytest.MonkeyPatch) -> None:
+    def counted_asset(self: Engine, kind: str, asset: str, t: float) -> AssetState:
+        self._count_event(kind)
+        return self._asset(asset, t)
+
+    mp.setattr(Engine, "_counted_asset", counted_asset)
+
+
+def _assets_near_through_near_cluster(mp: pytest.MonkeyPatch) -> None:
+    def assets_near(self: LiquidationMap, t: float) -> list[str]:
+        return [a for a in self._assets if self.near_cluster(a, t) is not None]
+
+    mp.setattr(LiquidationMap, "assets_near", assets_near)
+
+
+def _every_asset_refreshed_side_by_side(mp: pytest.MonkeyPatch) -> None:
+    # no asset settled by its held bounds at once: both sides go through near_bound each second
+    mp.setattr(LiquidationMap, "_stays_clear", lambda self, am: False)
+
+
+def _price_trail_advanced_to_each_tick(mp: pytest.MonkeyPatch) -> None:
+    def update(self: PriceTrail, sec: int, t: float, price: float) -> None:
+        self._advance(sec)
+        self.slots[sec % TRAIL_S] = price
+        self.last = price
+        self.last_ts = t
+
+    mp.setattr(PriceTrail, "update", update)
+
+
 FAST_PATHS = {
     "event checks by exact type": _validate_every_event_plainly,
     "binance aggTrade/markPrice rows built inline": _binance_rows_through_the_shared_builders,
     "liquidation map expected_near": _expected_near_band_by_band,
     "liquidation map skips sides under the bar": _expectation_for_every_side,
+    "engine clock moved inline, map handler called directly": _engine_clock_through_advance_to,
+    "engine counts and finds the asset in one call": _events_counted_then_asset_found,
+    "liquidation map assets_near without near_cluster": _assets_near_through_near_cluster,
+    "liquidation map settles a quiet asset at once": _every_asset_refreshed_side_by_side,
+    "price trail opens the next second without a call": _price_trail_advanced_to_each_tick,
 }
 
 
