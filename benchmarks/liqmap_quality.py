@@ -61,7 +61,8 @@ Measured with the settings unchanged: train 9 false warnings of 64 → 4, valida
 
     .venv/bin/python benchmarks/liqmap_quality.py [--set test|validation|train] [--hours 10]
         [--follow-s 1800 (default; 0: no follow-up, as before)]
-        [--near-mult X --near-pct P --near-horizon S --near-exit R --near-hold S --near-confirm S]  # not on test
+        [--near-mult X --near-pct P --near-horizon S --near-exit R --near-hold S --near-confirm S
+         --near-floor USD]  # not on test
 """
 
 from __future__ import annotations
@@ -460,6 +461,7 @@ def main() -> int:
     ap.add_argument("--near-exit", type=float, default=None, help="train/validation experiments only")
     ap.add_argument("--near-hold", type=float, default=None, help="train/validation experiments only")
     ap.add_argument("--near-confirm", type=float, default=None, help="train/validation experiments only")
+    ap.add_argument("--near-floor", type=float, default=None, help="train/validation experiments only (USD)")
     ap.add_argument(
         "--follow-s",
         type=float,
@@ -476,6 +478,7 @@ def main() -> int:
         "near_exit_ratio": args.near_exit,
         "near_min_hold_s": args.near_hold,
         "near_confirm_s": args.near_confirm,
+        "near_cluster_floor_usd": args.near_floor,
     }
     overrides = {k: v for k, v in given.items() if v is not None}
     if overrides and args.set == "test":
