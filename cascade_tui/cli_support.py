@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from rich.console import Console
@@ -38,6 +38,20 @@ def parse_args_or_code(parser: argparse.ArgumentParser, argv: Sequence[str]) -> 
 def fail(cmd: str, message: str) -> int:
     print(f"cascade-tui {cmd}: error: {message}", file=sys.stderr)
     return 2
+
+
+def run_subcommand(
+    cmd: str, parser: argparse.ArgumentParser, run: Callable[[argparse.Namespace], int], argv: Sequence[str]
+) -> int:
+    """Parse argv and run: argparse's exits (--help, a bad option) become return codes, and a
+    BadArguments raised by `run` is printed as `cascade-tui <cmd>: error: ...` with exit 2."""
+    args = parse_args_or_code(parser, argv)
+    if isinstance(args, int):
+        return args
+    try:
+        return run(args)
+    except BadArguments as exc:
+        return fail(cmd, str(exc))
 
 
 def existing_files(paths: Sequence[str], what: str) -> list[Path]:

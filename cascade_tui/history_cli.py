@@ -13,9 +13,8 @@ from rich.table import Table
 from cascade_tui.cli_support import (
     BadArguments,
     config_from,
-    fail,
-    parse_args_or_code,
     report_console,
+    run_subcommand,
 )
 from cascade_tui.sinks.history import default_history_path
 from cascade_tui.sinks.history_db import read_history
@@ -39,13 +38,7 @@ def history_parser() -> argparse.ArgumentParser:
 
 
 def main_history(argv: list[str]) -> int:
-    args = parse_args_or_code(history_parser(), argv)
-    if isinstance(args, int):
-        return args
-    try:
-        return _run_history(args)
-    except BadArguments as exc:
-        return fail("history", str(exc))
+    return run_subcommand("history", history_parser(), _run_history, argv)
 
 
 def _run_history(args: argparse.Namespace) -> int:

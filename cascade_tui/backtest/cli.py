@@ -41,12 +41,11 @@ from cascade_tui.cli_support import (
     BadArguments,
     config_from,
     existing_files,
-    fail,
     num_or_dash,
-    parse_args_or_code,
     pct_or_dash,
     progress_bar,
     report_console,
+    run_subcommand,
 )
 from cascade_tui.engine.params import LEVEL_NAMES, EngineParams, ParamError, validate
 from cascade_tui.engine.types import Signal
@@ -153,13 +152,7 @@ def backtest_parser() -> argparse.ArgumentParser:
 
 
 def main_backtest(argv: list[str]) -> int:
-    args = parse_args_or_code(backtest_parser(), argv)
-    if isinstance(args, int):
-        return args
-    try:
-        return _run_backtest(args)
-    except BadArguments as exc:
-        return fail("backtest", str(exc))
+    return run_subcommand("backtest", backtest_parser(), _run_backtest, argv)
 
 
 def _run_backtest(args: argparse.Namespace) -> int:

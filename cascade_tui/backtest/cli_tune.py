@@ -25,12 +25,11 @@ from cascade_tui.cli_support import (
     BadArguments,
     config_from,
     existing_files,
-    fail,
     num_or_dash,
-    parse_args_or_code,
     pct_or_dash,
     progress_bar,
     report_console,
+    run_subcommand,
 )
 from cascade_tui.config import save_config
 from cascade_tui.engine.params import LEVEL_NAMES
@@ -77,13 +76,7 @@ def tune_parser() -> argparse.ArgumentParser:
 
 
 def main_tune(argv: list[str]) -> int:
-    args = parse_args_or_code(tune_parser(), argv)
-    if isinstance(args, int):
-        return args
-    try:
-        return _run_tune(args)
-    except BadArguments as exc:
-        return fail("tune", str(exc))
+    return run_subcommand("tune", tune_parser(), _run_tune, argv)
 
 
 def _run_tune(args: argparse.Namespace) -> int:
