@@ -80,7 +80,8 @@ class FastParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     # 0.3 s, added many false alarms. Rechecked at 2.0 and 2.5 (same markets): the 5 false
     # WARNINGs stay 5 and the lag p50 7.3 s — the two quick-lane ones (medium-print cluster
     # bait, burst_x 1.69 and 1.76, 3.6-4.2 decayed large prints) meet the decayed bar anyway
-    # within a print or two; only minors drop 35 -> 34 of 53
+    # within a print or two; only minors drop 35 -> 34 of 53. At 1.25 (3 capped prints are
+    # enough) the same markets gave 7 false WARNINGs instead of 5, and the same lags
     quick_prints: int = 3
     quick_window_s: float = 0.6
     quick_x: float = 1.5
