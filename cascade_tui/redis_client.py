@@ -133,6 +133,19 @@ def describe_failure(exc: BaseException, url: str) -> RedisFailure:
     return RedisFailure(kind, f"{lead} ({type(exc).__name__}: {detail})", redact_url(url), cause or _HINTS[kind])
 
 
+def raise_if_cancelling() -> None:
+    """Re-raise a cancel that redis-py turned into a Redis error.
+
+    redis-py closes the connection of a command interrupted by a cancel and may raise a
+    ConnectionError or TimeoutError in place of the CancelledError (seen with 8.x). A loop
+    that catches Redis errors and tries again would then run on under the cancel for ever,
+    and whoever waits for the cancelled task (asyncio.wait_for, Pipeline.stop) would wait
+    for ever. Every such handler calls this first."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 class RedisUnavailable(Exception):
     """A Redis the run cannot do without could not be used; str() is safe to print."""
 

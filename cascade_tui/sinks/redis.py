@@ -40,7 +40,7 @@ from cascade_tui.engine.params import EngineParams
 from cascade_tui.engine.types import LatencyView, Signal, Snapshot, signal_encoder
 from cascade_tui.model import Event
 from cascade_tui.redaction import redact_url, scrub_secrets
-from cascade_tui.redis_client import describe_failure, make_client
+from cascade_tui.redis_client import describe_failure, make_client, raise_if_cancelling
 from cascade_tui.redis_schema import (
     TTL_HEARTBEAT_S,
     TTL_SIGNAL_S,
@@ -288,6 +288,7 @@ class RedisSink(Sink):
         tried_after_close = False
         rewrote_metrics = False
         while not self._abandoned:
+            raise_if_cancelling()  # a cancel redis-py swallowed whole still ends the loop
             if self._client is None:
                 if self._closing:
                     # closing while disconnected: one last attempt to deliver what is queued
@@ -308,6 +309,7 @@ class RedisSink(Sink):
             try:
                 more = await self._flush()
             except REDIS_ERRORS as exc:
+                raise_if_cancelling()
                 self._on_error(exc)
                 await self._drop_client()
                 continue
@@ -344,6 +346,7 @@ class RedisSink(Sink):
         try:
             await client.ping()
         except REDIS_ERRORS as exc:
+            raise_if_cancelling()
             if track_state:
                 self._on_error(exc)
             else:
@@ -389,6 +392,7 @@ class RedisSink(Sink):
         attempt = 0
         tried_after_close = False
         while not self._abandoned:
+            raise_if_cancelling()  # a cancel redis-py swallowed whole still ends the loop
             final = self._closing
             if final and not self.queue.signals:
                 return
@@ -418,6 +422,7 @@ class RedisSink(Sink):
             try:
                 await self._flush_signals(self._signal_client)
             except REDIS_ERRORS as exc:
+                raise_if_cancelling()
                 # counted; the connection state shown is the bulk writer's
                 self._count_error(exc)
                 await self._drop_signal_client()
@@ -589,6 +594,7 @@ class RedisSink(Sink):
         try:
             other = await other_live_writer(client, self.keys, self.instance)
         except REDIS_ERRORS:
+            raise_if_cancelling()
             other = None
         if other is not None:
             self.refused_by = other

@@ -38,7 +38,7 @@ from cascade_tui.engine.params import EngineParams
 from cascade_tui.engine.types import Signal, Snapshot
 from cascade_tui.model import Event
 from cascade_tui.redaction import redact_url, scrub_secrets
-from cascade_tui.redis_client import REDIS_ERRORS, describe_failure, make_client
+from cascade_tui.redis_client import REDIS_ERRORS, describe_failure, make_client, raise_if_cancelling
 from cascade_tui.redis_schema import RedisKeys, decode_params, decode_stream_entry
 from cascade_tui.sources.base import FeedStatus, Item, Source
 from cascade_tui.sources.redis_view import (
@@ -167,6 +167,7 @@ class RedisSource(Source):
     async def batches(self) -> AsyncIterator[list[Item]]:
         attempt = 0
         while not self._closed:
+            raise_if_cancelling()  # a cancel redis-py swallowed whole still ends the loop
             try:
                 if self._client is None:
                     await self._connect()
@@ -175,6 +176,7 @@ class RedisSource(Source):
                 await self._drain_signals()
                 batch = await self._read()
             except REDIS_ERRORS as exc:
+                raise_if_cancelling()
                 await self._on_error(exc)
                 attempt += 1
                 await asyncio.sleep(RECONNECT_BACKOFF.delay(attempt))
@@ -183,8 +185,10 @@ class RedisSource(Source):
                 if self.params_version is None and self.follow_params:
                     # apply the ingester's params before its first events reach our engine
                     self._last_state_poll = 0.0
-                    with contextlib.suppress(*REDIS_ERRORS):
+                    try:
                         await self._poll_state()
+                    except REDIS_ERRORS:
+                        raise_if_cancelling()
                 yield batch
 
     async def _connect(self) -> None:

@@ -70,6 +70,32 @@ async def test_viewer_shows_the_ingesters_signals_history_then_channel(redis_ser
     client.close()
 
 
+async def test_a_cancel_that_redis_py_turns_into_an_error_still_stops_the_viewer(redis_server: Any) -> None:
+    """redis-py may answer a cancel of a pending command with a ConnectionError (it closes
+    the connection) instead of the CancelledError: the viewer's retry loop must still stop,
+    or asyncio.wait_for (and whatever waits for the reading task) waits for ever. The read
+    below behaves that way; everything else is the real source on a real server."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    viewer = RedisSource(redis_server.url)
+    reads = 0
+
+    async def read_that_turns_a_cancel_into_an_error() -> list[Any]:
+        nonlocal reads
+        reads += 1
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            raise RedisConnectionError("Connection closed by server.") from None
+        return []
+
+    viewer._read = read_that_turns_a_cancel_into_an_error  # type: ignore[method-assign]
+    reading = asyncio.create_task(first_batch_or_timeout(viewer, 1.0))
+    await asyncio.wait_for(reading, 60)  # before the fix: the loop reconnected and read again, for ever
+    assert reads == 1 and viewer.errors == 0  # stopped at the cancel: not counted as a Redis failure
+    await viewer.close()
+
+
 def msgs_replace_ts(sig: Signal, ts: float) -> Signal:
     import msgspec
 
