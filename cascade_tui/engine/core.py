@@ -547,11 +547,6 @@ class Engine:
             firing.discard(name)
         self._evicted += 1
 
-    def _count_event(self, kind: str) -> None:
-        self._kind_counts[kind] += 1
-        self._events_total += 1
-        self._sec_events += 1
-
     # ------------------------------------------------------------------ events
 
     def _on_liquidation(self, ev: Liquidation, t: float, out: list[Signal]) -> None:
@@ -560,11 +555,10 @@ class Engine:
         if not (_isfinite(usd) and usd >= 0.0 and _isfinite(ev.price) and side in (LONG, SHORT) and ev.asset):
             self._rejected += 1
             return
-        self._count_event("liquidation")
         sec = self._sec
         weight = self._venue_weight(ev.venue)
         self._record_venue(ev, t, sec, usd, weight)
-        st = self._asset(ev.asset, t)
+        st = self._counted_asset("liquidation", ev.asset, t)
         units = self._record_asset(st, ev, t, sec, usd, weight)
         if usd >= self._params.tape_min_usd:
             self._tape.append(
@@ -752,8 +746,8 @@ class Engine:
         self._next_due = min((st.eval_due for st in due.values()), default=_INF)
 
     def _counted_asset(self, kind: str, asset: str, t: float) -> AssetState:
-        """`_count_event(kind)` then `_asset(asset, t)` in one call, the known asset without
-        a second one: marks, funding, trades and OI (nearly every event) come through here."""
+        """Count an accepted event of `kind` and return its asset (`_asset(asset, t)`), the
+        known asset without a second call: every accepted event comes through here."""
         self._kind_counts[kind] += 1
         self._events_total += 1
         self._sec_events += 1

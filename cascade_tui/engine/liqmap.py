@@ -283,6 +283,25 @@ class AssetMap:
         self.vol_t = t
 
 
+def _bound_variance(am: AssetMap) -> float:
+    """The variance a near bound is taken and checked at: the measured one, else the default,
+    never under the minimum."""
+    var = am.var_per_s if am.var_per_s is not None else DEFAULT_VAR_PER_S
+    return max(var, MIN_VAR_PER_S)
+
+
+def _held_bound(am: AssetMap, long: bool, var: float) -> float | None:
+    """The side's near bound taken earlier, while it still holds: the bands unchanged, the
+    price in the same band and the variance within the headroom it was taken at; else None."""
+    hit = am.near_bounds.get(long)
+    if hit is None:
+        return None
+    version, band, var_cap, bound = hit
+    if version == am.version and band == am.price_band and var <= var_cap:
+        return bound
+    return None
+
+
 class LiquidationMap:
     """The estimator for every asset. Feed it events with `on_event`; read with `view`,
     `context` and `near_cluster`. O(bands touched) per event, bounded by the window."""
@@ -644,13 +663,10 @@ class LiquidationMap:
         taken at a variance with headroom holds until the bands change (`version`), the price
         changes band or the variance passes it: most seconds, most sides are settled by a
         look-up and two comparisons."""
-        var = am.var_per_s if am.var_per_s is not None else DEFAULT_VAR_PER_S
-        var = max(var, MIN_VAR_PER_S)
-        hit = am.near_bounds.get(long)
-        if hit is not None:
-            version, band, var_cap, bound = hit
-            if version == am.version and band == am.price_band and var <= var_cap:
-                return bound
+        var = _bound_variance(am)
+        held = _held_bound(am, long, var)
+        if held is not None:
+            return held
         var_cap = var * _VAR_HEADROOM
         bound = self._ring_bound(am, long, var_cap)
         am.near_bounds[long] = (am.version, am.price_band, var_cap, bound)
@@ -792,18 +808,15 @@ class LiquidationMap:
     def _stays_clear(self, am: AssetMap) -> bool:
         """True when `_refresh_near`'s loop would leave both sides clear from the bounds
         `near_bound` holds: neither side raised nor waiting at the bar, and both bounds still
-        hold (its cache test) and are under the floor. Each asset is refreshed every second,
+        hold (`_held_bound`) and are under the floor. Each asset is refreshed every second,
         and this is most of them: one call instead of two of `near_bound` and the loop."""
         if am.near_since or am.near_pending:
             return False
-        var = am.var_per_s if am.var_per_s is not None else DEFAULT_VAR_PER_S
-        var = max(var, MIN_VAR_PER_S)
-        version, band, floor_usd = am.version, am.price_band, self.params.near_cluster_floor_usd
-        bounds = am.near_bounds
-        for hit in (bounds.get(True), bounds.get(False)):
-            if hit is None or not (
-                hit[0] == version and hit[1] == band and var <= hit[2] and hit[3] < floor_usd
-            ):
+        var = _bound_variance(am)
+        floor_usd = self.params.near_cluster_floor_usd
+        for long in (True, False):
+            held = _held_bound(am, long, var)
+            if held is None or held >= floor_usd:
                 return False
         return True
 

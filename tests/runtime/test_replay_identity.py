@@ -215,7 +215,9 @@ def _engine_clock_through_advance_to(mp: pytest.MonkeyPatch) -> None:
 
 def _events_counted_then_asset_found(mp: pytest.MonkeyPatch) -> None:
     def counted_asset(self: Engine, kind: str, asset: str, t: float) -> AssetState:
-        self._count_event(kind)
+        self._kind_counts[kind] += 1
+        self._events_total += 1
+        self._sec_events += 1
         return self._asset(asset, t)
 
     mp.setattr(Engine, "_counted_asset", counted_asset)
