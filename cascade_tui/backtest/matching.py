@@ -3,9 +3,11 @@
 The rules (the README quotes this block):
 
 1. **Alarms.** For an evaluation level L (WATCH, WARNING or CRITICAL), an alarm is the time a
-   signal of one asset (or "*", market-wide) rises to level >= L, until it falls below L again
-   (a `deescalate` below L or a `close`), or the data ends. The alarm's direction is the
-   signal's direction at the rising edge. A new rising edge of the same asset and direction
+   signal of one asset (or "*", market-wide) and one direction rises to level >= L, until it
+   falls below L again (a `deescalate` below L or a `close` of that direction), or the data
+   ends. Each side of an asset has its own level (the engine runs one state machine per side),
+   so the other side's transitions never end or open this side's alarm. A new rising edge of
+   the same asset and direction
    less than R seconds (refractory, default 60) after the previous alarm ended extends that
    alarm instead of opening a new one, so a cascade the engine splits into several
    episodes counts once.
@@ -89,33 +91,35 @@ class Alarm:
 
 def build_alarms(signals: Iterable[Signal], level: int, refractory_s: float, data_end: float) -> list[Alarm]:
     """Alarms at `level` from signal transitions (in time order), merged by refractory."""
-    current_level: dict[str, int] = {}  # asset -> level of its latest transition
-    open_alarm: dict[str, Alarm] = {}  # asset -> alarm being held at >= level
-    last_closed: dict[tuple[str, str], Alarm] = {}  # (asset, direction) -> latest closed alarm
+    # keyed by (asset, direction): one side's transitions say nothing of the other side's level
+    current_level: dict[tuple[str, str], int] = {}  # the level of its latest transition
+    open_alarm: dict[tuple[str, str], Alarm] = {}  # the alarm being held at >= level
+    last_closed: dict[tuple[str, str], Alarm] = {}  # the latest closed alarm
     alarms: list[Alarm] = []
     for sig in sorted(signals, key=lambda s: s.ts):
-        was = current_level.get(sig.asset, 0)
+        key = (sig.asset, sig.direction)
+        was = current_level.get(key, 0)
         now = sig.level if sig.state != "close" else 0
-        current_level[sig.asset] = now
-        held = open_alarm.get(sig.asset)
+        current_level[key] = now
+        held = open_alarm.get(key)
         if held is not None:
             held.peak_level = max(held.peak_level, now)
             held.venues.update(sig.venues)
             held.episodes.add(sig.episode)
             if now < level:
                 held.end = sig.ts
-                last_closed[(held.asset, held.direction)] = held
-                del open_alarm[sig.asset]
+                last_closed[key] = held
+                del open_alarm[key]
             continue
         if was < level <= now:
-            previous = last_closed.get((sig.asset, sig.direction))
+            previous = last_closed.get(key)
             if previous is not None and sig.ts - previous.end < refractory_s:
                 previous.onsets.append(sig.ts)
                 previous.end = sig.ts
                 previous.peak_level = max(previous.peak_level, now)
                 previous.venues.update(sig.venues)
                 previous.episodes.add(sig.episode)
-                open_alarm[sig.asset] = previous
+                open_alarm[key] = previous
                 continue
             alarm = Alarm(
                 asset=sig.asset,
@@ -128,7 +132,7 @@ def build_alarms(signals: Iterable[Signal], level: int, refractory_s: float, dat
                 episodes={sig.episode},
             )
             alarms.append(alarm)
-            open_alarm[sig.asset] = alarm
+            open_alarm[key] = alarm
     for alarm in open_alarm.values():
         alarm.end = max(alarm.end, data_end)
     return alarms

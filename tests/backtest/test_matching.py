@@ -131,9 +131,39 @@ def test_market_wide_label_matched_by_per_asset_alarm_but_not_the_reverse() -> N
 
 def test_direction_must_agree() -> None:
     result = run(
-        [sig(1010, "BTC", 2, "open", direction="short"), sig(1100, "BTC", 0, "close")], [lab(1000, 1300)]
+        [sig(1010, "BTC", 2, "open", direction="short"), sig(1100, "BTC", 0, "close", direction="short")],
+        [lab(1000, 1300)],
     )
     assert not result.labels[0].detected and [a.kind for a in result.alarms] == ["fp"]
+
+
+def test_each_side_keeps_its_own_alarm() -> None:
+    # the long side is at WARNING 1000..1100; the short side opens WATCH at 1000 (same ts) and
+    # closes at 1030. Its transitions end nothing: the long alarm runs 1000..1100 and detects
+    # the long cascade starting at 1020 (delay 1000 - 1020 = -20, inside P = 30)
+    result = run(
+        [
+            sig(1000, "BTC", 2, "open", "long", "BTC-l"),
+            sig(1000, "BTC", 1, "open", "short", "BTC-s"),
+            sig(1030, "BTC", 0, "close", "short", "BTC-s"),
+            sig(1100, "BTC", 0, "close", "long", "BTC-l"),
+        ],
+        [lab(1020, 1300)],
+    )
+    (alarm,) = [a.alarm for a in result.alarms]
+    assert (alarm.direction, alarm.start, alarm.end) == ("long", 1000.0, 1100.0)
+    assert result.labels[0].detected and result.labels[0].delay_s == -20.0
+    # and the short side's own WARNING is an alarm of its own, in its direction
+    alarms = build_alarms(
+        [
+            sig(1000, "BTC", 2, "open", "long", "BTC-l"),
+            sig(1010, "BTC", 2, "open", "short", "BTC-s"),
+            sig(1020, "BTC", 0, "close", "long", "BTC-l"),
+            sig(1040, "BTC", 0, "close", "short", "BTC-s"),
+        ],
+        WARNING, RULES.refractory_s, 10_000.0,
+    )  # fmt: skip
+    assert [(a.direction, a.start, a.end) for a in alarms] == [("long", 1000.0, 1020.0), ("short", 1010.0, 1040.0)]
 
 
 def test_dont_care_minor_label() -> None:
