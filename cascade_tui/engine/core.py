@@ -869,10 +869,10 @@ class Engine:
         """The level one side supports, and its `why` (which test holds it, which gate holds
         the next level).
 
-        WARNING comes from the fast path (the side's burst test) — or from the weighted score
-        with its gates (enough prints over 2+ seconds, the flow factors at WATCH alone, and
-        the side's large-print units over 60 s at the floor). WATCH comes from the score or a
-        partial burst. CRITICAL needs a WARNING-level cascade that is intense (its burst peaked
+        WARNING opens from the fast path (the side's burst test) only; once open, the weighted
+        score with its gates (enough prints over 2+ seconds, the flow factors at WATCH alone,
+        the side's large-print units over 60 s at the floor, a partial burst) also holds it.
+        WATCH comes from the score or a partial burst. CRITICAL needs a WARNING-level cascade that is intense (its burst peaked
         at critical_x, or the score is at CRITICAL) AND a confirmed price move in its
         direction, from trades, marks or the side's own liquidation prices — never without.
         """
@@ -924,21 +924,26 @@ class Engine:
         score_gate = ""
         if ss.side == st.dominant:
             score_level = level_from_score(st.score, min(level, CRITICAL), th)
-            if score_level >= WARNING:
+            if score_level >= WARNING and level < WARNING:
+                # WARNING opens from the fast path only: the score is an asset's, not a side's
+                # (a whale on the other side lifts it), and on the validation markets its own
+                # WARNINGs were 2 of 5 false ones for 5 minor cascades of 53 (all at WATCH)
+                score_gate = "fast_path"
+                score_level = WATCH
+            elif score_level >= WARNING:
+                # a side at WARNING: the score holds it (and speaks for CRITICAL) while its gates do
                 g = p.gates
                 # events must also span 2+ seconds: one print split into fills is still one
                 enough = events >= g.min_events and st.occ.occupied(sec, 60) >= min(2, g.min_events)
-                # the flow factors alone must reach WATCH: OI, funding and vol cannot carry it
-                flow_ok = st.raw[FLOW_SCORE_INDEX] >= th.enter[0] - (th.exit_gap if level >= WARNING else 0.0)
+                # the flow factors alone must stay at WATCH: OI, funding and vol cannot carry it
+                flow_ok = st.raw[FLOW_SCORE_INDEX] >= th.enter[0] - th.exit_gap
                 floor_ok = units_side >= g.floor_units
-                # the side's own large prints must be there too (at least a partial burst), and
-                # the other side's open cascade speaks for the asset (its aftershocks are not one)
+                # the side's own large prints must be there too (at least a partial burst)
                 burst_ok = burst_level >= WATCH
-                other_ok = level >= WARNING or (st.short if ss is st.long else st.long).level.level < WARNING
-                if not (enough and flow_ok and floor_ok and burst_ok and other_ok):
+                if not (enough and flow_ok and floor_ok and burst_ok):
                     score_gate = (
                         "events" if not enough else "flow" if not flow_ok else "units_floor" if not floor_ok
-                        else "burst" if not burst_ok else "other_side"
+                        else "burst"
                     )  # fmt: skip
                     score_level = WATCH
         desired = max(burst_level, min(score_level, WARNING))

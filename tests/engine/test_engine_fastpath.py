@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 import msgspec
 
 from cascade_tui.engine import Engine, Signal
-from cascade_tui.engine.params import EngineParams
+from cascade_tui.engine.params import EngineParams, Thresholds
 from cascade_tui.engine.printscale import PrintScale
 from cascade_tui.engine.types import signal_encoder
 from cascade_tui.model import Event, Liquidation
@@ -228,6 +228,26 @@ def test_a_frame_is_counted_whole_before_it_is_evaluated() -> None:
     assert [s.level for s in signals if s.asset == "BTC"] == [2]
     assert signals[0].ts == t + 0.5  # no cadence delay
     assert engine.stats()["events"]["liquidation"] > BURST
+
+
+def test_the_score_alone_never_opens_warning() -> None:
+    """A burst of ordinary long prints with a few large ones (short of the fast path) and a
+    short whale lift the asset's score past a lowered WARNING threshold: the score holds
+    WATCH, and its why says the fast path is what WARNING needs."""
+    params = msgspec.structs.replace(EngineParams(), thresholds=Thresholds(watch=0.2, warning=0.3, critical=0.7))
+    engine, t = warmed(params=params)
+    rng = random.Random(2)
+    scale = BODY_USD["BTC"] * math.exp(0.84 * 1.8)  # the lognormal body's 80th percentile
+    events = [liq("BTC", "long", scale * rng.uniform(0.5, 1.0), t + 0.1 * k, price=100_000.0 - 5 * k) for k in range(80)]
+    events += [liq("BTC", "long", large("BTC"), t + 0.05 + 1.5 * k, price=99_000.0 - 5 * k) for k in range(3)]
+    events.append(liq("BTC", "short", 60e6, t + 2.0))
+    signals = run(engine, sorted(events, key=lambda e: e.recv_ts))
+    held = [
+        v.why for v in engine.snapshot().assets if v.asset == "BTC" and v.why.get("score_held_by") == "fast_path"
+    ]
+    signals += run(engine, background(random.Random(3), ("BTC",), t + 8.1, 60.0))
+    assert held, "the score never reached WARNING: the test does not exercise the gate"
+    assert [s.level for s in signals if s.asset == "BTC"] and all(s.level < 2 for s in signals)
 
 
 def test_a_lone_whale_print_does_not_fire() -> None:
