@@ -95,6 +95,9 @@ def score_payload(view: AssetView, ts: float, instance: str = "") -> bytes:
             "direction": view.direction,
             "episode": view.episode,
             "venues": list(view.venues),
+            # what holds the level and the next one, kept current between signal lines (the
+            # map's near_cluster context, a gate that changed): what the score detail shows
+            "why": view.why,
             "ts": ts,
             "instance": instance,
         }

@@ -96,6 +96,9 @@ def _asset(local: AssetView | None, name: str, payload: Mapping[str, Any] | None
     score = _float(payload.get("score")) if payload else None
     components = payload.get("components") if payload else None
     venues = payload.get("venues") if payload else None
+    current = payload.get("why") if payload else None
+    if isinstance(current, dict):  # the ingester's current why (older ones publish none)
+        why = current
     values: dict[str, Any] = {
         "score": score if score is not None else 0.0,
         "level": level,

@@ -153,3 +153,25 @@ async def test_viewer_says_when_the_password_is_wrong(make_redis_server: Any) ->
         reading.cancel()
         await asyncio.gather(reading, return_exceptions=True)
         await viewer.close()
+
+
+def test_the_viewer_shows_the_ingesters_current_why_else_its_latest_signals() -> None:
+    """The score payload's `why` is kept current between signal lines (the map's near_cluster
+    context, a gate that changed): the viewer shows it; an older ingester publishes none, and
+    the viewer falls back on the asset's latest signal."""
+    from cascade_tui.engine.params import LEVEL_NAMES
+    from cascade_tui.sources.redis_view import RemoteView, overlay
+
+    line = Signal(
+        v=1, ts=100.0, asset="BTC", level=1, level_name=LEVEL_NAMES[1], state="open", episode="BTC-1",
+        score=0.4, components={}, direction="long", venues=["bybit"], regime="NORMAL",
+        why={"trigger": "burst", "held_by": "large_prints"},
+    )  # fmt: skip
+    payload: dict[str, Any] = {"v": 1, "asset": "BTC", "score": 0.41, "components": {}, "level": 1,
+                               "level_name": "WATCH", "direction": "long", "episode": "BTC-1",
+                               "venues": ["bybit"], "ts": 101.0}  # fmt: skip
+    current = {"trigger": "burst", "held_by": "large_prints", "context": "near_cluster"}
+    shown = overlay(None, RemoteView(signals=(line,), scores={"BTC": {**payload, "why": current}}), 101.0)
+    assert shown is not None and shown.assets[0].why == current
+    older = overlay(None, RemoteView(signals=(line,), scores={"BTC": payload}), 101.0)
+    assert older is not None and older.assets[0].why == line.why
