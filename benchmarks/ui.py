@@ -6,7 +6,12 @@ frame; only the terminal write is skipped) over the real pipeline and engine, wi
 source at speed 0 (as fast as the engine can take it), and prints one JSON object:
 
     {"first_frame_s", "frames_applied_per_s", "frame_interval_ms": {"p50", "p99", "max"},
-     "chart_redraws", "engine_events_per_s", "cpu_percent", "duration_s", ...}
+     "chart_redraws", "engine_events_per_s", "cpu_percent", "duration_s",
+     "editor_open_s": {"median", "max", "boxes"}, ...}
+
+`editor_open_s`: after the measured seconds, `t` is pressed three times (escape between):
+from the key to the threshold editor on screen with every box mounted, while the engine
+keeps running at full speed beside it.
 
     .venv/bin/python benchmarks/ui.py [--seconds 10] [--speed 0] [--size 120x40]
 """
@@ -26,6 +31,7 @@ from cascade_tui.engine import Engine
 from cascade_tui.runtime.pipeline import Pipeline
 from cascade_tui.sources.demo import DemoSource
 from cascade_tui.ui.app import CascadeApp
+from cascade_tui.ui.threshold_editor import ThresholdEditor
 
 
 class MeasuredApp(CascadeApp):
@@ -78,6 +84,7 @@ async def run(seconds: float, speed: float, size: tuple[int, int], seed: int) ->
         wall = time.perf_counter() - started
         ticks = [t for t in app.ticks if t >= measure_from]
         intervals_ms = [(b - a) * 1000 for a, b in itertools.pairwise(ticks)]
+        opens, boxes = await time_editor(app, pilot)
         await pilot.press("q")
     return {
         "v": 1,
@@ -96,8 +103,31 @@ async def run(seconds: float, speed: float, size: tuple[int, int], seed: int) ->
         "chart_redraws": app.chart_redraws,
         "engine_events_per_s": round(events / elapsed, 1),
         "cpu_percent": round(100.0 * cpu / wall, 1),
+        "editor_open_s": {
+            "median": round(statistics.median(opens), 3),
+            "max": round(max(opens), 3),
+            "boxes": boxes,
+        },
         "exit_code": app.return_code,
     }
+
+
+async def time_editor(app: MeasuredApp, pilot: Any, times: int = 3) -> tuple[list[float], int]:
+    """Seconds from `t` to the threshold editor on screen with all its boxes, `times` times."""
+    opens: list[float] = []
+    boxes = 0
+    for _ in range(times):
+        t0 = time.perf_counter()
+        await pilot.press("t")
+        while not (isinstance(app.screen, ThresholdEditor) and app.screen.query("Input")):
+            await asyncio.sleep(0.005)
+        await pilot.pause()  # its first frame laid out
+        opens.append(time.perf_counter() - t0)
+        boxes = len(app.screen.query("Input"))
+        await pilot.press("escape")
+        while isinstance(app.screen, ThresholdEditor):
+            await asyncio.sleep(0.005)
+    return opens, boxes
 
 
 def main() -> int:

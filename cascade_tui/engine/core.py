@@ -645,7 +645,10 @@ class Engine:
         ss = st.long if is_long else st.short
         if weight:
             # fills of one order count once: what the burst took is what every capped sum takes
-            units = ss.burst.add(t, units, cap * boost * weight, (venue, ev.event_ts, ev.price), units_one >= f.large_x)
+            units = ss.burst.add(
+                t, units, cap * boost * weight, (venue, ev.event_ts, ev.price), units_one >= f.large_x,
+                f.big_x != 0.0 and units_one >= f.big_x,
+            )  # fmt: skip
             if f.long_tau_s:
                 ss.occ.mark(sec)
             if ev.price > 0.0 and ss.liq_price.accepts(venue, ev.instrument, False, t):
@@ -672,10 +675,15 @@ class Engine:
 
     def _burst_fires(self, st: AssetState, ss: SideState, t: float) -> bool:
         s, large, bg, x, prints_bar, _ = self._short_burst(ss.burst, t)
-        fired = fires(x, large, prints_bar)
+        fired = fires(x, large, prints_bar, self._big_print(ss.burst, t))
         if not fired and self._params.fast.long_tau_s:
             fired = self._long_x(st, ss, t, bg) >= 1.0
         return fired and not self._other_side_leads(st, ss, t, s)
+
+    def _big_print(self, b: SideBurst, t: float) -> bool:
+        """The side had a big print within big_window_s (or the rule is off)."""
+        f = self._params.fast
+        return f.big_x == 0.0 or t - b.big_t <= f.big_window_s
 
     def _short_burst(self, b: SideBurst, t: float) -> tuple[float, float, float, float, float, bool]:
         """The burst test's reading at t: (units, large prints, background units, burst_x,
@@ -872,9 +880,10 @@ class Engine:
         WARNING opens from the fast path (the side's burst test) only; once open, the weighted
         score with its gates (enough prints over 2+ seconds, the flow factors at WATCH alone,
         the side's large-print units over 60 s at the floor, a partial burst) also holds it.
-        WATCH comes from the score or a partial burst. CRITICAL needs a WARNING-level cascade that is intense (its burst peaked
-        at critical_x, or the score is at CRITICAL) AND a confirmed price move in its
-        direction, from trades, marks or the side's own liquidation prices — never without.
+        WATCH comes from the score or a partial burst. CRITICAL needs a WARNING-level cascade
+        that is intense (its burst peaked at critical_x, or the score is at CRITICAL) AND a
+        confirmed price move in its direction, from trades, marks or the side's own
+        liquidation prices — never without.
         """
         p = self._params
         f = p.fast
@@ -889,7 +898,7 @@ class Engine:
             # nothing on this side: no score, no burst (the common case, kept cheap)
             ss.why = {"trigger": "none", "burst_x": round(x, 3)}
             return self._near_cluster_watch(st, ss, t)
-        fired_short = fires(x, n, prints_bar)
+        fired_short = fires(x, n, prints_bar, self._big_print(ss.burst, t))
         if ss.level.episode is not None and x > ss.peak_x and (not ss.slow_open or fired_short):
             # an episode the slow lane opened is intense only by a burst of its own (its
             # large prints at their bar): units alone, without them, never make it CRITICAL
@@ -958,7 +967,12 @@ class Engine:
         if score_gate:
             why["score_held_by"] = score_gate  # the score is high but its gate holds WARNING
         if desired < WARNING:
-            why["held_by"] = "other_side" if led else ("burst" if x < 1.0 else "large_prints")
+            why["held_by"] = (
+                "other_side" if led else "burst" if x < 1.0 else "large_prints" if not fires(x, n, prints_bar)
+                else "big_print"
+            )  # fmt: skip
+            if why["held_by"] == "big_print":
+                why["needs_big_x"] = f.big_x
             why["needs_x"] = 1.0
             if level >= WARNING and desired < level:
                 why["exit_x"] = f.exit_x

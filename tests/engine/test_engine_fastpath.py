@@ -74,7 +74,9 @@ BURST = EngineParams().fast.large_prints + 2  # prints in a short test burst
 
 
 def large(asset: str) -> float:
-    return 12.0 * BODY_USD[asset]  # a cascade print: well above the asset's usual prints
+    # a cascade print: well above the asset's usual prints, and big (~4.4 × its 80th
+    # percentile, over fast.big_x)
+    return 20.0 * BODY_USD[asset]
 
 
 def test_print_scale_learns_each_assets_own_prints_and_starts_from_the_prior() -> None:
@@ -198,6 +200,33 @@ def test_a_cluster_of_ordinary_prints_does_not_fire() -> None:
     signals = run(engine, cluster)
     signals += run(engine, background(rng, ("BTC",), t + 3.0, 120.0))
     assert all(s.level < 2 for s in signals)
+
+
+def test_a_cluster_of_above_usual_prints_needs_a_big_one_to_fire() -> None:
+    """Fifteen prints of 1.6–2.6 × the asset's scale within 2 s: each one large, none big —
+    the cluster bait of a heavy-tailed asset, and the shape of most false WARNINGs left on the
+    training markets. It holds at WATCH, held by `big_print`; the same cluster with one big
+    print among them is a burst."""
+    scale = BODY_USD["BTC"] * math.exp(0.84 * 1.8)  # the lognormal body's 80th percentile
+
+    def cluster(t: float, big_at: int | None) -> list[Liquidation]:
+        rng = random.Random(12)
+        return [
+            liq("BTC", "long", scale * (5.0 if k == big_at else rng.uniform(1.6, 2.6)), t + 0.13 * k,
+                price=100_000.0 - k)
+            for k in range(15)
+        ]  # fmt: skip
+
+    engine, t = warmed()
+    signals = run(engine, cluster(t, None))
+    held = [v.why for v in engine.snapshot().assets if v.asset == "BTC"]
+    signals += run(engine, background(random.Random(8), ("BTC",), t + 3.0, 120.0))
+    assert all(s.level < 2 for s in signals)
+    assert [s for s in signals if s.level == 1], "the cluster is a partial burst: WATCH"
+    assert held and held[0].get("held_by") == "big_print" and held[0].get("needs_big_x") == 3.0
+    engine, t = warmed()
+    fired = [s for s in run(engine, cluster(t, 2)) if s.level >= 2]
+    assert fired and fired[0].why["trigger"] == "burst"
 
 
 def test_a_busy_other_side_does_not_open_a_second_cascade() -> None:
