@@ -13,9 +13,9 @@ from typing import Any, ClassVar
 import msgspec
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Static
+from textual.widgets import Button, DataTable, Input, Label
 
 from cascade_tui.engine.params import REGIMES, EngineParams, ParamError, validate
 
@@ -23,8 +23,8 @@ NUMBER_CHARS = r"[0-9eE+\-._]*"
 
 EDITABLE_SECTIONS: tuple[tuple[str, str], ...] = (
     ("fast", "Fast path: the burst test that raises WARNING"),
-    ("thresholds", "Level thresholds (score 0–1: WATCH, and WARNING from the score)"),
-    ("gates", "Gates (needed for a score-raised WARNING)"),
+    ("thresholds", "Level thresholds (score 0–1: WATCH; the score holds WARNING, speaks for CRITICAL)"),
+    ("gates", "Gates (the score holds an open WARNING only through them)"),
     ("weights", "Factor weights (0–1)"),
     ("normalizers", "Normalizers (> 0)"),
     ("regime", "Volatility regime (thresholds × factor per regime)"),
@@ -37,10 +37,6 @@ class Field:
     dotted: str  # e.g. "gates.usd_floor.BTC"
     value: float | int
     is_int: bool
-
-    @property
-    def widget_id(self) -> str:
-        return "field-" + self.dotted.replace(".", "--")
 
 
 def _plain(params: EngineParams) -> dict[str, Any]:
@@ -127,60 +123,116 @@ def changed_keys(old: EngineParams, new: EngineParams) -> list[tuple[str, Any, A
 
 
 class ThresholdEditor(ModalScreen[EngineParams | None]):
+    """One table of every knob and one box that edits the highlighted row: a table of 80
+    rows opens at once, where a box per knob took seconds to mount beside a busy engine
+    (benchmarks/ui.py `editor_open_s`)."""
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", show=False),
         Binding("ctrl+s", "apply", "Apply", show=False),
+        # the box keeps the focus; up/down (and page keys) move the table's highlight
+        Binding("up", "move(-1)", "Previous", show=False),
+        Binding("down", "move(1)", "Next", show=False),
+        Binding("pageup", "move(-10)", "Page up", show=False),
+        Binding("pagedown", "move(10)", "Page down", show=False),
     ]
 
     def __init__(self, params: EngineParams) -> None:
         super().__init__()
         self.params = params
         self.fields = editable_fields(params)
+        self._texts = {f.dotted: format_value(f.value) for f in self.fields}
+        self._shown = 0  # index of the field the box edits
+        self._titles = dict(EDITABLE_SECTIONS)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="editor") as frame:
             frame.border_title = "Detection parameters"
-            frame.border_subtitle = "enter / ctrl+s apply · escape cancel"
-            yield from self._compose_body()
-
-    def _compose_body(self) -> ComposeResult:
-        # one grid per section (label | box): fewer widgets than a row container per field,
-        # which keeps opening the editor quick
-        with VerticalScroll(id="editor-body"):
-            for section, title in EDITABLE_SECTIONS:
-                yield Static(title, classes="editor-section")
-                with Grid(classes="editor-grid"):
-                    for f in self.fields:
-                        if f.dotted.split(".", 1)[0] != section:
-                            continue
-                        yield Label(field_label(f.dotted), classes="editor-label")
-                        yield Input(
-                            format_value(f.value),
-                            id=f.widget_id,
-                            type="integer" if f.is_int else "text",
-                            compact=True,
-                            select_on_focus=True,
-                            # digits and number signs only: a letter (a second `t` pressed
-                            # while the editor opens) is ignored instead of replacing the value
-                            restrict=NUMBER_CHARS,
-                        )
-        yield Label("", id="editor-error")
-        with Horizontal(id="editor-buttons"):
-            yield Button("Apply", variant="primary", id="editor-apply")
-            yield Button("Cancel", id="editor-cancel")
+            frame.border_subtitle = "↑↓ pick · type · enter apply · esc cancel"
+            table: DataTable[str] = DataTable(id="editor-table", cursor_type="row", zebra_stripes=True)
+            table.add_column("section", key="section")
+            table.add_column("parameter", key="parameter")
+            table.add_column("value", key="value")
+            table.add_column("", key="changed", width=1)
+            for f in self.fields:
+                section = f.dotted.split(".", 1)[0]
+                table.add_row(section, field_label(f.dotted), self._texts[f.dotted], "", key=f.dotted)
+            yield table
+            with Horizontal(id="editor-edit"):
+                yield Label(self._caption(0), id="editor-caption")
+                yield Input(
+                    self._texts[self.fields[0].dotted] if self.fields else "",
+                    id="editor-input",
+                    compact=True,
+                    select_on_focus=True,
+                    # digits and number signs only: a letter (a second `t` pressed while the
+                    # editor opens) is ignored instead of replacing the value
+                    restrict=NUMBER_CHARS,
+                )
+            yield Label("", id="editor-section-title")
+            yield Label("", id="editor-error")
+            with Horizontal(id="editor-buttons"):
+                yield Button("Apply", variant="primary", id="editor-apply")
+                yield Button("Cancel", id="editor-cancel")
 
     def on_mount(self) -> None:
-        self.query(Input).first().focus()
+        self._show(0)
+        self.query_one("#editor-input", Input).focus()
+
+    def _caption(self, index: int) -> str:
+        return field_label(self.fields[index].dotted) if self.fields else ""
+
+    def _show(self, index: int) -> None:
+        """Point the box at field `index` (its text, its caption, its section's title)."""
+        if not self.fields:
+            return
+        index = max(0, min(len(self.fields) - 1, index))
+        self._shown = index
+        f = self.fields[index]
+        self.query_one("#editor-caption", Label).update(self._caption(index))
+        self.query_one("#editor-section-title", Label).update(self._titles[f.dotted.split(".", 1)[0]])
+        box = self.query_one("#editor-input", Input)
+        if box.value != self._texts[f.dotted]:
+            box.value = self._texts[f.dotted]
+        box.select_all()
+
+    def set_value(self, dotted: str, text: str) -> None:
+        """Type `text` as the value of `dotted` (what the box does for the highlighted row)."""
+        if dotted not in self._texts:
+            raise KeyError(dotted)
+        self._texts[dotted] = text
+        changed = text.strip() != format_value(next(f.value for f in self.fields if f.dotted == dotted))
+        table = self.query_one("#editor-table", DataTable)
+        table.update_cell(dotted, "value", text)
+        table.update_cell(dotted, "changed", "•" if changed else "")
+
+    def action_move(self, step: int) -> None:
+        table = self.query_one("#editor-table", DataTable)
+        table.move_cursor(row=max(0, min(len(self.fields) - 1, table.cursor_row + step)))
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        event.stop()
+        self._show(event.cursor_row)
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()  # a click or enter on the table: edit that row in the box
+        self.query_one("#editor-input", Input).focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        if self.fields and event.input.id == "editor-input":
+            dotted = self.fields[self._shown].dotted
+            if event.value != self._texts[dotted]:
+                self.set_value(dotted, event.value)
 
     def entered(self) -> dict[str, str]:
         """Only the fields the user changed: an untouched field keeps its exact value, even
-        where the box shows it rounded (ln 20 is displayed as 2.99573)."""
-        out: dict[str, str] = {}
-        for f in self.fields:
-            text = self.query_one(f"#{f.widget_id}", Input).value
-            if text.strip() != format_value(f.value):
-                out[f.dotted] = text
-        return out
+        where the table shows it rounded (ln 20 is displayed as 2.99573)."""
+        return {
+            f.dotted: self._texts[f.dotted]
+            for f in self.fields
+            if self._texts[f.dotted].strip() != format_value(f.value)
+        }
 
     def action_apply(self) -> None:
         try:

@@ -20,6 +20,7 @@ from cascade_tui.engine.types import Snapshot
 from cascade_tui.runtime.options import RunOptions
 from cascade_tui.ui.app import CascadeApp
 from cascade_tui.ui.demo_snapshot import demo_snapshot
+from cascade_tui.ui.threshold_editor import ThresholdEditor
 from tests.ui.fake_snapshot import build_snapshot
 
 SnapCompare = Callable[..., bool]
@@ -80,7 +81,9 @@ def test_threshold_editor_refusing_a_value(snap_compare: SnapCompare, fixed_snap
     async def type_bad_value(pilot: Pilot[Any]) -> None:
         await pilot.press("t")
         await no_blink(pilot)
-        pilot.app.screen.query_one("#field-thresholds--watch", Input).value = "0.95"
+        editor = pilot.app.screen
+        assert isinstance(editor, ThresholdEditor)
+        editor.set_value("thresholds.watch", "0.95")
         await pilot.press("ctrl+s")
 
     assert snap_compare(app_for(fixed_snap), run_before=type_bad_value, terminal_size=(120, 40))

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import msgspec
 import pytest
-from textual.widgets import Input, Label
+from textual.widgets import DataTable, Label
 
 from cascade_tui.config import Config
 from cascade_tui.engine.params import EngineParams, ParamError
@@ -56,7 +56,7 @@ def test_build_params_refuses_bad_values_naming_the_key() -> None:
 async def set_field(app: CascadeApp, dotted: str, value: str) -> None:
     editor = app.screen
     assert isinstance(editor, ThresholdEditor)
-    editor.query_one("#field-" + dotted.replace(".", "--"), Input).value = value
+    editor.set_value(dotted, value)
 
 
 async def test_valid_edit_is_applied_and_logged(make_app: AppFactory) -> None:
@@ -167,3 +167,29 @@ async def test_a_second_t_neither_types_nor_stacks_an_editor(make_app: AppFactor
         assert app.screen.entered() == {}  # no box holds a stray "t"
         await pilot.press("escape")
         assert not isinstance(app.screen, ThresholdEditor)
+
+
+async def test_typing_edits_the_highlighted_row_and_arrows_pick_another(make_app: AppFactory) -> None:
+    """One table and one box: the box edits the highlighted row, ↓ moves to the next one
+    (the typed value stays in the table, marked), enter applies them all."""
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("t")
+        await pilot.pause()
+        editor = app.screen
+        assert isinstance(editor, ThresholdEditor)
+        first, second = editor.fields[0], editor.fields[1]
+        assert (first.dotted, second.dotted) == ("fast.tau_s", "fast.large_prints")
+        await pilot.press("2", ".", "5")  # the box's text is selected: typing replaces it
+        await pilot.press("down")
+        await pilot.press("5")
+        await pilot.pause()
+        table = editor.query_one("#editor-table", DataTable)
+        assert table.get_cell("fast.tau_s", "value") == "2.5" and table.get_cell("fast.tau_s", "changed") == "•"
+        assert editor.entered() == {"fast.tau_s": "2.5", "fast.large_prints": "5"}
+        await pilot.press("up")  # back on the first row: the box shows what was typed there
+        assert editor.query_one("#editor-input").value == "2.5"  # type: ignore[attr-defined]
+        await pilot.press("enter")
+        await pilot.pause()
+        assert not isinstance(app.screen, ThresholdEditor)
+        assert (app.view.params.fast.tau_s, app.view.params.fast.large_prints) == (2.5, 5)
