@@ -6,7 +6,10 @@ The two sets must be different files (`check_disjoint`: same path, same file thr
 or — checked when validation starts — the same bytes under another name, are refused).
 
 Search space (random sample of a small grid, candidate 0 = the base parameters):
+  the fast path, which alone opens WARNING: the base one, or fast.large_prints in {3, 4, 5, 6}
+    with fast.large_x in {1.25, 1.5, 2.0} and fast.big_x in {0 (off), 2.5, 3, 4}
   thresholds.warning in 0.40..0.65 (watch = warning - 0.2, critical = warning + 0.15 or 0.25)
+    — the score's levels: WATCH, and the score's hold on WARNING and CRITICAL
   gates.min_events in {2, 3, 5, 8}
   gates.usd_floor scaled by {0.5, 1, 2, 4}
   weights: the base ones, or each multiplied by a random factor in [0.6, 1.4] (clipped to 1)
@@ -42,6 +45,9 @@ WARNING_STEPS: tuple[float, ...] = (0.40, 0.45, 0.50, 0.55, 0.60, 0.65)
 CRITICAL_OFFSETS: tuple[float, ...] = (0.15, 0.25)
 MIN_EVENTS: tuple[int, ...] = (2, 3, 5, 8)
 USD_FLOOR_SCALES: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0)
+LARGE_PRINTS: tuple[int, ...] = (3, 4, 5, 6)
+LARGE_X: tuple[float, ...] = (1.25, 1.5, 2.0)
+BIG_X: tuple[float, ...] = (0.0, 2.5, 3.0, 4.0)
 WEIGHT_JITTER = (0.6, 1.4)
 
 
@@ -76,6 +82,8 @@ class Candidate:
     min_events: int
     usd_floor_scale: float
     weight_factors: tuple[float, ...]  # one per FACTORS entry, 1.0 = base
+    # the fast path's (large_prints, large_x, big_x); None keeps the base's
+    fast: tuple[int, float, float] | None = None
 
     def describe(self) -> str:
         w = (
@@ -83,9 +91,14 @@ class Candidate:
             if all(f == 1.0 for f in self.weight_factors)
             else "×(" + ", ".join(f"{f:.2f}" for f in self.weight_factors) + ")"
         )
+        fast = (
+            "fast base"
+            if self.fast is None
+            else f"large_prints={self.fast[0]} large_x={self.fast[1]:g} big_x={self.fast[2]:g}"
+        )
         return (
-            f"warning={self.warning:.2f} critical=+{self.critical_offset:.2f} min_events={self.min_events} "
-            f"usd_floor×{self.usd_floor_scale:g} weights {w}"
+            f"{fast} warning={self.warning:.2f} critical=+{self.critical_offset:.2f} "
+            f"min_events={self.min_events} usd_floor×{self.usd_floor_scale:g} weights {w}"
         )
 
     def apply(self, base: EngineParams) -> EngineParams:
@@ -112,7 +125,13 @@ class Candidate:
                 for name, f in zip(FACTORS, self.weight_factors, strict=True)
             }
         )
-        return validate(msgspec.structs.replace(base, thresholds=thresholds, gates=gates, weights=weights))
+        fast = base.fast
+        if self.fast is not None:
+            large_prints, large_x, big_x = self.fast
+            fast = msgspec.structs.replace(fast, large_prints=large_prints, large_x=large_x, big_x=big_x)
+        return validate(
+            msgspec.structs.replace(base, fast=fast, thresholds=thresholds, gates=gates, weights=weights)
+        )
 
 
 def base_candidate(base: EngineParams) -> Candidate:
@@ -132,22 +151,27 @@ def candidates(base: EngineParams, trials: int, seed: int) -> list[Candidate]:
     """Candidate 0 is the base parameters; the others a seeded random sample of the grid."""
     rng = random.Random(seed)
     out = [base_candidate(base)]
-    seen = {(out[0].warning, out[0].critical_offset, out[0].min_events, 1.0)}
+    seen: set[tuple[Any, ...]] = {(out[0].warning, out[0].critical_offset, out[0].min_events, 1.0, None)}
     attempts = 0
     while len(out) < trials and attempts < trials * 50:
         attempts += 1
+        # WARNING opens from the fast path only: most candidates vary it
+        fast = (
+            (rng.choice(LARGE_PRINTS), rng.choice(LARGE_X), rng.choice(BIG_X)) if rng.random() < 0.75 else None
+        )
         key = (
             rng.choice(WARNING_STEPS),
             rng.choice(CRITICAL_OFFSETS),
             rng.choice(MIN_EVENTS),
             rng.choice(USD_FLOOR_SCALES),
+            fast,
         )
         jitter = rng.random() < 0.5
         factors = tuple(round(rng.uniform(*WEIGHT_JITTER), 2) if jitter else 1.0 for _ in FACTORS)
         if key in seen and not jitter:
             continue
         seen.add(key)
-        cand = Candidate(len(out), key[0], key[1], key[2], key[3], factors)
+        cand = Candidate(len(out), key[0], key[1], key[2], key[3], factors, fast)
         try:
             cand.apply(base)
         except ParamError:

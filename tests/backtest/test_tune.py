@@ -135,6 +135,9 @@ def test_candidates_are_seeded_and_start_with_the_base() -> None:
     for cand in first[1:]:
         params = cand.apply(base)
         assert params.thresholds.watch < params.thresholds.warning < params.thresholds.critical
+    # most candidates try another fast path (WARNING opens from it alone)
+    assert sum(c.fast is not None for c in first[1:]) >= 3
+    assert any(c.apply(base).fast != base.fast for c in first[1:])
 
 
 def test_choose_prefers_f1_among_precise_candidates() -> None:
@@ -155,7 +158,10 @@ def test_every_grid_point_gives_valid_params() -> None:
     import itertools
 
     from cascade_tui.backtest.tune import (
+        BIG_X,
         CRITICAL_OFFSETS,
+        LARGE_PRINTS,
+        LARGE_X,
         MIN_EVENTS,
         USD_FLOOR_SCALES,
         WARNING_STEPS,
@@ -171,6 +177,11 @@ def test_every_grid_point_gives_valid_params() -> None:
         assert params.thresholds.warning == w and params.gates.min_events == m
         assert params.gates.usd_floor["BTC"] == base.gates.usd_floor["BTC"] * u
         assert all(0.0 <= getattr(params.weights, f) <= 1.0 for f in FACTORS)
+        assert params.fast == base.fast  # no fast triple: the base's fast path
+    # the fast path, which alone opens WARNING, is searched too
+    for i, fast in enumerate(itertools.product(LARGE_PRINTS, LARGE_X, BIG_X)):
+        params = Candidate(i + 1, 0.5, 0.2, 3, 1.0, tuple(1.0 for _ in FACTORS), fast).apply(base)
+        assert (params.fast.large_prints, params.fast.large_x, params.fast.big_x) == fast
 
 
 def test_cli_refuses_test_set_markets(
