@@ -38,7 +38,8 @@ from cascade_tui.engine.params import LEVEL_NAMES
 def tune_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="cascade-tui tune",
-        description="Search thresholds, gates and weights on training captures; report them on separate "
+        description="Search the fast path, thresholds, gates and weights on training captures; report them "
+        "on separate "
         "validation captures; write the chosen settings as a config file.",
     )
     p.add_argument("--train", nargs="+", required=True, metavar="CAP", help="training captures")
