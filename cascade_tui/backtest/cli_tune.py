@@ -39,8 +39,7 @@ def tune_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="cascade-tui tune",
         description="Search the fast path, thresholds, gates and weights on training captures; report them "
-        "on separate "
-        "validation captures; write the chosen settings as a config file.",
+        "on separate validation captures; write the chosen settings as a config file.",
     )
     p.add_argument("--train", nargs="+", required=True, metavar="CAP", help="training captures")
     p.add_argument(
