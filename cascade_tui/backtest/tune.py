@@ -156,9 +156,9 @@ def candidates(base: EngineParams, trials: int, seed: int) -> list[Candidate]:
     while len(out) < trials and attempts < trials * 50:
         attempts += 1
         # WARNING opens from the fast path only: most candidates vary it
-        fast = (
-            (rng.choice(LARGE_PRINTS), rng.choice(LARGE_X), rng.choice(BIG_X)) if rng.random() < 0.75 else None
-        )
+        fast: tuple[int, float, float] | None = None
+        if rng.random() < 0.75:
+            fast = (rng.choice(LARGE_PRINTS), rng.choice(LARGE_X), rng.choice(BIG_X))
         key = (
             rng.choice(WARNING_STEPS),
             rng.choice(CRITICAL_OFFSETS),

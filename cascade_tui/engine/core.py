@@ -940,7 +940,8 @@ class Engine:
                 score_gate = "fast_path"
                 score_level = WATCH
             elif score_level >= WARNING:
-                # a side at WARNING: the score holds it (and speaks for CRITICAL) while its gates do
+                # a side at WARNING: the score holds it (and speaks for CRITICAL) while the
+                # gates below hold
                 g = p.gates
                 # events must also span 2+ seconds: one print split into fills is still one
                 enough = events >= g.min_events and st.occ.occupied(sec, 60) >= min(2, g.min_events)

@@ -124,9 +124,10 @@ class FastParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     # --knob fast.long_tau_s) 30 s cut the slow build-ups' WARNING lag p50 40 s -> 11 s and
     # caught 2 more majors and 14 more minors, but false WARNINGs went 5 -> 22 and false
     # CRITICALs 0 -> 2 (re-run with the big-print rule: 0 -> 17 and 0 -> 1); the same
-    # command over long_units (20, 30), long_mult (10, 20) and long_seconds (18, 24) traded the gains back at about the same rate. Those false alarms
-    # are one-sided surges of ordinary prints with the price moving: the same shape as a
-    # build-up's first tens of seconds
+    # command over long_units (20, 30), long_mult (10, 20) and long_seconds (18, 24) traded
+    # the gains back at about the same rate. Those false alarms are one-sided surges of
+    # ordinary prints with the price moving: the same shape as a build-up's first tens of
+    # seconds
     long_tau_s: float = 0.0
     long_units: float = 12.0
     long_mult: float = 5.0

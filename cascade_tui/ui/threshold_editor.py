@@ -123,8 +123,8 @@ def changed_keys(old: EngineParams, new: EngineParams) -> list[tuple[str, Any, A
 
 
 class ThresholdEditor(ModalScreen[EngineParams | None]):
-    """One table of every knob and one box that edits the highlighted row: a table of 80
-    rows opens at once, where a box per knob took seconds to mount beside a busy engine
+    """One table of every knob and one box that edits the highlighted row: the table opens
+    at once, where a box per knob took seconds to mount beside a busy engine
     (benchmarks/ui.py `editor_open_s`)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -141,7 +141,9 @@ class ThresholdEditor(ModalScreen[EngineParams | None]):
         super().__init__()
         self.params = params
         self.fields = editable_fields(params)
-        self._texts = {f.dotted: format_value(f.value) for f in self.fields}
+        # what each knob shows as it opens, and what the user has typed since
+        self._original = {f.dotted: format_value(f.value) for f in self.fields}
+        self._texts = dict(self._original)
         self._shown = 0  # index of the field the box edits
         self._titles = dict(EDITABLE_SECTIONS)
 
@@ -158,10 +160,10 @@ class ThresholdEditor(ModalScreen[EngineParams | None]):
                 section = f.dotted.split(".", 1)[0]
                 table.add_row(section, field_label(f.dotted), self._texts[f.dotted], "", key=f.dotted)
             yield table
-            with Horizontal(id="editor-edit"):
-                yield Label(self._caption(0), id="editor-caption")
+            with Horizontal(id="editor-edit"):  # pointed at the first row on mount
+                yield Label("", id="editor-caption")
                 yield Input(
-                    self._texts[self.fields[0].dotted] if self.fields else "",
+                    "",
                     id="editor-input",
                     compact=True,
                     select_on_focus=True,
@@ -179,9 +181,6 @@ class ThresholdEditor(ModalScreen[EngineParams | None]):
         self._show(0)
         self.query_one("#editor-input", Input).focus()
 
-    def _caption(self, index: int) -> str:
-        return field_label(self.fields[index].dotted) if self.fields else ""
-
     def _show(self, index: int) -> None:
         """Point the box at field `index` (its text, its caption, its section's title)."""
         if not self.fields:
@@ -189,7 +188,7 @@ class ThresholdEditor(ModalScreen[EngineParams | None]):
         index = max(0, min(len(self.fields) - 1, index))
         self._shown = index
         f = self.fields[index]
-        self.query_one("#editor-caption", Label).update(self._caption(index))
+        self.query_one("#editor-caption", Label).update(field_label(f.dotted))
         self.query_one("#editor-section-title", Label).update(self._titles[f.dotted.split(".", 1)[0]])
         box = self.query_one("#editor-input", Input)
         if box.value != self._texts[f.dotted]:
@@ -198,10 +197,8 @@ class ThresholdEditor(ModalScreen[EngineParams | None]):
 
     def set_value(self, dotted: str, text: str) -> None:
         """Type `text` as the value of `dotted` (what the box does for the highlighted row)."""
-        if dotted not in self._texts:
-            raise KeyError(dotted)
+        changed = text.strip() != self._original[dotted]  # KeyError for a knob the editor lacks
         self._texts[dotted] = text
-        changed = text.strip() != format_value(next(f.value for f in self.fields if f.dotted == dotted))
         table = self.query_one("#editor-table", DataTable)
         table.update_cell(dotted, "value", text)
         table.update_cell(dotted, "changed", "•" if changed else "")
@@ -228,11 +225,8 @@ class ThresholdEditor(ModalScreen[EngineParams | None]):
     def entered(self) -> dict[str, str]:
         """Only the fields the user changed: an untouched field keeps its exact value, even
         where the table shows it rounded (ln 20 is displayed as 2.99573)."""
-        return {
-            f.dotted: self._texts[f.dotted]
-            for f in self.fields
-            if self._texts[f.dotted].strip() != format_value(f.value)
-        }
+        original = self._original
+        return {dotted: text for dotted, text in self._texts.items() if text.strip() != original[dotted]}
 
     def action_apply(self) -> None:
         try:
