@@ -18,7 +18,9 @@ STATUS = {"source": "demo seed 7", "redis": "off"}
 
 @pytest.fixture(autouse=True)
 def isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Never read or write the developer's real config, data or screenshots."""
+    """Never read or write the developer's real config, data or screenshots, and never take
+    their colour settings: a NO_COLOR in the shell would turn every snapshot grey."""
+    monkeypatch.delenv("NO_COLOR", raising=False)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.setenv("CASCADE_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("TEXTUAL_ANIMATIONS", "none")
