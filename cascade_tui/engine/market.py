@@ -116,8 +116,13 @@ class MarketState:
             total, assets = self.burst_sum(side, t, p.fast.tau_s, m.burst_asset_cap, m.burst_min_x)
             if total > best_sum:
                 best_sum, best_assets, best_side = total, assets, side
-        # several assets stirring at once are a volatile market until one of them is a cascade
-        burst_ok = best_sum >= m.burst_sum and best_assets >= m.burst_min_assets and bool(self.firing[best_side])
+        # several assets stirring at once are a volatile market until more than one of them is
+        # a cascade (burst_min_firing)
+        burst_ok = (
+            best_sum >= m.burst_sum
+            and best_assets >= m.burst_min_assets
+            and len(self.firing[best_side]) >= m.burst_min_firing
+        )
         if usd_ok or burst_ok:
             desired = max(desired, WARNING)
         if self.level.level > 0 and desired == 0 and best_sum >= m.burst_sum * p.fast.exit_x:

@@ -514,3 +514,29 @@ def test_an_episode_the_slow_lane_opened_goes_critical_only_on_a_burst_of_its_ow
     bursting = [liq("BTC", "long", large("BTC"), round(t + 0.05 * k, 6), price=px * (0.99 - k * 1e-4)) for k in range(20)]
     signals = run(engine, [*bursting, trade("BTC", px * 0.985, t + 1.0)])
     assert any(s.level == 3 for s in signals)
+
+
+def _one_asset_bursting_while_two_stir(params: EngineParams) -> list[Signal]:
+    """BTC bursts to WARNING; ETH and SOL stir at once, with fewer large prints than WARNING
+    needs: their burst ratios still fill the market sum."""
+    engine, t = warmed(assets=("BTC", "ETH", "SOL"), params=params)
+    stir = params.fast.large_prints - 1
+    events: list[Event] = []
+    for k in range(30):
+        events.append(liq("BTC", "long", large("BTC"), round(t + 0.05 * k, 6), price=PRICE["BTC"] - k))
+        if k < stir:
+            for j, a in enumerate(("ETH", "SOL")):
+                events.append(liq(a, "long", large(a), round(t + 0.05 * k + 0.01 * (j + 1), 6),
+                                  price=PRICE[a] - k * 1e-3))  # fmt: skip
+    return run(engine, events)
+
+
+def test_one_asset_at_warning_among_stirring_ones_is_not_market_wide() -> None:
+    # the same market with the rule of one firing asset opens "*": the stir is in the sum
+    one = msgspec.structs.replace(EngineParams().market, burst_min_firing=1)
+    loose = _one_asset_bursting_while_two_stir(msgspec.structs.replace(EngineParams(), market=one))
+    assert [s for s in loose if s.asset == "*" and s.level >= 2]
+    signals = _one_asset_bursting_while_two_stir(EngineParams())
+    assert any(s.asset == "BTC" and s.level >= 2 for s in signals)
+    assert not [s for s in signals if s.asset in ("ETH", "SOL") and s.level >= 2]
+    assert not [s for s in signals if s.asset == "*"]

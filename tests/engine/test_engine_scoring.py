@@ -137,3 +137,6 @@ def test_set_params_rejects_bad_values_and_keeps_the_old_ones() -> None:
         engine.set_params(msgspec.structs.replace(EngineParams(), regime=zero_factor))
     with pytest.raises(ParamError, match="min_assets"):
         engine.set_params(msgspec.structs.replace(EngineParams(), market=MarketParams(min_assets=0)))
+    for firing in (0, MarketParams().burst_min_assets + 1):
+        with pytest.raises(ParamError, match=r"market\.burst_min_firing"):
+            engine.set_params(msgspec.structs.replace(EngineParams(), market=MarketParams(burst_min_firing=firing)))
