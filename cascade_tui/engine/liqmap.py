@@ -58,6 +58,8 @@ _RING_BANDS: Final = 4
 _VAR_HEADROOM: Final = 1.5  # the bound is taken at this × the variance, kept while it stays under
 _BAND_SLACK: Final = 1e-6
 _BOUND_MARGIN: Final = 1.0 + 1e-6
+# pending closes are applied at once when they would leave a venue less than this share
+_SETTLE_BELOW: Final = 0.25
 _BOUND_ABS_USD: Final = 1e-6
 
 
@@ -213,6 +215,7 @@ class AssetMap:
         "flow_decayed",
         "flow_t",
         "hi",
+        "keep",
         "lo",
         "long",
         "long_hi",
@@ -250,6 +253,10 @@ class AssetMap:
         self.short: dict[int, float] = {}
         self.venue_long: dict[str, dict[int, float]] = {}
         self.venue_short: dict[str, dict[int, float]] = {}
+        # venue -> the share of its bands left by voluntary closes not yet applied (see
+        # LiquidationMap._close_pro_rata): the bands above hold at least the true USD until
+        # `_settle` applies it
+        self.keep: dict[str, float] = {}
         self.long_hi = -(1 << 62)  # no long band above this index
         self.short_lo = 1 << 62  # no short band below this index
         self.tracks: dict[tuple[str, str], _Track] = {}
@@ -281,6 +288,18 @@ class AssetMap:
         self.var_per_s: float | None = None
         self.vol_price = 0.0
         self.vol_t = t
+
+
+def _less_pending(am: AssetMap, per_venue: dict[str, dict[int, float]], j: int, usd: float) -> float:
+    """Band j's summed USD `usd` less the closes still pending on it, venue by venue in the
+    order `LiquidationMap._settle` takes them (the same float operations), never below 0."""
+    for venue, keep in am.keep.items():
+        bands_v = per_venue.get(venue)
+        if bands_v:
+            v = bands_v.get(j)
+            if v:
+                usd -= v * (1.0 - keep)
+    return usd if usd > 1e-6 else 0.0
 
 
 def _bound_variance(am: AssetMap) -> float:
@@ -413,12 +432,14 @@ class LiquidationMap:
             for side, per_venue in ((am.long, am.venue_long), (am.short, am.venue_short)):
                 usd = side.pop(j, None)
                 if usd is not None:
-                    am.dropped_usd += usd
+                    am.dropped_usd += _less_pending(am, per_venue, j, usd) if am.keep else usd
                     am.version += 1
                     for bands_v in per_venue.values():
                         bands_v.pop(j, None)
 
     def _drop_all(self, am: AssetMap) -> None:
+        if am.keep:
+            self._settle(am)
         am.dropped_usd += sum(am.long.values()) + sum(am.short.values())
         am.long.clear()
         am.short.clear()
@@ -435,6 +456,8 @@ class LiquidationMap:
             usd = side.pop(j, None)
             if usd is None:
                 continue
+            if am.keep:  # the USD crossed, net of the closes still pending
+                usd = _less_pending(am, per_venue, j, usd)
             for bands_v in per_venue.values():
                 bands_v.pop(j, None)
             am.crossed_usd += usd
@@ -496,6 +519,9 @@ class LiquidationMap:
         lo, hi = am.lo, am.hi
         ln_g, log, floor = self._ln_g, math.log, math.floor
         long_factors, short_factors = self._venue_factors(venue)
+        # closes of this venue still pending will scale its bands by `keep`: what opens now
+        # goes in at 1 / keep, so that it is `usd` once they are applied
+        usd /= am.keep.get(venue, 1.0)
         # longs: only bands below the price's band are live; shorts: only bands above it
         for long, share, factors in ((True, long_share, long_factors), (False, 1.0 - long_share, short_factors)):
             if share <= 0:
@@ -522,23 +548,37 @@ class LiquidationMap:
         am.version += 1
 
     def _close_pro_rata(self, am: AssetMap, venue: str, fraction: float) -> None:
-        """Remove `fraction` of every band the venue holds (voluntary closes are pro rata)."""
-        keep = 1.0 - fraction
-        for bands_v, side in ((am.venue_long.get(venue), am.long), (am.venue_short.get(venue), am.short)):
-            if not bands_v:
-                continue
-            get = side.get
-            # one pass: assigning to existing keys does not resize the dict being iterated
-            for j, v in bands_v.items():
-                left = get(j, 0.0) - v * fraction
-                if left > 1e-6:
-                    side[j] = left
-                else:
-                    side.pop(j, None)
-                bands_v[j] = v * keep
-            if keep <= 0.0:
-                bands_v.clear()
+        """Remove `fraction` of every band the venue holds (voluntary closes are pro rata).
+
+        Applied lazily: a venue's OI changes every second or so and it holds hundreds of bands,
+        but the map is read exactly far less often. The share kept is multiplied into
+        `am.keep` and applied to every band by `_settle` before an exact read; until then the
+        bands over-state the USD, so the near check's bound (`near_bound`) still holds."""
+        keep = am.keep.get(venue, 1.0) * (1.0 - fraction)
+        am.keep[venue] = keep
+        if keep < _SETTLE_BELOW:  # what `_open` divides by stays well away from 0
+            self._settle(am)
         am.version += 1
+
+    def _settle(self, am: AssetMap) -> None:
+        """Apply every venue's pending closes to its bands and to the summed ones."""
+        for venue, keep in am.keep.items():
+            fraction = 1.0 - keep
+            for bands_v, side in ((am.venue_long.get(venue), am.long), (am.venue_short.get(venue), am.short)):
+                if not bands_v:
+                    continue
+                get = side.get
+                # one pass: assigning to existing keys does not resize the dict being iterated
+                for j, v in bands_v.items():
+                    left = get(j, 0.0) - v * fraction
+                    if left > 1e-6:
+                        side[j] = left
+                    else:
+                        side.pop(j, None)
+                    bands_v[j] = v * keep
+                if keep <= 0.0:
+                    bands_v.clear()
+        am.keep.clear()
 
     def on_liquidation(self, ev: Liquidation, t: float) -> None:
         if not (
@@ -587,6 +627,8 @@ class LiquidationMap:
         am = self._assets.get(asset)
         if am is None or am.price is None:
             return 0.0
+        if am.keep:
+            self._settle(am)
         k = am.price_band
         n = math.ceil(math.log1p(pct / 100.0) / self._ln_g)
         if long:
@@ -618,6 +660,13 @@ class LiquidationMap:
         side = am.long if long else am.short
         if not side:
             return 0.0
+        # closes still pending are taken off band by band as `_settle` would (the same float
+        # operations as `_less_pending`, inline): this runs every second, and settling
+        # touches every band of the window
+        per_venue = am.venue_long if long else am.venue_short
+        pending = [
+            (bands_v, 1.0 - keep) for venue, keep in am.keep.items() if (bands_v := per_venue.get(venue))
+        ]
         ln_p = math.log(am.price)
         ln_g = self._ln_g
         k = am.price_band
@@ -627,16 +676,19 @@ class LiquidationMap:
         erfc = math.erfc
         get = side.get
         total = 0.0
-        if long:
-            for j in range(k - n, k + 1):
-                usd = get(j)
-                if usd:
-                    total += usd * erfc(abs((j + 1) * ln_g - ln_p) / scale)
-        else:
-            for j in range(k, k + n + 1):
-                usd = get(j)
-                if usd:
-                    total += usd * erfc(abs(j * ln_g - ln_p) / scale)
+        bands = range(k - n, k + 1) if long else range(k, k + n + 1)
+        edge = 1 if long else 0  # a long band is reached at its top, a short one at its bottom
+        for j in bands:
+            usd = get(j)
+            if usd:
+                if pending:
+                    for bands_v, fraction in pending:
+                        v = bands_v.get(j)
+                        if v:
+                            usd -= v * fraction
+                    if usd <= 1e-6:
+                        continue
+                total += usd * erfc(abs((j + edge) * ln_g - ln_p) / scale)
         return total
 
     def expected_near_reference(self, asset: str, long: bool, horizon_s: float, radius_pct: float) -> float:
@@ -644,6 +696,8 @@ class LiquidationMap:
         am = self._assets.get(asset)
         if am is None or am.price is None:
             return 0.0
+        if am.keep:
+            self._settle(am)
         ln_p = math.log(am.price)
         k = am.price_band
         n = math.ceil(math.log1p(radius_pct / 100.0) / self._ln_g)
@@ -662,7 +716,8 @@ class LiquidationMap:
         of its nearest possible edge. Reach probabilities grow with the variance, so a bound
         taken at a variance with headroom holds until the bands change (`version`), the price
         changes band or the variance passes it: most seconds, most sides are settled by a
-        look-up and two comparisons."""
+        look-up and two comparisons. Closes still pending (`am.keep`) only lower the bands, so
+        a bound read from them without applying the closes is still a bound."""
         var = _bound_variance(am)
         held = _held_bound(am, long, var)
         if held is not None:
@@ -697,6 +752,8 @@ class LiquidationMap:
         am = self._assets.get(asset)
         if am is None or am.price is None:
             return {}
+        if am.keep:
+            self._settle(am)
         ln_p = math.log(am.price)
         out: dict[tuple[bool, int], float] = {}
         for long, side in ((True, am.long), (False, am.short)):
@@ -842,6 +899,8 @@ class LiquidationMap:
         am = self._assets.get(asset)
         if am is None:
             return None
+        if am.keep:
+            self._settle(am)
         p = self.params
         usual = self.usual_hourly_usd(asset, t)
         dense = max(p.dense_band_usd_mult * usual, p.near_cluster_floor_usd / 10.0)
@@ -886,6 +945,8 @@ class LiquidationMap:
         am = self._assets.get(asset)
         if am is None:
             return {}, {}
+        if am.keep:
+            self._settle(am)
         return dict(am.long), dict(am.short)
 
     def bands_kept(self, asset: str) -> int:

@@ -428,3 +428,51 @@ def test_a_cascade_through_its_near_cluster_leaves_no_stale_near_watch() -> None
     assert not [s for s in longs if s.state == "deescalate" and s.level == 1 and s.why["trigger"] == "near_cluster"]
     assert engine.side_state("BTC", "long")[0] == 0
     assert engine.liqmap.near_cluster("BTC", engine.snapshot().ts, "long") is None
+
+
+def _walk(m: LiquidationMap, seed: int) -> list[tuple[float, ...]]:
+    """Three venues' OI going up and down every second while price walks through bands (so
+    bands are placed, closed pro rata, crossed and dropped off the window), read now and then."""
+    import random
+
+    rng = random.Random(seed)
+    price, t = 100.0, T0
+    qty = {"binance": 0.0, "bybit": 0.0, "okx": 0.0}
+    feed(m, mark(t, price), *(oi(t, 0.0, v) for v in qty))
+    readings: list[tuple[float, ...]] = []
+    for step in range(3000):
+        t += 1.0
+        price *= math.exp(rng.gauss(0.0, 0.004))
+        feed(m, trade(t, price, rng.uniform(1e3, 1e5), rng.choice(("buy", "sell"))))
+        for venue in qty:
+            qty[venue] = max(0.0, qty[venue] + rng.gauss(5.0, 40.0))
+            feed(m, oi(t + 0.1, qty[venue], venue))
+        if rng.random() < 0.05:  # a liquidation print: the match reads the bands
+            feed(m, liq(t + 0.2, price * 0.999, rng.uniform(1e3, 1e4), rng.choice(("long", "short"))))
+        if step % 97 == 0:
+            readings.append((
+                m.expected_near("BTC", True, 300.0, 3.0), m.expected_near("BTC", False, 300.0, 3.0),
+                m.within("BTC", True, 2.0), m.within("BTC", False, 5.0),
+            ))  # fmt: skip
+    view = m.view("BTC", t)
+    assert view is not None
+    readings.append((view.crossed_usd, view.total_long_usd, view.total_short_usd, view.seen_usd))
+    longs, shorts = m.band_usd("BTC")
+    readings.append(tuple(sorted(longs.items())) + tuple(sorted(shorts.items())))  # type: ignore[arg-type]
+    return readings
+
+
+def test_pending_closes_read_as_closes_applied_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    import cascade_tui.engine.liqmap as liqmap_module
+
+    params = LiqMapParams(min_history_s=0.0)
+    lazy = _walk(LiquidationMap(params), seed=5)
+    monkeypatch.setattr(liqmap_module, "_SETTLE_BELOW", 2.0)  # every close applied when it comes
+    eager = _walk(LiquidationMap(params), seed=5)
+    assert len(lazy) == len(eager)
+    for got, want in zip(lazy[:-1], eager[:-1], strict=True):
+        assert got == pytest.approx(want, rel=1e-9, abs=1e-6)
+    got_bands, want_bands = lazy[-1], eager[-1]
+    assert [band for band, _ in got_bands] == [band for band, _ in want_bands]  # type: ignore[misc]
+    assert [usd for _, usd in got_bands] == pytest.approx([usd for _, usd in want_bands], rel=1e-9)  # type: ignore[misc]
+    assert eager[-2][0] > 0 and eager[-2][1] > 0  # the walk crossed bands and kept some

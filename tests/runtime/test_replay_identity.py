@@ -18,6 +18,7 @@ import pytest
 from cascade_tui.capture import CaptureWriter
 from cascade_tui.engine import Engine
 from cascade_tui.engine.core import MAX_TS
+from cascade_tui.engine import liqmap as liqmap_module
 from cascade_tui.engine.liqmap import LiqMapParams, LiquidationMap
 from cascade_tui.engine.prices import TRAIL_S, PriceTrail
 from cascade_tui.engine.state import AssetState
@@ -245,6 +246,11 @@ def _price_trail_advanced_to_each_tick(mp: pytest.MonkeyPatch) -> None:
     mp.setattr(PriceTrail, "update", update)
 
 
+def _closes_applied_when_they_come(mp: pytest.MonkeyPatch) -> None:
+    # every OI decrease applied to every band of its venue at once, not when the map is read
+    mp.setattr(liqmap_module, "_SETTLE_BELOW", 2.0)
+
+
 FAST_PATHS = {
     "event checks by exact type": _validate_every_event_plainly,
     "binance aggTrade/markPrice rows built inline": _binance_rows_through_the_shared_builders,
@@ -255,6 +261,7 @@ FAST_PATHS = {
     "liquidation map assets_near without near_cluster": _assets_near_through_near_cluster,
     "liquidation map settles a quiet asset at once": _every_asset_refreshed_side_by_side,
     "price trail opens the next second without a call": _price_trail_advanced_to_each_tick,
+    "liquidation map applies voluntary closes when read": _closes_applied_when_they_come,
 }
 
 
