@@ -460,6 +460,8 @@ class LiquidationMap:
                 usd = _less_pending(am, per_venue, j, usd)
             for bands_v in per_venue.values():
                 bands_v.pop(j, None)
+            if not usd:  # closed before price got there, as `_settle` would have found
+                continue
             am.crossed_usd += usd
             am.crossed[(long, j)] = (usd, t)
             am.version += 1
@@ -603,6 +605,8 @@ class LiquidationMap:
         live = am.long if long else am.short
         m = self.params.match_bands
         horizon = t - self.params.match_window_s
+        # (closes still pending are not taken off here: they leave each venue at least
+        # _SETTLE_BELOW of its share, so a band they would empty holds a few µUSD at most)
         for i in range(j - m, j + m + 1):
             crossed = am.crossed.get((long, i))
             if live.get(i, 0.0) > 0 or (crossed is not None and crossed[1] >= horizon):
