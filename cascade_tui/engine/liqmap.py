@@ -229,6 +229,7 @@ class AssetMap:
         "price",
         "price_band",
         "q",
+        "raised",
         "seen_usd",
         "sell_usd",
         "short",
@@ -281,7 +282,10 @@ class AssetMap:
         self.near_sec = -1
         self.near_since: dict[str, float] = {}  # side -> when its near_cluster was raised
         self.near_pending: dict[str, float] = {}  # side -> since when it is at the bar, not yet raised
-        # per side (True = long): (version, price band, variance, upper bound of its near
+        # bumped by every change that can raise a band (new positions): everything else the
+        # map does to its bands lowers them, and leaves a bound on their USD a bound
+        self.raised = 0
+        # per side (True = long): (raised, price band, variance, upper bound of its near
         # expectation at any variance up to that one), see LiquidationMap.near_bound
         self.near_bounds: dict[bool, tuple[int, int, float, float]] = {}
         # price variance per second (EWMA of squared log returns over >= VOL_SAMPLE_S steps)
@@ -310,13 +314,14 @@ def _bound_variance(am: AssetMap) -> float:
 
 
 def _held_bound(am: AssetMap, long: bool, var: float) -> float | None:
-    """The side's near bound taken earlier, while it still holds: the bands unchanged, the
-    price in the same band and the variance within the headroom it was taken at; else None."""
+    """The side's near bound taken earlier, while it still holds: no band raised since (closes,
+    crossings and liquidations only lower them or leave them), the price in the same band and
+    the variance within the headroom it was taken at; else None."""
     hit = am.near_bounds.get(long)
     if hit is None:
         return None
-    version, band, var_cap, bound = hit
-    if version == am.version and band == am.price_band and var <= var_cap:
+    raised, band, var_cap, bound = hit
+    if raised == am.raised and band == am.price_band and var <= var_cap:
         return bound
     return None
 
@@ -548,6 +553,7 @@ class LiquidationMap:
                 elif j < am.short_lo:
                     am.short_lo = j
         am.version += 1
+        am.raised += 1
 
     def _close_pro_rata(self, am: AssetMap, venue: str, fraction: float) -> None:
         """Remove `fraction` of every band the venue holds (voluntary closes are pro rata).
@@ -718,7 +724,7 @@ class LiquidationMap:
         """An upper bound of `expected_near` for the near check (near_horizon_s, near_pct):
         the bands' USD in rings by distance from price, each ring times the reach probability
         of its nearest possible edge. Reach probabilities grow with the variance, so a bound
-        taken at a variance with headroom holds until the bands change (`version`), the price
+        taken at a variance with headroom holds until a band is raised (`raised`), the price
         changes band or the variance passes it: most seconds, most sides are settled by a
         look-up and two comparisons. Closes still pending (`am.keep`) only lower the bands, so
         a bound read from them without applying the closes is still a bound."""
@@ -728,7 +734,7 @@ class LiquidationMap:
             return held
         var_cap = var * _VAR_HEADROOM
         bound = self._ring_bound(am, long, var_cap)
-        am.near_bounds[long] = (am.version, am.price_band, var_cap, bound)
+        am.near_bounds[long] = (am.raised, am.price_band, var_cap, bound)
         return bound
 
     def _ring_bound(self, am: AssetMap, long: bool, var: float) -> float:
