@@ -17,8 +17,8 @@ import pytest
 
 from cascade_tui.capture import CaptureWriter
 from cascade_tui.engine import Engine
-from cascade_tui.engine.core import MAX_TS
 from cascade_tui.engine import liqmap as liqmap_module
+from cascade_tui.engine.core import MAX_TS
 from cascade_tui.engine.liqmap import LiqMapParams, LiquidationMap
 from cascade_tui.engine.prices import TRAIL_S, PriceTrail
 from cascade_tui.engine.state import AssetState
