@@ -100,6 +100,8 @@ def usd(x: float) -> str:
 def table(view: LiqMapView, range_pct: float, step_pct: float) -> str:
     """Rows of step_pct from +range to −range (shorts above the price, longs below)."""
     lines = [f"{view.asset}  price {view.price:,.6g}  (estimate: positions opened while watched)"]
+    if not view.trades_seen:
+        lines.append("no trades of this asset seen: new positions split 50/50 long/short")
     cov = f"{100 * view.coverage:.0f} %" if view.coverage is not None else "—"
     ratio = f"{view.seen_per_est:.2f}" if view.seen_per_est is not None else "—"
     lines.append(

@@ -187,6 +187,9 @@ class LiqMapView(msgspec.Struct, frozen=True, gc=False):
     crossed_usd: float  # estimated USD removed by price crossing, since start
     seen_usd: float  # liquidation USD seen within the map's range, since start
     near_cluster: dict[str, float | str] | None  # the WATCH why, when it holds now
+    # False while no trade of the asset has been seen: new positions are then split 50/50
+    # long/short, not by the taker flow (a default, so payloads written before it decode)
+    trades_seen: bool = True
 
 
 class _Track:
@@ -943,6 +946,7 @@ class LiquidationMap:
             crossed_usd=am.crossed_usd,
             seen_usd=am.seen_usd,
             near_cluster=self.near_cluster(asset, t),
+            trades_seen=am.buy_usd + am.sell_usd > 0.0,
         )
 
     def version(self, asset: str) -> int:

@@ -89,7 +89,8 @@ class LiqMapPanel(Panel):
     def update_titles(self) -> None:
         view = self.current()
         name = view.asset if view is not None else "—"
-        self.border_title = f"Liquidation map · {name} (estimate)"
+        split = "" if view is None or view.trades_seen else " · 50/50: no trades"
+        self.border_title = f"Liquidation map · {name} (estimate{split})"
         if view is None:
             self.border_subtitle = "m: asset"
             return

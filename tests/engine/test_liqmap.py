@@ -68,6 +68,12 @@ def test_no_trades_splits_evenly_and_unknown_venue_uses_default_mmr() -> None:
     assert sum(longs.values()) == pytest.approx(sum(shorts.values())) == pytest.approx(10_000.0)
     (kl,) = longs
     assert kl == m.band_of(2000.0 * (1 - 0.05 + m.params.default_mmr))
+    # ... and the view says the split is not from trades, until one is seen
+    view = m.view("ETH", T0 + 5)
+    assert view is not None and not view.trades_seen
+    feed(m, trade(T0 + 6, 2000.0, 5e4, "buy", "ETH"))
+    view = m.view("ETH", T0 + 6)
+    assert view is not None and view.trades_seen
 
 
 def test_oi_decrease_removes_pro_rata_net_of_liquidations_seen() -> None:

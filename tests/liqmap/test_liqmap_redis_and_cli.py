@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 import redis
 
@@ -14,7 +15,8 @@ from cascade_tui.capture import CaptureWriter
 from cascade_tui.config import RedisConfig
 from cascade_tui.engine import Engine
 from cascade_tui.liqmap_cli import main as liqmap_main
-from cascade_tui.redis_schema import TTL_LIQMAP_S, decode_liqmap
+from cascade_tui.liqmap_cli import table
+from cascade_tui.redis_schema import TTL_LIQMAP_S, decode_liqmap, liqmap_payload
 from cascade_tui.runtime.pipeline import Pipeline
 from cascade_tui.sinks.redis import RedisSink
 from cascade_tui.sources.demo import DemoSource
@@ -50,6 +52,22 @@ def test_liqmap_command_prints_the_map_of_a_capture(
     assert btc["bands"] and all(len(row) == 4 and row[0] < row[1] for row in btc["bands"])
     assert all(abs(row[0] / btc["price"] - 1) <= 0.16 for row in btc["bands"])
     assert set(btc["long_within"]) == {"0.5", "1", "2", "5"}
+
+
+def test_a_map_without_trades_says_its_split_is_even(capture: Path) -> None:
+    from cascade_tui.liqmap_cli import maps_from_captures
+
+    view = next(m for m in maps_from_captures([str(capture)]) if m.asset == "BTC")
+    assert view.trades_seen  # the mechanistic market has trades for every asset
+    assert "50/50" not in table(view, 3.0, 0.5)
+    untraded = msgspec.structs.replace(view, trades_seen=False)
+    assert table(untraded, 3.0, 0.5).splitlines()[1] == (
+        "no trades of this asset seen: new positions split 50/50 long/short"
+    )
+    doc = json.loads(liqmap_payload(untraded))
+    assert doc["trades_seen"] is False and decode_liqmap(json.dumps(doc)).trades_seen is False
+    del doc["trades_seen"]  # a payload written before the field: read as split by trades
+    assert decode_liqmap(json.dumps(doc)).trades_seen is True
 
 
 def test_liqmap_command_bad_arguments(

@@ -82,11 +82,23 @@ async def test_panel_and_key_m(make_app: Callable[..., CascadeApp], fake_snap: S
         shown = text_of(panel)
         assert "90,000" in shown and "┃" in shown
         assert "≤1% $4.0M" in shown and "dense -0.9%" in shown and "near cluster: WATCH" in shown
+        assert "50/50" not in str(panel.border_title)
         await pilot.press("m")
         assert panel.asset == "ETH" and "· ETH" in str(panel.border_title)
         assert "near cluster" not in text_of(panel)
         await pilot.press("m")
         assert panel.asset == "BTC"
+
+
+async def test_panel_title_says_when_no_trades_split_the_map(
+    make_app: Callable[..., CascadeApp], fake_snap: Snapshot
+) -> None:
+    untraded = msgspec.structs.replace(make_view("DOGE", 0.15), trades_seen=False)
+    app = make_app(snapshot=msgspec.structs.replace(fake_snap, liqmap=(untraded,)))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        panel = app.query_one(LiqMapPanel)
+        assert str(panel.border_title) == "Liquidation map · DOGE (estimate · 50/50: no trades)"
 
 
 async def test_panel_without_a_map_says_why(make_app: Callable[..., CascadeApp]) -> None:
