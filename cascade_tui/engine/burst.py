@@ -198,7 +198,7 @@ class SideBurst:
         return max(large_prints, background_mult * bgl * self._inv_bg * self.tau)
 
 
-def fires(x: float, large: float, large_bar: float, big: bool = True) -> bool:
-    """The burst test: units at their bar, enough large prints within ~τ, and a big print
-    among the side's recent ones."""
-    return big and x >= 1.0 and large >= large_bar - FIRE_COUNT_SLACK
+def fires(x: float, large: float, large_bar: float) -> bool:
+    """The burst test's bars: units at theirs and enough large prints within ~τ (the engine
+    also asks for a big print among the side's recent ones, `Engine._big_print`)."""
+    return x >= 1.0 and large >= large_bar - FIRE_COUNT_SLACK

@@ -675,7 +675,7 @@ class Engine:
 
     def _burst_fires(self, st: AssetState, ss: SideState, t: float) -> bool:
         s, large, bg, x, prints_bar, _ = self._short_burst(ss.burst, t)
-        fired = fires(x, large, prints_bar, self._big_print(ss.burst, t))
+        fired = fires(x, large, prints_bar) and self._big_print(ss.burst, t)
         if not fired and self._params.fast.long_tau_s:
             fired = self._long_x(st, ss, t, bg) >= 1.0
         return fired and not self._other_side_leads(st, ss, t, s)
@@ -898,7 +898,8 @@ class Engine:
             # nothing on this side: no score, no burst (the common case, kept cheap)
             ss.why = {"trigger": "none", "burst_x": round(x, 3)}
             return self._near_cluster_watch(st, ss, t)
-        fired_short = fires(x, n, prints_bar, self._big_print(ss.burst, t))
+        at_bars = fires(x, n, prints_bar)  # units and large prints; the big print read apart
+        fired_short = at_bars and self._big_print(ss.burst, t)
         if ss.level.episode is not None and x > ss.peak_x and (not ss.slow_open or fired_short):
             # an episode the slow lane opened is intense only by a burst of its own (its
             # large prints at their bar): units alone, without them, never make it CRITICAL
@@ -969,8 +970,7 @@ class Engine:
             why["score_held_by"] = score_gate  # the score is high but its gate holds WARNING
         if desired < WARNING:
             why["held_by"] = (
-                "other_side" if led else "burst" if x < 1.0 else "large_prints" if not fires(x, n, prints_bar)
-                else "big_print"
+                "other_side" if led else "burst" if x < 1.0 else "large_prints" if not at_bars else "big_print"
             )  # fmt: skip
             if why["held_by"] == "big_print":
                 why["needs_big_x"] = f.big_x
