@@ -299,7 +299,10 @@ async def test_rotation_delivers_every_frame_exactly_once() -> None:
             assert conn.status.overlap_dropped > 0  # both links carried some frames
             assert len(got) == len(set(got))  # nothing twice
             assert set(got) == set(sent)  # nothing lost
-            assert collector.resets == conn.status.rotations  # parsers reset for each new link
+            # parsers reset for each new link: every link opened after the first (all rotations
+            # here, as none reconnected). Not `rotations`: that counts a rotation once its new
+            # link has delivered, and the next one may be between its reset and that point
+            assert collector.resets == conn.status.connects - 1 >= conn.status.rotations
 
 
 async def test_close_is_clean_and_idempotent() -> None:
