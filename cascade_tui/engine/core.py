@@ -556,7 +556,9 @@ class Engine:
             self._rejected += 1
             return
         sec = self._sec
-        weight = self._venue_weight(ev.venue)
+        weight = self._weights.get(ev.venue)
+        if weight is None:
+            weight = self._venue_weight(ev.venue)
         self._record_venue(ev, t, sec, usd, weight)
         st = self._counted_asset("liquidation", ev.asset, t)
         units = self._record_asset(st, ev, t, sec, usd, weight)
@@ -622,7 +624,7 @@ class Engine:
         venue = ev.venue
         sampled = ev.sampled
         f = self._params.fast
-        av = self._asset_venue(st, venue, sec)
+        av = st.venues.get(venue) or self._asset_venue(st, venue, sec)
         av.last_ts = t
         boost = 1.0
         if sampled:

@@ -597,7 +597,9 @@ class LiquidationMap:
         ):
             self.rejected += 1
             return
-        am = self._asset(ev.asset, t)
+        # every liquidation comes here: the known asset without a call to `_asset`, and
+        # `band_of(price)` spelled out
+        am = self._assets.get(ev.asset) or self._asset(ev.asset, t)
         # usual flow: decayed USD (its rate is read in `usual_hourly_usd`)
         am.flow_decayed = am.flow_decayed * math.exp(-(t - am.flow_t) / self._flow_tau) + ev.usd
         am.flow_t = t
@@ -606,7 +608,7 @@ class LiquidationMap:
             track.liq_qty += ev.qty
         if am.hi < am.lo:
             return
-        j = self.band_of(ev.price)
+        j = _floor(_log(ev.price) / self._ln_g + 1e-9)
         if not (am.lo <= j <= am.hi):
             return
         am.seen_usd += ev.usd

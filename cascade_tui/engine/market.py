@@ -106,8 +106,7 @@ class MarketState:
         breadth_ok = len(contributing) >= m.min_assets and any(a in MAJORS for a, _, _ in contributing)
         if breadth_ok:
             desired = max(level for _, level, _ in contributing)
-        # the weighted USD over τ = 20 s, the same product `sums_at(t)` would give among its
-        # twenty: this runs every second
+        # the weighted USD over τ = 20 s: this runs every second
         u20 = self.rates.score_sums_at(t)[2]
         base20 = self.baseline.usd_20s
         usd_ok = u20 >= MARKET_USD_MULT * base20 and u20 >= MARKET_FLOOR_MULT * usd_ref

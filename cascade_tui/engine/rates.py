@@ -44,19 +44,22 @@ def acceleration(rates: Sequence[float]) -> tuple[float, float, float, float]:
 class DecayedRates:
     """Decayed sums S_τ = Σ w_i e^{-(t - t_i)/τ} for τ in 1/5/20/60 s; rate = S_τ / τ.
 
-    Channels: unweighted count and USD (what happened), and weighted count / USD / full-feed
-    count (what the score uses: stale venues weigh 0, sampled feeds are kept apart).
-    All channels share one decay step, so an update costs a single exp.
+    Channels: unweighted count and USD at every τ (what happened: the velocities shown), and
+    the weighted sums the score reads — count at τ = 5 s and 60 s, USD at τ = 20 s, and the
+    full-feed (unsampled) count at τ = 5 s. Stale venues weigh 0; a caller may cap what one
+    print adds to the weighted USD. Only the sums someone reads are kept: this runs for every
+    liquidation in three scopes. All channels share one decay step (a single exp).
     """
 
-    __slots__ = ("count", "full5", "t", "usd", "wcount", "wusd")
+    __slots__ = ("count", "full5", "t", "usd", "wc5", "wc60", "wu20")
 
     def __init__(self, t: float = 0.0) -> None:
         self.t = t
         self.count = [0.0, 0.0, 0.0, 0.0]
         self.usd = [0.0, 0.0, 0.0, 0.0]
-        self.wcount = [0.0, 0.0, 0.0, 0.0]
-        self.wusd = [0.0, 0.0, 0.0, 0.0]
+        self.wc5 = 0.0  # weighted count, τ = 5 s
+        self.wc60 = 0.0  # weighted count, τ = 60 s
+        self.wu20 = 0.0  # weighted (capped) USD, τ = 20 s
         self.full5 = 0.0  # weighted count from full (unsampled) feeds, τ = 5 s
 
     def _decay_to(self, t: float) -> None:
@@ -75,16 +78,9 @@ class DecayedRates:
         u[1] *= d5
         u[2] *= d20
         u[3] *= d60
-        wc = self.wcount
-        wc[0] *= d1
-        wc[1] *= d5
-        wc[2] *= d20
-        wc[3] *= d60
-        wu = self.wusd
-        wu[0] *= d1
-        wu[1] *= d5
-        wu[2] *= d20
-        wu[3] *= d60
+        self.wc5 *= d5
+        self.wc60 *= d60
+        self.wu20 *= d20
         self.full5 *= d5
         self.t = t
 
@@ -113,47 +109,35 @@ class DecayedRates:
         u[2] += usd
         u[3] += usd
         if weight:
-            wu = (usd if scored_usd is None else scored_usd) * weight
-            wc = self.wcount
-            wc[0] += weight
-            wc[1] += weight
-            wc[2] += weight
-            wc[3] += weight
-            w = self.wusd
-            w[0] += wu
-            w[1] += wu
-            w[2] += wu
-            w[3] += wu
+            self.wc5 += weight
+            self.wc60 += weight
+            self.wu20 += (usd if scored_usd is None else scored_usd) * weight
             if full_feed:
                 self.full5 += weight
 
-    def sums_at(self, t: float) -> tuple[list[float], list[float], list[float], list[float], float]:
-        """Decayed sums at t without mutating: (count, usd, wcount, wusd, full5)."""
+    def sums_at(self, t: float) -> tuple[list[float], list[float]]:
+        """Unweighted decayed sums at t without mutating: (count, usd) per τ."""
         dt = t - self.t
         if dt <= 0.0:
-            return list(self.count), list(self.usd), list(self.wcount), list(self.wusd), self.full5
+            return list(self.count), list(self.usd)
         d = _decay_factors(dt)
         return (
             [x * f for x, f in zip(self.count, d, strict=True)],
             [x * f for x, f in zip(self.usd, d, strict=True)],
-            [x * f for x, f in zip(self.wcount, d, strict=True)],
-            [x * f for x, f in zip(self.wusd, d, strict=True)],
-            self.full5 * d[1],
         )
 
     def score_sums_at(self, t: float) -> tuple[float, float, float, float]:
         """What the score reads, without mutating: weighted count τ=5 and τ=60, weighted USD
         τ=20, and the full-feed count τ=5."""
         dt = t - self.t
-        wc = self.wcount
         if dt <= 0.0:
-            return wc[1], wc[3], self.wusd[2], self.full5
+            return self.wc5, self.wc60, self.wu20, self.full5
         _, d5, d20, d60 = _decay_factors(dt)
-        return wc[1] * d5, wc[3] * d60, self.wusd[2] * d20, self.full5 * d5
+        return self.wc5 * d5, self.wc60 * d60, self.wu20 * d20, self.full5 * d5
 
     def rates_at(self, t: float) -> tuple[list[float], list[float]]:
         """Unweighted events/s and USD/s per window at t."""
-        count, usd, _, _, _ = self.sums_at(t)
+        count, usd = self.sums_at(t)
         return [s / tau for s, tau in zip(count, TAUS, strict=True)], [
             s / tau for s, tau in zip(usd, TAUS, strict=True)
         ]

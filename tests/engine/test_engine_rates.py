@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -46,12 +45,15 @@ def test_decayed_sums_equal_brute_force(gaps: list[tuple[float, float, float]], 
         rates.add(t, usd, w)
         seen.append((t, usd, w))
     q = t + query_after
-    count, usd, wcount, _, _ = rates.sums_at(q)
+    count, usd = rates.sums_at(q)
     for j, tau in enumerate(TAUS):
-        bc, bu, bw = brute_sums(seen, q, tau)
-        assert close(count[j], bc) and close(usd[j], bu) and close(wcount[j], bw)
-    _, _, wc, wu, full5 = rates.sums_at(q)
-    assert rates.score_sums_at(q) == pytest.approx((wc[1], wc[3], wu[2], full5), rel=1e-12, abs=1e-12)
+        bc, bu, _ = brute_sums(seen, q, tau)
+        assert close(count[j], bc) and close(usd[j], bu)
+    wc5, wc60, wu20, full5 = rates.score_sums_at(q)
+    assert close(wc5, brute_sums(seen, q, 5.0)[2]) and close(wc60, brute_sums(seen, q, 60.0)[2])
+    assert close(wu20, sum(u * w * math.exp(-(q - ti) / 20.0) for ti, u, w in seen))
+    # every event here comes from a full feed: the full-feed count is the weighted count
+    assert close(full5, wc5)
     ev_rates, _ = rates.rates_at(q)
     assert all(close(r, c / tau) for r, c, tau in zip(ev_rates, count, TAUS, strict=True))
 
@@ -60,7 +62,8 @@ def test_burst_of_ten_thousand_events_in_one_millisecond_is_counted_exactly() ->
     rates = DecayedRates(T0)
     for i in range(10_000):
         rates.add(T0 + i * 1e-7, 100.0)
-    count, usd, _, _, full5 = rates.sums_at(T0 + 0.001)
+    count, usd = rates.sums_at(T0 + 0.001)
+    full5 = rates.score_sums_at(T0 + 0.001)[3]
     for j, tau in enumerate(TAUS):
         expected = sum(math.exp(-(T0 + 0.001 - (T0 + i * 1e-7)) / tau) for i in range(10_000))
         assert math.isclose(count[j], expected, rel_tol=1e-9)
@@ -72,7 +75,7 @@ def test_sampled_events_do_not_count_as_full_feed() -> None:
     rates = DecayedRates(T0)
     rates.add(T0, 10.0, 1.0, full_feed=False)
     rates.add(T0, 10.0, 1.0, full_feed=True)
-    assert rates.sums_at(T0)[4] == 1.0
+    assert rates.score_sums_at(T0)[3] == 1.0
 
 
 def test_acceleration_is_positive_while_rate_rises_and_negative_after() -> None:
