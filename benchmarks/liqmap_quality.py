@@ -59,8 +59,19 @@ Measured with the settings unchanged: train 9 false warnings of 64 → 4, valida
 (and 56 of 94 majors preceded → 57 of 95): about half the false warnings were this cut
 (benchmarks/liqmap_false_warnings.py lists them, column `cut`).
 
+The ceiling of the warning (`--true-book S`): the same engine and near_cluster rule, but the
+map's bands are the simulator's true book (its positions' liquidation prices, USD at entry),
+copied into the map every S seconds of market time (default 10 s: copying a book of tens of
+thousands of positions every second would take longer than the market; positions open at
+0.4 % or more from price, so what a copy misses in between is far from the price), with
+no estimate added between copies; crossings, the usual flow and the reach probabilities are
+the engine's own. It says what the rule would do with a perfect map: the part of the misses
+and false warnings the estimate causes, and the part the rule itself does. Written to
+`LIQMAP_TRUE_BOOK{_SET}.md` / `liqmap_true_book_{set}.json`; its top-k rows are the true
+book's.
+
     .venv/bin/python benchmarks/liqmap_quality.py [--set test|validation|train] [--hours 10]
-        [--follow-s 1800 (default; 0: no follow-up, as before)]
+        [--follow-s 1800 (default; 0: no follow-up, as before)] [--true-book 10]
         [--near-mult X --near-pct P --near-horizon S --near-exit R --near-hold S --near-confirm S
          --near-floor USD]  # not on test
 """
@@ -129,6 +140,30 @@ class EntryMap:
                     bands[j] *= keep
 
 
+class TrueBookMap(LiquidationMap):
+    """The liquidation map with the simulator's true book for bands (`sync`), no estimate."""
+
+    def on_open_interest(self, ev: OpenInterest, t: float) -> None:
+        return  # positions come from the true book, not from OI changes
+
+    def sync(self, asset: str, longs: dict[int, float], shorts: dict[int, float]) -> None:
+        """Replace the asset's bands with the true book's, as the map holds them: longs below
+        the price's band and shorts above it, within the window."""
+        am = self._assets.get(asset)
+        if am is None or am.price is None:
+            return
+        k, lo, hi = am.price_band, am.lo, am.hi
+        am.long = {j: u for j, u in longs.items() if lo <= j < k}
+        am.short = {j: u for j, u in shorts.items() if k < j <= hi}
+        am.venue_long.clear()
+        am.venue_short.clear()
+        am.keep.clear()
+        am.long_hi = max(am.long, default=-(1 << 62))
+        am.short_lo = min(am.short, default=1 << 62)
+        am.raised += 1
+        am.version += 1
+
+
 @dataclass
 class EvalPoint:
     ts: float
@@ -168,13 +203,19 @@ def names_near_cluster(level: int, why: dict[str, float | str]) -> bool:
 
 
 def run_market(
-    seed: int, hours: float, params: LiqMapParams, trace: bool = False, follow_s: float = 0.0
+    seed: int,
+    hours: float,
+    params: LiqMapParams,
+    trace: bool = False,
+    follow_s: float = 0.0,
+    true_book_s: float = 0.0,
 ) -> MarketResult:
     t_wall = time.perf_counter()
     sim = MechanisticSimulator(seed, keep_liquidations=True)
     engine = Engine()
-    engine.liqmap = LiquidationMap(params)
+    engine.liqmap = TrueBookMap(params) if true_book_s else LiquidationMap(params)
     lm = engine.liqmap
+    next_sync = sim.start_ts
     ln_g = math.log1p(params.band_fraction)
     entry = EntryMap(ln_g)
     parsers: dict[str, object] = {}
@@ -191,6 +232,11 @@ def run_market(
         if parser is None:
             parser = parsers[frame.venue] = make_parser(frame.venue)
         events = parser.parse(frame.data, frame.ts, frame.channel)  # type: ignore[attr-defined]
+        if true_book_s and frame.ts >= next_sync:
+            assert isinstance(lm, TrueBookMap)
+            for a, spec in enumerate(sim.market.specs):
+                lm.sync(spec.name, *sim.market.book_bands(a, ln_g))
+            next_sync += true_book_s * (1 + (frame.ts - next_sync) // true_book_s)
         for sig in engine.process_frame(events):
             if sig.why.get("trigger") == "near_cluster" and sig.state in ("open", "escalate"):
                 result.signals.append((sig.ts, sig.asset, sig.direction, sig.state))
@@ -405,7 +451,9 @@ def write_markdown(report: dict, path: Path) -> None:
     top = report["top_k"]
     w = report["near_cluster"]
     lines = [
-        "# Liquidation map quality (benchmarks/liqmap_quality.py)",
+        "# Liquidation map quality (benchmarks/liqmap_quality.py"
+        + (f" --true-book {report['true_book_s']:g}" if report.get("true_book_s") else "")
+        + ")",
         "",
         f"Set `{report['set']}`: seeds {report['seeds']}, {report['hours']} h each, first "
         f"{WARM_UP_S / 3600:g} h warm-up excluded; {report['eval_points']} evaluation points (every "
@@ -422,7 +470,11 @@ def write_markdown(report: dict, path: Path) -> None:
         "|---|" + "---|" * len(KS),
     ]
     names = {
-        "map": "liquidation map (estimate)",
+        "map": (
+            f"the map under test: the true book, copied every {report['true_book_s']:g} s"
+            if report.get("true_book_s")
+            else "liquidation map (estimate)"
+        ),
         "uniform": "baseline: uniform (k bands nearest price)",
         "entry": "baseline: OI at entry, no leverage",
         "oracle": "true book (ceiling)",
@@ -468,6 +520,13 @@ def main() -> int:
         default=LEAD_WINDOW_S,
         help="seconds simulated after the scored hours, so late warnings' follow windows are seen (0: none)",
     )
+    ap.add_argument(
+        "--true-book",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="the ceiling: the map's bands copied from the true book every S s (e.g. 10); 0: the estimate",
+    )
     ap.add_argument("--no-write", action="store_true", help="print only (experiments)")
     ap.add_argument("--jobs", type=int, default=2, help="markets simulated in parallel (2)")
     args = ap.parse_args()
@@ -486,7 +545,7 @@ def main() -> int:
     params = LiqMapParams(**overrides)
     seeds = SEEDS[args.set]
     with multiprocessing.Pool(max(1, args.jobs)) as pool:
-        jobs = [(seed, args.hours, params, False, args.follow_s) for seed in seeds]
+        jobs = [(seed, args.hours, params, False, args.follow_s, args.true_book) for seed in seeds]
         results = pool.starmap(run_market, jobs)
     for r in results:
         print(
@@ -498,6 +557,7 @@ def main() -> int:
         "seeds": list(seeds),
         "hours": args.hours,
         **({"follow_s": args.follow_s} if args.follow_s else {}),
+        **({"true_book_s": args.true_book} if args.true_book else {}),
         "params": {
             "near_cluster_mult": params.near_cluster_mult,
             "near_pct": params.near_pct,
@@ -514,10 +574,11 @@ def main() -> int:
     }
     print(json.dumps(report, indent=1))
     if not args.no_write:
+        stem = "TRUE_BOOK" if args.true_book else "QUALITY"
         write_markdown(
-            report, REPO / "benchmarks" / f"LIQMAP_QUALITY{'' if args.set == 'test' else '_' + args.set.upper()}.md"
+            report, REPO / "benchmarks" / f"LIQMAP_{stem}{'' if args.set == 'test' else '_' + args.set.upper()}.md"
         )
-        (REPO / "benchmarks" / f"liqmap_quality_{args.set}.json").write_text(
+        (REPO / "benchmarks" / f"liqmap_{stem.lower()}_{args.set}.json").write_text(
             json.dumps(report, indent=1) + "\n"
         )
     return 0
