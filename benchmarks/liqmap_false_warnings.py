@@ -11,6 +11,8 @@ For each warning (started after the warm-up) one row:
 - `toward`, `away`: the largest move of price toward the side's bands (down for longs, up for
   shorts) and away from them (%), from the start to the end + LEAD_WINDOW_S;
 - `own_usd`: true liquidated USD of the side in that window, over the bar at the start;
+- `pre_x`, `pre_toward`: the side's true liquidated USD in the PRE_S (300 s) before the start,
+  over the bar at the start, and the largest move of price toward its bands in them (%);
 - `other`: labelled cascades of the asset's other side starting in [start − 60 s, end];
 - `ctx`: share of the seconds the warning was context on the side's own WATCH, not its trigger;
 - `cut`: the market ends before end + LEAD_WINDOW_S, so a cascade that would have followed the
@@ -32,6 +34,8 @@ from liqmap_quality import LEAD_WINDOW_S, SEEDS, WARM_UP_S, MarketResult, _follo
 
 from cascade_tui.engine.liqmap import LiqMapParams
 
+PRE_S = 300.0  # the look-back of `pre_x` and `pre_toward`
+
 
 @dataclass
 class Row:
@@ -48,6 +52,8 @@ class Row:
     toward: float
     away: float
     own_x: float
+    pre_x: float
+    pre_toward: float
     other: int
     ctx: float
     cut: bool
@@ -83,6 +89,10 @@ def rows_of(r: MarketResult) -> list[Row]:
         need0 = seconds[0][5]
         own = sum(usd for ts, s_asset, s_long, usd, _ in r.liquidations
                   if s_asset == asset and s_long == long and a <= ts <= b + LEAD_WINDOW_S)  # fmt: skip
+        pre = sum(usd for ts, s_asset, s_long, usd, _ in r.liquidations
+                  if s_asset == asset and s_long == long and a - PRE_S <= ts < a)  # fmt: skip
+        before = values[bisect.bisect_left(times, a - PRE_S) : lo + 1] or [p0]
+        pre_toward = 100.0 * ((max(before) - p0) if long else (p0 - min(before))) / p0
         other = sum(1 for lab in labels
                     if lab["asset"] == asset and lab["direction"] != side and a - 60.0 <= lab["start"] <= b)  # fmt: skip
         out.append(
@@ -100,6 +110,8 @@ def rows_of(r: MarketResult) -> list[Row]:
                 toward=down if long else up,
                 away=up if long else down,
                 own_x=own / need0,
+                pre_x=pre / need0,
+                pre_toward=pre_toward,
                 other=other,
                 ctx=sum(1 for x in seconds if x[3] != "near_cluster") / len(seconds),
                 cut=b + LEAD_WINDOW_S > end,
@@ -121,14 +133,14 @@ def main() -> int:
         print(f"seed {seed}: {len(r.stints)} warnings, {r.seconds:.0f} s", file=sys.stderr)
         rows += rows_of(r)
     head = ("seed", "asset", "side", "start_s", "dur_s", "x0", "xmax", "above", "tail_s", "dist0%",
-            "toward%", "away%", "own_x", "other", "ctx", "cut", "false")  # fmt: skip
+            "toward%", "away%", "own_x", "pre_x", "pre_tw%", "other", "ctx", "cut", "false")  # fmt: skip
     print(" ".join(f"{h:>7}" for h in head))
     for w in rows:
         if args.all or w.false:
             print(
                 f"{w.seed:>7} {w.asset:>7} {w.side:>7} {w.start:>7.0f} {w.dur:>7.0f} {w.x0:>7.2f} {w.xmax:>7.2f} "
                 f"{w.above:>7.2f} {w.tail_s:>7.0f} {w.dist0:>7.2f} {w.toward:>7.2f} {w.away:>7.2f} "
-                f"{w.own_x:>7.2f} {w.other:>7} {w.ctx:>7.2f} {'cut' if w.cut else '':>7} {'FALSE' if w.false else '':>7}"
+                f"{w.own_x:>7.2f} {w.pre_x:>7.2f} {w.pre_toward:>7.2f} {w.other:>7} {w.ctx:>7.2f} {'cut' if w.cut else '':>7} {'FALSE' if w.false else '':>7}"
             )
     false = sum(w.false for w in rows)
     cut = sum(w.false and w.cut for w in rows)

@@ -33,6 +33,7 @@ are kept; bands leaving the window as price moves are dropped (counted in `dropp
 from __future__ import annotations
 
 import math
+from collections import deque
 from itertools import repeat
 from typing import Final
 
@@ -110,13 +111,19 @@ class LiqMapParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     # through the cluster, and after it the side is told "near" only on the bar itself
     near_pct: float = 3.0
     near_horizon_s: float = 300.0
-    near_cluster_mult: float = 0.4
+    near_cluster_mult: float = 0.3
     near_cluster_floor_usd: float = 1.0e6
     near_exit_ratio: float = 0.1
     near_min_hold_s: float = 900.0
     # the expectation must stay at the bar this long before the side is raised (0: at once;
     # tried at 10-60 s, it lost more preceded cascades than false warnings: benchmarks/liqmap_quality.py)
     near_confirm_s: float = 0.0
+    # a side is raised only when price has come toward its bands by at least this % within
+    # the last near_approach_s (0: off), sampled at each read (the engine reads every second):
+    # the false warnings left on the training and validation markets had price come 0.15-0.25 %
+    # toward the band in the 5 minutes before; with this gate the bar could come down 0.4 -> 0.3
+    near_approach_pct: float = 0.25
+    near_approach_s: float = 300.0
     min_history_s: float = 1800.0  # usual flow is not trusted before this much clock
     match_bands: int = 3  # a seen liquidation matches a band within ±3 bands (0.3 %)
     match_window_s: float = 120.0  # ... crossed at most this long before
@@ -146,6 +153,10 @@ def validate_liqmap(p: LiqMapParams) -> LiqMapParams:
         raise ValueError("liqmap.near_min_hold_s: must be within [0, 86400]")
     if not (0.0 <= p.near_confirm_s <= 3_600.0):
         raise ValueError("liqmap.near_confirm_s: must be within [0, 3600]")
+    if not (0.0 <= p.near_approach_pct <= 50.0):
+        raise ValueError("liqmap.near_approach_pct: must be within [0, 50]")
+    if not (1.0 <= p.near_approach_s <= 3_600.0):
+        raise ValueError("liqmap.near_approach_s: must be within [1, 3600]")
     return p
 
 
@@ -226,6 +237,7 @@ class AssetMap:
         "near",
         "near_bounds",
         "near_pending",
+        "near_prices",
         "near_sec",
         "near_since",
         "pq",
@@ -285,6 +297,8 @@ class AssetMap:
         self.near_sec = -1
         self.near_since: dict[str, float] = {}  # side -> when its near_cluster was raised
         self.near_pending: dict[str, float] = {}  # side -> since when it is at the bar, not yet raised
+        # (second, price) once a second, kept only while `near_approach_pct` is on
+        self.near_prices: deque[tuple[int, float]] = deque()
         # bumped by every change that can raise a band (new positions): everything else the
         # map does to its bands lowers them, and leaves a bound on their USD a bound
         self.raised = 0
@@ -828,6 +842,11 @@ class LiquidationMap:
             return
         am.near_sec = second
         p = self.params
+        if p.near_approach_pct > 0.0 and am.price is not None:
+            prices = am.near_prices
+            prices.append((second, am.price))
+            while prices[0][0] < second - p.near_approach_s:
+                prices.popleft()
         if am.price is None or t - am.started < p.min_history_s:
             am.near.clear()
             am.near_since.clear()
@@ -860,6 +879,8 @@ class LiquidationMap:
                 if t - pending < p.near_confirm_s:
                     am.near_pending[name] = pending
                     continue
+            if since is None and expected >= need and not self._approached(am, long):
+                continue
             if expected >= need or held:
                 if since is None:
                     am.near_since[name] = t
@@ -876,6 +897,17 @@ class LiquidationMap:
             else:
                 am.near.pop(name, None)
                 am.near_since.pop(name, None)
+
+    def _approached(self, am: AssetMap, long: bool) -> bool:
+        """Price has come toward the side's bands (down for longs, up for shorts) by at least
+        `near_approach_pct` within `near_approach_s` (always true when that gate is off)."""
+        pct = self.params.near_approach_pct
+        if pct <= 0.0 or am.price is None:
+            return True
+        now = am.price
+        if long:
+            return 100.0 * (max(p for _, p in am.near_prices) - now) / now >= pct
+        return 100.0 * (now - min(p for _, p in am.near_prices)) / now >= pct
 
     def _stays_clear(self, am: AssetMap) -> bool:
         """True when `_refresh_near`'s loop would leave both sides clear from the bounds

@@ -16,7 +16,7 @@ VENUES = ("binance", "bybit", "okx")
 # The near_cluster settings in force when the golden file was recorded (the defaults have been
 # re-chosen since): the golden compares the estimate and its context, not the settings.
 RECORDED_PARAMS = LiqMapParams(
-    near_horizon_s=1800.0, near_cluster_mult=0.5, near_exit_ratio=0.5, near_min_hold_s=0.0
+    near_horizon_s=1800.0, near_cluster_mult=0.5, near_exit_ratio=0.5, near_min_hold_s=0.0, near_approach_pct=0.0
 )
 
 

@@ -146,6 +146,7 @@ NEAR_TEST = LiqMapParams(
     near_cluster_mult=4.0,
     near_cluster_floor_usd=1e5,
     min_history_s=0.0,
+    near_approach_pct=0.0,  # its own test below: these ones check the rest of the rule
 )
 
 
@@ -208,6 +209,31 @@ def test_near_confirm_raises_only_a_cluster_that_stays_at_the_bar() -> None:
         validate_liqmap(LiqMapParams(near_confirm_s=-1.0))
 
 
+def test_near_approach_raises_a_side_only_when_price_came_toward_it() -> None:
+    """The approach gate: a cluster at the bar is raised only when the price has come down
+    (for longs) by near_approach_pct within near_approach_s — sampled at each read — not
+    when the price sits still by it, nor on a move older than the window."""
+    params = msgspec.structs.replace(NEAR_TEST, near_approach_pct=0.25, near_approach_s=60.0)
+    m, t = map_with_a_long_cluster_near(params)
+    assert m.near_cluster("BTC", t + 2) is None  # at the bar, but the price has not moved
+    feed(m, mark(t + 3, 100.4))
+    assert m.near_cluster("BTC", t + 3) is None  # away from the longs: not an approach
+    feed(m, mark(t + 4, 100.0))
+    assert m.near_cluster("BTC", t + 74) is None  # 0.4 % down, but 71 s ago: out of the window
+    feed(m, mark(t + 80, 100.2))
+    assert m.near_cluster("BTC", t + 80) is None
+    feed(m, mark(t + 90, 100.0))
+    assert m.near_cluster("BTC", t + 90) is None  # 0.2 % toward: under the gate
+    feed(m, mark(t + 100, 100.3))
+    assert m.near_cluster("BTC", t + 100) is None
+    feed(m, mark(t + 110, 100.0))
+    why = m.near_cluster("BTC", t + 110)  # 0.3 % toward within the minute
+    assert why is not None and why["side"] == "long"
+    for bad in ({"near_approach_pct": -0.1}, {"near_approach_s": 0.0}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            validate_liqmap(LiqMapParams(**bad))  # type: ignore[arg-type]
+
+
 def test_reach_probability_uses_the_measured_volatility() -> None:
     m = LiquidationMap()
     feed(m, mark(T0, 100.0))
@@ -258,7 +284,11 @@ def test_engine_raises_near_cluster_watch_and_never_more() -> None:
     engine = Engine()
     engine.liqmap = LiquidationMap(
         LiqMapParams(
-            leverage_mix=((100.0, 1.0),), near_horizon_s=86_400.0, near_cluster_floor_usd=1e6, min_history_s=0.0
+            leverage_mix=((100.0, 1.0),),
+            near_horizon_s=86_400.0,
+            near_cluster_floor_usd=1e6,
+            min_history_s=0.0,
+            near_approach_pct=0.0,
         )
     )
     signals = []
@@ -349,6 +379,7 @@ def eager_near_params() -> LiqMapParams:
         near_cluster_mult=0.01,
         near_cluster_floor_usd=1e6,
         min_history_s=0.0,
+        near_approach_pct=0.0,
     )
 
 
@@ -389,7 +420,11 @@ def test_a_partial_bursts_watch_names_a_near_cluster_of_its_side() -> None:
 
 def test_restart_near_drops_the_hold_but_not_a_cluster_still_there() -> None:
     params = LiqMapParams(
-        leverage_mix=((100.0, 1.0),), near_horizon_s=86_400.0, near_cluster_floor_usd=1e5, min_history_s=0.0
+        leverage_mix=((100.0, 1.0),),
+        near_horizon_s=86_400.0,
+        near_cluster_floor_usd=1e5,
+        min_history_s=0.0,
+        near_approach_pct=0.0,
     )
     m = LiquidationMap(params)
     feed(m, mark(T0, 100.0), oi(T0, 0.0), trade(T0 + 1, 100.0, 1e6, "buy"), oi(T0 + 2, 5000.0))
