@@ -14,7 +14,8 @@ alarm on a minor cascade is a true alarm and one on bait is a false one):
   - recall of major and of minor cascades;
   - lag from the cascade's onset to the first alarm at that level, p50 / p90 (majors, minors);
   - false alarms per quiet day (time outside every label's window, bait included).
-Plus a frontier: WARNING lag and precision over the main knob of the fast path.
+Plus WATCH alarms by the trigger that opened them (burst, score, near_cluster, breadth), and a
+frontier: WARNING lag and precision over the main knob of the fast path.
 
     .venv/bin/python benchmarks/signal_quality.py                # test set, 3 × 6 h, frontier
     .venv/bin/python benchmarks/signal_quality.py --quick        # 3 × 1.5 h, 3 frontier points
@@ -228,6 +229,31 @@ def lag_by_onset(run: Run, labels: list[list[Label]], rules: MatchRules) -> dict
     }
 
 
+def watch_by_trigger(run: Run, labels: list[list[Label]], rules: MatchRules) -> dict[str, dict[str, int]]:
+    """WATCH alarms (true and false, as the WATCH row counts them) by what opened them: the
+    `why.trigger` of the signal that raised the asset and side to WATCH or more at the alarm's
+    start (burst, score, near_cluster, breadth...). Says which trigger the noise comes from."""
+    caps, signals, _ = run
+    out: dict[str, dict[str, int]] = {}
+    for cap, sigs, labs in zip(caps, signals, labels, strict=True):
+        rising: dict[tuple[str, str], tuple[list[float], list[Signal]]] = {}
+        for sig in sigs:
+            if sig.level >= 1:
+                times, kept = rising.setdefault((sig.asset, sig.direction), ([], []))
+                times.append(sig.ts)
+                kept.append(sig)
+        for outcome in match_capture(cap, sigs, labs, 1, rules).alarms:
+            if outcome.kind not in ("tp", "fp"):
+                continue
+            alarm = outcome.alarm
+            times, kept = rising.get((alarm.asset, alarm.direction), ([], []))
+            i = bisect.bisect_left(times, alarm.start - 1e-6)
+            trigger = str(kept[i].why.get("trigger", "?")) if i < len(kept) else "?"
+            row = out.setdefault(trigger, {"true": 0, "false": 0})
+            row["true" if outcome.kind == "tp" else "false"] += 1
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]["false"]))
+
+
 # ---------------------------------------------------------------------------- markdown
 
 
@@ -301,6 +327,10 @@ def markdown(result: dict[str, Any]) -> str:
         f"{lv['WATCH']['minor_detected']} of {lv['WATCH']['minor_labels']}, WARNING or higher: "
         f"{lv['WARNING']['minor_detected']} of {lv['WARNING']['minor_labels']}.",
     ]
+    triggers = result.get("watch_by_trigger") or {}
+    if triggers:
+        parts = [f"{name}: {v['true']} true, {v['false']} false" for name, v in triggers.items()]
+        lines += ["", "WATCH alarms by the trigger that opened them — " + "; ".join(parts) + "."]
     by_onset = result.get("warning_lag_by_onset") or {}
     if by_onset:
         parts = [
@@ -385,6 +415,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         shipped_run = run_all(pool, caps, None, None)
         levels, sizing = score(shipped_run, labels, rules)
         by_onset = lag_by_onset(shipped_run, labels, rules)
+        watch_triggers = watch_by_trigger(shipped_run, labels, rules)
         defaults = EngineParams()
         knob = args.knob or next((k for k, _ in KNOBS if has_knob(defaults, k)), None)
         frontier: dict[str, Any] | None = None
@@ -425,6 +456,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "bait": bait,
         "levels": levels,
         "warning_lag_by_onset": by_onset,
+        "watch_by_trigger": watch_triggers,
         "frontier": frontier,
         "sizing": sizing,
         "simulate_s": round(t_sim, 1),
