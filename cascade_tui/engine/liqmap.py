@@ -236,8 +236,9 @@ class AssetMap:
         "matched_usd",
         "near",
         "near_bounds",
+        "near_hi",
+        "near_lo",
         "near_pending",
-        "near_prices",
         "near_sec",
         "near_since",
         "pq",
@@ -297,8 +298,13 @@ class AssetMap:
         self.near_sec = -1
         self.near_since: dict[str, float] = {}  # side -> when its near_cluster was raised
         self.near_pending: dict[str, float] = {}  # side -> since when it is at the bar, not yet raised
-        # (second, price) once a second, kept only while `near_approach_pct` is on
-        self.near_prices: deque[tuple[int, float]] = deque()
+        # the price's highest and lowest over the last near_approach_s, from one (second, price)
+        # sample a second, kept only while `near_approach_pct` is on: each deque holds only the
+        # samples that can still be the window's extreme (prices falling from the left in
+        # `near_hi`, rising in `near_lo`), so the extreme is its first entry and a calm market
+        # keeps a handful per asset, not one per second
+        self.near_hi: deque[tuple[int, float]] = deque()
+        self.near_lo: deque[tuple[int, float]] = deque()
         # bumped by every change that can raise a band (new positions): everything else the
         # map does to its bands lowers them, and leaves a bound on their USD a bound
         self.raised = 0
@@ -843,10 +849,7 @@ class LiquidationMap:
         am.near_sec = second
         p = self.params
         if p.near_approach_pct > 0.0 and am.price is not None:
-            prices = am.near_prices
-            prices.append((second, am.price))
-            while prices[0][0] < second - p.near_approach_s:
-                prices.popleft()
+            self._sample_extremes(am, second, am.price)
         if am.price is None or t - am.started < p.min_history_s:
             am.near.clear()
             am.near_since.clear()
@@ -906,8 +909,23 @@ class LiquidationMap:
             return True
         now = am.price
         if long:
-            return 100.0 * (max(p for _, p in am.near_prices) - now) / now >= pct
-        return 100.0 * (now - min(p for _, p in am.near_prices)) / now >= pct
+            return 100.0 * (am.near_hi[0][1] - now) / now >= pct
+        return 100.0 * (now - am.near_lo[0][1]) / now >= pct
+
+    def _sample_extremes(self, am: AssetMap, second: int, price: float) -> None:
+        """Add this second's price to the sliding extremes of the last near_approach_s."""
+        oldest = second - self.params.near_approach_s
+        hi, lo = am.near_hi, am.near_lo
+        while hi and hi[-1][1] <= price:
+            hi.pop()
+        hi.append((second, price))
+        while hi[0][0] < oldest:
+            hi.popleft()
+        while lo and lo[-1][1] >= price:
+            lo.pop()
+        lo.append((second, price))
+        while lo[0][0] < oldest:
+            lo.popleft()
 
     def _stays_clear(self, am: AssetMap) -> bool:
         """True when `_refresh_near`'s loop would leave both sides clear from the bounds

@@ -234,6 +234,31 @@ def test_near_approach_raises_a_side_only_when_price_came_toward_it() -> None:
             validate_liqmap(LiqMapParams(**bad))  # type: ignore[arg-type]
 
 
+def test_approach_extremes_equal_the_plain_window_max_and_min() -> None:
+    """The sliding extremes the approach gate reads keep only the samples that can still be an
+    extreme; they must equal max/min over every sample of the window, on a walk with ties,
+    gaps between samples and trends both ways."""
+    import random
+
+    params = LiqMapParams(near_approach_pct=0.25, near_approach_s=60.0)
+    m = LiquidationMap(params)
+    feed(m, mark(T0, 100.0))
+    am = m._assets["BTC"]
+    rng = random.Random(7)
+    samples: list[tuple[int, float]] = []
+    second, price = int(T0), 100.0
+    longest = 0
+    for _ in range(5000):
+        second += rng.choice((1, 1, 1, 2, 7))
+        price = round(price * (1.0 + rng.choice((-1, 0, 1)) * rng.random() * 0.002), 2)
+        m._sample_extremes(am, second, price)
+        samples.append((second, price))
+        window = [p for s, p in samples if s >= second - params.near_approach_s]
+        assert am.near_hi[0][1] == max(window) and am.near_lo[0][1] == min(window)
+        longest = max(longest, len(am.near_hi), len(am.near_lo))
+    assert longest < 60  # fewer than one per second of the window
+
+
 def test_reach_probability_uses_the_measured_volatility() -> None:
     m = LiquidationMap()
     feed(m, mark(T0, 100.0))
