@@ -254,7 +254,59 @@ def watch_by_trigger(run: Run, labels: list[list[Label]], rules: MatchRules) -> 
     return dict(sorted(out.items(), key=lambda kv: -kv[1]["false"]))
 
 
+BAIT_BEFORE_S = 5.0  # a false alarm this soon before a whale's or cluster's start is on it ...
+BAIT_AFTER_S = 30.0  # ... or this long after its end
+VOLSPIKE_AFTER_S = 60.0  # a volatility spike's aftermath
+BAIT_NAMES = {
+    "whale": "a lone whale print",
+    "cluster-small": "a cluster of small prints",
+    "cluster-medium": "a cluster of medium prints",
+    "volspike": "a volatility spike",
+    "background": "no bait: the background's own surges",
+}
+
+
+def false_by_bait(
+    run: Run, labels: list[list[Label]], bait: list[list[Label]], rules: MatchRules
+) -> dict[str, dict[str, int]]:
+    """False WARNING and CRITICAL alarms by the unlabelled bait they fell on: a whale print or
+    a cluster of the same asset and direction around the alarm's start, else a volatility
+    spike in force, else none ("background": the market's own flow). Says which trap the
+    false alarms come from."""
+    caps, signals, _ = run
+    out: dict[str, dict[str, int]] = {}
+    for level, name in ((2, "WARNING"), (3, "CRITICAL")):
+        counts: dict[str, int] = {}
+        for cap, sigs, labs, notes in zip(caps, signals, labels, bait, strict=True):
+            for outcome in match_capture(cap, sigs, labs, level, rules).alarms:
+                if outcome.kind != "fp":
+                    continue
+                a = outcome.alarm
+                on = [
+                    n for n in notes
+                    if n.cls != "volspike" and n.asset in (a.asset, "*") and n.direction == a.direction
+                    and n.start - BAIT_BEFORE_S <= a.start <= n.end + BAIT_AFTER_S
+                ]  # fmt: skip
+                spike = any(n.cls == "volspike" and n.start <= a.start <= n.end + VOLSPIKE_AFTER_S for n in notes)
+                if on:
+                    cls = min(on, key=lambda n: abs(n.start - a.start)).cls
+                else:
+                    cls = "volspike" if spike else "background"
+                counts[cls] = counts.get(cls, 0) + 1
+        out[name] = dict(sorted(counts.items(), key=lambda kv: -kv[1]))
+    return out
+
+
 # ---------------------------------------------------------------------------- markdown
+
+
+def markdown_false_by_bait(by_bait: dict[str, dict[str, int]]) -> str:
+    parts = [
+        f"{level} {sum(v.values())} (" + ", ".join(f"{BAIT_NAMES.get(cls, cls)} {n}" for cls, n in v.items()) + ")"
+        for level, v in by_bait.items()
+        if v
+    ]
+    return "False alarms by what they fell on — " + "; ".join(parts) + "."
 
 
 def pct(x: float | None) -> str:
@@ -331,6 +383,9 @@ def markdown(result: dict[str, Any]) -> str:
     if triggers:
         parts = [f"{name}: {v['true']} true, {v['false']} false" for name, v in triggers.items()]
         lines += ["", "WATCH alarms by the trigger that opened them — " + "; ".join(parts) + "."]
+    by_bait = result.get("false_by_bait") or {}
+    if any(by_bait.values()):
+        lines += ["", markdown_false_by_bait(by_bait)]
     by_onset = result.get("warning_lag_by_onset") or {}
     if by_onset:
         parts = [
@@ -416,6 +471,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         levels, sizing = score(shipped_run, labels, rules)
         by_onset = lag_by_onset(shipped_run, labels, rules)
         watch_triggers = watch_by_trigger(shipped_run, labels, rules)
+        bait_notes = [read_labels(bait_file) for _, _, bait_file in pairs]
+        false_bait = false_by_bait(shipped_run, labels, bait_notes, rules)
         defaults = EngineParams()
         knob = args.knob or next((k for k, _ in KNOBS if has_knob(defaults, k)), None)
         frontier: dict[str, Any] | None = None
@@ -441,8 +498,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 points.append({"value": shipped, **levels, "by_onset": by_onset})
             frontier = {"knob": knob, "shipped": shipped, "points": sorted(points, key=lambda p: p["value"])}
     bait: dict[str, int] = {}
-    for _, _, bait_file in pairs:
-        for note in read_labels(bait_file):
+    for notes in bait_notes:
+        for note in notes:
             bait[note.cls] = bait.get(note.cls, 0) + 1
     result: dict[str, Any] = {
         "benchmark": "signal_quality",
@@ -457,6 +514,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "levels": levels,
         "warning_lag_by_onset": by_onset,
         "watch_by_trigger": watch_triggers,
+        "false_by_bait": false_bait,
         "frontier": frontier,
         "sizing": sizing,
         "simulate_s": round(t_sim, 1),

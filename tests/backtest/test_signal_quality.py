@@ -91,3 +91,38 @@ def test_lag_by_onset_says_when_the_feeds_first_show_the_cascade() -> None:
     assert shock["first_visible_p50_s"] == pytest.approx(0.4)
     assert shock["third_visible_p50_s"] == pytest.approx(1.3)
     assert by_onset["slow build-up"]["first_visible_p50_s"] is None
+
+
+def test_false_alarms_are_told_by_the_bait_they_fell_on() -> None:
+    """A false WARNING on a whale of its asset and direction is the whale's; one during a
+    volatility spike with no whale or cluster of its own is the spike's; one on neither is
+    the background's. A CRITICAL one counts at both levels; a true alarm at neither."""
+    from cascade_tui.backtest.matching import MatchRules
+    from cascade_tui.backtest.offline import ParsedCapture
+    from cascade_tui.engine.types import Signal
+    from cascade_tui.labels import Label
+
+    def alarm(ts: float, asset: str, level: int, direction: str = "long") -> list[Signal]:
+        names = ("NONE", "WATCH", "WARNING", "CRITICAL")
+        episode = f"{asset}-{int(ts * 1000)}"
+        common = {"v": 1, "asset": asset, "episode": episode, "score": 0.5, "components": {}}
+        common |= {"direction": direction, "venues": ["bybit"], "regime": "NORMAL"}
+        return [
+            Signal(ts=ts, level=level, level_name=names[level], state="open", **common),
+            Signal(ts=ts + 20.0, level=0, level_name="NONE", state="close", **common),
+        ]
+
+    cap = ParsedCapture(Path("x.cap.gz"), frames=[], first_ts=0.0, last_ts=20_000.0)
+    signals = alarm(1_000.0, "ETH", 2) + alarm(5_100.0, "SOL", 3) + alarm(9_000.0, "BTC", 2)
+    signals += alarm(9_500.0, "ADA", 2, "short") + alarm(15_000.0, "XRP", 2)
+    labels = [Label(15_000.0, 15_060.0, "XRP", "long", 5e6, "major", cls="moderate", onset=15_000.0)]
+    bait = [
+        Label(998.0, 998.0, "ETH", "long", 2e6, "minor", cls="whale"),
+        Label(5_000.0, 5_600.0, "*", "none", 0.0, "minor", cls="volspike"),
+        Label(9_499.0, 9_501.0, "ADA", "long", 9e3, "minor", cls="cluster-small"),  # the other side
+    ]
+    out = signal_quality.false_by_bait(([cap], [signals], [[]]), [labels], [bait], MatchRules(floor="minor"))
+    assert out["WARNING"] == {"background": 2, "whale": 1, "volspike": 1}
+    assert out["CRITICAL"] == {"volspike": 1}
+    md = signal_quality.markdown_false_by_bait(out)
+    assert "WARNING 4 (no bait: the background's own surges 2, a lone whale print 1" in md
