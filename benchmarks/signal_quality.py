@@ -270,9 +270,9 @@ def false_by_bait(
     run: Run, labels: list[list[Label]], bait: list[list[Label]], rules: MatchRules
 ) -> dict[str, dict[str, int]]:
     """False WARNING and CRITICAL alarms by the unlabelled bait they fell on: a whale print or
-    a cluster of the same asset and direction around the alarm's start, else a volatility
-    spike in force, else none ("background": the market's own flow). Says which trap the
-    false alarms come from."""
+    a cluster of the same asset (any asset for a market-wide "*" alarm) and direction around
+    the alarm's start, else a volatility spike in force, else none ("background": the
+    market's own flow). Says which trap the false alarms come from."""
     caps, signals, _ = run
     out: dict[str, dict[str, int]] = {}
     for level, name in ((2, "WARNING"), (3, "CRITICAL")):
@@ -284,7 +284,7 @@ def false_by_bait(
                 a = outcome.alarm
                 on = [
                     n for n in notes
-                    if n.cls != "volspike" and n.asset in (a.asset, "*") and n.direction == a.direction
+                    if n.cls != "volspike" and a.asset in (n.asset, "*") and n.direction == a.direction
                     and n.start - BAIT_BEFORE_S <= a.start <= n.end + BAIT_AFTER_S
                 ]  # fmt: skip
                 spike = any(n.cls == "volspike" and n.start <= a.start <= n.end + VOLSPIKE_AFTER_S for n in notes)

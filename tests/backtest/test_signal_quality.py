@@ -115,14 +115,22 @@ def test_false_alarms_are_told_by_the_bait_they_fell_on() -> None:
     cap = ParsedCapture(Path("x.cap.gz"), frames=[], first_ts=0.0, last_ts=20_000.0)
     signals = alarm(1_000.0, "ETH", 2) + alarm(5_100.0, "SOL", 3) + alarm(9_000.0, "BTC", 2)
     signals += alarm(9_500.0, "ADA", 2, "short") + alarm(15_000.0, "XRP", 2)
+    signals += alarm(5_300.0, "DOGE", 2) + alarm(12_000.0, "*", 2) + alarm(13_000.0, "LTC", 2)
+    signals += alarm(14_000.0, "SUI", 2)
     labels = [Label(15_000.0, 15_060.0, "XRP", "long", 5e6, "major", cls="moderate", onset=15_000.0)]
     bait = [
-        Label(998.0, 998.0, "ETH", "long", 2e6, "minor", cls="whale"),
+        Label(998.0, 998.0, "ETH", "long", 2e6, "minor", cls="whale"),  # 2 s before the alarm: on it
         Label(5_000.0, 5_600.0, "*", "none", 0.0, "minor", cls="volspike"),
+        Label(5_298.0, 5_301.0, "DOGE", "long", 9e3, "minor", cls="cluster-medium"),  # in the spike
         Label(9_499.0, 9_501.0, "ADA", "long", 9e3, "minor", cls="cluster-small"),  # the other side
+        Label(11_999.0, 12_001.0, "BTC", "long", 9e3, "minor", cls="cluster-small"),  # under "*"
+        Label(13_006.0, 13_006.0, "LTC", "long", 1e6, "minor", cls="whale"),  # 6 s after: not on it
+        Label(14_003.0, 14_003.0, "SUI", "long", 1e6, "minor", cls="whale"),  # 3 s after: on it
     ]
     out = signal_quality.false_by_bait(([cap], [signals], [[]]), [labels], [bait], MatchRules(floor="minor"))
-    assert out["WARNING"] == {"background": 2, "whale": 1, "volspike": 1}
+    assert out["WARNING"] == {
+        "background": 3, "whale": 2, "volspike": 1, "cluster-medium": 1, "cluster-small": 1
+    }  # fmt: skip
     assert out["CRITICAL"] == {"volspike": 1}
     md = signal_quality.markdown_false_by_bait(out)
-    assert "WARNING 4 (no bait: the background's own surges 2, a lone whale print 1" in md
+    assert "WARNING 8 (no bait: the background's own surges 3, a lone whale print 2" in md
