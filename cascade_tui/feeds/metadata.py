@@ -19,7 +19,6 @@ list to see every liquidation.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import json
 import logging
@@ -541,6 +540,10 @@ async def load_metadata(
     timeout_s: float = DEFAULT_TIMEOUT_S,
 ) -> dict[str, VenueMetadata]:
     """Metadata of every venue, concurrently, within about `timeout_s` in total."""
+    # asyncio (and the ssl it pulls in, ~9 MB) loads only here: offline replays, the
+    # backtest and the benchmarks parse with the bundled tables and never fetch
+    import asyncio
+
     import httpx
 
     directory = cache_dir or default_cache_dir()
