@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from cascade_tui.engine.liqmap import LiqMapView
+from cascade_tui.ui.format import usd
 
 DEFAULT_REDIS_URL = "redis://localhost:6379"
 
@@ -85,16 +86,6 @@ def maps_from_redis(url: str, prefix: str, asset: str | None) -> list[LiqMapView
         return sorted(views, key=lambda v: v.asset)
     finally:
         client.close()
-
-
-def usd(x: float) -> str:
-    if x >= 1e9:
-        return f"${x / 1e9:.2f}B"
-    if x >= 1e6:
-        return f"${x / 1e6:.2f}M"
-    if x >= 1e3:
-        return f"${x / 1e3:.1f}k"
-    return f"${x:.0f}"
 
 
 def table(view: LiqMapView, range_pct: float, step_pct: float) -> str:

@@ -22,15 +22,6 @@ RANGE_PCT = 5.0  # the strip spans ±5 % of price (the map keeps ±15 %)
 SHADES = " ░▒▓█"
 
 
-def usd(x: float) -> str:
-    """Compact USD: $1.2B, $13M, $8.2M, $45k, $4.5k, $188."""
-    for scale, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if x >= scale:
-            v = x / scale
-            return f"${v:.0f}{suffix}" if v >= 10 else f"${v:.1f}{suffix}"
-    return f"${x:.0f}"
-
-
 def strip_cells(view: LiqMapView, width: int, range_pct: float = RANGE_PCT) -> list[tuple[float, float]]:
     """(long USD, short USD) per cell of a strip `width` cells wide over ±range_pct of price;
     the middle cell holds the current price."""
@@ -150,7 +141,7 @@ class LiqMapPanel(Panel):
 
 def within_line(within: dict[str, float]) -> str:
     """USD within 1, 2 and 5 % of price (0.5 % is in the Redis key and the command)."""
-    return "".join(f"≤{k}% {usd(v)} " for k, v in within.items() if k != "0.5")
+    return "".join(f"≤{k}% {fmt.usd(v)} " for k, v in within.items() if k != "0.5")
 
 
 def dense_text(pct: float | None, sign: str) -> str:

@@ -81,7 +81,7 @@ async def test_panel_and_key_m(make_app: Callable[..., CascadeApp], fake_snap: S
         )
         shown = text_of(panel)
         assert "90,000" in shown and "┃" in shown
-        assert "≤1% $4.0M" in shown and "dense -0.9%" in shown and "near cluster: WATCH" in shown
+        assert "≤1% $4M" in shown and "dense -0.9%" in shown and "near cluster: WATCH" in shown
         assert "50/50" not in str(panel.border_title)
         await pilot.press("m")
         assert panel.asset == "ETH" and "· ETH" in str(panel.border_title)
