@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from cascade_tui.engine.liqmap import LiqMapView
-from cascade_tui.ui.format import usd
+from cascade_tui.text import usd
 
 DEFAULT_REDIS_URL = "redis://localhost:6379"
 

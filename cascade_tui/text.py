@@ -1,4 +1,5 @@
-"""Strings from outside (venue frames, captures, Redis, exception messages) made safe to show.
+"""Strings from outside (venue frames, captures, Redis, exception messages) made safe to show,
+and the money format every front end shares (`usd`).
 
 A symbol such as `\\x1b]2;TITLE\\x07REDUSDT` written to a terminal sets its title; a
 `\\x1b[2J` clears it; a newline in a log message forges a second log line; a right-to-left
@@ -9,6 +10,7 @@ bidirectional overrides. Used by the dashboard's text builders and by the log fo
 
 from __future__ import annotations
 
+import math
 import re
 
 # CSI (ESC [ ... final), OSC (ESC ] ... BEL or ST), DCS/SOS/PM/APC (ESC P/X/^/_ ... ST), and
@@ -47,3 +49,18 @@ def escape_controls(text: str) -> str:
         return text
     text = _ESCAPE_SEQUENCE.sub("", text)
     return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+
+
+def usd(value: float | None, *, sign: bool = False) -> str:
+    """$1.23M style money with three significant figures."""
+    if value is None or not math.isfinite(value):
+        return "—"
+    prefix = "+" if sign and value > 0 else ""
+    neg = value < 0
+    v = abs(value)
+    for scale, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if v >= scale:
+            n = v / scale
+            text = f"{n:.3g}" if n < 100 else f"{n:.0f}"
+            return f"{prefix}{'-' if neg else ''}${text}{suffix}"
+    return f"{prefix}{'-' if neg else ''}${v:.0f}"

@@ -6,26 +6,13 @@ import math
 import time
 from collections.abc import Mapping, Sequence
 
+from cascade_tui.text import usd as usd  # the money format, shared with the commands
+
 LEVELS = ("NONE", "WATCH", "WARNING", "CRITICAL")
 SPARK_CHARS = " ▁▂▃▄▅▆▇█"
 BAR_FULL = "█"
 BAR_EMPTY = "░"
 BAR_EIGHTHS = " ▏▎▍▌▋▊▉"
-
-
-def usd(value: float | None, *, sign: bool = False) -> str:
-    """$1.23M style money with three significant figures."""
-    if value is None or not math.isfinite(value):
-        return "—"
-    prefix = "+" if sign and value > 0 else ""
-    neg = value < 0
-    v = abs(value)
-    for scale, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if v >= scale:
-            n = v / scale
-            text = f"{n:.3g}" if n < 100 else f"{n:.0f}"
-            return f"{prefix}{'-' if neg else ''}${text}{suffix}"
-    return f"{prefix}{'-' if neg else ''}${v:.0f}"
 
 
 def rate(value: float | None) -> str:
