@@ -104,7 +104,7 @@ from cascade_tui.backtest.metrics import quiet_seconds
 from cascade_tui.engine import Engine
 from cascade_tui.engine.liqmap import LiqMapParams, LiquidationMap
 from cascade_tui.feeds import make_parser
-from cascade_tui.labels import SEED_SETS, Label
+from cascade_tui.labels import SEED_SETS, Label, market_seeds
 from cascade_tui.model import Mark, OpenInterest, Trade
 from cascade_tui.sources.simulate.mechanistic_simulator import MechanisticSimulator
 
@@ -112,7 +112,7 @@ REPO = Path(__file__).resolve().parents[1]
 # The test set is four times the others: its false-warning rate is per quiet day, and six markets
 # hold only ~0.5 quiet days (one warning ~ 2 per quiet day, too coarse to read against a target of 5).
 MARKETS_PER_SET = {"train": 6, "validation": 6, "test": 24}
-SEEDS = {name: tuple(seeds[1 : 1 + MARKETS_PER_SET[name]]) for name, seeds in SEED_SETS.items()}
+SEEDS = {name: tuple(market_seeds(name, MARKETS_PER_SET[name])) for name in SEED_SETS}
 WARM_UP_S = 4 * 3600.0  # positions are held ~3 h: after 4 h the map has seen most of the book open
 EVAL_EVERY_S = 600.0
 HORIZON_S = 3600.0
@@ -561,7 +561,7 @@ def main() -> int:
     if (overrides or args.markets is not None) and args.set == "test":
         raise SystemExit("settings are chosen on --set train/validation; the test set runs the defaults only, on all its markets")
     params = LiqMapParams(**overrides)
-    seeds = SEEDS[args.set] if args.markets is None else tuple(SEED_SETS[args.set][1 : 1 + args.markets])
+    seeds = SEEDS[args.set] if args.markets is None else tuple(market_seeds(args.set, args.markets))
     with multiprocessing.Pool(max(1, args.jobs)) as pool:
         jobs = [(seed, args.hours, params, False, args.follow_s, args.true_book) for seed in seeds]
         results = pool.starmap(run_market, jobs)

@@ -50,7 +50,7 @@ from cascade_tui.backtest.offline import ParsedCapture, RegimeLog, replay_captur
 from cascade_tui.capture import CaptureWriter
 from cascade_tui.engine.params import EngineParams
 from cascade_tui.engine.types import Signal
-from cascade_tui.labels import Label, read_labels, write_labels
+from cascade_tui.labels import Label, market_seeds, read_labels, write_labels
 from cascade_tui.sources.simulate import MarketSimulator
 from cascade_tui.sources.simulate.config import SEED_SETS
 from cascade_tui.stats_math import percentile
@@ -73,11 +73,6 @@ README_END = "<!-- signal-quality:end -->"
 
 
 # ---------------------------------------------------------------------------- markets
-
-
-def market_seeds(which: str, count: int) -> list[int]:
-    seeds = SEED_SETS[which]
-    return [seeds.start + 1 + k for k in range(count)]
 
 
 def simulate_market(seed: int, hours: float, workdir: str) -> tuple[str, str, str]:

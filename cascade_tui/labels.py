@@ -55,6 +55,13 @@ SEED_SETS: dict[str, range] = {
 }
 
 
+def market_seeds(which: str, count: int) -> list[int]:
+    """The first `count` market seeds of a held-apart set (its first seed, e.g. 3000, is skipped:
+    every benchmark's markets start at the set's second seed)."""
+    seeds = SEED_SETS[which]
+    return [seeds.start + 1 + k for k in range(count)]
+
+
 def seed_set(seed: int) -> str | None:
     """Which held-apart set a seed belongs to (None: outside every set, e.g. the demo's 7)."""
     for name, seeds in SEED_SETS.items():
