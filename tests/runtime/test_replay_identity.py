@@ -56,7 +56,9 @@ class EveryHook(Sink):
 
 @pytest.fixture(scope="module")
 def captures(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    frames = list(MarketSimulator(5, profile="demo").frames(900.0))
+    # 7.5 market minutes: ~60 signals at every level (burst, score, breadth, near_cluster,
+    # level drops) for a replay of ~3 s; these tests replay it 19 times
+    frames = list(MarketSimulator(5, profile="demo").frames(450.0))
     d = tmp_path_factory.mktemp("identity")
     paths = []
     for version in (1, 2):
@@ -136,7 +138,7 @@ def test_headless_runs_rebuild_the_snapshot_at_the_headless_rate_unless_a_sink_r
 
 # The liquidation map's near-cluster check runs for every asset every second, but with the
 # defaults it needs 30 minutes of history and $1 M near price: this map finds clusters within
-# the 15-minute capture, so its fast path takes part in the signals compared.
+# the 7.5-minute capture, so its fast path takes part in the signals compared.
 EAGER_MAP = LiqMapParams(min_history_s=60.0, near_cluster_floor_usd=1e4, near_cluster_mult=0.05)
 
 
