@@ -15,7 +15,7 @@ SOURCE_SILENCE_S: Final = 30.0
 
 
 class PriceTrail:
-    __slots__ = ("is_trade", "last", "last_ts", "sec", "slots", "source")
+    __slots__ = ("full", "is_trade", "last", "last_ts", "sec", "slots", "source")
 
     def __init__(self) -> None:
         self.source: tuple[str, str] | None = None
@@ -24,6 +24,8 @@ class PriceTrail:
         self.last_ts = float("-inf")
         self.sec = 0
         self.slots: list[float | None] = [None] * TRAIL_S
+        # every slot written since the first price (no None left: none is written after it)
+        self.full = False
 
     def accepts(self, venue: str, instrument: str, is_trade: bool, t: float) -> bool:
         """Whether a tick from this source should move the asset's price (and lock onto it)."""
@@ -66,9 +68,19 @@ class PriceTrail:
             return None
         self._advance(sec)
         window_s = min(window_s, TRAIL_S - 1)
-        prices = [p for k in range(window_s + 1) if (p := self.slots[(sec - k) % TRAIL_S]) is not None]
-        if not prices:
-            return None
+        # seconds sec - window_s .. sec of the ring as at most two slices: every evaluation at
+        # WARNING or more reads this (max and min do not depend on the order)
+        end = sec % TRAIL_S
+        start = (sec - window_s) % TRAIL_S
+        slots = self.slots
+        prices = slots[start : end + 1] if start <= end else slots[start:] + slots[: end + 1]
+        if not self.full:  # looking for None costs as much as the max itself
+            if None in slots:
+                prices = [p for p in prices if p is not None]
+                if not prices:
+                    return None
+            else:
+                self.full = True
         now = self.last
         if side_sign < 0:
             high = max(prices)

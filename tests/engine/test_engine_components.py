@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 
 import pytest
 from hypothesis import given, settings
@@ -12,7 +13,7 @@ from cascade_tui.engine.baseline import MIN_RATE, PRIOR_RATE, Baseline
 from cascade_tui.engine.latency import LatencyReservoir
 from cascade_tui.engine.openinterest import AssetFunding, AssetOpenInterest
 from cascade_tui.engine.params import EngineParams
-from cascade_tui.engine.prices import PriceTrail
+from cascade_tui.engine.prices import TRAIL_S, PriceTrail
 from cascade_tui.engine.scoring import throttle_correction
 from cascade_tui.engine.signals import LevelState, Thresholds, level_from_score
 
@@ -69,6 +70,42 @@ def test_price_trail_locks_one_source_and_measures_side_aligned_moves() -> None:
     assert drop == pytest.approx(0.012, rel=1e-6)
     assert trail.move(160, 120, 1) == pytest.approx(0.0)
     assert trail.accepts("okx", "BTC-USDT-SWAP", True, 160.0 + 31.0)  # the locked source went silent
+
+
+def _plain_move(trail: PriceTrail, sec: int, window_s: int, side_sign: int) -> float | None:
+    """PriceTrail.move as first written: the window's slots one by one, newest first."""
+    if trail.last is None:
+        return None
+    trail._advance(sec)
+    window_s = min(window_s, TRAIL_S - 1)
+    prices = [p for k in range(window_s + 1) if (p := trail.slots[(sec - k) % TRAIL_S]) is not None]
+    if not prices:
+        return None
+    now = trail.last
+    if side_sign < 0:
+        high = max(prices)
+        return (high - now) / high if high > 0 else None
+    low = min(prices)
+    return (now - low) / low if low > 0 else None
+
+
+def test_price_move_reads_its_window_exactly_as_the_plain_loop() -> None:
+    """`move` reads the ring as (at most) two slices: the same floats as the slot-by-slot loop,
+    across the ring's wrap, gaps of silence, a trail still filling, and every window length."""
+    rng = random.Random(7)
+    fast, plain = PriceTrail(), PriceTrail()
+    sec, price, compared = 1_000, 50_000.0, 0
+    for _ in range(3_000):
+        sec += rng.choice((0, 1, 1, 1, 2, 5, 40, 200))
+        price *= 1.0 + rng.gauss(0.0, 0.002)
+        for trail in (fast, plain):
+            trail.update(sec, float(sec), price)
+        read_at = sec + rng.choice((0, 0, 1, 3, 130))
+        for window in (0, 1, 60, 120, TRAIL_S - 1, TRAIL_S + 10):
+            for sign in (-1, 1):
+                assert fast.move(read_at, window, sign) == _plain_move(plain, read_at, window, sign)
+                compared += 1
+    assert compared == 3_000 * 12
 
 
 def test_open_interest_change_is_oi_weighted_across_instruments() -> None:
