@@ -8,7 +8,7 @@ that source has been silent for SOURCE_SILENCE_S.
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Final, cast
 
 TRAIL_S: Final = 128  # seconds of 1 s last prices kept (covers the 2 min confirmation window)
 SOURCE_SILENCE_S: Final = 30.0
@@ -73,14 +73,14 @@ class PriceTrail:
         end = sec % TRAIL_S
         start = (sec - window_s) % TRAIL_S
         slots = self.slots
-        prices = slots[start : end + 1] if start <= end else slots[start:] + slots[: end + 1]
-        if not self.full:  # looking for None costs as much as the max itself
-            if None in slots:
-                prices = [p for p in prices if p is not None]
-                if not prices:
-                    return None
-            else:
-                self.full = True
+        window = slots[start : end + 1] if start <= end else slots[start:] + slots[: end + 1]
+        if not self.full and None in slots:  # looking for None costs as much as the max itself
+            prices = [p for p in window if p is not None]
+            if not prices:
+                return None
+        else:
+            self.full = True
+            prices = cast("list[float]", window)
         now = self.last
         if side_sign < 0:
             high = max(prices)
