@@ -77,6 +77,8 @@ from cascade_tui.engine.state import (
     CH_CAPPED_LONG,
     CH_CAPPED_SHORT,
     CH_COUNT,
+    CH_USD_LONG,
+    CH_USD_SHORT,
     OCCUPANCY_WINDOW_S,
     AssetState,
     AssetVenue,
@@ -659,16 +661,19 @@ class Engine:
         # market scope
         mk = self._market
         mk.rates.add(t, usd, weight, not sampled, capped_usd / weight if weight else 0.0)
-        # channels: CH_COUNT, CH_USD_LONG, CH_USD_SHORT, CH_CAPPED_LONG, CH_CAPPED_SHORT
-        mk.win60.add_row(
-            sec,
-            (1.0, usd, 0.0, capped_usd, 0.0) if is_long else (1.0, 0.0, usd, 0.0, capped_usd),
-        )
+        # three of the five channels: the count, the side's USD and its capped USD
+        if is_long:
+            mk.win60.add_three(sec, CH_COUNT, 1.0, CH_USD_LONG, usd, CH_CAPPED_LONG, capped_usd)
+        else:
+            mk.win60.add_three(sec, CH_COUNT, 1.0, CH_USD_SHORT, usd, CH_CAPPED_SHORT, capped_usd)
         mk.venues[venue] = t
         mk.baseline.add(sec // 60, weight, usd, sampled)
         # asset scope
         st.rates.add(t, usd, weight, not sampled, capped_usd / weight if weight else 0.0)
-        st.win60.add_row(sec, (1.0, usd, 0.0, units, 0.0) if is_long else (1.0, 0.0, usd, 0.0, units))
+        if is_long:
+            st.win60.add_three(sec, CH_COUNT, 1.0, CH_USD_LONG, usd, CH_CAPPED_LONG, units)
+        else:
+            st.win60.add_three(sec, CH_COUNT, 1.0, CH_USD_SHORT, usd, CH_CAPPED_SHORT, units)
         st.occ.mark(sec)
         st.baseline.add(sec // 60, weight, usd, sampled)
         st.last_liq_ts = t

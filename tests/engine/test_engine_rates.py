@@ -107,6 +107,31 @@ def test_slot_ring_sums_match_brute_force(steps: list[tuple[int, float]]) -> Non
     assert math.isclose(hist[-1], sum(v for s, v in history if s == sec), rel_tol=1e-9, abs_tol=1e-6)
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 90), st.booleans(), st.sampled_from((0.0, -0.0, 1.5, 2e5, 123.456, 1e-12))),
+        min_size=1,
+        max_size=150,
+    )
+)
+def test_add_three_is_add_row_with_the_other_channels_at_zero(steps: list[tuple[int, bool, float]]) -> None:
+    """The per-liquidation windows name their three channels: the same slots and sums to the
+    bit as the five-value row with zeros elsewhere, a zero value included."""
+    fast, row = SlotRing(60, 5, 1000), SlotRing(60, 5, 1000)
+    sec = 1000
+    for gap, long, value in steps:
+        sec += gap
+        if long:
+            fast.add_three(sec, 0, 1.0, 1, value, 3, value * 0.5)
+            row.add_row(sec, (1.0, value, 0.0, value * 0.5, 0.0))
+        else:
+            fast.add_three(sec, 0, 1.0, 2, value, 4, value * 0.5)
+            row.add_row(sec, (1.0, 0.0, value, 0.0, value * 0.5))
+        assert fast.sums == row.sums and fast.channels == row.channels
+        assert [math.copysign(1.0, x) for x in fast.sums] == [math.copysign(1.0, x) for x in row.sums]
+
+
 @settings(max_examples=80, deadline=None)
 @given(st.lists(st.integers(0, 30), min_size=1, max_size=120), st.integers(0, 40))
 def test_occupancy_matches_brute_force(gaps: list[int], query_after: int) -> None:

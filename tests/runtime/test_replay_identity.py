@@ -21,6 +21,7 @@ from cascade_tui.engine import liqmap as liqmap_module
 from cascade_tui.engine.core import MAX_TS
 from cascade_tui.engine.liqmap import LiqMapParams, LiquidationMap
 from cascade_tui.engine.prices import TRAIL_S, PriceTrail
+from cascade_tui.engine.rates import SlotRing
 from cascade_tui.engine.state import AssetState
 from cascade_tui.engine.types import Signal, Snapshot, signal_encoder
 from cascade_tui.feeds import base as feeds_base
@@ -253,6 +254,15 @@ def _price_move_slot_by_slot(mp: pytest.MonkeyPatch) -> None:
     mp.setattr(PriceTrail, "move", _plain_move)
 
 
+def _windows_take_whole_rows(mp: pytest.MonkeyPatch) -> None:
+    def add_three(self: SlotRing, sec: int, k1: int, v1: float, k2: int, v2: float, k3: int, v3: float) -> None:
+        row = [0.0] * len(self.channels)
+        row[k1], row[k2], row[k3] = v1, v2, v3
+        self.add_row(sec, tuple(row))
+
+    mp.setattr(SlotRing, "add_three", add_three)
+
+
 def _closes_applied_when_they_come(mp: pytest.MonkeyPatch) -> None:
     # every OI decrease applied to every band of its venue at once, not when the map is read
     mp.setattr(liqmap_module, "_SETTLE_BELOW", 2.0)
@@ -270,6 +280,7 @@ FAST_PATHS = {
     "price trail opens the next second without a call": _price_trail_advanced_to_each_tick,
     "liquidation map applies voluntary closes when read": _closes_applied_when_they_come,
     "price trail reads its window as two slices": _price_move_slot_by_slot,
+    "60 s windows add three named channels": _windows_take_whole_rows,
 }
 
 
