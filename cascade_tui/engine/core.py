@@ -662,18 +662,13 @@ class Engine:
         mk = self._market
         mk.rates.add(t, usd, weight, not sampled, capped_usd / weight if weight else 0.0)
         # three of the five channels: the count, the side's USD and its capped USD
-        if is_long:
-            mk.win60.add_three(sec, CH_COUNT, 1.0, CH_USD_LONG, usd, CH_CAPPED_LONG, capped_usd)
-        else:
-            mk.win60.add_three(sec, CH_COUNT, 1.0, CH_USD_SHORT, usd, CH_CAPPED_SHORT, capped_usd)
+        ch_usd, ch_capped = (CH_USD_LONG, CH_CAPPED_LONG) if is_long else (CH_USD_SHORT, CH_CAPPED_SHORT)
+        mk.win60.add_three(sec, CH_COUNT, 1.0, ch_usd, usd, ch_capped, capped_usd)
         mk.venues[venue] = t
         mk.baseline.add(sec // 60, weight, usd, sampled)
         # asset scope
         st.rates.add(t, usd, weight, not sampled, capped_usd / weight if weight else 0.0)
-        if is_long:
-            st.win60.add_three(sec, CH_COUNT, 1.0, CH_USD_LONG, usd, CH_CAPPED_LONG, units)
-        else:
-            st.win60.add_three(sec, CH_COUNT, 1.0, CH_USD_SHORT, usd, CH_CAPPED_SHORT, units)
+        st.win60.add_three(sec, CH_COUNT, 1.0, ch_usd, usd, ch_capped, units)
         st.occ.mark(sec)
         st.baseline.add(sec // 60, weight, usd, sampled)
         st.last_liq_ts = t

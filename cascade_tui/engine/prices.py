@@ -81,9 +81,14 @@ class PriceTrail:
         else:
             self.full = True
             prices = cast("list[float]", window)
-        now = self.last
-        if side_sign < 0:
-            high = max(prices)
-            return (high - now) / high if high > 0 else None
-        low = min(prices)
-        return (now - low) / low if low > 0 else None
+        return aligned_move(prices, self.last, side_sign)
+
+
+def aligned_move(prices: list[float], now: float, side_sign: int) -> float | None:
+    """The side-aligned move to `now` from the window's prices: the drawdown from their high
+    (side_sign -1, longs liquidated) or the rise from their low (+1); None at a price <= 0."""
+    if side_sign < 0:
+        high = max(prices)
+        return (high - now) / high if high > 0 else None
+    low = min(prices)
+    return (now - low) / low if low > 0 else None

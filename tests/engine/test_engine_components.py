@@ -13,7 +13,7 @@ from cascade_tui.engine.baseline import MIN_RATE, PRIOR_RATE, Baseline
 from cascade_tui.engine.latency import LatencyReservoir
 from cascade_tui.engine.openinterest import AssetFunding, AssetOpenInterest
 from cascade_tui.engine.params import EngineParams
-from cascade_tui.engine.prices import TRAIL_S, PriceTrail
+from cascade_tui.engine.prices import TRAIL_S, PriceTrail, aligned_move
 from cascade_tui.engine.scoring import throttle_correction
 from cascade_tui.engine.signals import LevelState, Thresholds, level_from_score
 
@@ -73,7 +73,8 @@ def test_price_trail_locks_one_source_and_measures_side_aligned_moves() -> None:
 
 
 def _plain_move(trail: PriceTrail, sec: int, window_s: int, side_sign: int) -> float | None:
-    """PriceTrail.move as first written: the window's slots one by one, newest first."""
+    """PriceTrail.move as first written: the window's slots one by one, newest first (the move
+    from them is the shared `aligned_move`: only the window's reading changed)."""
     if trail.last is None:
         return None
     trail._advance(sec)
@@ -81,12 +82,7 @@ def _plain_move(trail: PriceTrail, sec: int, window_s: int, side_sign: int) -> f
     prices = [p for k in range(window_s + 1) if (p := trail.slots[(sec - k) % TRAIL_S]) is not None]
     if not prices:
         return None
-    now = trail.last
-    if side_sign < 0:
-        high = max(prices)
-        return (high - now) / high if high > 0 else None
-    low = min(prices)
-    return (now - low) / low if low > 0 else None
+    return aligned_move(prices, trail.last, side_sign)
 
 
 def test_price_move_reads_its_window_exactly_as_the_plain_loop() -> None:
