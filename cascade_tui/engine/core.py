@@ -53,6 +53,7 @@ from cascade_tui.engine.latency import LatencyReservoir
 from cascade_tui.engine.liqmap import LiquidationMap, LiquidationMapViews
 from cascade_tui.engine.market import MARKET, MARKET_FLOOR_MULT, MarketState
 from cascade_tui.engine.params import FACTORS, LEVEL_NAMES, EngineParams, long_window, validate
+from cascade_tui.engine.prices import move_from
 from cascade_tui.engine.printscale import PrintScale
 from cascade_tui.engine.scoring import (
     FLOW_SCORE_INDEX,
@@ -987,8 +988,10 @@ class Engine:
         # CRITICAL: intensity and a confirmed price move in the cascade's direction
         burst_intense = x >= f.critical_x and (not ss.slow_open or fired_short)
         intense = ss.peak_x >= f.critical_x or burst_intense or score_level >= CRITICAL
-        move, needs, source = self._price_move(st, ss, sec)
+        move, needs, source, over_s = self._price_move(st, ss, sec)
         why["price_move_pct"] = round(100.0 * (move or 0.0), 3)
+        if over_s > PRICE_CONFIRM_WINDOW_S:
+            why["move_over_s"] = over_s
         why["needs_pct"] = round(100.0 * needs, 3)
         why["price_from"] = source
         confirmed = move is not None and move >= needs
@@ -1024,16 +1027,28 @@ class Engine:
             ss.why["near_expected_usd"] = near["expected_usd"]
             ss.why["near_cluster_x"] = near["cluster_x"]
 
-    def _price_move(self, st: AssetState, ss: SideState, sec: int) -> tuple[float | None, float, str]:
-        """(side-aligned move over the confirmation window, move needed, its source): trades or
-        marks when the asset has them, else this side's liquidation prices; None without any."""
+    def _price_move(self, st: AssetState, ss: SideState, sec: int) -> tuple[float | None, float, str, int]:
+        """(side-aligned move, move needed, its source, seconds it was measured over): trades or
+        marks when the asset has them, else this side's liquidation prices; None without any.
+        The move is over the confirmation window, or (fast.move_lookback_s) from the episode's
+        extreme when that lies further back."""
         needs = price_confirm_move(st.asset)
         trail, source = st.price, "trades"
         if trail.last is None or self._clock is None or self._clock - trail.last_ts > PRICE_CONFIRM_WINDOW_S:
             trail, source = ss.liq_price, "liquidations"
         if trail.last is None:
-            return None, needs, "none"
-        return trail.move(sec, PRICE_CONFIRM_WINDOW_S, ss.sign), needs, source
+            return None, needs, "none", PRICE_CONFIRM_WINDOW_S
+        prices = trail.window(sec, PRICE_CONFIRM_WINDOW_S)
+        if prices is None:
+            return None, needs, source, PRICE_CONFIRM_WINDOW_S
+        extreme = max(prices) if ss.sign < 0 else min(prices)
+        lookback = self._params.fast.move_lookback_s
+        over_s = PRICE_CONFIRM_WINDOW_S
+        if lookback:
+            extreme, seen = ss.move_anchor(extreme, sec, source, lookback)
+            if seen < sec:  # further back than the window: say how far
+                over_s = sec - seen + PRICE_CONFIRM_WINDOW_S
+        return move_from(extreme, trail.last, ss.sign), needs, source, over_s
 
     def _update_market(self, t: float, sec: int, out: list[Signal]) -> None:
         """Market-wide state: market burst, breadth of assets in alarm, or an all-asset USD surge."""

@@ -114,6 +114,10 @@ class FastParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     # burst_x (peak of the episode) that, with a price move, is CRITICAL (3.0 chosen on the
     # TRAIN bench markets: no false CRITICAL there at the same major recall as 2.0)
     critical_x: float = 3.0
+    # CRITICAL's price move from the episode's extreme (the high for longs, the low for
+    # shorts) when that was seen up to this many seconds before the confirmation window,
+    # not only within it: a build-up moves the price a little each minute (0: the window)
+    move_lookback_s: float = 0.0
     sampled_occupancy_s: int = 5  # occupancy window that scales a sampled print up
     # the slow lane (0: off): a cascade that builds up over tens of seconds, print after
     # ordinary print, never brings large_prints together within tau_s. Over long_tau_s it
@@ -328,6 +332,8 @@ def _validate_fast(f: FastParams) -> None:
             f"fast: long_tau_s 0 (off) or within (tau_s, {LONG_WINDOW_MAX_S:g}], long_seconds within "
             "1..long_tau_s, long_units > 0, long_mult >= 0"
         )
+    if not (0.0 <= f.move_lookback_s <= 3600.0):
+        raise ParamError("fast.move_lookback_s: must be within [0, 3600] (0: off)")
     if not (0.0 < f.exit_x <= 1.0 and f.exit_x <= f.watch_x):
         raise ParamError("fast.exit_x: must be within (0, 1] and <= fast.watch_x")
     for k, v in f.prior_print_usd.items():

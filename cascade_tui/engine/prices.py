@@ -64,6 +64,13 @@ class PriceTrail:
         side_sign -1 (longs liquidated): drawdown from the window's high to now;
         +1 (shorts liquidated): rise from the window's low to now. None without data.
         """
+        prices = self.window(sec, window_s)
+        if prices is None:
+            return None
+        return aligned_move(prices, cast("float", self.last), side_sign)
+
+    def window(self, sec: int, window_s: int) -> list[float] | None:
+        """The 1 s prices of seconds sec - window_s .. sec (any order), None without data."""
         if self.last is None:
             return None
         self._advance(sec)
@@ -76,19 +83,20 @@ class PriceTrail:
         window = slots[start : end + 1] if start <= end else slots[start:] + slots[: end + 1]
         if not self.full and None in slots:  # looking for None costs as much as the max itself
             prices = [p for p in window if p is not None]
-            if not prices:
-                return None
-        else:
-            self.full = True
-            prices = cast("list[float]", window)
-        return aligned_move(prices, self.last, side_sign)
+            return prices or None
+        self.full = True
+        return cast("list[float]", window)
 
 
 def aligned_move(prices: list[float], now: float, side_sign: int) -> float | None:
     """The side-aligned move to `now` from the window's prices: the drawdown from their high
     (side_sign -1, longs liquidated) or the rise from their low (+1); None at a price <= 0."""
-    if side_sign < 0:
-        high = max(prices)
-        return (high - now) / high if high > 0 else None
-    low = min(prices)
-    return (now - low) / low if low > 0 else None
+    return move_from(max(prices) if side_sign < 0 else min(prices), now, side_sign)
+
+
+def move_from(extreme: float, now: float, side_sign: int) -> float | None:
+    """The side-aligned move to `now` from a high (side_sign -1) or a low (+1); None at a
+    price <= 0."""
+    if extreme <= 0:
+        return None
+    return (extreme - now) / extreme if side_sign < 0 else (now - extreme) / extreme

@@ -19,7 +19,22 @@ SIDE_SIGN: Final = {"long": -1, "short": 1}  # price direction of a cascade on t
 
 
 class SideState:
-    __slots__ = ("burst", "level", "liq_price", "occ", "peak_x", "prints", "side", "sign", "slow_open", "why", "x")
+    __slots__ = (
+        "anchor",
+        "anchor_key",
+        "anchor_sec",
+        "burst",
+        "level",
+        "liq_price",
+        "occ",
+        "peak_x",
+        "prints",
+        "side",
+        "sign",
+        "slow_open",
+        "why",
+        "x",
+    )
 
     def __init__(self, side: str, t: float, tau: float, tau_bg: float, tau_long: float = 0.0) -> None:
         self.side = side
@@ -36,3 +51,21 @@ class SideState:
         self.peak_x = 0.0  # highest burst ratio of the open episode
         self.slow_open = False  # the open episode was opened by the slow lane
         self.why: dict[str, float | str] = {}
+        # the episode's price extreme (high for longs, low for shorts) that CRITICAL's move
+        # is measured from, the second it was last seen, and (episode, price source) it
+        # belongs to
+        self.anchor = 0.0
+        self.anchor_sec = 0
+        self.anchor_key: tuple[str | None, str] | None = None
+
+    def move_anchor(self, extreme: float, sec: int, source: str, lookback_s: float) -> tuple[float, int]:
+        """The extreme to measure the episode's move from, and the second it was last seen:
+        the window's `extreme`, or one seen earlier in the same episode (same price source)
+        when it is further out and at most `lookback_s` old. A build-up that moves the
+        price a little each minute has moved it by the sum since the extreme."""
+        key = (self.level.episode, source)
+        a = self.anchor
+        further = extreme >= a if self.sign < 0 else extreme <= a
+        if key != self.anchor_key or further or sec - self.anchor_sec > lookback_s:
+            self.anchor, self.anchor_sec, self.anchor_key = extreme, sec, key
+        return self.anchor, self.anchor_sec

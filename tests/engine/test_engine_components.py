@@ -13,8 +13,9 @@ from cascade_tui.engine.baseline import MIN_RATE, PRIOR_RATE, Baseline
 from cascade_tui.engine.latency import LatencyReservoir
 from cascade_tui.engine.openinterest import AssetFunding, AssetOpenInterest
 from cascade_tui.engine.params import EngineParams
-from cascade_tui.engine.prices import TRAIL_S, PriceTrail, aligned_move
+from cascade_tui.engine.prices import TRAIL_S, PriceTrail, aligned_move, move_from
 from cascade_tui.engine.scoring import throttle_correction
+from cascade_tui.engine.side import SideState
 from cascade_tui.engine.signals import LevelState, Thresholds, level_from_score
 
 P = EngineParams()
@@ -102,6 +103,32 @@ def test_price_move_reads_its_window_exactly_as_the_plain_loop() -> None:
                 assert fast.move(read_at, window, sign) == _plain_move(plain, read_at, window, sign)
                 compared += 1
     assert compared == 3_000 * 12
+
+
+def test_move_anchor_keeps_the_episodes_extreme_within_the_lookback() -> None:
+    """CRITICAL's move with fast.move_lookback_s: from the episode's high (longs) over its
+    whole course, not only the last window's; a new episode, a new price source or an
+    extreme older than the lookback starts again from the window."""
+    ss = SideState("long", 0.0, 2.0, 600.0)
+    ss.level.episode = "e1"
+    assert ss.move_anchor(100.0, 10, "trades", 600.0) == (100.0, 10)
+    # the window's high falls (a slow build-up): the episode's high, seen at 10, stays
+    assert ss.move_anchor(99.6, 200, "trades", 600.0) == (100.0, 10)
+    assert move_from(100.0, 99.0, -1) == pytest.approx(0.01)
+    # a higher high replaces it, and is seen now
+    assert ss.move_anchor(100.5, 300, "trades", 600.0) == (100.5, 300)
+    # too old: the window's own extreme again
+    assert ss.move_anchor(99.0, 901, "trades", 600.0) == (99.0, 901)
+    # another price source, or another episode: start from the window
+    assert ss.move_anchor(98.0, 902, "liquidations", 600.0) == (98.0, 902)
+    ss.level.episode = "e2"
+    assert ss.move_anchor(97.0, 903, "liquidations", 600.0) == (97.0, 903)
+    shorts = SideState("short", 0.0, 2.0, 600.0)
+    shorts.level.episode = "e3"
+    assert shorts.move_anchor(100.0, 10, "trades", 600.0) == (100.0, 10)
+    assert shorts.move_anchor(100.4, 100, "trades", 600.0) == (100.0, 10)  # the low stays
+    assert shorts.move_anchor(99.9, 120, "trades", 600.0) == (99.9, 120)
+    assert move_from(99.9, 101.0, 1) == pytest.approx(1.1 / 99.9)
 
 
 def test_open_interest_change_is_oi_weighted_across_instruments() -> None:

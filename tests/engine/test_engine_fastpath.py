@@ -330,6 +330,33 @@ def test_critical_needs_a_price_move_even_from_liquidation_prices_alone() -> Non
             )
 
 
+def test_a_slow_moving_cascade_is_critical_only_with_the_move_lookback() -> None:
+    """A cascade that runs for five minutes while the price falls 0.5 % a minute: never
+    1.5 % within one 2-minute window, 2.5 % from its high. CRITICAL with
+    fast.move_lookback_s (the move from the episode's high, and over how long), held at
+    WARNING by the price move without it."""
+    tops = {}
+    for lookback in (0.0, 600.0):
+        engine = Engine(msgspec.structs.replace(EngineParams(), fast=msgspec.structs.replace(
+            EngineParams().fast, move_lookback_s=lookback)))  # fmt: skip
+        run(engine, background(random.Random(2), ("SOL",), START_TS, 2400.0, trades=False))
+        t = START_TS + 2400.0
+        signals: list[Signal] = []
+        for k in range(3000):  # 300 s, ten large prints a second
+            price = PRICE["SOL"] * (1.0 - 0.005 * (k / 600.0))
+            signals += engine.process(liq("SOL", "long", large("SOL"), t + 0.1 * k, price=price))
+        assert max(s.level for s in signals) >= 2
+        tops[lookback] = max(s.level for s in signals)
+        if lookback:
+            crit = next(s for s in signals if s.level == 3)
+            assert float(crit.why["price_move_pct"]) >= float(crit.why["needs_pct"])
+            assert int(crit.why["move_over_s"]) > 120
+        else:
+            assert engine.snapshot().assets[0].why["held_by"] == "price_move"
+            assert float(engine.snapshot().assets[0].why["price_move_pct"]) < 1.5
+    assert tops == {0.0: 2, 600.0: 3}
+
+
 def test_refractory_is_per_side_and_only_after_warning_episodes() -> None:
     engine, t = warmed()
     # a long-side cascade opens and closes ...
