@@ -1038,10 +1038,9 @@ class Engine:
             trail, source = ss.liq_price, "liquidations"
         if trail.last is None:
             return None, needs, "none", PRICE_CONFIRM_WINDOW_S
-        prices = trail.window(sec, PRICE_CONFIRM_WINDOW_S)
-        if prices is None:
+        extreme = trail.extreme(sec, PRICE_CONFIRM_WINDOW_S, ss.sign)
+        if extreme is None:
             return None, needs, source, PRICE_CONFIRM_WINDOW_S
-        extreme = max(prices) if ss.sign < 0 else min(prices)
         lookback = self._params.fast.move_lookback_s
         over_s = PRICE_CONFIRM_WINDOW_S
         if lookback:

@@ -58,19 +58,10 @@ class PriceTrail:
             self.slots[s % TRAIL_S] = carry
         self.sec = sec
 
-    def move(self, sec: int, window_s: int, side_sign: int) -> float | None:
-        """Largest side-aligned move over the window, as a fraction.
-
-        side_sign -1 (longs liquidated): drawdown from the window's high to now;
-        +1 (shorts liquidated): rise from the window's low to now. None without data.
-        """
-        prices = self.window(sec, window_s)
-        if prices is None:
-            return None
-        return aligned_move(prices, cast("float", self.last), side_sign)
-
-    def window(self, sec: int, window_s: int) -> list[float] | None:
-        """The 1 s prices of seconds sec - window_s .. sec (any order), None without data."""
+    def extreme(self, sec: int, window_s: int, side_sign: int) -> float | None:
+        """The high (side_sign -1: longs liquidated, the price falls from it) or the low (+1)
+        of seconds sec - window_s .. sec; None without data. `move_from(extreme, last)` is
+        the side-aligned move over the window."""
         if self.last is None:
             return None
         self._advance(sec)
@@ -83,15 +74,12 @@ class PriceTrail:
         window = slots[start : end + 1] if start <= end else slots[start:] + slots[: end + 1]
         if not self.full and None in slots:  # looking for None costs as much as the max itself
             prices = [p for p in window if p is not None]
-            return prices or None
-        self.full = True
-        return cast("list[float]", window)
-
-
-def aligned_move(prices: list[float], now: float, side_sign: int) -> float | None:
-    """The side-aligned move to `now` from the window's prices: the drawdown from their high
-    (side_sign -1, longs liquidated) or the rise from their low (+1); None at a price <= 0."""
-    return move_from(max(prices) if side_sign < 0 else min(prices), now, side_sign)
+            if not prices:
+                return None
+        else:
+            self.full = True
+            prices = cast("list[float]", window)
+        return max(prices) if side_sign < 0 else min(prices)
 
 
 def move_from(extreme: float, now: float, side_sign: int) -> float | None:

@@ -13,7 +13,7 @@ from cascade_tui.engine.baseline import MIN_RATE, PRIOR_RATE, Baseline
 from cascade_tui.engine.latency import LatencyReservoir
 from cascade_tui.engine.openinterest import AssetFunding, AssetOpenInterest
 from cascade_tui.engine.params import EngineParams
-from cascade_tui.engine.prices import TRAIL_S, PriceTrail, aligned_move, move_from
+from cascade_tui.engine.prices import TRAIL_S, PriceTrail, move_from
 from cascade_tui.engine.scoring import throttle_correction
 from cascade_tui.engine.side import SideState
 from cascade_tui.engine.signals import LevelState, Thresholds, level_from_score
@@ -60,22 +60,23 @@ def test_throttle_correction_inverts_the_one_per_second_snapshot() -> None:
 
 def test_price_trail_locks_one_source_and_measures_side_aligned_moves() -> None:
     trail = PriceTrail()
-    assert trail.move(100, 120, -1) is None
+    assert trail.extreme(100, 120, -1) is None
     assert trail.accepts("bybit", "BTCUSDT", True, 100.0)
     trail.update(100, 100.0, 100_000.0)
     assert not trail.accepts("okx", "BTC-USDT-SWAP", True, 101.0)  # another venue's print
     assert not trail.accepts("bybit", "BTCPERP", False, 101.0)  # a mark never replaces trades
     for s in range(101, 161):
         trail.update(s, float(s), 100_000.0 * (1 - 0.0002 * (s - 100)))
-    drop = trail.move(160, 120, -1)
-    assert drop == pytest.approx(0.012, rel=1e-6)
-    assert trail.move(160, 120, 1) == pytest.approx(0.0)
+    high, low = trail.extreme(160, 120, -1), trail.extreme(160, 120, 1)
+    assert high is not None and low is not None and trail.last is not None
+    assert move_from(high, trail.last, -1) == pytest.approx(0.012, rel=1e-6)
+    assert move_from(low, trail.last, 1) == pytest.approx(0.0)
     assert trail.accepts("okx", "BTC-USDT-SWAP", True, 160.0 + 31.0)  # the locked source went silent
 
 
-def _plain_move(trail: PriceTrail, sec: int, window_s: int, side_sign: int) -> float | None:
-    """PriceTrail.move as first written: the window's slots one by one, newest first (the move
-    from them is the shared `aligned_move`: only the window's reading changed)."""
+def _plain_extreme(trail: PriceTrail, sec: int, window_s: int, side_sign: int) -> float | None:
+    """PriceTrail.extreme as first written (inside `move`): the window's slots one by one,
+    newest first."""
     if trail.last is None:
         return None
     trail._advance(sec)
@@ -83,12 +84,13 @@ def _plain_move(trail: PriceTrail, sec: int, window_s: int, side_sign: int) -> f
     prices = [p for k in range(window_s + 1) if (p := trail.slots[(sec - k) % TRAIL_S]) is not None]
     if not prices:
         return None
-    return aligned_move(prices, trail.last, side_sign)
+    return max(prices) if side_sign < 0 else min(prices)
 
 
-def test_price_move_reads_its_window_exactly_as_the_plain_loop() -> None:
-    """`move` reads the ring as (at most) two slices: the same floats as the slot-by-slot loop,
-    across the ring's wrap, gaps of silence, a trail still filling, and every window length."""
+def test_price_extreme_reads_its_window_exactly_as_the_plain_loop() -> None:
+    """`extreme` reads the ring as (at most) two slices: the same floats as the slot-by-slot
+    loop, across the ring's wrap, gaps of silence, a trail still filling, and every window
+    length."""
     rng = random.Random(7)
     fast, plain = PriceTrail(), PriceTrail()
     sec, price, compared = 1_000, 50_000.0, 0
@@ -100,7 +102,7 @@ def test_price_move_reads_its_window_exactly_as_the_plain_loop() -> None:
         read_at = sec + rng.choice((0, 0, 1, 3, 130))
         for window in (0, 1, 60, 120, TRAIL_S - 1, TRAIL_S + 10):
             for sign in (-1, 1):
-                assert fast.move(read_at, window, sign) == _plain_move(plain, read_at, window, sign)
+                assert fast.extreme(read_at, window, sign) == _plain_extreme(plain, read_at, window, sign)
                 compared += 1
     assert compared == 3_000 * 12
 

@@ -34,7 +34,7 @@ from cascade_tui.runtime.pipeline import HEADLESS_SNAPSHOT_INTERVAL_S, SNAPSHOT_
 from cascade_tui.sinks.base import Sink
 from cascade_tui.sources.replay import ReplaySource
 from cascade_tui.sources.simulate import MarketSimulator
-from tests.engine.test_engine_components import _plain_move
+from tests.engine.test_engine_components import _plain_extreme
 
 
 class EveryHook(Sink):
@@ -250,8 +250,8 @@ def _price_trail_advanced_to_each_tick(mp: pytest.MonkeyPatch) -> None:
     mp.setattr(PriceTrail, "update", update)
 
 
-def _price_move_slot_by_slot(mp: pytest.MonkeyPatch) -> None:
-    mp.setattr(PriceTrail, "move", _plain_move)
+def _price_extreme_slot_by_slot(mp: pytest.MonkeyPatch) -> None:
+    mp.setattr(PriceTrail, "extreme", _plain_extreme)
 
 
 def _windows_take_whole_rows(mp: pytest.MonkeyPatch) -> None:
@@ -279,7 +279,7 @@ FAST_PATHS = {
     "liquidation map settles a quiet asset at once": _every_asset_refreshed_side_by_side,
     "price trail opens the next second without a call": _price_trail_advanced_to_each_tick,
     "liquidation map applies voluntary closes when read": _closes_applied_when_they_come,
-    "price trail reads its window as two slices": _price_move_slot_by_slot,
+    "price trail reads its window as two slices": _price_extreme_slot_by_slot,
     "60 s windows add three named channels": _windows_take_whole_rows,
 }
 
