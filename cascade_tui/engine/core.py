@@ -846,6 +846,8 @@ class Engine:
                 if tr.state == "open":
                     ss.peak_x = ss.x
                     ss.slow_open = False
+                if below_warning and tr.level >= WARNING:
+                    ss.warn_px = {"trades": st.price.last, "liquidations": ss.liq_price.last}
                 if below_warning and tr.level >= WARNING and ss.why.get("lane") == "slow":
                     ss.slow_open, ss.peak_x = True, 0.0
                 if tr.state == "close":
@@ -886,7 +888,8 @@ class Engine:
         WATCH comes from the score or a partial burst. CRITICAL needs a WARNING-level cascade
         that is intense (its burst peaked at critical_x, or the score is at CRITICAL) AND a
         confirmed price move in its direction, from trades, marks or the side's own
-        liquidation prices — never without.
+        liquidation prices — never without — part of which came after the side's WARNING
+        opened (fast.after_warning_share).
         """
         p = self._params
         f = p.fast
@@ -995,14 +998,22 @@ class Engine:
         why["needs_pct"] = round(100.0 * needs, 3)
         why["price_from"] = source
         confirmed = move is not None and move >= needs
-        if level == CRITICAL or (intense and confirmed):
+        after_warning = True
+        if f.after_warning_share and confirmed and level < CRITICAL:
+            # part of the move must come after this side's WARNING opened: a surge that
+            # follows a move the market had already made is not that move's cascade
+            since = self._move_since_warning(st, ss, source) if level >= WARNING else 0.0
+            why["after_warning_pct"] = round(100.0 * since, 3)
+            why["needs_after_warning_pct"] = round(100.0 * f.after_warning_share * needs, 3)
+            after_warning = since >= f.after_warning_share * needs
+        if level == CRITICAL or (intense and confirmed and after_warning):
             desired = CRITICAL
         elif not intense:
             why["held_by"] = "intensity"
             why["needs_x"] = f.critical_x
             why["peak_x"] = round(ss.peak_x, 3)
         else:
-            why["held_by"] = "price_move"
+            why["held_by"] = "price_move" if not confirmed else "move_after_warning"
         ss.why = why
         return desired
 
@@ -1048,6 +1059,15 @@ class Engine:
             if seen < sec:  # further back than the window: say how far
                 over_s = sec - seen + PRICE_CONFIRM_WINDOW_S
         return move_from(extreme, trail.last, ss.sign), needs, source, over_s
+
+    def _move_since_warning(self, st: AssetState, ss: SideState, source: str) -> float:
+        """The side-aligned move of `source`'s price since this side's WARNING opened (0 when
+        that price was not known then, or is not known now)."""
+        then = ss.warn_px.get(source)
+        now = (st.price if source == "trades" else ss.liq_price).last
+        if then is None or now is None:
+            return 0.0
+        return move_from(then, now, ss.sign) or 0.0
 
     def _update_market(self, t: float, sec: int, out: list[Signal]) -> None:
         """Market-wide state: market burst, breadth of assets in alarm, or an all-asset USD surge."""

@@ -32,6 +32,7 @@ class SideState:
         "side",
         "sign",
         "slow_open",
+        "warn_px",
         "why",
         "x",
     )
@@ -57,6 +58,9 @@ class SideState:
         self.anchor = 0.0
         self.anchor_sec = 0
         self.anchor_key: tuple[str | None, str] | None = None
+        # the prices (per source) when this side's WARNING last opened: CRITICAL needs
+        # part of its move after that (fast.after_warning_share)
+        self.warn_px: dict[str, float | None] = {}
 
     def move_anchor(self, extreme: float, sec: int, source: str, lookback_s: float) -> tuple[float, int]:
         """The extreme to measure the episode's move from, and the second it was last seen:

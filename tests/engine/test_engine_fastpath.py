@@ -357,6 +357,44 @@ def test_a_slow_moving_cascade_is_critical_only_with_the_move_lookback() -> None
     assert tops == {0.0: 2, 600.0: 3}
 
 
+def test_critical_needs_part_of_its_move_after_the_warning() -> None:
+    """fast.after_warning_share: SOL's trades fall 2 % in a minute with no liquidations, then
+    a burst of long liquidations comes with the price flat. The 2-minute window holds a move
+    over the bar, but the burst did not make it: WARNING, held by `move_after_warning` (with
+    the share off: CRITICAL). When the price then falls a further 0.3 % (over a tenth of the
+    1.5 % bar), CRITICAL."""
+    tops: dict[float, int] = {}
+    for share in (0.0, 0.1):
+        params = msgspec.structs.replace(EngineParams(), fast=msgspec.structs.replace(
+            EngineParams().fast, after_warning_share=share))  # fmt: skip
+        engine = Engine(params)
+        run(engine, background(random.Random(2), ("SOL",), START_TS, 2400.0))
+        t = START_TS + 2400.0
+        low = PRICE["SOL"] * 0.98
+        # the market falls first, liquidating nobody
+        run(engine, (trade("SOL", PRICE["SOL"] * (1.0 - 0.02 * k / 600), t + 0.1 * k) for k in range(601)))
+        t += 60.1
+        signals: list[Signal] = []
+        for k in range(100):  # then ten large long prints a second for 10 s, the price flat
+            signals += run(engine, (trade("SOL", low, t + 0.1 * k), liq("SOL", "long", large("SOL"),
+                                                                         t + 0.1 * k + 0.01, price=low)))  # fmt: skip
+        tops[share] = max(s.level for s in signals)
+        if not share:
+            continue
+        held = engine.snapshot().assets[0].why
+        assert held["held_by"] == "move_after_warning", held
+        assert float(held["price_move_pct"]) >= float(held["needs_pct"])  # the window's move is there
+        assert float(held["after_warning_pct"]) < float(held["needs_after_warning_pct"]) == 0.15
+        t += 10.0
+        for k in range(50):  # the cascade now moves the price: 0.3 % in 5 s
+            px = low * (1.0 - 0.003 * k / 49)
+            signals += run(engine, (trade("SOL", px, t + 0.1 * k), liq("SOL", "long", large("SOL"),
+                                                                        t + 0.1 * k + 0.01, price=px)))  # fmt: skip
+        crit = next(s for s in signals if s.level == 3)
+        assert float(crit.why["after_warning_pct"]) >= 0.15
+    assert tops == {0.0: 3, 0.1: 2}
+
+
 def test_refractory_is_per_side_and_only_after_warning_episodes() -> None:
     engine, t = warmed()
     # a long-side cascade opens and closes ...

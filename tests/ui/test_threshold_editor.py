@@ -46,6 +46,8 @@ def test_build_params_refuses_bad_values_naming_the_key() -> None:
         build_params(base, {"weights.volume": "1.5"})
     with pytest.raises(ParamError, match=r"normalizers\.oi_drop_pct"):
         build_params(base, {"normalizers.oi_drop_pct": "0"})
+    with pytest.raises(ParamError, match=r"fast\.after_warning_share"):
+        build_params(base, {"fast.after_warning_share": "1.5"})
     new = build_params(base, {"thresholds.critical": "0.8", "gates.usd_floor.BTC": "3_000_000"})
     assert changed_keys(base, new) == [
         ("gates.usd_floor.BTC", 2.0e6, 3.0e6),
