@@ -19,16 +19,8 @@ from cascade_tui.ui.signal_log import SignalLog
 from cascade_tui.ui.status_bar import StatusBar
 from tests.redis.server import free_port
 from tests.ui.fake_snapshot import build_snapshot
+from tests.ui.pilot_wait import until
 from tests.ui.test_app_keys import rendered_text
-
-
-async def wait_until(pilot: Any, predicate: Any, timeout: float = 30.0) -> None:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        await pilot.pause(0.1)
 
 
 def viewer_app(url: str) -> CascadeApp:
@@ -41,7 +33,7 @@ async def test_viewer_dashboard_says_redis_is_unreachable() -> None:
     app = viewer_app(f"redis://127.0.0.1:{free_port()}/0")
     async with app.run_test(size=(120, 40), notifications=True, message_hook=messages.append) as pilot:
         status = app.query_one(StatusBar)
-        await wait_until(pilot, lambda: "unreachable" in rendered_text(status))
+        assert await until(pilot, lambda: "unreachable" in rendered_text(status))
         assert "connection refused" in rendered_text(status)
         toasts = [m.notification for m in messages if isinstance(m, Notify)]
         assert any(t.title == "redis unreachable" and "--redis-url" in t.message for t in toasts)
@@ -57,7 +49,7 @@ async def test_viewer_dashboard_lists_the_ingesters_signals(redis_server: Any) -
     app = viewer_app(redis_server.url)
     async with app.run_test(size=(120, 40)) as pilot:
         log = app.query_one(SignalLog)
-        await wait_until(pilot, lambda: "no signals" not in rendered_lines(app))
+        assert await until(pilot, lambda: "no signals" not in rendered_lines(app))
         shown = rendered_lines(app)
         assert "XRP" in shown and "CRITICAL" in shown and "MARKET" in shown
         assert "1 critical" in str(log.border_subtitle)  # counted from the ingester's signals

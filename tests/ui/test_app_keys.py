@@ -23,6 +23,7 @@ from cascade_tui.ui.signal_log import merge_lines
 from cascade_tui.ui.status_bar import StatusBar
 from cascade_tui.ui.tape_panel import TapePanel
 from cascade_tui.ui.threshold_editor import ThresholdEditor
+from tests.ui.pilot_wait import until
 
 AppFactory = Callable[..., CascadeApp]
 
@@ -508,14 +509,15 @@ async def test_frames_keep_coming_while_a_dialog_is_open() -> None:
     app = CascadeApp(pipeline, config=Config())
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("t")
-        await pilot.pause(0.6)
+        assert await until(pilot, lambda: isinstance(app.screen, ThresholdEditor))
+        assert await until(pilot, lambda: app.shown_snapshot is not None)
         first = app.shown_snapshot
-        await pilot.pause(0.6)
+        assert await until(pilot, lambda: app.shown_snapshot is not first)  # frames go on under it
         assert isinstance(app.screen, ThresholdEditor)
-        assert app.shown_snapshot is not None and app.shown_snapshot is not first
         await pilot.press("escape", "question_mark")
-        await pilot.pause(0.4)
-        assert isinstance(app.screen, HelpScreen)
+        assert await until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        shown = app.shown_snapshot
+        assert await until(pilot, lambda: app.shown_snapshot is not shown)
         await pilot.press("escape")
         await pilot.pause()
         await pilot.press("q")

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
-from typing import Any
 
 import msgspec
 from rich.console import Console
-from textual.pilot import Pilot
 
 from cascade_tui.engine.liqmap import BandView, LiqMapView
 from cascade_tui.engine.types import Snapshot
@@ -23,6 +20,7 @@ from cascade_tui.ui.liqmap_history import (
     price_range,
 )
 from cascade_tui.ui.liqmap_panel import LiqMapPanel, strip_cells
+from tests.ui.pilot_wait import until
 
 
 def make_view(asset: str, price: float) -> LiqMapView:
@@ -192,17 +190,6 @@ async def test_history_heatmap_shows_where_there_is_room(
         assert await until(pilot, lambda: widget.display)
         await pilot.resize_terminal(100, 60)
         assert await until(pilot, lambda: not widget.display)
-
-
-async def until(pilot: Pilot[Any], condition: Callable[[], bool], timeout_s: float = 30.0) -> bool:
-    """Wait (generously: a loaded machine lays out slowly) until the condition holds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    while not condition():
-        if loop.time() > deadline:
-            return False
-        await pilot.pause(0.05)
-    return True
 
 
 def text_of_widget(widget: LiqMapHistory) -> str:
