@@ -848,8 +848,8 @@ class Engine:
                     ss.slow_open = False
                 if below_warning and tr.level >= WARNING:
                     ss.warn_px = {"trades": st.price.last, "liquidations": ss.liq_price.last}
-                if below_warning and tr.level >= WARNING and ss.why.get("lane") == "slow":
-                    ss.slow_open, ss.peak_x = True, 0.0
+                    if ss.why.get("lane") == "slow":
+                        ss.slow_open, ss.peak_x = True, 0.0
                 if tr.state == "close":
                     ss.peak_x = 0.0
                 self._emit(

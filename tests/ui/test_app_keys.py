@@ -350,10 +350,10 @@ async def test_q_stops_the_running_engine_thread() -> None:
     pipeline = demo_pipeline(seed=5)
     app = CascadeApp(pipeline, config=Config())
     async with app.run_test(size=(120, 40)) as pilot:
-        for _ in range(200):
-            if pipeline.latest_snapshot is not None and app.shown_snapshot is not None:
-                break
-            await pilot.pause(0.05)
+        def ready() -> bool:
+            return pipeline.latest_snapshot is not None and app.shown_snapshot is not None
+
+        await until(pilot, ready, 10.0)
         assert app.shown_snapshot is not None  # the frame timer pulled the pipeline's snapshot
         await pilot.press("q")
         await pilot.pause()
@@ -433,15 +433,12 @@ async def test_command_palette_runs_a_dashboard_action(make_app: AppFactory) -> 
         await pilot.press(*"Window")
         from textual.command import CommandList
 
-        for _ in range(100):  # the palette searches asynchronously: wait for its results
-            await pilot.pause(0.05)
-            if app.screen.query(CommandList) and app.screen.query_one(CommandList).option_count:
-                break
+        def listed() -> bool:  # the palette searches asynchronously: wait for its results
+            return bool(app.screen.query(CommandList) and app.screen.query_one(CommandList).option_count)
+
+        await until(pilot, listed, 5.0)
         await pilot.press("enter")
-        for _ in range(40):
-            if app.view.window_s == 20:
-                break
-            await pilot.pause(0.05)
+        await until(pilot, lambda: app.view.window_s == 20, 2.0)
         assert app.view.window_s == 20
 
 
